@@ -1,0 +1,93 @@
+"""Camera sources, chosen by URI with `open_source`.
+
+- `0`, `1`, ... or `/dev/video0`: a camera device (live).
+- `rtsp://`, `rtsps://`, `http://`, `https://`: a network stream (live).
+- `clip.mp4` (.avi, .mkv, .mov, ...): a video file.
+- `folder/`: a folder of images, in sorted order.
+- `synthetic://...`: rendered scenes from `hardware.sim`.
+- `*.mcap`: recordings, not available yet.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from hardware.camera.base import CameraStalled, FrameSource, SourceError
+from hardware.camera.capture import STREAM_SCHEMES, LiveCapture, redact
+from hardware.camera.folder import IMAGE_SUFFIXES, ImageFolder
+from hardware.camera.pacing import Paced
+from hardware.camera.video_file import VideoFile
+
+__all__ = [
+    "CameraStalled",
+    "FrameSource",
+    "ImageFolder",
+    "LiveCapture",
+    "Paced",
+    "SourceError",
+    "VideoFile",
+    "open_source",
+]
+
+ACCEPTED_FORMS = (
+    "a camera index (0, 1, ...) or device path (/dev/video0), "
+    "a stream URL (rtsp://, rtsps://, http://, https://), a video file (.mp4, .avi, .mkv, .mov, ...), "
+    "a folder of images, or synthetic://..."
+)
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+
+
+def open_source(uri: str | os.PathLike[str], *, realtime: bool = False, fps: float | None = None) -> FrameSource:
+    """Open the frame source named by `uri` (see the module docstring for the forms).
+
+    `realtime=True` paces file sources (video, folder, synthetic) at their recorded rate; by
+    default they run as fast as they decode. Live sources are realtime by nature and ignore it.
+    `fps` overrides a file source's rate (a folder's defaults to 10); for a camera it is the
+    rate requested from the device. Raises `SourceError` naming the URI when it cannot be opened.
+    """
+    if fps is not None and fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    source = _open(os.fspath(uri), fps)
+    if realtime and not source.is_live:
+        source = Paced(source, fps=fps)
+    return source
+
+
+def _open(uri: str, fps: float | None) -> FrameSource:
+    scheme_match = _SCHEME.match(uri)
+    if scheme_match:
+        scheme = scheme_match.group(1).lower()
+        if scheme == "synthetic":
+            return _synthetic(uri)
+        if scheme in STREAM_SCHEMES:
+            return LiveCapture(uri, fps=fps)
+        raise SourceError(f"unknown source {redact(uri)!r}: scheme {scheme}:// is not supported; use {ACCEPTED_FORMS}")
+    if uri.isdigit():
+        return LiveCapture(uri, fps=fps)
+
+    path = Path(uri).expanduser()
+    if path.suffix.lower() == ".mcap":
+        raise SourceError(f"{uri}: mcap replay is not available yet (it comes with the process chain recorder)")
+    if not path.exists():
+        raise SourceError(f"{uri}: not found; expected {ACCEPTED_FORMS}")
+    if uri.startswith("/dev/"):
+        return LiveCapture(uri, fps=fps)
+    if path.is_dir():
+        return ImageFolder(path, fps=fps)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise SourceError(f"{uri}: a single image is not a source; put it in a folder and open the folder")
+    if path.is_file():
+        return VideoFile(path, fps=fps)
+    raise SourceError(f"unknown source {uri!r}: expected {ACCEPTED_FORMS}")
+
+
+def _synthetic(uri: str) -> FrameSource:
+    try:
+        from hardware.sim.synthetic_source import SyntheticSource  # lazy: optional, may be absent
+    except ModuleNotFoundError as e:
+        if e.name not in ("hardware.sim", "hardware.sim.synthetic_source"):
+            raise
+        raise SourceError(f"{uri}: synthetic sources are not available (hardware.sim.synthetic_source missing)") from e
+    return SyntheticSource(uri)

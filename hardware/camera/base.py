@@ -1,0 +1,60 @@
+"""What every camera source provides, and the errors it raises."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from types import TracebackType
+
+from hardware.frame import Frame
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be opened or read at all. The message names the source."""
+
+
+class CameraStalled(SourceError):  # noqa: N818 - reads as an event, like StopIteration
+    """A live camera stopped delivering frames. Raised from iteration; reopen to reconnect."""
+
+
+class FrameSource(ABC):
+    """An iterable of `Frame`s from one URI.
+
+    File sources (`is_live` False) yield every frame in order and end; live sources yield
+    until closed or stalled. Corrupt frames are skipped and counted in `corrupt_frames`.
+    """
+
+    #: the URI or path it was opened from
+    uri: str
+    #: short human name, used in `Frame.source_name`
+    name: str
+    #: nominal frames per second, if known (file pacing uses it)
+    fps: float | None = None
+    #: frames in the source, if known in advance
+    frame_count: int | None = None
+    #: True for cameras and streams: frames arrive on their own clock
+    is_live: bool = False
+
+    def __init__(self) -> None:
+        self.corrupt_frames = 0
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the device or file. Safe to call twice."""
+
+    def _count_corrupt(self, what: str) -> None:
+        self.corrupt_frames += 1
+        log.warning("%s: skipped corrupt frame (%s); %d so far", self.name, what, self.corrupt_frames)
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
