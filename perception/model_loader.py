@@ -1,0 +1,91 @@
+"""Load a model by path: a single ONNX file, or a TOML manifest describing a cascade.
+
+A manifest (paths relative to the manifest):
+
+    name = "gridscout-cplid-v1"
+    [stage1]
+    model = "insulator.onnx"
+    conf = 0.25
+    [stage2]
+    model = "defect.onnx"
+    parent = "insulator"
+    margin = 0.10
+    conf = 0.25
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from perception.cascade import Cascade
+from perception.detector import Detector
+from perception.errors import ModelError
+
+
+class StageSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(description="ONNX file, relative to the manifest")
+    conf: float = Field(0.25, ge=0.0, le=1.0, description="minimum score kept")
+    iou: float = Field(0.7, gt=0.0, le=1.0, description="NMS IoU threshold")
+
+
+class ChildStageSpec(StageSpec):
+    parent: str = Field("insulator", description="stage-one class whose crops this stage searches")
+    margin: float = Field(0.10, ge=0.0, le=1.0, description="crop margin, as a fraction of the parent box")
+
+
+class CascadeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="model name, as written into reports")
+    stage1: StageSpec
+    stage2: ChildStageSpec
+
+
+def _validation_message(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        value = err.get("input")
+        problems.append(f"{key}={value!r}: {err['msg']}")
+    return f"{path}: invalid model manifest: " + "; ".join(problems)
+
+
+def load_model(
+    path: str | Path,
+    *,
+    threads: int | None = None,
+    provider: str = "cpu",
+    conf: float | None = None,
+) -> Detector | Cascade:
+    """Open a model. `conf` overrides every stage's threshold when given."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path}: model not found (expected an .onnx file or a cascade .toml manifest)")
+    if path.suffix == ".onnx":
+        return Detector(path, threads=threads, provider=provider, conf=0.25 if conf is None else conf)
+    if path.suffix != ".toml":
+        raise ModelError(f"{path}: unknown model format {path.suffix!r}; expected .onnx or a .toml manifest")
+    try:
+        spec = CascadeSpec.model_validate(tomllib.loads(path.read_text()))
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{path}: not valid TOML ({exc})") from exc
+    except ValidationError as exc:
+        raise ModelError(_validation_message(path, exc)) from exc
+    stages = []
+    for stage in (spec.stage1, spec.stage2):
+        stage_conf = stage.conf if conf is None else conf
+        stages.append(
+            Detector(path.parent / stage.model, threads=threads, provider=provider, conf=stage_conf, iou=stage.iou)
+        )
+    return Cascade(stages[0], stages[1], parent=spec.stage2.parent, margin=spec.stage2.margin, name=spec.name)
+
+
+def model_sha256(model: Detector | Cascade) -> str:
+    """One hash for the whole model: a single file's sha256, or a hash of the stages' hashes."""
+    if isinstance(model, Detector):
+        return model.sha256
+    return hashlib.sha256("".join(d.sha256 for d in model.detectors).encode()).hexdigest()

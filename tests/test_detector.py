@@ -1,0 +1,139 @@
+"""The Detector and model loading on real (tiny) ONNX files: metadata, decoding, bad models."""
+
+import numpy as np
+import pytest
+
+from perception.cascade import Cascade
+from perception.detector import Detector, resolve_providers
+from perception.errors import ModelError
+from perception.model_loader import load_model, model_sha256
+from tests.onnx_fixtures import constant_output_model, ultralytics_metadata
+
+
+def one_box_dense(cx, cy, w, h, scores, n=8):
+    """A [1, 4 + nc, n] output with one real anchor and n-1 empty ones."""
+    out = np.zeros((1, 4 + len(scores), n), np.float32)
+    out[0, :, 0] = [cx, cy, w, h, *scores]
+    return out
+
+
+def test_reads_names_imgsz_and_maps_boxes_to_source_pixels(tmp_path):
+    # model input 64x64; a 128x96 source is scaled by 0.5 and padded 8 px top and bottom
+    output = one_box_dense(32, 32, 16, 8, [0.1, 0.9])
+    path = constant_output_model(tmp_path / "m.onnx", output, metadata=ultralytics_metadata(["insulator", "defect"]))
+    det = Detector(path, threads=1)
+    assert det.names == ("insulator", "defect") and det.meta.imgsz == (64, 64) and det.meta.stride == 32
+    result = det.detect(np.zeros((96, 128, 3), np.uint8))
+    assert result.class_names == ["defect"]
+    np.testing.assert_allclose(result.boxes, [[48, 40, 80, 56]])
+    assert result.to_records() == [
+        {"class": "defect", "confidence": 0.9, "box": [48.0, 40.0, 80.0, 56.0], "track_id": None}
+    ]
+
+
+def test_model_without_metadata_is_refused_unless_names_given(tmp_path):
+    path = constant_output_model(tmp_path / "bare.onnx", one_box_dense(32, 32, 8, 8, [0.9]))
+    with pytest.raises(ModelError, match=r"bare\.onnx: the model has no 'names' metadata"):
+        Detector(path)
+    det = Detector(path, names=("insulator",))
+    assert det.meta.imgsz == (64, 64)  # taken from the static input shape
+    assert det.detect(np.zeros((64, 64, 3), np.uint8)).class_names == ["insulator"]
+
+
+def test_malformed_metadata_names_the_key(tmp_path):
+    meta = ultralytics_metadata(["a"]) | {"names": "{1: 'gap'}"}
+    path = constant_output_model(tmp_path / "m.onnx", one_box_dense(1, 1, 1, 1, [0.9]), metadata=meta)
+    with pytest.raises(ModelError, match=r"'names' must map class ids 0\.\.n-1"):
+        Detector(path)
+    meta = ultralytics_metadata(["a"]) | {"imgsz": "[64]"}
+    path = constant_output_model(tmp_path / "m2.onnx", one_box_dense(1, 1, 1, 1, [0.9]), metadata=meta)
+    with pytest.raises(ModelError, match="'imgsz' must be"):
+        Detector(path)
+
+
+def test_end2end_layout_model(tmp_path):
+    out = np.zeros((1, 300, 6), np.float32)
+    out[0, 0] = [8, 8, 24, 24, 0.7, 1]
+    path = constant_output_model(tmp_path / "e2e.onnx", out, metadata=ultralytics_metadata(["a", "b"]))
+    result = Detector(path).detect(np.zeros((64, 64, 3), np.uint8))
+    np.testing.assert_allclose(result.boxes, [[8, 8, 24, 24]])
+    assert result.class_names == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [(b"", "not a loadable ONNX model"), (b"\x08\x07garbage" * 50, "not a loadable ONNX model")],
+)
+def test_corrupt_model_file_gets_a_clear_error(tmp_path, content, why):
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match=rf"broken\.onnx: {why}"):
+        Detector(path)
+
+
+def test_truncated_real_model_is_refused(tmp_path):
+    good = constant_output_model(
+        tmp_path / "good.onnx", one_box_dense(1, 1, 1, 1, [0.9]), metadata=ultralytics_metadata(["a"])
+    )
+    bad = tmp_path / "cut.onnx"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ModelError, match=r"cut\.onnx"):
+        Detector(bad)
+
+
+def test_missing_model_and_unknown_provider(tmp_path):
+    with pytest.raises(ModelError, match=r"nope\.onnx: model file not found"):
+        Detector(tmp_path / "nope.onnx")
+    with pytest.raises(ModelError, match="unknown execution provider 'tpu'"):
+        resolve_providers("tpu")
+    assert resolve_providers("cpu") == ["CPUExecutionProvider"]
+    assert resolve_providers("auto")[-1] == "CPUExecutionProvider"
+
+
+def test_wrong_image_type_is_rejected(tmp_path):
+    path = constant_output_model(
+        tmp_path / "m.onnx", one_box_dense(1, 1, 1, 1, [0.9]), metadata=ultralytics_metadata(["a"])
+    )
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        Detector(path).detect(np.zeros((10, 10), np.uint8))
+
+
+def write_cascade(tmp_path, extra: str = "") -> object:
+    # stage 1: one insulator covering the middle of a 64x64 input
+    constant_output_model(
+        tmp_path / "ins.onnx", one_box_dense(32, 32, 40, 40, [0.9]), metadata=ultralytics_metadata(["insulator"])
+    )
+    # stage 2: one defect at the centre of whatever crop it sees (crop letterboxed to 64x64)
+    constant_output_model(
+        tmp_path / "def.onnx", one_box_dense(32, 32, 8, 8, [0.8]), metadata=ultralytics_metadata(["defect"])
+    )
+    manifest = tmp_path / "cascade.toml"
+    manifest.write_text(
+        'name = "test-cascade"\n[stage1]\nmodel = "ins.onnx"\n'
+        f'[stage2]\nmodel = "def.onnx"\nparent = "insulator"\nmargin = 0.0\n{extra}'
+    )
+    return manifest
+
+
+def test_cascade_maps_stage_two_boxes_into_the_frame(tmp_path):
+    model = load_model(write_cascade(tmp_path), threads=1)
+    assert isinstance(model, Cascade) and model.names == ("insulator", "defect")
+    result = model.detect(np.zeros((64, 64, 3), np.uint8))
+    assert result.class_names == ["insulator", "defect"]
+    # the insulator crop is [12, 12, 52, 52] (40 px, scale 1.6 into 64): the defect centre maps to 32
+    np.testing.assert_allclose(result.boxes[1], [29.5, 29.5, 34.5, 34.5])
+    assert len(model_sha256(model)) == 64
+
+
+def test_manifest_errors_name_the_key_and_value(tmp_path):
+    with pytest.raises(ModelError, match=r"stage2.margni='x': Extra inputs are not permitted"):
+        load_model(write_cascade(tmp_path, 'margni = "x"\n'))
+    with pytest.raises(ModelError, match=r"stage2.conf=2.0: Input should be less than or equal to 1"):
+        load_model(write_cascade(tmp_path, "conf = 2.0\n"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [")
+    with pytest.raises(ModelError, match=r"bad\.toml: not valid TOML"):
+        load_model(bad)
+    with pytest.raises(ModelError, match=r"model\.pt: unknown model format '\.pt'"):
+        (tmp_path / "model.pt").write_bytes(b"x")
+        load_model(tmp_path / "model.pt")

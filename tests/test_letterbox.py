@@ -1,0 +1,41 @@
+"""Letterbox and its inverse against hand-computed cases."""
+
+import numpy as np
+import pytest
+
+from perception.letterbox import PAD_VALUE, letterbox, to_tensor, unletterbox
+
+
+def test_landscape_640x480_into_320_pads_top_and_bottom():
+    image = np.full((480, 640, 3), 200, np.uint8)
+    canvas, info = letterbox(image, (320, 320))
+    assert canvas.shape == (320, 320, 3)
+    # scale 0.5 -> 320x240 centred: 40 px grey above and below
+    assert info.scale == 0.5 and (info.pad_x, info.pad_y) == (0, 40)
+    assert (canvas[:40] == PAD_VALUE).all() and (canvas[280:] == PAD_VALUE).all()
+    assert (canvas[40:280] == 200).all()
+
+
+def test_portrait_odd_padding_matches_ultralytics_rounding():
+    image = np.zeros((100, 51, 3), np.uint8)
+    canvas, info = letterbox(image, (64, 64))
+    # scale 0.64 -> 33x64; dw = 15.5 -> left round(15.4) = 15, right 16
+    assert info.scale == pytest.approx(0.64)
+    assert (info.pad_x, info.pad_y) == (15, 0)
+    assert (canvas[:, :15] == PAD_VALUE).all() and (canvas[:, 15 + 33 :] == PAD_VALUE).all()
+
+
+def test_unletterbox_inverts_and_clips():
+    _, info = letterbox(np.zeros((480, 640, 3), np.uint8), (320, 320))
+    boxes = np.array([[10, 50, 110, 90], [-20, 0, 400, 400]], np.float32)
+    back = unletterbox(boxes, info)
+    np.testing.assert_allclose(back[0], [20, 20, 220, 100])
+    np.testing.assert_allclose(back[1], [0, 0, 640, 480])  # clipped to the source
+
+
+def test_to_tensor_is_rgb_chw_unit_range():
+    canvas = np.zeros((2, 3, 3), np.uint8)
+    canvas[..., 0] = 255  # blue in BGR
+    tensor = to_tensor(canvas)
+    assert tensor.shape == (1, 3, 2, 3) and tensor.dtype == np.float32
+    assert tensor[0, 2].max() == 1.0 and tensor[0, 0].max() == 0.0  # blue lands in channel 2 (RGB)
