@@ -1,0 +1,178 @@
+"""`synthetic://` camera source: rendered inspection footage with known ground truth.
+
+    synthetic://drone?seed=3&frames=300&width=640&height=480&fps=10   a drone pass along the line
+    synthetic://crawler?seed=3                                        a ride on a conductor
+    synthetic://still?seed=3&frames=50                                unrelated close-up photos
+    synthetic://demo                                                  the fixed demo flight
+
+Query keys: seed, frames, width, height, fps, speed (m/s), defect_rate (0..1) and defect_types
+(comma list of missing_cap, broken_disc, bird_nest). Frames are rendered on demand and are a pure
+function of the URI; `truth(frame_id)` gives each frame's boxes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+
+from hardware.camera.base import FrameSource, SourceError
+from hardware.frame import Frame
+from hardware.sim.classes import parse_defect_types
+from hardware.sim.scene import Scene, SceneParams, TruthBox, render_still
+
+__all__ = ["DEMO", "SyntheticSource", "TruthBox", "params_from_uri", "render_synthetic"]
+
+#: the bundled demo: a drone pass with several missing caps going by (make_demo writes it to mp4)
+DEMO = SceneParams(mode="drone", seed=42, frames=260, fps=10.0, defect_rate=0.5)
+
+KINDS = ("drone", "crawler", "still", "demo")
+
+
+def _int(lo: int, hi: int) -> Callable[[str], int]:
+    def conv(v: str) -> int:
+        try:
+            n = int(v)
+        except ValueError:
+            raise ValueError from None
+        if not lo <= n <= hi:
+            raise ValueError
+        return n
+
+    conv.__doc__ = f"an integer {lo}..{hi}"
+    return conv
+
+
+def _float(lo: float, hi: float, lo_open: bool = False) -> Callable[[str], float]:
+    def conv(v: str) -> float:
+        try:
+            x = float(v)
+        except ValueError:
+            raise ValueError from None
+        if not (np.isfinite(x) and (x > lo if lo_open else x >= lo) and x <= hi):
+            raise ValueError
+        return x
+
+    conv.__doc__ = f"a number {'>' if lo_open else '>='} {lo:g} and <= {hi:g}"
+    return conv
+
+
+def _defects(v: str) -> tuple[str, ...]:
+    return parse_defect_types(v)
+
+
+_defects.__doc__ = "a comma list of missing_cap, broken_disc, bird_nest"
+
+# query key -> (SceneParams field, converter whose docstring says what it expects)
+KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "seed": ("seed", _int(0, 2**63 - 1)),
+    "frames": ("frames", _int(1, 10_000_000)),
+    "width": ("width", _int(16, 4096)),
+    "height": ("height", _int(16, 4096)),
+    "fps": ("fps", _float(0.0, 240.0, lo_open=True)),
+    "speed": ("speed", _float(0.0, 50.0, lo_open=True)),
+    "defect_rate": ("defect_rate", _float(0.0, 1.0)),
+    "defect_types": ("defect_types", _defects),
+}
+
+
+def params_from_uri(uri: str) -> SceneParams:
+    """Parse a `synthetic://` URI into scene parameters; SourceError names any bad part."""
+    parts = urlsplit(uri)
+    if parts.scheme != "synthetic":
+        raise SourceError(f"{uri}: not a synthetic:// URI")
+    kind = (parts.netloc or parts.path.strip("/")).lower()
+    if kind not in KINDS:
+        raise SourceError(f"{uri}: unknown synthetic scene {kind!r}; expected one of {', '.join(KINDS)}")
+    params = DEMO if kind == "demo" else SceneParams(mode=kind, frames=100 if kind == "still" else 300)
+    seen: set[str] = set()
+    changes: dict[str, Any] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False):
+        if key not in KEYS:
+            raise SourceError(f"{uri}: unknown query key {key!r}; expected one of {', '.join(KEYS)}")
+        if key in seen:
+            raise SourceError(f"{uri}: query key {key!r} given twice")
+        seen.add(key)
+        field, conv = KEYS[key]
+        try:
+            changes[field] = conv(value)
+        except ValueError as exc:
+            detail = f" ({exc})" if str(exc) else ""
+            raise SourceError(f"{uri}: bad value {value!r} for {key!r}: expected {conv.__doc__}{detail}") from None
+    try:
+        return replace(params, **changes)
+    except ValueError as exc:
+        raise SourceError(f"{uri}: {exc}") from None
+
+
+def _still_seed(seed: int, i: int) -> int:
+    return int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0] >> 1)
+
+
+class SyntheticSource(FrameSource):
+    """Rendered footage as a file-like source (not live): every frame, in order, then the end."""
+
+    is_live = False
+
+    def __init__(self, uri: str) -> None:
+        super().__init__()
+        self.uri = uri
+        self.params = params_from_uri(uri)
+        kind = (urlsplit(uri).netloc or urlsplit(uri).path.strip("/")).lower()
+        self._stills = kind == "still"
+        self.frame_count = self.params.frames
+        self.fps = self.params.fps
+        self.name = "synthetic-demo" if kind == "demo" else f"synthetic-{kind}-s{self.params.seed}"
+        self._scene: Scene | None = None
+        self._last: tuple[int, tuple[np.ndarray, list[TruthBox]]] | None = None  # stills are slow: keep one
+
+    @property
+    def scene(self) -> Scene:
+        """The built scene (built on first use; stills have one scene per frame instead)."""
+        if self._scene is None:
+            self._scene = Scene(self.params)
+        return self._scene
+
+    def render(self, frame_id: int) -> tuple[np.ndarray, list[TruthBox]]:
+        """Image and ground truth of one frame, in any order."""
+        self._check(frame_id)
+        if self._stills:
+            if self._last is None or self._last[0] != frame_id:
+                p = self.params
+                shot = render_still(_still_seed(p.seed, frame_id), p.width, p.height, p.defect_types, p.defect_rate)
+                self._last = (frame_id, shot)
+            image, truth = self._last[1]
+            return image.copy(), list(truth)
+        return self.scene.render_with_truth(frame_id)
+
+    def truth(self, frame_id: int) -> list[TruthBox]:
+        """Ground-truth boxes of a frame (pixel xyxy, clipped to the frame)."""
+        self._check(frame_id)
+        if self._stills:
+            return self.render(frame_id)[1]
+        return self.scene.truth(frame_id)
+
+    def _check(self, frame_id: int) -> None:
+        if not 0 <= frame_id < (self.frame_count or 0):
+            raise IndexError(f"{self.name}: frame {frame_id} outside 0..{(self.frame_count or 0) - 1}")
+
+    def __iter__(self) -> Iterator[Frame]:
+        for i in range(self.frame_count or 0):
+            image = self.render(i)[0] if self._stills else self.scene.render(i)
+            yield Frame(
+                image=image,
+                frame_id=i,
+                t_capture_mono_ns=time.monotonic_ns(),
+                t_capture_wall_ns=time.time_ns(),
+                source_name=self.name,
+                name=f"{self.name}#{i:06d}",
+            )
+
+
+def render_synthetic(uri: str, frame_id: int) -> tuple[np.ndarray, list[TruthBox]]:
+    """Frame `frame_id` of a synthetic URI and its truth, without the source wrapper."""
+    return SyntheticSource(uri).render(frame_id)
