@@ -1,0 +1,76 @@
+"""Train one stage of the cascade with ultralytics, from a yaml (no downloaded weights).
+
+    python -m models.train --stage insulator --hours 1.4
+    python -m models.train --stage defect --hours 1.4
+    python -m models.train --stage defect --init models/runs/defect/weights/best.pt --name defect-mixed --hours 0.7
+    python -m models.train --stage defect --resume models/runs/defect/weights/last.pt
+
+Prepare the data first: `python -m models.prepare_data`. Needs the [train] extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from models.ultralytics_env import REPO, configure
+
+STAGES = {
+    # stage: (data yaml under build/datasets, default imgsz)
+    "insulator": ("stage1_insulator/data.yaml", 320),
+    "defect": ("stage2_defect/data.yaml", 320),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", choices=sorted(STAGES), required=True)
+    parser.add_argument("--arch", default="yolo11n.yaml", help="ultralytics model yaml (built from scratch)")
+    parser.add_argument("--imgsz", type=int, help="square training size (default per stage)")
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--hours", type=float, help="wall-clock budget; overrides --epochs and fits the LR schedule")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="'cpu' or a CUDA index such as 0")
+    parser.add_argument("--init", type=Path, help="start from these weights (a .pt checkpoint) instead of scratch")
+    parser.add_argument("--resume", type=Path, help="continue an interrupted run from its last.pt")
+    parser.add_argument("--name", help="run folder under models/runs (default: the stage)")
+    parser.add_argument("--datasets", type=Path, default=REPO / "build" / "datasets")
+    args = parser.parse_args(argv)
+
+    configure()
+    from ultralytics import YOLO
+
+    if args.resume:
+        YOLO(str(args.resume)).train(resume=True)
+        return
+    data_yaml, default_size = STAGES[args.stage]
+    data = args.datasets / data_yaml
+    if not data.exists():
+        parser.error(f"{data} not found: run `python -m models.prepare_data` first")
+    # Weights come from a checkpoint (kept by the trainer) or the architecture yaml (from scratch).
+    model = YOLO(str(args.init) if args.init else args.arch)
+    extra = {"time": args.hours} if args.hours else {}
+    model.train(
+        data=str(data),
+        imgsz=args.imgsz or default_size,
+        epochs=args.epochs,
+        batch=args.batch,
+        workers=args.workers,
+        device=args.device,
+        cache="ram",
+        project=str(REPO / "models" / "runs"),
+        name=args.name or args.stage,
+        exist_ok=True,
+        pretrained=bool(args.init),
+        amp=False,
+        plots=True,
+        seed=0,
+        deterministic=False,
+        patience=0,
+        **extra,
+    )
+
+
+if __name__ == "__main__":
+    main()
