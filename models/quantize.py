@@ -42,7 +42,7 @@ class LetterboxReader(CalibrationDataReader):
 def head_nodes(model: onnx.ModelProto) -> list[str]:
     """Nodes of the last ultralytics module, the Detect head: kept in float for box precision."""
     names = [n.name for n in model.graph.node]
-    layers = [int(n.split("/")[2].removeprefix("model.")) for n in names if n.startswith("/model.")]
+    layers = [int(n.split("/")[1].removeprefix("model.")) for n in names if n.startswith("/model.")]
     return [n for n in names if n.startswith(f"/model.{max(layers)}/")]
 
 

@@ -21,16 +21,20 @@ class LetterboxInfo:
     source_height: int
 
 
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, LetterboxInfo]:
+def letterbox(image: np.ndarray, size: tuple[int, int], stride: int | None = None) -> tuple[np.ndarray, LetterboxInfo]:
     """Resize `image` (HxWx3) to fit `size` (height, width), keeping aspect, centred on grey.
 
-    Matches ultralytics' LetterBox(auto=False, center=True), so a model sees what it was
-    trained and validated on.
+    With `stride`, pad only up to the next multiple of it (a "rect" input: a 640x480 frame
+    becomes 320x256 rather than 320x320, an elongated crop far less) for models with dynamic
+    input shapes. Matches ultralytics' LetterBox(auto=stride is not None, center=True), so a
+    model sees what ultralytics validated it on.
     """
     height, width = image.shape[:2]
     out_h, out_w = size
     scale = min(out_h / height, out_w / width)
     new_w, new_h = round(width * scale), round(height * scale)
+    if stride:
+        out_w, out_h = new_w + (out_w - new_w) % stride, new_h + (out_h - new_h) % stride
     dw, dh = (out_w - new_w) / 2, (out_h - new_h) / 2
     left, top = round(dw - 0.1), round(dh - 0.1)
     canvas = np.full((out_h, out_w, 3), PAD_VALUE, np.uint8)

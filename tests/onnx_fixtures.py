@@ -15,13 +15,15 @@ def constant_output_model(
     *,
     imgsz: tuple[int, int] = (64, 64),
     metadata: dict[str, str] | None = None,
+    dynamic: bool = False,
 ) -> Path:
     """A model whose input is 1x3xHxW and whose output is always `output` (plus 0 * mean(input)).
 
     The input really flows through the graph, so onnxruntime checks its shape and type.
     """
     h, w = imgsz
-    inp = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])
+    shape = [1, 3, "height", "width"] if dynamic else [1, 3, h, w]
+    inp = helper.make_tensor_value_info("images", TensorProto.FLOAT, shape)
     out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output.shape))
     nodes = [
         helper.make_node("ReduceMean", ["images"], ["m"], keepdims=0),

@@ -31,6 +31,17 @@ def test_reads_names_imgsz_and_maps_boxes_to_source_pixels(tmp_path):
     ]
 
 
+def test_dynamic_input_model_gets_a_minimally_padded_input(tmp_path):
+    meta = ultralytics_metadata(["insulator"]) | {"stride": "8"}
+    path = constant_output_model(
+        tmp_path / "dyn.onnx", one_box_dense(32, 24, 16, 8, [0.9]), metadata=meta, dynamic=True
+    )
+    det = Detector(path)
+    tensor, info = det.preprocess(np.zeros((96, 128, 3), np.uint8))
+    assert tensor.shape == (1, 3, 48, 64) and info.pad_y == 0  # 128x96 -> 64x48, already a multiple of 8
+    np.testing.assert_allclose(det.detect(np.zeros((96, 128, 3), np.uint8)).boxes, [[48, 40, 80, 56]])
+
+
 def test_model_without_metadata_is_refused_unless_names_given(tmp_path):
     path = constant_output_model(tmp_path / "bare.onnx", one_box_dense(32, 32, 8, 8, [0.9]))
     with pytest.raises(ModelError, match=r"bare\.onnx: the model has no 'names' metadata"):

@@ -39,3 +39,12 @@ def test_to_tensor_is_rgb_chw_unit_range():
     tensor = to_tensor(canvas)
     assert tensor.shape == (1, 3, 2, 3) and tensor.dtype == np.float32
     assert tensor[0, 2].max() == 1.0 and tensor[0, 0].max() == 0.0  # blue lands in channel 2 (RGB)
+
+
+def test_rect_mode_pads_only_to_the_stride():
+    # 640x480 -> 320x240, height padded 240 -> 256 (8 px each side), width untouched
+    canvas, info = letterbox(np.zeros((480, 640, 3), np.uint8), (320, 320), stride=32)
+    assert canvas.shape == (256, 320, 3) and (info.pad_x, info.pad_y) == (0, 8)
+    # an elongated 400x100 crop -> 320x80, padded to 320x96
+    canvas, info = letterbox(np.zeros((100, 400, 3), np.uint8), (320, 320), stride=32)
+    assert canvas.shape == (96, 320, 3) and info.scale == 0.8 and info.pad_y == 8
