@@ -330,7 +330,7 @@ def draw_string(img: np.ndarray, cam: Camera, s: InsulatorString, haze: np.ndarr
         rx2, ry2 = int(min(w, np.ceil(x2) + 3)), int(min(h, np.ceil(y2) + 3))
         if rx2 > rx1 and ry2 > ry1:
             roi = (ry1, ry2, rx1, rx2, img[ry1:ry2, rx1:rx2].copy())
-    pts = np.round(poly * ONE).astype(np.int32)
+    pts = np.round(np.nan_to_num(poly * ONE)).astype(np.int32)  # non-finite corners are masked out by `ok`
     col = colours.tolist()
     detail = px_radius >= 6.0
     part = s.part[sel]
