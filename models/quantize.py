@@ -20,7 +20,7 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from perception.letterbox import letterbox, to_tensor
+from perception.letterbox import letterbox
 from perception.model_meta import parse_imgsz
 
 
@@ -35,7 +35,7 @@ class LetterboxReader(CalibrationDataReader):
         for path in self._items:
             image = cv2.imread(str(path))
             if image is not None:
-                return {self.input_name: to_tensor(letterbox(image, self.size)[0])}
+                return {self.input_name: letterbox(image, self.size)[0]}
         return None
 
 

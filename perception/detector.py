@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import onnxruntime as ort
 from perception.decode import decode
 from perception.detections import Detections
 from perception.errors import ModelError
-from perception.letterbox import LetterboxInfo, letterbox, to_tensor, unletterbox
+from perception.letterbox import LetterboxInfo, letterbox, unletterbox
 from perception.model_meta import ModelMeta, read_meta
 
 #: short names accepted for --provider, in preference order when "auto"
@@ -57,6 +58,7 @@ class Detector:
         provider: str = "cpu",
         names: tuple[str, ...] | None = None,
         max_det: int = 300,
+        imgsz: int | None = None,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -84,6 +86,12 @@ class Detector:
         # A model exported with dynamic height and width takes minimally padded ("rect") inputs.
         dynamic = not all(isinstance(v, int) for v in model_input.shape[2:])
         self.rect_stride: int | None = self.meta.stride if dynamic else None
+        if imgsz is not None and (imgsz, imgsz) != self.meta.imgsz:
+            if not dynamic:
+                raise ModelError(f"{self.path}: input size is fixed at {self.meta.imgsz}; cannot run it at {imgsz}")
+            if imgsz % self.meta.stride:
+                raise ModelError(f"{self.path}: imgsz {imgsz} must be a multiple of the stride {self.meta.stride}")
+            self.meta = replace(self.meta, imgsz=(imgsz, imgsz))
         self.conf, self.iou, self.max_det = conf, iou, max_det
         self.sha256 = file_sha256(self.path)
 
@@ -98,8 +106,7 @@ class Detector:
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, LetterboxInfo]:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an HxWx3 uint8 BGR image, got {image.dtype} {image.shape}")
-        canvas, info = letterbox(image, self.meta.imgsz, self.rect_stride)
-        return to_tensor(canvas), info
+        return letterbox(image, self.meta.imgsz, self.rect_stride)
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: tensor})[0]

@@ -6,6 +6,7 @@ A manifest (paths relative to the manifest):
     [stage1]
     model = "insulator.onnx"
     conf = 0.25
+    imgsz = 384          # optional: run a dynamic-shape model at another size than it was exported
     [stage2]
     model = "defect.onnx"
     parent = "insulator"
@@ -31,6 +32,9 @@ class StageSpec(BaseModel):
     model: str = Field(description="ONNX file, relative to the manifest")
     conf: float = Field(0.25, ge=0.0, le=1.0, description="minimum score kept")
     iou: float = Field(0.7, gt=0.0, le=1.0, description="NMS IoU threshold")
+    imgsz: int | None = Field(
+        None, ge=32, le=4096, description="input size (long side) to run at; default the model's own"
+    )
 
 
 class ChildStageSpec(StageSpec):
@@ -79,7 +83,14 @@ def load_model(
     for stage in (spec.stage1, spec.stage2):
         stage_conf = stage.conf if conf is None else conf
         stages.append(
-            Detector(path.parent / stage.model, threads=threads, provider=provider, conf=stage_conf, iou=stage.iou)
+            Detector(
+                path.parent / stage.model,
+                threads=threads,
+                provider=provider,
+                conf=stage_conf,
+                iou=stage.iou,
+                imgsz=stage.imgsz,
+            )
         )
     return Cascade(stages[0], stages[1], parent=spec.stage2.parent, margin=spec.stage2.margin, name=spec.name)
 

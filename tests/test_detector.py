@@ -148,3 +148,15 @@ def test_manifest_errors_name_the_key_and_value(tmp_path):
     with pytest.raises(ModelError, match=r"model\.pt: unknown model format '\.pt'"):
         (tmp_path / "model.pt").write_bytes(b"x")
         load_model(tmp_path / "model.pt")
+
+
+def test_imgsz_override_needs_a_dynamic_model_and_a_stride_multiple(tmp_path):
+    meta = ultralytics_metadata(["a"])
+    static = constant_output_model(tmp_path / "s.onnx", one_box_dense(1, 1, 1, 1, [0.9]), metadata=meta)
+    with pytest.raises(ModelError, match=r"input size is fixed at \(64, 64\); cannot run it at 96"):
+        Detector(static, imgsz=96)
+    dynamic = constant_output_model(tmp_path / "d.onnx", one_box_dense(1, 1, 1, 1, [0.9]), metadata=meta, dynamic=True)
+    with pytest.raises(ModelError, match="imgsz 100 must be a multiple of the stride 32"):
+        Detector(dynamic, imgsz=100)
+    det = Detector(dynamic, imgsz=96)
+    assert det.preprocess(np.zeros((48, 96, 3), np.uint8))[0].shape == (1, 3, 64, 96)  # 48 -> 64 (stride 32)
