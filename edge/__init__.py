@@ -1,0 +1,1 @@
+"""Edge: the CLI, config, and (soon) the process chain that runs on the robot."""

@@ -1,0 +1,98 @@
+"""`gridscout detect` as a user runs it: a real subprocess on files made in the test."""
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.defaults import DEFAULT_MODEL
+
+
+def gridscout(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("video") / "flight.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        frame = np.full((240, 320, 3), (200, 170, 120), np.uint8)  # sky
+        cv2.rectangle(frame, (40 + 4 * i, 60), (70 + 4 * i, 200), (60, 90, 60), -1)
+        writer.write(np.clip(frame + rng.integers(0, 8, frame.shape), 0, 255).astype(np.uint8))
+    writer.release()
+    return path
+
+
+def test_detect_writes_video_jsonl_and_summary(small_video, tmp_path):
+    out, jsonl, summary = tmp_path / "annotated.mp4", tmp_path / "d.jsonl", tmp_path / "s.json"
+    result = gridscout(
+        "detect", str(small_video), "--out", str(out), "--jsonl", str(jsonl), "--summary-json", str(summary)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "frames   8 in" in result.stdout and "frames/s" in result.stdout
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [r["frame"] for r in lines] == list(range(8))
+    assert lines[3]["name"] == "flight#000003"
+    for record in lines:
+        for det in record["detections"]:
+            assert set(det) == {"class", "confidence", "box", "track_id"}
+            x1, y1, x2, y2 = det["box"]
+            assert 0 <= x1 <= x2 <= 320 and 0 <= y1 <= y2 <= 240
+    video = cv2.VideoCapture(str(out))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
+    assert video.read()[1].shape == (240, 320, 3)
+    stats = json.loads(summary.read_text())
+    assert stats["frames"] == 8 and stats["model"] == "gridscout-cplid-cascade-v1"
+
+
+def test_default_source_is_the_bundled_demo():
+    result = gridscout("detect", "--max-frames", "3", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "source   demo" in result.stdout and "frames   3 in" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.mp4"], "missing.mp4"),
+        (["--model", "nope.onnx", "SRC"], "nope.onnx: model not found"),
+        (["ftp://host/x"], "ftp://host/x"),
+    ],
+)
+def test_bad_inputs_exit_2_with_a_message_naming_them(small_video, args, message):
+    args = [str(small_video) if a == "SRC" else a for a in args]
+    result = gridscout("detect", *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corrupt_model_is_named(small_video, tmp_path):
+    bad = tmp_path / "corrupt.onnx"
+    bad.write_bytes(b"not a model at all")
+    result = gridscout("detect", str(small_video), "--model", str(bad))
+    assert result.returncode == 2 and "corrupt.onnx: not a loadable ONNX model" in result.stderr
+
+
+def test_bad_option_values_are_refused_by_the_parser(small_video):
+    result = gridscout("detect", str(small_video), "--conf", "1.5")
+    assert result.returncode == 2 and "expected a number in [0, 1], got 1.5" in result.stderr
+
+
+def test_help_lists_the_source_forms():
+    result = gridscout("detect", "--help")
+    assert result.returncode == 0 and "synthetic://demo" in result.stdout and "--realtime" in result.stdout
+
+
+def test_shipped_model_is_small_enough():
+    manifest = tomllib.loads(DEFAULT_MODEL.read_text())
+    files = [DEFAULT_MODEL.parent / manifest[stage]["model"] for stage in ("stage1", "stage2")]
+    assert sum(f.stat().st_size for f in files) <= 15_000_000
