@@ -33,36 +33,19 @@ from perception.model_loader import load_model  # noqa: E402
 from perception.tracker import Tracker  # noqa: E402
 
 
-class RecordingDetector:
-    """Wraps a Detector and keeps every input tensor it runs, in order."""
-
-    def __init__(self, detector: Detector, log: list) -> None:
-        self.detector, self.log = detector, log
-
-    def __getattr__(self, name: str):
-        return getattr(self.detector, name)
-
-    def infer(self, tensor: np.ndarray) -> np.ndarray:
-        self.log.append((self.detector, tensor))
-        return self.detector.infer(tensor)
-
-    def detect(self, image: np.ndarray):
-        tensor, info = self.detector.preprocess(image)
-        return self.detector.postprocess(self.infer(tensor), info)
-
-
 def record_session_inputs(model: Detector | Cascade, frames: list[np.ndarray]) -> list[tuple[Detector, np.ndarray]]:
-    log: list = []
-    if isinstance(model, Cascade):
-        stages = model.stage1, model.stage2
-        model.stage1, model.stage2 = RecordingDetector(stages[0], log), RecordingDetector(stages[1], log)
+    """Run the pipeline once and keep every tensor each session was fed, in order."""
+    log: list[tuple[Detector, np.ndarray]] = []
+    detectors = model.detectors if isinstance(model, Cascade) else (model,)
+    for detector in detectors:
+        # An instance attribute shadows Detector.infer, which detect() calls.
+        detector.infer = lambda tensor, d=detector: log.append((d, tensor)) or type(d).infer(d, tensor)
+    try:
         for frame in frames:
             model.detect(frame)
-        model.stage1, model.stage2 = stages
-    else:
-        recorder = RecordingDetector(model, log)
-        for frame in frames:
-            recorder.detect(frame)
+    finally:
+        for detector in detectors:
+            del detector.infer
     return log
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.metrics import ClassStats
+from models.yolo_labels import read_yolo_labels, to_xyxy
 from perception.cascade import Cascade
 from perception.detector import Detector
 from perception.model_loader import load_model
@@ -39,11 +40,8 @@ def read_split(root: Path, split: str) -> list[tuple[Path, Path]]:
 
 def read_truth(label: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """Class ids and xyxy pixel boxes from a YOLO label file."""
-    if not label.exists() or not label.read_text().strip():
-        return np.zeros(0, int), np.zeros((0, 4))
-    rows = np.loadtxt(label, ndmin=2)
-    cx, cy, w, h = rows[:, 1] * width, rows[:, 2] * height, rows[:, 3] * width, rows[:, 4] * height
-    return rows[:, 0].astype(int), np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
+    rows = read_yolo_labels(label)
+    return rows[:, 0].astype(int), to_xyxy(rows, width, height)
 
 
 def for_evaluation(model: Detector | Cascade) -> None:

@@ -20,32 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from models.yolo_labels import read_yolo_labels, to_xyxy
+from perception.cascade import grow_box
+
 INSULATOR, DEFECT = 0, 1
-
-
-def read_yolo_labels(path: Path) -> np.ndarray:
-    """Rows of (class, cx, cy, w, h), normalized; empty (0, 5) when missing."""
-    if not path.exists():
-        return np.zeros((0, 5), np.float32)
-    rows = [list(map(float, line.split())) for line in path.read_text().splitlines() if line.strip()]
-    return np.array(rows, np.float32).reshape(-1, 5)
-
-
-def crop_box(box_xyxy: np.ndarray, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
-    """Grow a pixel box by `margin` of its size on each side, clipped to the image."""
-    x1, y1, x2, y2 = box_xyxy
-    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-    return (
-        int(max(0, np.floor(x1 - mx))),
-        int(max(0, np.floor(y1 - my))),
-        int(min(width, np.ceil(x2 + mx))),
-        int(min(height, np.ceil(y2 + my))),
-    )
-
-
-def to_xyxy(rows: np.ndarray, width: int, height: int) -> np.ndarray:
-    cx, cy, w, h = rows[:, 1] * width, rows[:, 2] * height, rows[:, 3] * width, rows[:, 4] * height
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
 
 
 def _inside(inner: np.ndarray, outer: np.ndarray) -> bool:
@@ -97,7 +75,7 @@ def crop_insulators(
         for c in range(copies if jitter and has_defect else 1):
             # Val uses the inference margin; train jitters it, as stage one's boxes will be imprecise.
             margin = rng.uniform(0.03, 0.25) if jitter else 0.10
-            x1, y1, x2, y2 = crop_box(ins, margin, width, height)
+            x1, y1, x2, y2 = grow_box(ins, margin, width, height)  # as the cascade crops
             cw, ch = x2 - x1, y2 - y1
             lines = []
             for d in defects:
