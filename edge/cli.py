@@ -1,93 +1,15 @@
-"""The `gridscout` command."""
+"""The `gridscout` command: one subcommand per module in `edge.commands`."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import logging
 import sys
-from pathlib import Path
 
-from edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _unit_float(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
-    return value
-
-
-def _add_detect(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "detect",
-        help="find grid defects in footage",
-        description=(
-            "Detect insulators and defects in a video file, a folder of images, a camera, a stream or a "
-            "synthetic scene; track them; write an annotated video and JSON lines; print a summary. "
-            "With no SOURCE it runs on the bundled demo footage."
-        ),
-        epilog=(
-            "SOURCE forms: video.mp4 | images/ | 0 or /dev/video0 | rtsp://host/stream | "
-            "synthetic://demo | synthetic://drone?seed=3&frames=300.\n"
-            "Example: gridscout detect flight.mp4 --out annotated.mp4 --jsonl detections.jsonl"
-        ),
-    )
-    p.add_argument("source", nargs="?", default=None, help="what to look at (default: the bundled demo footage)")
-    p.add_argument(
-        "--model",
-        type=Path,
-        default=DEFAULT_MODEL,
-        help="an .onnx model or a cascade .toml manifest (default: the shipped CPLID cascade)",
-    )
-    p.add_argument("--out", type=Path, help="write the annotated video here (.mp4 or .avi)")
-    p.add_argument("--jsonl", type=Path, help="write one JSON line per frame here")
-    p.add_argument("--summary-json", type=Path, help="also write the summary as JSON here")
-    p.add_argument("--conf", type=_unit_float, help="minimum confidence, overriding the model's (0-1)")
-    p.add_argument("--threads", type=_positive_int, help="onnxruntime threads (default: all cores)")
-    p.add_argument(
-        "--provider",
-        default="cpu",
-        choices=["cpu", "cuda", "tensorrt", "openvino", "auto"],
-        help="onnxruntime execution provider (default: cpu)",
-    )
-    p.add_argument("--realtime", action="store_true", help="pace file sources at their recorded frame rate")
-    p.add_argument("--max-frames", type=_positive_int, help="stop after this many frames")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _cmd_detect(args: argparse.Namespace) -> int:
-    from edge.detect import DetectOptions, run_detect
-
-    source = args.source or str(DEMO_FOOTAGE)
-    summary = run_detect(
-        DetectOptions(
-            source=source,
-            model=args.model,
-            out=args.out,
-            jsonl=args.jsonl,
-            conf=args.conf,
-            threads=args.threads,
-            provider=args.provider,
-            realtime=args.realtime,
-            progress=not args.no_progress and sys.stderr.isatty(),
-            max_frames=args.max_frames,
-        )
-    )
-    print(summary.format())
-    for label, path in (("video", args.out), ("jsonl", args.jsonl)):
-        if path:
-            print(f"{label:<8} {path}")
-    if args.summary_json:
-        args.summary_json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
-    return 0
+# Subcommand modules, in the order `--help` lists them. Each has `register(subparsers)`, which
+# sets `func` on its parser; `func(args) -> int` runs the command.
+COMMANDS = ("detect",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_detect(sub)
+    for name in COMMANDS:
+        importlib.import_module(f"edge.commands.{name}").register(sub)
     return parser
 
 
@@ -111,12 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.command is None:
+    if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
     try:
-        return {"detect": _cmd_detect}[args.command](args)
-    except (SourceError, ModelError, OSError) as exc:
+        return int(args.func(args))
+    except (SourceError, ModelError, OSError, ValueError) as exc:
         print(f"gridscout {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,1 @@
+"""One module per `gridscout` subcommand, each with `register(subparsers)`."""
