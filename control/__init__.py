@@ -1,4 +1,33 @@
 """Control: behaviours (patrol, slow, hold for a close look) and the safety gate every command passes.
 
-Built with the process chain (the issue "Act and report"); perception never imports this package.
+Each 20 Hz tick: `Patrol.update` turns perception and telemetry into an `Intent`; `SafetyGate.step` turns the
+intent's command into what may be sent (or STOP on stale, lost or bad input). Pure standard-library Python,
+with every time passed in, so runs are deterministic and replayable. Perception never imports this package.
 """
+
+from control.behaviour import BehaviourParams, Patrol
+from control.safety import GateDecision, SafetyGate, SafetyLimits
+from control.types import (
+    Intent,
+    Mode,
+    PerceptionInput,
+    SpeedCommand,
+    TrackObservation,
+    Transition,
+    VehicleState,
+)
+
+__all__ = [
+    "BehaviourParams",
+    "GateDecision",
+    "Intent",
+    "Mode",
+    "Patrol",
+    "PerceptionInput",
+    "SafetyGate",
+    "SafetyLimits",
+    "SpeedCommand",
+    "TrackObservation",
+    "Transition",
+    "VehicleState",
+]

@@ -1,0 +1,148 @@
+"""Patrol behaviour: cruise the line, slow for a confirmed defect, hold for a close look, resume, stop at the end.
+
+A small explicit state machine; pure and deterministic (times are passed in), so a logged run replays exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from control.types import Intent, Mode, PerceptionInput, TrackObservation, Transition, VehicleState
+
+
+@dataclass(frozen=True, slots=True)
+class BehaviourParams:
+    cruise_speed_mps: float = 0.5  # speed while patrolling
+    slow_speed_mps: float = 0.15  # speed while approaching a defect
+    hold_s: float = 3.0  # how long to stand still for a close look
+    defect_min_confidence: float = 0.4  # sightings below this confidence are ignored
+    defect_min_hits: int = 3  # frames a defect track must be seen (confidently) before acting on it
+    close_box_height_frac: float = 0.25  # hold once the defect box is this tall (box height / frame height)
+    approach_timeout_s: float = 6.0  # hold anyway after approaching this long
+    line_end_m: float | None = None  # end of the line along the track; None: only the vehicle reports it
+    end_margin_m: float = 1.0  # stop once position >= line_end_m - end_margin_m
+    track_lost_s: float = 1.0  # a track unseen this long is forgotten (an approach on it is dropped)
+    resume_s: float = 2.0  # RESUME lasts this long before it counts as plain PATROL again
+    ready_states: frozenset[str] = field(default=frozenset({"IDLE", "MOVING", "STOPPED"}))  # states we may drive in
+
+
+class Patrol:
+    """PATROL → APPROACH → HOLD → RESUME → PATROL …, with WAIT (vehicle not ready) and END_OF_LINE (terminal).
+
+    Call `update` once per control tick. Mode changes are appended to `transitions` for the caller to publish.
+    A track is held at most once (it is marked held when the hold starts, even if a WAIT cuts the hold short).
+    """
+
+    def __init__(self, params: BehaviourParams | None = None) -> None:
+        self.params = params or BehaviourParams()
+        self.mode = Mode.PATROL
+        self.transitions: list[Transition] = []
+        self._reason = "cruise"
+        self._mode_since_s: float | None = None
+        self._target: TrackObservation | None = None
+        self._hits: dict[int, int] = {}  # confident defect sightings per track
+        self._latest: dict[int, TrackObservation] = {}  # last confident defect sighting per track
+        self._last_seen_s: dict[int, float] = {}
+        self._held: set[int] = set()
+        self._last_frame_id: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once the end of the line is reached; the behaviour then only asks for STOP."""
+        return self.mode is Mode.END_OF_LINE
+
+    def update(self, now_s: float, perception: PerceptionInput | None, vehicle: VehicleState | None) -> Intent:
+        if perception is not None and perception.frame_id != self._last_frame_id:
+            self._observe(perception)
+        if self._mode_since_s is None:
+            self._mode_since_s = now_s
+        if not self.done:
+            self._step(now_s, vehicle)
+        return self._intent()
+
+    def _observe(self, perception: PerceptionInput) -> None:
+        self._last_frame_id = perception.frame_id
+        p = self.params
+        for obs in perception.tracks:
+            if obs.is_defect and obs.confidence >= p.defect_min_confidence:
+                self._hits[obs.track_id] = self._hits.get(obs.track_id, 0) + 1
+                self._latest[obs.track_id] = obs
+                self._last_seen_s[obs.track_id] = perception.t_s
+        for track_id in [t for t, seen in self._last_seen_s.items() if perception.t_s - seen > p.track_lost_s]:
+            del self._hits[track_id], self._latest[track_id], self._last_seen_s[track_id]
+
+    def _step(self, now_s: float, vehicle: VehicleState | None) -> None:
+        p, elapsed = self.params, now_s - self._mode_since_s
+        if end := self._end_of_line(vehicle):
+            self._enter(now_s, Mode.END_OF_LINE, end)
+            return
+        if blocked := self._not_ready(vehicle):
+            self._enter(now_s, Mode.WAIT, blocked)
+            return
+        if self.mode is Mode.WAIT:
+            self._enter(now_s, Mode.PATROL, "cruise (vehicle ready)")
+        if self.mode in (Mode.PATROL, Mode.RESUME):
+            if target := self._pick_target():
+                self._target = target
+                self._enter(now_s, Mode.APPROACH, f"approach {_describe(target)}")
+            elif self.mode is Mode.RESUME and elapsed >= p.resume_s:
+                self._enter(now_s, Mode.PATROL, "cruise")
+        elif self.mode is Mode.APPROACH:
+            track_id = self._target.track_id
+            self._target = self._latest.get(track_id, self._target)
+            if now_s - self._last_seen_s.get(track_id, -math.inf) > p.track_lost_s:
+                self._enter(now_s, Mode.PATROL, f"cruise (lost defect track {track_id})")
+            elif self._target.box_height_frac >= p.close_box_height_frac:
+                self._start_hold(now_s, f"close, box {self._target.box_height_frac:.2f}")
+            elif elapsed >= p.approach_timeout_s:
+                self._start_hold(now_s, f"approach timeout {p.approach_timeout_s:g} s")
+        elif self.mode is Mode.HOLD and elapsed >= p.hold_s:
+            self._enter(now_s, Mode.RESUME, f"resume cruise after defect track {self._target.track_id}")
+
+    def _start_hold(self, now_s: float, why: str) -> None:
+        self._held.add(self._target.track_id)
+        self._enter(now_s, Mode.HOLD, f"hold for {_describe(self._target)}: {why}")
+
+    def _pick_target(self) -> TrackObservation | None:
+        """The closest confirmed defect track not held before (ties: lowest id, for determinism)."""
+        candidates = [
+            obs
+            for track_id, obs in self._latest.items()
+            if self._hits[track_id] >= self.params.defect_min_hits and track_id not in self._held
+        ]
+        return max(candidates, key=lambda obs: (obs.box_height_frac, -obs.track_id), default=None)
+
+    def _end_of_line(self, vehicle: VehicleState | None) -> str | None:
+        if vehicle is None:
+            return None
+        if vehicle.state == "END_OF_LINE":
+            return "vehicle reports END_OF_LINE"
+        end, position = self.params.line_end_m, vehicle.position_m
+        if end is not None and math.isfinite(position) and position >= end - self.params.end_margin_m:
+            return f"end of line at {position:.2f} m (line ends at {end:g} m)"
+        return None
+
+    def _not_ready(self, vehicle: VehicleState | None) -> str | None:
+        if vehicle is None:
+            return "no telemetry"
+        if not vehicle.link_ok:
+            return "vehicle link down"
+        return None if vehicle.state in self.params.ready_states else f"vehicle {vehicle.state}"
+
+    def _enter(self, now_s: float, mode: Mode, reason: str) -> None:
+        if mode is not self.mode:
+            self.transitions.append(Transition(now_s, self.mode, mode, reason))
+            self.mode, self._mode_since_s = mode, now_s
+        self._reason = reason
+
+    def _intent(self) -> Intent:
+        p, mode = self.params, self.mode
+        speed = {Mode.PATROL: p.cruise_speed_mps, Mode.RESUME: p.cruise_speed_mps, Mode.APPROACH: p.slow_speed_mps}
+        target = self._target.track_id if self._target and mode in (Mode.APPROACH, Mode.HOLD, Mode.RESUME) else None
+        stop = mode in (Mode.WAIT, Mode.END_OF_LINE)
+        return Intent(mode, speed.get(mode, 0.0), stop, self._reason, target)
+
+
+def _describe(obs: TrackObservation) -> str:
+    return f"defect track {obs.track_id} ({obs.class_name}, conf {obs.confidence:.2f})"
