@@ -1,0 +1,156 @@
+"""The fleet API app: health, paged reports by seq, evidence JPEGs and reviews.
+
+Every route but `/v1/health` needs `Authorization: Bearer <token>`. Endpoints are sync, so uvicorn
+runs them in a thread pool; they share one `ReportStore`, which serialises access with a lock.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from edge.reports.store import Report, ReportStore, ReviewState
+
+API_VERSION = "1.0"
+NOT_FOUND = {404: {"description": "no report with this id"}}
+# Module level, not inside create_app: FastAPI resolves these string annotations from module globals.
+BEARER = HTTPBearer(auto_error=False, description="the device's API token")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("gridscout")
+    except metadata.PackageNotFoundError:
+        return "0+source"
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok' when the store answers")
+    device_id: str
+    reports: int = Field(description="number of reports on this device")
+    latest_seq: int = Field(description="highest seq; a puller that has it is up to date")
+    version: str = Field(description="GridScout software version")
+    api_version: str
+
+
+class ReportPage(BaseModel):
+    device_id: str
+    reports: list[Report] = Field(description="reports with seq > since, in seq order")
+    next_since: int = Field(description="pass as `since` for the next page: last seq returned, or `since` if none")
+
+
+class ReviewRequest(BaseModel):
+    state: ReviewState
+    note: str | None = Field(default=None, max_length=4000)
+
+
+def create_app(data_dir: Path, token: str) -> FastAPI:
+    """The fleet API over the report store in `data_dir`, guarded by `token`."""
+    if not token:
+        raise ValueError("the fleet API needs a non-empty token")
+    store = ReportStore(data_dir)
+    expected = token.encode()
+
+    def require_token(credentials: Credentials) -> None:
+        given = credentials.credentials.encode() if credentials else b""
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="missing or invalid bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    def report_or_404(report_id: str) -> Report:
+        report = store.get(report_id)
+        if report is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no report {report_id}")
+        return report
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="GridScout fleet API",
+        version=API_VERSION,
+        description=(
+            "Defect reports from one GridScout device. Page with `GET /v1/reports?since=<seq>`: every insert "
+            "and update takes a new seq, so a puller that keeps `next_since` never misses a change."
+        ),
+        lifespan=lifespan,
+    )
+    authed = [Depends(require_token)]
+    unauthorized = {401: {"description": "missing or invalid bearer token"}}
+
+    @app.get("/v1/health", response_model=Health, summary="Liveness and store summary (no token needed)")
+    def health() -> Health:
+        return Health(
+            status="ok",
+            device_id=store.device_id,
+            reports=store.count(),
+            latest_seq=store.latest_seq(),
+            version=_package_version(),
+            api_version=API_VERSION,
+        )
+
+    @app.get(
+        "/v1/reports", response_model=ReportPage, dependencies=authed, responses=unauthorized, summary="Page reports"
+    )
+    def list_reports(
+        since: Annotated[int, Query(ge=0, description="return reports with seq greater than this")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
+    ) -> ReportPage:
+        reports = store.list(since=since, limit=limit)
+        return ReportPage(device_id=store.device_id, reports=reports, next_since=reports[-1].seq if reports else since)
+
+    @app.get(
+        "/v1/reports/{report_id}",
+        response_model=Report,
+        dependencies=authed,
+        responses={**unauthorized, **NOT_FOUND},
+        summary="One report",
+    )
+    def get_report(report_id: str) -> Report:
+        return report_or_404(report_id)
+
+    @app.get(
+        "/v1/reports/{report_id}/evidence.jpg",
+        dependencies=authed,
+        response_class=Response,
+        responses={
+            200: {"content": {"image/jpeg": {}}, "description": "the best frame"},
+            **unauthorized,
+            404: {"description": "no such report, or it has no evidence"},
+        },
+        summary="The report's evidence JPEG",
+    )
+    def get_evidence(report_id: str) -> Response:
+        jpeg = store.evidence(report_id)
+        if jpeg is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no evidence for report {report_id}")
+        return Response(content=jpeg, media_type="image/jpeg")
+
+    @app.post(
+        "/v1/reports/{report_id}/review",
+        response_model=Report,
+        dependencies=authed,
+        responses={**unauthorized, **NOT_FOUND},
+        summary="Confirm or reject a report (bumps its seq)",
+    )
+    def review_report(report_id: str, review: ReviewRequest) -> Report:
+        try:
+            return store.set_review(report_id, review.state, review.note)
+        except KeyError:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no report {report_id}") from None
+
+    return app

@@ -1,0 +1,139 @@
+"""Run the fleet API with uvicorn: in the foreground (`serve`, `main`) or in a thread (`start_in_thread`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from edge.api.app import create_app
+from edge.api.token import resolve_token
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8470
+log = logging.getLogger(__name__)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket, so clients can connect (and queue) as soon as we announce the URL."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {url_for(host, port)}: {exc.strerror}") from None
+    return sock
+
+
+def _bind(data_dir: Path, token: str, host: str, port: int) -> tuple[uvicorn.Server, socket.socket]:
+    sock = _listen(host, port)
+    config = uvicorn.Config(
+        create_app(data_dir, token), host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+    )
+    return uvicorn.Server(config), sock
+
+
+def url_for(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    data_dir: Path,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the store in `data_dir` until SIGINT/SIGTERM. `on_ready(url)` runs once the socket is bound."""
+    if token is None:
+        token, _ = resolve_token(data_dir, None)
+    if not is_loopback(host):
+        log.warning("fleet API listening on %s: reachable from the network (token required for reads)", host)
+    server, sock = _bind(data_dir, token, host, port)
+    if on_ready:
+        on_ready(url_for(host, sock.getsockname()[1]))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutting down cleanly
+        server.run(sockets=[sock])
+
+
+@dataclass
+class RunningServer:
+    """A fleet API running in a background thread (tests, or embedding in another process)."""
+
+    url: str
+    port: int
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout_s)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_in_thread(
+    data_dir: Path, token: str, host: str = DEFAULT_HOST, port: int = 0, *, startup_timeout_s: float = 10.0
+) -> RunningServer:
+    """Start the API in a daemon thread and wait until it accepts connections. Port 0 picks a free port."""
+    server, sock = _bind(data_dir, token, host, port)
+    bound_port = sock.getsockname()[1]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fleet-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"fleet API did not start on {url_for(host, bound_port)}")
+        time.sleep(0.01)
+    return RunningServer(url_for(host, bound_port), bound_port, server, thread)
+
+
+def serve_announced(data_dir: Path, host: str, port: int, token: str | None, out: Callable[[str], None]) -> None:
+    """`serve`, telling the operator the URL and, once, a freshly generated token."""
+    token, generated = resolve_token(data_dir, token)
+    if generated:
+        out(f"generated API token (stored in {Path(data_dir) / 'api_token'}; shown once): {token}")
+    serve(data_dir, host, port, token, on_ready=lambda url: out(f"fleet API on {url}  (Ctrl+C to stop)"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m edge.api.server --data DIR --host H --port P`: the API as a standalone process."""
+    parser = argparse.ArgumentParser(prog="python -m edge.api.server", description="Serve the GridScout fleet API.")
+    parser.add_argument("--data", type=Path, default=Path("gridscout-data"), help="data directory with reports.db")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)")
+    parser.add_argument("--token", help="API token (default: $GRIDSCOUT_API_TOKEN, else DATA/api_token)")
+    args = parser.parse_args(argv)
+    serve_announced(args.data, args.host, args.port, args.token, out=lambda line: print(line, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""The defect report store: one SQLite file per device, safe against power loss and kill -9.
+
+Every write runs in one `BEGIN IMMEDIATE` transaction that allocates the next per-device `seq`,
+writes the report row and its evidence JPEG together, and commits with `synchronous=FULL`.
+WAL mode lets the API read while the reporter writes; several processes may open the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal, get_args
+
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+DB_NAME = "reports.db"
+# Report ids are uuid5(REPORT_NAMESPACE, f"{device_id}/{track_key}"): the same input always gives the same id.
+REPORT_NAMESPACE = uuid.UUID("6f0c1a52-3b9e-5d5e-9c4a-6772696473c0")
+BUSY_TIMEOUT_MS = 10_000
+
+ReviewState = Literal["new", "confirmed", "rejected"]
+REVIEW_STATES: tuple[str, ...] = get_args(ReviewState)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    id             TEXT PRIMARY KEY,
+    device_id      TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    track_key      TEXT NOT NULL,
+    class_name     TEXT NOT NULL,
+    confidence     REAL NOT NULL,
+    first_seen_ns  INTEGER NOT NULL,
+    last_seen_ns   INTEGER NOT NULL,
+    position_m     REAL,
+    lat            REAL,
+    lon            REAL,
+    alt            REAL,
+    frame_id       INTEGER NOT NULL,
+    model_name     TEXT NOT NULL,
+    model_sha256   TEXT NOT NULL,
+    review_state   TEXT NOT NULL DEFAULT 'new' CHECK (review_state IN ('new', 'confirmed', 'rejected')),
+    review_note    TEXT,
+    reviewed_at_ns INTEGER,
+    observations   INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (device_id, seq)
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    report_id TEXT PRIMARY KEY REFERENCES reports(id) ON DELETE CASCADE,
+    jpeg      BLOB NOT NULL,
+    sha256    TEXT NOT NULL,
+    x1 REAL, y1 REAL, x2 REAL, y2 REAL
+);
+"""
+
+_SELECT = """
+SELECT r.id, r.device_id, r.seq, r.track_key, r.class_name, r.confidence, r.first_seen_ns, r.last_seen_ns,
+       r.position_m, r.lat, r.lon, r.alt, r.frame_id, r.model_name, r.model_sha256, r.review_state,
+       r.review_note, r.reviewed_at_ns, r.observations, e.sha256, e.x1, e.y1, e.x2, e.y2
+FROM reports r LEFT JOIN evidence e ON e.report_id = r.id
+"""
+
+
+class StoreNotFoundError(FileNotFoundError):
+    """No report store in the given data directory."""
+
+
+class ReportObservation(msgspec.Struct, frozen=True, kw_only=True):
+    """One sighting of a tracked defect, as the reporter hands it to the store."""
+
+    track_key: str  # stable per physical defect within a run, e.g. "run-uuid:track-7"
+    class_name: str
+    confidence: float
+    t_wall_ns: int  # UTC wall clock, ns since the epoch
+    frame_id: int
+    model_name: str
+    model_sha256: str
+    position_m: float | None = None  # distance along the line
+    lat: float | None = None
+    lon: float | None = None
+    alt: float | None = None
+    evidence_jpeg: bytes | None = None  # only when this observation is a new best frame
+    evidence_box_xyxy: tuple[float, float, float, float] | None = None  # pixels in evidence_jpeg
+
+
+class Report(BaseModel):
+    """A defect report as stored on the device and served by the fleet API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="stable report id: uuid5 of device id and track key")
+    device_id: str
+    seq: int = Field(description="per-device sequence number; rises on every insert and update")
+    track_key: str
+    class_name: str
+    confidence: float = Field(description="best confidence seen")
+    first_seen: str = Field(description="ISO-8601 UTC, e.g. 2024-05-01T12:00:00.123Z")
+    last_seen: str = Field(description="ISO-8601 UTC")
+    position_m: float | None = Field(description="position along the line at the best observation, metres")
+    lat: float | None
+    lon: float | None
+    alt: float | None
+    box_xyxy: tuple[float, float, float, float] | None = Field(description="box in the evidence image, pixels")
+    frame_id: int = Field(description="frame of the best observation")
+    model_name: str
+    model_sha256: str
+    review_state: ReviewState
+    review_note: str | None
+    reviewed_at: str | None = Field(description="ISO-8601 UTC of the last review, if any")
+    has_evidence: bool
+    evidence_sha256: str | None = Field(description="sha256 of the evidence JPEG, to skip unchanged downloads")
+    observations: int = Field(description="how many observations were written into this report")
+
+
+def report_id_for(device_id: str, track_key: str) -> str:
+    return str(uuid.uuid5(REPORT_NAMESPACE, f"{device_id}/{track_key}"))
+
+
+def iso_utc(t_ns: int) -> str:
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=t_ns // 1000)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _default_device_id() -> str:
+    host = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname().lower()) or "host"
+    return f"gs-{host}-{secrets.token_hex(3)}"
+
+
+def _row_to_report(row: tuple) -> Report:
+    (rid, device_id, seq, track_key, class_name, conf, first_ns, last_ns, pos, lat, lon, alt, frame_id,
+     model_name, model_sha, review_state, review_note, reviewed_ns, observations, ev_sha, *box) = row  # fmt: skip
+    return Report(
+        id=rid,
+        device_id=device_id,
+        seq=seq,
+        track_key=track_key,
+        class_name=class_name,
+        confidence=conf,
+        first_seen=iso_utc(first_ns),
+        last_seen=iso_utc(last_ns),
+        position_m=pos,
+        lat=lat,
+        lon=lon,
+        alt=alt,
+        box_xyxy=tuple(box) if box[0] is not None else None,
+        frame_id=frame_id,
+        model_name=model_name,
+        model_sha256=model_sha,
+        review_state=review_state,
+        review_note=review_note,
+        reviewed_at=iso_utc(reviewed_ns) if reviewed_ns is not None else None,
+        has_evidence=ev_sha is not None,
+        evidence_sha256=ev_sha,
+        observations=observations,
+    )
+
+
+class ReportStore:
+    """The device's reports in `data_dir/reports.db`. Thread-safe; safe to open from several processes."""
+
+    def __init__(self, data_dir: Path, *, device_id: str | None = None, create: bool = True) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_NAME
+        if not create and not self.path.exists():
+            raise StoreNotFoundError(f"no report store in {self.data_dir} (expected {self.path})")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT.
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")  # edge boxes lose power
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self.device_id = self._init_schema(device_id)
+
+    @staticmethod
+    def exists(data_dir: Path) -> bool:
+        return (Path(data_dir) / DB_NAME).exists()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _init_schema(self, device_id: str | None) -> str:
+        with self._write() as db:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            version = int(meta.get("schema_version", SCHEMA_VERSION))
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} has schema version {version}; this GridScout knows {SCHEMA_VERSION}")
+            stored = meta.get("device_id")
+            if stored and device_id and stored != device_id:
+                raise ValueError(f"{self.path} belongs to device {stored!r}, not {device_id!r}")
+            chosen = stored or device_id or _default_device_id()
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('device_id', ?)", (chosen,))
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return chosen
+
+    def _next_seq(self, db: sqlite3.Connection) -> int:
+        query = "SELECT COALESCE(MAX(seq), 0) FROM reports WHERE device_id = ?"
+        return db.execute(query, (self.device_id,)).fetchone()[0] + 1
+
+    def _get(self, report_id: str) -> Report | None:
+        row = self._db.execute(_SELECT + " WHERE r.id = ?", (report_id,)).fetchone()
+        return _row_to_report(row) if row else None
+
+    def upsert(self, obs: ReportObservation) -> Report:
+        """Insert or update the report for `obs.track_key`; either way it gets a new seq."""
+        report_id = report_id_for(self.device_id, obs.track_key)
+        with self._write() as db:
+            seq = self._next_seq(db)
+            current = db.execute(
+                "SELECT r.confidence, e.report_id IS NOT NULL FROM reports r LEFT JOIN evidence e ON e.report_id = r.id"
+                " WHERE r.id = ?",
+                (report_id,),
+            ).fetchone()
+            if current is None:
+                db.execute(
+                    "INSERT INTO reports (id, device_id, seq, track_key, class_name, confidence, first_seen_ns,"
+                    " last_seen_ns, position_m, lat, lon, alt, frame_id, model_name, model_sha256)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (report_id, self.device_id, seq, obs.track_key, obs.class_name, obs.confidence, obs.t_wall_ns,
+                     obs.t_wall_ns, obs.position_m, obs.lat, obs.lon, obs.alt, obs.frame_id, obs.model_name,
+                     obs.model_sha256),
+                )  # fmt: skip
+                better, had_evidence = True, False
+            else:
+                best_conf, had_evidence = current
+                better = obs.confidence > best_conf
+                db.execute(
+                    "UPDATE reports SET seq = ?, observations = observations + 1,"
+                    " first_seen_ns = MIN(first_seen_ns, ?), last_seen_ns = MAX(last_seen_ns, ?) WHERE id = ?",
+                    (seq, obs.t_wall_ns, obs.t_wall_ns, report_id),
+                )
+                if better:  # the best observation defines class, confidence, position and model
+                    db.execute(
+                        "UPDATE reports SET class_name = ?, confidence = ?, position_m = ?, lat = ?, lon = ?, alt = ?,"
+                        " frame_id = ?, model_name = ?, model_sha256 = ? WHERE id = ?",
+                        (obs.class_name, obs.confidence, obs.position_m, obs.lat, obs.lon, obs.alt, obs.frame_id,
+                         obs.model_name, obs.model_sha256, report_id),
+                    )  # fmt: skip
+            # Evidence follows the best confidence; a report with none yet takes whatever frame comes.
+            if obs.evidence_jpeg is not None and (better or not had_evidence):
+                box = obs.evidence_box_xyxy or (None, None, None, None)
+                db.execute(
+                    "INSERT OR REPLACE INTO evidence (report_id, jpeg, sha256, x1, y1, x2, y2)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (report_id, obs.evidence_jpeg, hashlib.sha256(obs.evidence_jpeg).hexdigest(), *box),
+                )
+            report = self._get(report_id)
+        assert report is not None
+        return report
+
+    def set_review(self, report_id: str, state: str, note: str | None = None) -> Report:
+        """Record a human review; bumps seq so pullers see it. KeyError if the report is unknown."""
+        if state not in REVIEW_STATES:
+            raise ValueError(f"review state must be one of {', '.join(REVIEW_STATES)}, got {state!r}")
+        with self._write() as db:
+            seq = self._next_seq(db)
+            updated = db.execute(
+                "UPDATE reports SET seq = ?, review_state = ?, review_note = ?, reviewed_at_ns = ? WHERE id = ?",
+                (seq, state, note, time.time_ns(), report_id),
+            ).rowcount
+            if not updated:
+                raise KeyError(report_id)
+            report = self._get(report_id)
+        assert report is not None
+        return report
+
+    def get(self, report_id: str) -> Report | None:
+        with self._lock:
+            return self._get(report_id)
+
+    def list(self, since: int = 0, limit: int = 100) -> list[Report]:
+        """Reports with seq > since, in seq order."""
+        with self._lock:
+            rows = self._db.execute(
+                _SELECT + " WHERE r.device_id = ? AND r.seq > ? ORDER BY r.seq LIMIT ?", (self.device_id, since, limit)
+            ).fetchall()
+        return [_row_to_report(row) for row in rows]
+
+    def find(self, id_prefix: str) -> list[Report]:
+        """Reports whose id starts with `id_prefix` (at most a few, for resolving short ids)."""
+        pattern = id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            rows = self._db.execute(_SELECT + " WHERE r.id LIKE ? ESCAPE '\\' LIMIT 10", (pattern,)).fetchall()
+        return [_row_to_report(row) for row in rows]
+
+    def evidence(self, report_id: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT jpeg FROM evidence WHERE report_id = ?", (report_id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM reports").fetchone()[0]
+
+    def latest_seq(self) -> int:
+        with self._lock:
+            return self._db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM reports WHERE device_id = ?", (self.device_id,)
+            ).fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> ReportStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ReportStore({os.fspath(self.path)!r}, device_id={self.device_id!r})"

@@ -1,0 +1,250 @@
+"""Fleet pull over real HTTP from a real device API: interrupted by a dropped link and by kill -9,
+then resumed; updates made on the device arriving as updates; re-runs as no-ops; the CLI end to end."""
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.api.server import start_in_thread
+from edge.fleet import pull
+from edge.reports import ReportObservation, ReportStore
+
+TOKEN = "fleet-test-token"
+N_REPORTS = 25
+
+
+class FlakyLink:
+    """A TCP proxy to the device: forwards the first `allowed` connections (each after `delay_s`),
+    then hangs up on every later one, like a link that drops mid-pull."""
+
+    def __init__(self, upstream_port: int, allowed: int = 10**9, delay_s: float = 0.0) -> None:
+        self.upstream_port, self.allowed, self.delay_s = upstream_port, allowed, delay_s
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            if self.connections > self.allowed:
+                client.close()
+            else:
+                threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: socket.socket) -> None:
+        time.sleep(self.delay_s)
+        with client, socket.create_connection(("127.0.0.1", self.upstream_port)) as upstream:
+            back = threading.Thread(target=_pipe, args=(upstream, client))
+            back.start()
+            _pipe(client, upstream)
+            back.join()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def observe(i: int, conf: float = 0.6, image_seed: int | None = None) -> ReportObservation:
+    image = np.random.default_rng(i if image_seed is None else image_seed).integers(0, 255, (40, 56, 3), np.uint8)
+    return ReportObservation(
+        track_key=f"run-1:track-{i}",
+        class_name="broken_insulator",
+        confidence=conf,
+        t_wall_ns=1_714_564_800_000_000_000 + i * 10**9,
+        frame_id=i,
+        model_name="cplid-yolo",
+        model_sha256="ef" * 32,
+        position_m=12.5 * i,
+        evidence_jpeg=cv2.imencode(".jpg", image)[1].tobytes(),
+        evidence_box_xyxy=(2, 3, 20, 30),
+    )
+
+
+@pytest.fixture
+def device(tmp_path):
+    """A device store with 25 reports, each with evidence, served on a free loopback port."""
+    data = tmp_path / "device"
+    with ReportStore(data, device_id="gs-robot-7") as store:
+        for i in range(N_REPORTS):
+            store.upsert(observe(i))
+    with start_in_thread(data, TOKEN) as server, ReportStore(data) as store:
+        yield server, store
+
+
+def fleet_rows(db_path: Path) -> dict[str, dict]:
+    """id -> {seq, report, sha256 of the stored evidence} from the fleet database."""
+    with sqlite3.connect(db_path) as db:
+        evidence = {rid: hashlib.sha256(jpeg).hexdigest() for rid, jpeg in db.execute("SELECT id, jpeg FROM evidence")}
+        return {
+            rid: {"seq": seq, "report": json.loads(body), "evidence": evidence.get(rid)}
+            for rid, seq, body in db.execute("SELECT id, seq, json FROM reports")
+        }
+
+
+def checkpoint(db_path: Path) -> int:
+    with sqlite3.connect(db_path) as db:
+        return db.execute("SELECT since FROM checkpoints WHERE device_id = 'gs-robot-7'").fetchone()[0]
+
+
+def assert_complete(db_path: Path, store: ReportStore) -> None:
+    """Every device report is in the fleet DB exactly once, at its current seq, with matching evidence."""
+    rows = fleet_rows(db_path)
+    on_device = {r.id: r for r in store.list(limit=1000)}
+    assert set(rows) == set(on_device)
+    for rid, report in on_device.items():
+        assert rows[rid]["seq"] == report.seq
+        assert rows[rid]["evidence"] == report.evidence_sha256
+        assert cv2.imdecode(np.frombuffer(store.evidence(rid), np.uint8), cv2.IMREAD_COLOR) is not None
+    assert checkpoint(db_path) == store.latest_seq()
+
+
+def test_dropped_link_after_two_pages_resumes_without_gaps_or_duplicates(device, tmp_path):
+    """The link dies right after page 2 (health + 2 x (list + 5 evidence) = 13 connections); the pull stops
+    with a clear error and 10 reports committed; the next pull fetches exactly the other 15."""
+    server, store = device
+    into = tmp_path / "fleet.db"
+    link = FlakyLink(server.port, allowed=13)
+    first = pull([link.url], TOKEN, into, page_size=5, retries=2, backoff_s=0.01, timeout_s=2).devices[0]
+    link.close()
+    assert first.error and "unreachable" in first.error and link.url in first.error
+    assert (first.pages, first.new, first.since) == (2, 10, 10)
+    assert len(fleet_rows(into)) == 10 and checkpoint(into) == 10
+
+    second = pull([server.url], TOKEN, into, page_size=5).devices[0]
+    assert second.error is None
+    assert (second.new, second.updated, second.unchanged) == (15, 0, 0)
+    assert_complete(into, store)
+
+
+def test_puller_killed_mid_pull_resumes_exactly(device, tmp_path):
+    """A puller process over a slow link is kill -9'd once it has committed page 2; resuming completes
+    the pull with every report once and the checkpoint at the device's latest seq."""
+    server, store = device
+    into = tmp_path / "fleet.db"
+    link = FlakyLink(server.port, delay_s=0.02)
+    script = "import sys; from edge.fleet import pull; pull(sys.argv[1:2], *sys.argv[2:], page_size=5, progress=True)"
+    puller = subprocess.Popen(
+        [sys.executable, "-c", script, link.url, TOKEN, str(into)], stderr=subprocess.PIPE, text=True
+    )
+    for line in puller.stderr:
+        if "page 2 committed" in line:
+            os.kill(puller.pid, signal.SIGKILL)
+            break
+    puller.communicate(timeout=10)
+    link.close()
+    assert puller.returncode == -signal.SIGKILL, "the puller finished before it could be killed"
+    committed = checkpoint(into)
+    assert 10 <= committed < N_REPORTS and len(fleet_rows(into)) == committed
+
+    resumed = pull([server.url], TOKEN, into, page_size=5).devices[0]
+    assert (resumed.error, resumed.new, resumed.updated) == (None, N_REPORTS - committed, 0)
+    assert_complete(into, store)
+
+
+def test_device_updates_arrive_as_updates_and_reruns_are_noops(device, tmp_path):
+    """After a full pull, a review and a better frame on the device arrive as 2 updates (only the changed
+    evidence is downloaded again); a further pull changes nothing."""
+    server, store = device
+    into = tmp_path / "fleet.db"
+    full = pull([server.url], TOKEN, into, page_size=10).devices[0]
+    assert (full.new, full.updated, full.pages) == (N_REPORTS, 0, 3)
+
+    reviewed = store.set_review(store.list(limit=1)[0].id, "confirmed", "cracked shed")
+    improved = store.upsert(observe(3, conf=0.95, image_seed=1000))
+    again = pull([server.url], TOKEN, into, page_size=10).devices[0]
+    assert (again.new, again.updated, again.pages) == (0, 2, 1)
+    assert again.evidence_bytes == len(store.evidence(improved.id))
+    rows = fleet_rows(into)
+    assert rows[reviewed.id]["report"]["review_state"] == "confirmed"
+    assert rows[improved.id]["report"]["confidence"] == 0.95
+    assert_complete(into, store)
+
+    before = fleet_rows(into)
+    noop = pull([server.url], TOKEN, into, page_size=10).devices[0]
+    assert (noop.new, noop.updated, noop.pages, noop.error) == (0, 0, 0, None)
+    assert fleet_rows(into) == before
+
+
+def test_wrong_token_is_a_clear_error(device, tmp_path):
+    """A rejected token stops that device at once (no retries) with an error naming the URL."""
+    server, _ = device
+    started = time.monotonic()
+    summary = pull([server.url], "not-the-token", tmp_path / "fleet.db", retries=5, backoff_s=1.0)
+    assert time.monotonic() - started < 1.0
+    assert not summary.ok and summary.devices[0].error == f"{server.url}: token rejected (HTTP 401)"
+    assert "FAILED" in summary.format()
+
+
+def gridscout(*args: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "edge.cli", *args], text=True, **popen)
+
+
+def test_cli_serve_and_fleet_pull_end_to_end(tmp_path, monkeypatch):
+    """`gridscout serve` on a device directory prints its URL and a new token once; `gridscout fleet pull`
+    with that token pulls everything and prints a summary; a wrong token exits 1 naming the URL."""
+    monkeypatch.delenv("GRIDSCOUT_API_TOKEN", raising=False)
+    data = tmp_path / "device"
+    with ReportStore(data, device_id="gs-robot-7") as store:
+        for i in range(7):
+            store.upsert(observe(i))
+    server = gridscout("serve", "--data", str(data), "--api", "127.0.0.1:0", stdout=subprocess.PIPE)
+    try:
+        token_line, url_line = server.stdout.readline(), server.stdout.readline()
+        assert "generated API token" in token_line and "fleet API on http://127.0.0.1:" in url_line
+        token, url = token_line.rsplit(": ", 1)[1].strip(), url_line.split()[3]
+        assert token == (data / "api_token").read_text().strip()
+
+        into = tmp_path / "fleet.db"
+        ok = gridscout(
+            "fleet",
+            "pull",
+            url,
+            "--token",
+            token,
+            "--into",
+            str(into),
+            "--page-size",
+            "3",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = ok.communicate(timeout=30)
+        assert ok.returncode == 0, err
+        assert "page 3 committed" in err and "7 new" in out and "1 of 1 devices pulled" in out
+        with ReportStore(data) as store:
+            assert_complete(into, store)
+
+        bad = gridscout(
+            "fleet", "pull", url, "--token", "nope", "--into", str(into), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        out, _ = bad.communicate(timeout=30)
+        assert bad.returncode == 1 and f"{url}: token rejected" in out
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+    assert server.returncode == 0

@@ -1,0 +1,194 @@
+"""The fleet API served by real uvicorn on 127.0.0.1 (port 0) over a real report store, and its token."""
+
+import json
+import os
+import stat
+import urllib.error
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.api import TOKEN_ENV, TokenFileError, resolve_token
+from edge.api.server import start_in_thread
+from edge.reports import ReportObservation, ReportStore
+
+TOKEN = "test-token-Zx9"
+T0 = 1_714_564_800_000_000_000
+
+
+def jpeg(seed: int) -> bytes:
+    image = np.random.default_rng(seed).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def observe(i: int, **extra) -> ReportObservation:
+    return ReportObservation(
+        track_key=f"run:track-{i}",
+        class_name="flashover" if i % 2 else "broken_insulator",
+        confidence=0.5 + i / 100,
+        t_wall_ns=T0 + i * 10**9,
+        frame_id=i,
+        model_name="cplid-yolo",
+        model_sha256="cd" * 32,
+        position_m=100.0 * i,
+        **extra,
+    )
+
+
+@pytest.fixture
+def api(tmp_path):
+    """A store with 12 reports (all but the last with evidence) served on a free loopback port."""
+    data = tmp_path / "data"
+    with ReportStore(data, device_id="gs-api-test") as store:
+        for i in range(12):
+            evidence = {"evidence_jpeg": jpeg(i), "evidence_box_xyxy": (4, 5, 30, 40)} if i < 11 else {}
+            store.upsert(observe(i, **evidence))
+    with start_in_thread(data, TOKEN) as server:
+        yield server
+
+
+def call(url: str, token: str | None = TOKEN, body: dict | None = None) -> tuple[int, dict, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def test_health_needs_no_token(api):
+    """Health answers without a token with the device id, report count and latest seq."""
+    status, _, body = call(api.url + "/v1/health", token=None)
+    health = json.loads(body)
+    assert status == 200
+    assert (health["status"], health["device_id"], health["reports"], health["latest_seq"]) == (
+        "ok",
+        "gs-api-test",
+        12,
+        12,
+    )
+    assert health["version"]
+
+
+@pytest.mark.parametrize("token", [None, "wrong", ""])
+def test_every_other_route_needs_the_token(api, token):
+    """Without the token, or with a wrong one, every data route is 401 with WWW-Authenticate: Bearer."""
+    some_id = json.loads(call(api.url + "/v1/reports?limit=1")[2])["reports"][0]["id"]
+    for path, body in [
+        ("/v1/reports", None),
+        (f"/v1/reports/{some_id}", None),
+        (f"/v1/reports/{some_id}/evidence.jpg", None),
+        (f"/v1/reports/{some_id}/review", {"state": "confirmed"}),
+    ]:
+        status, headers, _ = call(api.url + path, token=token, body=body)
+        assert status == 401, path
+        assert headers.get("www-authenticate") == "Bearer", path
+
+
+def test_paging_with_since_and_next_since(api):
+    """Pages of 5 follow next_since through all 12 reports in seq order; past the end, next_since stays put."""
+    seen, since = [], 0
+    while True:
+        page = json.loads(call(f"{api.url}/v1/reports?since={since}&limit=5")[2])
+        assert page["device_id"] == "gs-api-test"
+        if not page["reports"]:
+            assert page["next_since"] == since
+            break
+        assert len(page["reports"]) <= 5
+        assert page["next_since"] == page["reports"][-1]["seq"]
+        seen += page["reports"]
+        since = page["next_since"]
+    assert [r["seq"] for r in seen] == list(range(1, 13))
+    assert len({r["id"] for r in seen}) == 12
+
+
+def test_bad_query_and_body_are_422(api):
+    """Out-of-range paging parameters and unknown review states are rejected as 422."""
+    for query in ("limit=0", "limit=1001", "since=-1", "since=abc"):
+        assert call(f"{api.url}/v1/reports?{query}")[0] == 422, query
+    some_id = json.loads(call(api.url + "/v1/reports?limit=1")[2])["reports"][0]["id"]
+    assert call(f"{api.url}/v1/reports/{some_id}/review", body={"state": "maybe"})[0] == 422
+
+
+def test_report_and_evidence(api):
+    """One report reads back by id; its evidence is a JPEG that decodes to the stored image size."""
+    report = json.loads(call(api.url + "/v1/reports?limit=1")[2])["reports"][0]
+    status, _, body = call(f"{api.url}/v1/reports/{report['id']}")
+    assert status == 200 and json.loads(body) == report
+    assert report["box_xyxy"] == [4, 5, 30, 40] and report["first_seen"].endswith("Z")
+    status, headers, body = call(f"{api.url}/v1/reports/{report['id']}/evidence.jpg")
+    assert status == 200 and headers["content-type"] == "image/jpeg"
+    image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None and image.shape == (48, 64, 3)
+
+
+def test_unknown_ids_and_missing_evidence_are_404(api):
+    """Unknown report ids are 404 on every per-report route; so is evidence for a report without any."""
+    for path, body in [("/v1/reports/nope", None), ("/v1/reports/nope/evidence.jpg", None)]:
+        assert call(api.url + path, body=body)[0] == 404
+    assert call(api.url + "/v1/reports/nope/review", body={"state": "rejected"})[0] == 404
+    bare = json.loads(call(api.url + "/v1/reports?since=11")[2])["reports"][0]
+    assert not bare["has_evidence"]
+    assert call(f"{api.url}/v1/reports/{bare['id']}/evidence.jpg")[0] == 404
+
+
+def test_review_bumps_seq_into_the_next_page(api):
+    """A review returns the report with a new seq, and a puller at the old latest seq gets exactly it."""
+    first = json.loads(call(api.url + "/v1/reports?limit=1")[2])["reports"][0]
+    status, _, body = call(f"{api.url}/v1/reports/{first['id']}/review", body={"state": "rejected", "note": "bird"})
+    reviewed = json.loads(body)
+    assert status == 200 and reviewed["seq"] == 13
+    assert (reviewed["review_state"], reviewed["review_note"]) == ("rejected", "bird")
+    page = json.loads(call(api.url + "/v1/reports?since=12")[2])
+    assert [r["id"] for r in page["reports"]] == [first["id"]] and page["next_since"] == 13
+
+
+def test_writes_from_another_connection_show_up(api, tmp_path):
+    """The reporter writes through its own connection while the API serves; the API sees the new report."""
+    with ReportStore(tmp_path / "data") as reporter:
+        reporter.upsert(observe(99))
+    page = json.loads(call(api.url + "/v1/reports?since=12")[2])
+    assert [r["track_key"] for r in page["reports"]] == ["run:track-99"]
+
+
+def test_openapi_lists_the_routes(api):
+    """The OpenAPI document is public and names every route, with the bearer scheme."""
+    spec = json.loads(call(api.url + "/openapi.json", token=None)[2])
+    assert spec["info"]["title"] == "GridScout fleet API"
+    assert set(spec["paths"]) == {
+        "/v1/health",
+        "/v1/reports",
+        "/v1/reports/{report_id}",
+        "/v1/reports/{report_id}/evidence.jpg",
+        "/v1/reports/{report_id}/review",
+    }
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert call(api.url + "/docs", token=None)[0] == 200
+
+
+def test_token_file_is_created_0600_and_reused(tmp_path, monkeypatch):
+    """With no env or configured token, one is generated into DATA/api_token (0600) once, then reused."""
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    token, generated = resolve_token(tmp_path, None)
+    path = tmp_path / "api_token"
+    assert generated and len(token) >= 40
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert resolve_token(tmp_path, None) == (token, False)
+    os.chmod(path, 0o644)
+    with pytest.raises(TokenFileError, match="chmod 600"):
+        resolve_token(tmp_path, None)
+
+
+def test_env_beats_configured_beats_file(tmp_path, monkeypatch):
+    """$GRIDSCOUT_API_TOKEN wins over a configured token, which wins over the token file."""
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    resolve_token(tmp_path, None)
+    assert resolve_token(tmp_path, "from-config") == ("from-config", False)
+    monkeypatch.setenv(TOKEN_ENV, "from-env")
+    assert resolve_token(tmp_path, "from-config") == ("from-env", False)

@@ -1,0 +1,195 @@
+"""The defect report store on real SQLite files: seq bookkeeping, best-frame evidence, stable ids,
+reviews, GeoJSON, the `reports` command, and surviving kill -9 mid-write."""
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from edge.commands import reports as reports_command
+from edge.reports import ReportObservation, ReportStore, StoreNotFoundError, report_id_for, to_geojson
+
+T0 = 1_714_564_800_000_000_000  # 2024-05-01T12:00:00Z in ns
+
+
+def observe(track: str, conf: float, t_s: float = 0.0, **extra) -> ReportObservation:
+    fields = {"frame_id": int(t_s * 10), "model_name": "cplid-yolo", "model_sha256": "ab" * 32} | extra
+    return ReportObservation(
+        track_key=track, class_name="broken_insulator", confidence=conf, t_wall_ns=T0 + int(t_s * 1e9), **fields
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    with ReportStore(tmp_path / "data", device_id="gs-test-000001") as s:
+        yield s
+
+
+def test_insert_and_update_each_take_a_new_seq(store):
+    """A new track inserts a report at seq 1; seeing it again updates it in place with a new seq and last_seen."""
+    first = store.upsert(observe("run1:track-1", 0.6, position_m=10.0))
+    other = store.upsert(observe("run1:track-2", 0.7))
+    again = store.upsert(observe("run1:track-1", 0.5, t_s=2.5))
+    assert (first.seq, other.seq, again.seq) == (1, 2, 3)
+    assert again.id == first.id and again.observations == 2
+    assert again.first_seen == "2024-05-01T12:00:00.000Z" and again.last_seen == "2024-05-01T12:00:02.500Z"
+    assert store.count() == 2 and store.latest_seq() == 3
+    assert [r.id for r in store.list()] == [other.id, first.id]
+    assert [r.seq for r in store.list(since=2)] == [3]
+    assert len(store.list(limit=1)) == 1
+
+
+def test_best_confidence_owns_evidence_box_and_position(store):
+    """A weaker sighting with a frame leaves the best frame alone; a stronger one replaces frame, box and place."""
+    store.upsert(observe("t", 0.6, evidence_jpeg=b"frame-a", evidence_box_xyxy=(1, 2, 3, 4), position_m=5.0))
+    weaker = store.upsert(observe("t", 0.4, t_s=1, evidence_jpeg=b"frame-b", evidence_box_xyxy=(9, 9, 9, 9)))
+    assert weaker.confidence == 0.6 and weaker.position_m == 5.0 and weaker.box_xyxy == (1, 2, 3, 4)
+    assert store.evidence(weaker.id) == b"frame-a"
+    stronger = store.upsert(
+        observe("t", 0.9, t_s=2, evidence_jpeg=b"frame-c", evidence_box_xyxy=(5, 6, 7, 8), position_m=6.5)
+    )
+    assert (stronger.confidence, stronger.position_m, stronger.box_xyxy) == (0.9, 6.5, (5, 6, 7, 8))
+    assert stronger.frame_id == 20 and stronger.observations == 3
+    assert store.evidence(stronger.id) == b"frame-c"
+    assert stronger.evidence_sha256 == hashlib.sha256(b"frame-c").hexdigest()
+
+
+def test_report_without_evidence_takes_the_first_frame_it_gets(store):
+    """A report first written without a frame takes the next frame offered, even at lower confidence."""
+    bare = store.upsert(observe("t", 0.8))
+    assert not bare.has_evidence and store.evidence(bare.id) is None
+    later = store.upsert(observe("t", 0.5, t_s=1, evidence_jpeg=b"jpeg"))
+    assert later.has_evidence and later.confidence == 0.8
+
+
+def test_ids_are_deterministic_and_device_id_persists(tmp_path):
+    """Replaying the same tracks on the same device gives the same ids; another device gives others."""
+    with ReportStore(tmp_path / "a", device_id="gs-x-1") as a, ReportStore(tmp_path / "b", device_id="gs-x-1") as b:
+        assert (
+            a.upsert(observe("run:7", 0.5)).id == b.upsert(observe("run:7", 0.5)).id == report_id_for("gs-x-1", "run:7")
+        )
+    with ReportStore(tmp_path / "c") as c:
+        generated = c.device_id
+        assert generated.startswith("gs-") and c.upsert(observe("run:7", 0.5)).id != report_id_for("gs-x-1", "run:7")
+    with ReportStore(tmp_path / "c") as reopened:
+        assert reopened.device_id == generated
+    with pytest.raises(ValueError, match="belongs to device"):
+        ReportStore(tmp_path / "c", device_id="someone-else")
+
+
+def test_review_bumps_seq_and_validates(store):
+    """A review records state, note and time, and takes a new seq so pullers notice it."""
+    report = store.upsert(observe("t", 0.7))
+    reviewed = store.set_review(report.id, "confirmed", "crack visible")
+    assert reviewed.seq == report.seq + 1
+    assert (reviewed.review_state, reviewed.review_note) == ("confirmed", "crack visible")
+    assert reviewed.reviewed_at.endswith("Z")
+    with pytest.raises(ValueError, match="review state"):
+        store.set_review(report.id, "maybe")
+    with pytest.raises(KeyError):
+        store.set_review("no-such-id", "rejected")
+    assert store.get("no-such-id") is None
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    """Opening for reading without creating names the directory that has no store."""
+    with pytest.raises(StoreNotFoundError, match=str(tmp_path / "empty")):
+        ReportStore(tmp_path / "empty", create=False)
+
+
+def test_geojson_points_and_line_positions(store):
+    """Reports with lat/lon become Points; those without keep geometry null and position_m in properties."""
+    store.upsert(observe("gps", 0.9, lat=47.5, lon=8.25, alt=410.0))
+    store.upsert(observe("line-only", 0.8, position_m=1234.5))
+    collection = json.loads(json.dumps(to_geojson(store.list())))
+    assert collection["type"] == "FeatureCollection"
+    gps, line = collection["features"]
+    assert gps["geometry"] == {"type": "Point", "coordinates": [8.25, 47.5, 410.0]}
+    assert line["geometry"] is None and line["properties"]["position_m"] == 1234.5
+
+
+def run_reports_cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    reports_command.register(parser.add_subparsers())
+    args = parser.parse_args(["reports", *argv])
+    return args.func(args)
+
+
+def test_reports_command_list_show_export(store, tmp_path, capsys):
+    """`gridscout reports` lists a table, shows a report by id prefix with its evidence, and exports GeoJSON."""
+    report = store.upsert(observe("t", 0.75, evidence_jpeg=b"\xff\xd8jpeg", position_m=42.0))
+    data = str(store.data_dir)
+    assert run_reports_cli("--data", data, "list") == 0
+    table = capsys.readouterr().out
+    assert report.id[:8] in table and "broken_insulator" in table and "42.0 m" in table
+    assert run_reports_cli("list", "--json", "--data", data) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == report.id
+    jpeg = tmp_path / "best.jpg"
+    assert run_reports_cli("--data", data, "show", report.id[:6], "--evidence", str(jpeg)) == 0
+    assert report.id in capsys.readouterr().out and jpeg.read_bytes() == b"\xff\xd8jpeg"
+    geojson = tmp_path / "out.geojson"
+    assert run_reports_cli("--data", data, "export", "--geojson", str(geojson)) == 0
+    assert len(json.loads(geojson.read_text())["features"]) == 1
+    with pytest.raises(ValueError, match="exactly one"):
+        run_reports_cli("--data", data, "show", "zzz")
+    with pytest.raises(FileNotFoundError, match="no report store"):
+        run_reports_cli("--data", str(tmp_path / "nowhere"), "list")
+
+
+WRITER = textwrap.dedent(
+    """
+    import hashlib, os, sys
+    from edge.reports import ReportObservation, ReportStore
+    store = ReportStore(sys.argv[1], device_id="gs-kill-test")
+    def write(track, conf, i):
+        jpeg = os.urandom(3000 + i % 700)
+        report = store.upsert(ReportObservation(
+            track_key=track, class_name="broken", confidence=conf, t_wall_ns=1_700_000_000_000_000_000 + i,
+            frame_id=i, model_name="m", model_sha256="0" * 64, evidence_jpeg=jpeg, evidence_box_xyxy=(1, 2, 3, 4)))
+        # Printed only after upsert returned, i.e. after COMMIT.
+        print(report.id, report.seq, hashlib.sha256(jpeg).hexdigest(), flush=True)
+    for i in range(1, 100_000):
+        write(f"run:track-{i}", 0.5, i)
+        if i % 3 == 0:
+            write(f"run:track-{i // 2}", 0.5 + i / 1e6, i)  # an update with a better frame
+    """
+)
+
+
+def test_kill_9_mid_write_loses_nothing_committed(tmp_path):
+    """A writer is kill -9'd mid-stream; every report it said was committed is there with its evidence,
+    the database is intact, and the seqs are unique with no gaps beyond ones superseded by updates."""
+    data = tmp_path / "data"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines = [writer.stdout.readline() for _ in range(60)]
+    os.kill(writer.pid, signal.SIGKILL)
+    rest, errors = writer.communicate(timeout=10)
+    assert writer.returncode == -signal.SIGKILL, errors
+    printed = [line.split() for line in lines + rest.splitlines() if line.strip()]
+    assert [int(seq) for _, seq, _ in printed] == list(range(1, len(printed) + 1)), "seq allocation has gaps"
+    last_printed = {rid: (int(seq), sha) for rid, seq, sha in printed}
+
+    with sqlite3.connect(data / "reports.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with ReportStore(data) as store:
+        rows = {r.id: r for r in store.list(limit=1_000_000)}
+        for rid, (seq, sha) in last_printed.items():
+            report = rows[rid]
+            assert report.has_evidence and store.evidence(rid) is not None
+            assert report.seq >= seq
+            if report.seq == seq:
+                assert report.evidence_sha256 == sha
+        seqs = sorted(r.seq for r in rows.values())
+        assert len(seqs) == len(set(seqs))
+        assert store.latest_seq() in (len(printed), len(printed) + 1)  # at most one commit not yet printed
+        superseded = {int(seq) for rid, seq, _ in printed if rows[rid].seq > int(seq)}
+        assert set(seqs) | superseded == set(range(1, store.latest_seq() + 1))
