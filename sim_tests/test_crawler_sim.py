@@ -1,0 +1,211 @@
+"""The crawler simulator as a real process on a real pty (and ZeroMQ socket), driven by CrawlerDriver."""
+
+import json
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hardware.crawler import CrawlerDriver, CrawlerState, open_link
+from hardware.crawler.protocol import SetSpeed, encode
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(30)
+
+
+class SimProcess:
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.log = tmp_path / "crawler.jsonl"
+        self.stderr = (tmp_path / "crawler.stderr").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hardware.crawler.sim", "--log", str(self.log), *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+        )
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        assert ready, "the simulator printed nothing within 10 s"
+        self.url = self.proc.stdout.readline().strip()
+
+    def events(self, name: str | None = None) -> list[dict]:
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        records = [json.loads(line) for line in lines]
+        return [r for r in records if name is None or r["event"] == name]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(5)
+        finally:
+            self.stderr.close()
+
+
+@pytest.fixture
+def start_sim(tmp_path):
+    started: list[SimProcess] = []
+
+    def start(*args: str) -> SimProcess:
+        started.append(SimProcess(tmp_path, *args))
+        return started[-1]
+
+    yield start
+    for sim in started:
+        if sim.proc.poll() is None:
+            sim.proc.kill()
+            sim.proc.wait()
+        sim.stderr.close()
+
+
+def serve(driver: CrawlerDriver, seconds: float, until: Callable[[], bool] = lambda: False) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not until():
+        driver.service(0.02)
+
+
+def acked(driver: CrawlerDriver) -> Callable[[], bool]:
+    return lambda: not driver.pending_seqs
+
+
+def test_drive_along_the_line_and_stop(start_sim):
+    """Handshake over the pty, drive at 1 m/s: position advances at about 1 m/s; STOP brings it to rest in STOPPED.
+    Both commands appear in the JSON log with their seqs."""
+    sim = start_sim("--accel", "5")
+    assert sim.url.startswith("/dev/")
+    driver = CrawlerDriver(open_link(sim.url))
+    try:
+        driver.handshake()
+        go = driver.set_speed(1.0)
+        serve(driver, 0.6)
+        p0, t0 = driver.telemetry.position_m, driver.telemetry.t_rx_mono_ns
+        serve(driver, 1.0)
+        p1, t1 = driver.telemetry.position_m, driver.telemetry.t_rx_mono_ns
+        assert (p1 - p0) / ((t1 - t0) / 1e9) == pytest.approx(1.0, abs=0.1)
+        assert driver.telemetry.state == CrawlerState.MOVING and driver.telemetry.last_cmd_seq == go
+        halt = driver.stop()
+        serve(driver, 1.0, until=lambda: driver.telemetry.speed_mps == 0.0 and driver.telemetry.last_cmd_seq == halt)
+        assert driver.telemetry.state == CrawlerState.STOPPED and driver.telemetry.speed_mps == 0.0
+        assert driver.link_ok and driver.counters["crc_errors"] == 0
+    finally:
+        driver.close()
+    assert sim.stop() == 0
+    assert [(e["type"], e["seq"]) for e in sim.events("command")] == [("set_speed", go), ("stop", halt)]
+    assert sim.events("hello") and len(sim.events("state")) >= 2
+
+
+def test_failsafe_when_heartbeats_stop(start_sim):
+    """The host goes silent while the crawler moves: within 0.5 s of the last host frame the sim is in FAILSAFE and
+    has logged it; when the host comes back it still reports FAILSAFE at rest until a new command resumes motion."""
+    sim = start_sim("--accel", "5")
+    driver = CrawlerDriver(open_link(sim.url))
+    try:
+        driver.handshake()
+        driver.set_speed(0.5)
+        serve(driver, 0.5)
+        last_host_s = driver.last_tx_mono_ns / 1e9
+        time.sleep(0.8)  # no service(): no heartbeats
+        (failsafe,) = sim.events("failsafe")
+        assert 0.3 <= failsafe["t_mono"] - last_host_s < 0.5
+        serve(driver, 0.3)
+        assert driver.telemetry.state == CrawlerState.FAILSAFE and driver.telemetry.failsafe
+        assert driver.telemetry.speed_mps == 0.0
+        driver.set_speed(0.3)
+        serve(driver, 0.5, until=lambda: driver.telemetry.state == CrawlerState.MOVING)
+        assert driver.telemetry.state == CrawlerState.MOVING and not driver.telemetry.failsafe
+    finally:
+        driver.close()
+    assert sim.stop() == 0
+
+
+def test_noisy_line_accepts_only_valid_commands(start_sim):
+    """Random bytes, bit-flipped frames and truncated frames are written into the pty between valid commands.
+    The log holds exactly the valid commands (no corrupt speed ever accepted), the noise is counted, and the sim
+    still answers a fresh handshake and STOP."""
+    rng = random.Random(7)
+    poison = 1.777  # the speed every corrupted frame carries
+    sim = start_sim()
+    driver = CrawlerDriver(open_link(sim.url))
+    sent: list[tuple[int, float]] = []
+    try:
+        driver.handshake()
+        for i in range(20):
+            frame = bytearray(encode(SetSpeed(poison), rng.randrange(65536)))
+            noise = rng.choice(("random", "flip", "truncate"))
+            if noise == "random":
+                driver.link.write(rng.randbytes(rng.randint(1, 60)))
+            elif noise == "flip":
+                frame[rng.randrange(len(frame))] ^= 1 << rng.randrange(8)
+                driver.link.write(bytes(frame))
+            else:
+                driver.link.write(bytes(frame[: rng.randrange(1, len(frame) - 1)]) + rng.choice((b"\x00", b"")))
+            speed = round(0.05 * (i % 5), 3)
+            sent.append((driver.set_speed(speed), speed))
+            serve(driver, 1.0, until=acked(driver))
+            assert not driver.pending_seqs
+        stop = driver.stop()
+        serve(driver, 1.0, until=acked(driver))
+        assert driver.counters["commands_acked"] == 21 and driver.counters["commands_failed"] == 0
+        serve(driver, 1.1)  # let the sim's once-a-second error summary come out
+        driver.handshake()
+    finally:
+        driver.close()
+    assert sim.proc.poll() is None, "the simulator died"
+    assert sim.stop() == 0
+    commands = sim.events("command")
+    assert [(c["seq"], c["speed_mps"]) for c in commands] == [*sent, (stop, 0.0)]
+    assert not sim.events("nack")
+    errors = sim.events("link_errors")[-1]
+    assert errors["crc_errors"] + errors["bad_frames"] >= 10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def drive_and_stop(url: str, speed: float) -> None:
+    driver = CrawlerDriver(open_link(url))
+    try:
+        driver.handshake(timeout_s=3.0)
+        seq = driver.set_speed(speed)
+        serve(driver, 1.0, until=lambda: driver.telemetry is not None and driver.telemetry.last_cmd_seq == seq)
+        assert driver.telemetry.last_cmd_seq == seq and driver.counters["commands_acked"] == 1
+        driver.stop()
+        serve(driver, 1.0, until=acked(driver))
+        assert not driver.pending_seqs
+    finally:
+        driver.close()
+
+
+def test_zeromq_link_and_reconnect(start_sim):
+    """With --zmq the first stdout line is the tcp:// URL; a DEALER host handshakes, drives and stops, and a second
+    host connection after the first closes works too."""
+    url = f"tcp://127.0.0.1:{free_port()}"
+    sim = start_sim("--zmq", url, "--accel", "5")
+    assert sim.url == url
+    drive_and_stop(url, 0.4)
+    drive_and_stop(url, -0.2)
+    assert sim.stop() == 0
+    assert [c["type"] for c in sim.events("command")] == ["set_speed", "stop"] * 2
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signals_exit_cleanly(start_sim, sig):
+    """SIGTERM or SIGINT: the sim logs "shutdown" and exits 0, and the pty path it printed is gone."""
+    sim = start_sim()
+    assert os.path.exists(sim.url)
+    time.sleep(0.2)
+    sim.proc.send_signal(sig)
+    assert sim.proc.wait(5) == 0
+    assert sim.events()[-1]["event"] == "shutdown"
+    assert b"Traceback" not in (sim.log.parent / "crawler.stderr").read_bytes()
