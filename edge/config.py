@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Section(BaseModel):
@@ -62,7 +62,10 @@ class VehicleConfig(Section):
     ack_timeout_s: float = Field(0.1, gt=0, le=2, description="resend a command not acknowledged within this")
     max_retries: int = Field(3, ge=0, le=20, description="resends before a command counts as failed")
     command_timeout_s: float = Field(
-        0.3, gt=0, le=2, description="the driver stops the vehicle itself when control is silent this long"
+        0.5,
+        gt=0,
+        le=2,
+        description="the driver stops the vehicle itself when control is silent this long (> control.safety.resend_s)",
     )
     sim_line_length_m: float = Field(300.0, gt=0, description="sim-crawler: length of the line span")
     sim_heartbeat_timeout_s: float = Field(0.3, gt=0, le=5, description="sim-crawler: failsafe stop after host silence")
@@ -77,7 +80,9 @@ class BehaviourConfig(Section):
     close_box_height_frac: float = Field(
         0.25, gt=0, le=1, description="hold once the defect box is this tall (fraction of frame)"
     )
-    approach_timeout_s: float = Field(6.0, gt=0, description="hold anyway after approaching this long")
+    approach_timeout_s: float = Field(1.5, gt=0, description="hold anyway after approaching this long")
+    track_lost_s: float = Field(1.0, gt=0, description="a defect track unseen this long is forgotten")
+    resume_s: float = Field(2.0, ge=0, description="after a hold, cruise this long before new defects count as new")
     line_end_m: float | None = Field(None, description="stop at this position along the line; unset: the vehicle says")
     end_margin_m: float = Field(1.0, ge=0, description="stop this far before line_end_m")
 
@@ -94,6 +99,8 @@ class SafetyConfig(Section):
     recover_s: float = Field(
         0.5, ge=0, le=10, description="after a stop for a fault, wait until it has been clear this long"
     )
+    resend_s: float = Field(0.2, gt=0, le=2, description="an unchanged speed is re-sent this often as a keep-alive")
+    max_time_jump_s: float = Field(1.0, gt=0, description="a clock step larger than this between ticks is a fault")
     geofence_min_m: float | None = Field(None, description="stop below this position along the line")
     geofence_max_m: float | None = Field(None, description="stop beyond this position along the line")
 
@@ -136,6 +143,16 @@ class Config(Section):
     reporter: ReporterConfig = Field(default_factory=ReporterConfig, description="defect reports")
     api: ApiConfig = Field(default_factory=ApiConfig, description="the fleet HTTP API")
     supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig, description="process watchdog")
+
+    @model_validator(mode="after")
+    def _keepalive_beats_watchdog(self) -> Config:
+        resend, timeout = self.control.safety.resend_s, self.vehicle.command_timeout_s
+        if timeout <= resend:
+            raise ValueError(
+                f"vehicle.command_timeout_s = {timeout} must exceed control.safety.resend_s = {resend}, "
+                "or the driver stops the vehicle between keep-alives"
+            )
+        return self
 
 
 class ConfigError(ValueError):

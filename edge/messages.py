@@ -75,6 +75,8 @@ class Detections(Message, frozen=True):
     infer_ms: float
     model_name: str
     model_sha256: str
+    #: counts perception restarts: track ids restart with the tracker, so (epoch, track_id) is unique
+    epoch: int = 0
 
 
 class Telemetry(Message, frozen=True):

@@ -1,0 +1,40 @@
+"""The fleet API process: serves the report store over HTTP while the chain runs.
+
+uvicorn runs in a thread; this loop heartbeats while that thread is alive, so a crashed server
+is restarted by the supervisor.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from edge.api.server import start_in_thread
+from edge.daemons.runtime import Runtime
+
+
+def main(argv: list[str] | None = None) -> int:
+    rt = Runtime("api", argv)
+    cfg = rt.config.api
+    try:
+        server = start_in_thread(Path(rt.spec.data_dir), rt.spec.api_token, cfg.host, cfg.port)
+    except (OSError, RuntimeError) as exc:
+        rt.log.error("fleet API: %s", exc)
+        rt.close()
+        return 2
+    rt.log.info("fleet API on %s", server.url)
+    try:
+        while not rt.stop_requested and server.thread.is_alive():
+            rt.heartbeat.beat(ready=True, stats={"port": server.port})
+            rt.poll()
+            if rt.run_state == "stopping":
+                break
+            time.sleep(0.1)
+        return 0 if server.thread.is_alive() else 1
+    finally:
+        server.stop()
+        rt.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,206 @@
+"""The camera process: reads the source and publishes frames; reconnects a stalled camera with backoff.
+
+live: file sources are paced at their frame rate and frames go out as they come; a consumer
+that falls behind gets the newest (PUB drops, the consumer drains). replay: every frame, as fast
+as perception takes them, with at most `REPLAY_WINDOW` frames in flight (credit from detections).
+"""
+
+from __future__ import annotations
+
+import time
+
+from edge.daemons.runtime import Runtime
+from edge.messages import CameraStatus, Detections, FrameMeta
+from hardware.camera import CameraStalled, FrameSource, LiveCapture, SourceError, open_source
+
+#: frames published ahead of the detections that acknowledge them (replay)
+REPLAY_WINDOW = 2
+#: resend the oldest unacknowledged frame after this long (perception may have restarted)
+REPLAY_RESEND_S = 2.0
+
+
+class Camera:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.frames_pub = rt.publisher("frames", hwm=2 if rt.mode == "live" else 1000)
+        self.status_pub = rt.publisher("camera_status")
+        self.acks = rt.subscriber(["detections"], hwm=1000) if rt.mode == "replay" else None
+        self.frames = 0
+        self.reconnects = 0
+        self.state = "starting"
+        self.detail = ""
+        self._last_status = 0.0
+        self._acked = -1
+        self._in_flight: list[tuple[FrameMeta, object]] = []
+        self.source: FrameSource | None = None
+
+    def stats(self, source: FrameSource | None = None) -> dict[str, float]:
+        source = source or self.source
+        return {
+            "frames": self.frames,
+            "dropped_frames": getattr(source, "dropped_frames", 0),
+            "corrupt_frames": source.corrupt_frames if source else 0,
+            "reconnects": self.reconnects,
+            "acked": self._acked,
+            "ended": float(self.state == "ended"),
+        }
+
+    def publish_status(self, source: FrameSource | None, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_status < 1.0:
+            return
+        self._last_status = now
+        s = self.stats(source)
+        self.status_pub.publish(
+            CameraStatus(
+                t_mono_ns=time.monotonic_ns(),
+                frame_id=self.frames - 1,
+                state=self.state,
+                source=self.rt.spec.source,
+                frames=self.frames,
+                dropped_frames=int(s["dropped_frames"]),
+                corrupt_frames=int(s["corrupt_frames"]),
+                reconnects=self.reconnects,
+                detail=self.detail,
+            )
+        )
+        self.rt.heartbeat.beat(stats=s, force=force)
+
+    def open(self) -> FrameSource:
+        cfg = self.rt.config.camera
+        uri = self.rt.spec.source
+        if uri.startswith(("rtsp", "http")) or uri.isdigit() or uri.startswith("/dev/video"):
+            return LiveCapture(uri, stall_timeout_s=cfg.stall_timeout_s, fps=cfg.fps)
+        return open_source(uri, realtime=self.rt.mode == "live", fps=cfg.fps)
+
+    def _wait_for_credit(self, frame_id: int) -> bool:
+        """Replay: block until fewer than REPLAY_WINDOW frames are unacknowledged."""
+        last_progress = time.monotonic()
+        while frame_id - self._acked > REPLAY_WINDOW:
+            first = self.acks.recv(0.01)
+            for received in ([first] if first else []) + self.acks.drain():
+                if isinstance(received.msg, Detections) and received.msg.frame_id > self._acked:
+                    self._acked = received.msg.frame_id
+                    last_progress = time.monotonic()
+            self.rt.poll()
+            if self.rt.should_stop:
+                return False
+            self.rt.heartbeat.beat(stats=self.stats())
+            if time.monotonic() - last_progress > REPLAY_RESEND_S:
+                self.rt.log.warning("frame %d not acknowledged in %.0f s; resending", self._acked + 1, REPLAY_RESEND_S)
+                self._resend_unacked()
+                last_progress = time.monotonic()
+        return True
+
+    def _resend_unacked(self) -> None:
+        for meta, image in self._in_flight:
+            if meta.frame_id > self._acked:
+                self.frames_pub.publish_frame(meta, image)
+
+    def run(self) -> int:
+        try:
+            source = self.source = self.open()
+        except SourceError as exc:
+            self.state, self.detail = "failed", str(exc)
+            self.rt.log.error("%s", exc)
+            self.publish_status(None, force=True)
+            return 2
+        if not self.rt.wait_until_running(self.stats(source)):
+            source.close()
+            return 0
+        backoff = self.rt.config.camera.reconnect_initial_s
+        t0_ns: int | None = None
+        try:
+            while not self.rt.should_stop:
+                self.state = "streaming"
+                try:
+                    for frame in source:
+                        t0_ns = frame.t_capture_mono_ns if t0_ns is None else t0_ns
+                        t_source_s = (
+                            frame.frame_id / source.fps
+                            if source.fps and not source.is_live
+                            else ((frame.t_capture_mono_ns - t0_ns) / 1e9)
+                        )
+                        meta = FrameMeta(
+                            t_mono_ns=time.monotonic_ns(),
+                            frame_id=self.frames,
+                            t_capture_mono_ns=frame.t_capture_mono_ns,
+                            t_capture_wall_ns=frame.t_capture_wall_ns,
+                            width=frame.width,
+                            height=frame.height,
+                            source_name=frame.source_name,
+                            name=frame.name,
+                            t_source_s=t_source_s,
+                        )
+                        if self.rt.mode == "replay":
+                            self._in_flight = [*self._in_flight[-REPLAY_WINDOW:], (meta, frame.image)]
+                            if not self._wait_for_credit(self.frames):
+                                break
+                        self.frames_pub.publish_frame(meta, frame.image)
+                        self.frames += 1
+                        backoff = self.rt.config.camera.reconnect_initial_s
+                        self.publish_status(source)
+                        self.rt.poll()
+                        if self.rt.should_stop:
+                            break
+                    else:
+                        if not source.is_live:
+                            return self._finish(source)
+                except CameraStalled as exc:
+                    self.state, self.detail = "stalled", str(exc)
+                    self.rt.log.warning("%s", exc)
+                    self.publish_status(source, force=True)
+                    source = self.source = self._reconnect(source, backoff)
+                    backoff = min(backoff * 2, self.rt.config.camera.reconnect_max_s)
+            return 0
+        finally:
+            source.close()
+
+    def _reconnect(self, source: FrameSource, wait_s: float) -> FrameSource:
+        """Wait (heartbeating), then reopen; stay `reconnecting` until it works or we are told to stop."""
+        self.state = "reconnecting"
+        while not self.rt.should_stop:
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and not self.rt.should_stop:
+                self.rt.poll()
+                self.publish_status(source)
+                time.sleep(0.05)
+            self.reconnects += 1
+            try:
+                if isinstance(source, LiveCapture):
+                    source.reopen()
+                    return source
+                source.close()
+                return self.open()
+            except SourceError as exc:
+                self.detail = str(exc)
+                self.rt.log.warning("reconnect %d failed: %s", self.reconnects, exc)
+                wait_s = min(wait_s * 2, self.rt.config.camera.reconnect_max_s)
+        return source
+
+    def _finish(self, source: FrameSource) -> int:
+        """End of a file: in replay wait until the last frame is acknowledged, then say `ended`."""
+        if self.rt.mode == "replay":
+            self._wait_for_credit(self.frames - 1 + REPLAY_WINDOW)
+        self.state = "ended"
+        self.rt.log.info("end of %s after %d frames", self.rt.spec.source, self.frames)
+        for _ in range(3):  # a status can be missed by a slow subscriber; say it a few times
+            self.publish_status(source, force=True)
+            time.sleep(0.05)
+        while not self.rt.should_stop:  # stay up (heartbeating) until the supervisor winds down
+            self.rt.poll()
+            self.publish_status(source)
+            time.sleep(0.05)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    rt = Runtime("camera", argv)
+    try:
+        return Camera(rt).run()
+    finally:
+        rt.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""The control process: detections + telemetry in, gated vehicle commands out, at a fixed rate.
+
+Every `1/rate_hz` it runs the behaviour and the safety gate and publishes what the gate lets
+through. A new detections message also triggers a step at once, so a decision does not wait
+for the next tick. The gate runs on this machine's monotonic clock in both modes (staleness is
+real); in replay the behaviour runs on the footage's own clock, so the same footage gives the
+same decisions however fast it is processed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import deque
+
+from control.behaviour import BehaviourParams, Patrol
+from control.safety import SafetyGate, SafetyLimits
+from control.types import Intent, PerceptionInput, TrackObservation, VehicleState
+from edge.daemons.runtime import Runtime
+from edge.messages import ControlState, Detections, Telemetry, VehicleCommand
+
+
+def _params(cls: type, section: object) -> object:
+    """Build a control dataclass from the config section's fields of the same names."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in section.model_dump().items() if k in names})  # type: ignore[attr-defined]
+
+
+def perception_input(msg: Detections, t_s: float) -> PerceptionInput:
+    tracks = tuple(
+        TrackObservation(b.track_id, b.class_name, b.score, b.is_defect, (b.y2 - b.y1) / max(1, msg.height))
+        for b in msg.boxes
+        if b.track_id >= 0
+    )
+    return PerceptionInput(t_s=t_s, frame_id=msg.frame_id, tracks=tracks)
+
+
+class Control:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        cfg = rt.config.control
+        self.period_s = 1.0 / cfg.rate_hz
+        self.behaviour = Patrol(_params(BehaviourParams, cfg.behaviour))  # type: ignore[arg-type]
+        self.gate = SafetyGate(_params(SafetyLimits, cfg.safety))  # type: ignore[arg-type]
+        self.inputs = rt.subscriber(["detections", "telemetry"], hwm=1000)
+        self.commands = rt.publisher("vehicle_command")
+        self.state_pub = rt.publisher("control_state")
+        self.replay = rt.mode == "replay"
+        self.detections: Detections | None = None
+        self.perception: PerceptionInput | None = None
+        self.last_perception_s: float | None = None
+        self.telemetry: Telemetry | None = None
+        self.intent: Intent | None = None
+        self.lateness_ms: deque[float] = deque(maxlen=4000)
+        self.stats: dict[str, float] = dict.fromkeys(
+            ("ticks", "commands", "stops", "fault_stops", "holds", "jitter_p99_ms", "last_frame_id"), 0.0
+        )
+
+    def vehicle_state(self) -> VehicleState | None:
+        t = self.telemetry
+        if t is None:
+            return None
+        return VehicleState(t.t_rx_mono_ns / 1e9, t.position_m, t.speed_mps, t.state, t.link_ok)
+
+    def take(self, msg: object) -> bool:
+        """Take in one message; True when it is new detections (worth a step at once)."""
+        if isinstance(msg, Telemetry):
+            self.telemetry = msg
+        elif isinstance(msg, Detections):
+            self.detections = msg
+            self.last_perception_s = time.monotonic()
+            t_s = msg.t_source_s if self.replay else msg.t_capture_mono_ns / 1e9
+            self.perception = perception_input(msg, t_s)
+            self.stats["last_frame_id"] = msg.frame_id
+            if self.replay:  # the behaviour steps on the footage's clock, once per frame
+                self.intent = self.behaviour.update(t_s, self.perception, self.vehicle_state())
+            return True
+        return False
+
+    def step(self, *, triggered_by: Detections | None = None) -> None:
+        now = time.monotonic()
+        if not self.replay or self.intent is None:
+            self.intent = self.behaviour.update(now, self.perception, self.vehicle_state())
+        t = self.telemetry
+        decision = self.gate.step(
+            now,
+            self.intent.command,
+            last_perception_s=self.last_perception_s,
+            last_telemetry_s=t.t_rx_mono_ns / 1e9 if t and t.t_rx_mono_ns else None,
+            link_ok=bool(t and t.link_ok),
+            position_m=t.position_m if t else None,
+        )
+        frame_id = self.detections.frame_id if self.detections else -1
+        if decision.command is not None:
+            c = decision.command
+            self.commands.publish(
+                VehicleCommand(
+                    t_mono_ns=time.monotonic_ns(),
+                    frame_id=frame_id,
+                    speed_mps=c.speed_mps,
+                    stop=c.stop,
+                    reason=c.reason if not decision.stopped_for else f"{decision.stopped_for}: {c.reason}",
+                    mode=str(self.intent.mode),
+                    t_capture_mono_ns=triggered_by.t_capture_mono_ns if triggered_by else 0,
+                )
+            )
+            self.stats["commands"] += 1
+            self.stats["stops"] += c.stop
+        self.stats["fault_stops"] = sum(self.gate.stop_counts.values())
+        self.stats["holds"] = sum(1 for tr in self.behaviour.transitions if str(tr.to_mode) == "HOLD")
+        self.state_pub.publish(
+            ControlState(
+                t_mono_ns=time.monotonic_ns(),
+                frame_id=frame_id,
+                mode=str(self.intent.mode),
+                desired_speed_mps=self.intent.speed_mps,
+                reason=self.intent.reason,
+                gate_reasons=decision.reasons,
+                target_track_id=self.intent.target_track_id if self.intent.target_track_id is not None else -1,
+            )
+        )
+
+    def run(self) -> int:
+        if not self.rt.wait_until_running(self.stats):
+            return 0
+        next_tick = time.monotonic()
+        while not self.rt.should_stop:
+            received = self.inputs.recv(max(0.0, next_tick - time.monotonic()))
+            for r in ([received] if received else []) + self.inputs.drain():
+                if self.take(r.msg) and not self.replay:
+                    self.step(triggered_by=r.msg)  # type: ignore[arg-type]
+            now = time.monotonic()
+            if now >= next_tick:
+                self.lateness_ms.append((now - next_tick) * 1e3)
+                self.step()
+                self.stats["ticks"] += 1
+                next_tick += self.period_s
+                if now - next_tick > 1.0:  # fell far behind (suspended?): re-anchor, don't burst
+                    next_tick = now + self.period_s
+                if int(self.stats["ticks"]) % 20 == 0:
+                    ordered = sorted(self.lateness_ms)
+                    self.stats["jitter_p99_ms"] = ordered[int(0.99 * (len(ordered) - 1))]
+            self.rt.heartbeat.beat(stats=self.stats)
+            self.rt.poll()
+        self.rt.heartbeat.beat(stats=self.stats, force=True)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    rt = Runtime("control", argv)
+    try:
+        return Control(rt).run()
+    finally:
+        rt.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

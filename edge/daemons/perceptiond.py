@@ -1,0 +1,105 @@
+"""The perception process: frames in, tracked detections out (one message per processed frame).
+
+live: drain the frame queue and work on the newest; frames skipped are counted as dropped.
+replay: every frame in order (the camera waits for our detections before sending more).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from edge.daemons.runtime import Runtime
+from edge.defaults import DEFAULT_MODEL
+from edge.messages import DetectionBox, Detections, FrameMeta
+from perception.model_loader import load_model, model_sha256
+from perception.taxonomy import is_defect
+from perception.tracker import Tracker
+
+
+def _threads(configured: int) -> int:
+    """0 means: all cores but one, which the camera, control and vehicle processes share."""
+    return configured or max(1, (os.cpu_count() or 2) - 1)
+
+
+def to_message(meta: FrameMeta, dets, infer_ms: float, model_name: str, sha: str, epoch: int) -> Detections:
+    boxes = tuple(
+        DetectionBox(
+            float(b[0]),
+            float(b[1]),
+            float(b[2]),
+            float(b[3]),
+            float(s),
+            dets.names[int(c)],
+            int(t),
+            is_defect(dets.names[int(c)]),
+        )
+        for b, s, c, t in zip(dets.boxes, dets.scores, dets.class_ids, dets.track_ids, strict=True)
+    )
+    return Detections(
+        t_mono_ns=time.monotonic_ns(),
+        frame_id=meta.frame_id,
+        t_capture_mono_ns=meta.t_capture_mono_ns,
+        t_capture_wall_ns=meta.t_capture_wall_ns,
+        t_source_s=meta.t_source_s,
+        width=meta.width,
+        height=meta.height,
+        boxes=boxes,
+        infer_ms=infer_ms,
+        model_name=model_name,
+        model_sha256=sha,
+        epoch=epoch,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    rt = Runtime("perception", argv)
+    cfg = rt.config.perception
+    rt.heartbeat.beat(ready=False, force=True)
+    model = load_model(
+        rt.spec.model or DEFAULT_MODEL, threads=_threads(cfg.threads), provider=cfg.provider, conf=cfg.conf
+    )
+    sha = model_sha256(model)
+    model.detect(np.zeros((64, 64, 3), np.uint8))  # warm up before saying ready
+    live = rt.mode == "live"
+    frames = rt.subscriber(["frames"], hwm=2 if live else 1000)
+    out = rt.publisher("detections", hwm=1000)
+    tracker: Tracker | None = None
+    stats = {"frames": 0.0, "dropped_frames": 0.0, "infer_ms_total": 0.0, "last_frame_id": -1.0}
+    last_id = -1
+    try:
+        if not rt.wait_until_running(stats):
+            return 0
+        while not rt.should_stop:
+            rt.heartbeat.beat(stats=stats)
+            rt.poll()
+            first = frames.recv(0.1)
+            if first is None:
+                continue
+            batch = [first, *frames.drain()] if live else [first]
+            received = batch[-1]
+            meta: FrameMeta = received.msg  # type: ignore[assignment]
+            if meta.frame_id <= last_id:  # a replay resend we already handled
+                continue
+            if live:
+                stats["dropped_frames"] += max(0, meta.frame_id - last_id - 1) if last_id >= 0 else 0
+            last_id = meta.frame_id
+            if tracker is None:
+                tracker = Tracker(frame_rate=rt.config.camera.fps or 10.0)
+            t0 = time.perf_counter()
+            dets = tracker.update(model.detect(received.image))
+            infer_ms = (time.perf_counter() - t0) * 1e3
+            out.publish(to_message(meta, dets, infer_ms, model.name, sha, rt.restarts))
+            stats["frames"] += 1
+            stats["infer_ms_total"] += infer_ms
+            stats["last_frame_id"] = meta.frame_id
+        return 0
+    finally:
+        rt.heartbeat.beat(stats=stats, force=True)
+        rt.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
