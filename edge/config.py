@@ -40,6 +40,9 @@ class BusConfig(Section):
 
 class CameraConfig(Section):
     fps: float | None = Field(None, gt=0, description="override a file source's frame rate (live pacing)")
+    live_source: bool = Field(
+        False, description="treat the source as a live camera (newest frame, stall detection) even if it is a file"
+    )
     stall_timeout_s: float = Field(2.0, gt=0, le=30, description="a live camera silent this long counts as stalled")
     reconnect_initial_s: float = Field(0.5, gt=0, description="first wait before reconnecting a stalled camera")
     reconnect_max_s: float = Field(10.0, gt=0, description="longest wait between reconnect attempts")

@@ -42,7 +42,8 @@ class RunSummary:
     source: str
     frames: int = 0
     processed: int = 0
-    dropped: int = 0
+    dropped_camera: int = 0
+    dropped_perception: int = 0
     reports_created: int = 0
     reports_updated: int = 0
     commands: int = 0
@@ -58,7 +59,8 @@ class RunSummary:
         return "\n".join(
             [
                 f"run        {self.mode} on {self.source} ({self.elapsed_s:.1f} s)",
-                f"frames     {self.frames} read, {self.processed} processed, {self.dropped} dropped",
+                f"frames     {self.frames} published, {self.processed} processed; dropped: "
+                f"{self.dropped_camera} by the camera, {self.dropped_perception} by perception",
                 f"defects    {self.reports_created} reports ({self.reports_updated} updates)",
                 f"commands   {self.commands} written to the vehicle, {self.stops} of them stops",
                 f"faults     {faults}",
@@ -110,7 +112,8 @@ def summarise(sup: Supervisor, config: Config, source: str, elapsed_s: float) ->
         source=source,
         frames=int(cam.get("frames", 0)),
         processed=int(per.get("frames", 0)),
-        dropped=int(per.get("dropped_frames", 0) + cam.get("dropped_frames", 0)),
+        dropped_camera=int(cam.get("dropped_frames", 0)),
+        dropped_perception=int(per.get("dropped_frames", 0)),
         reports_created=int(rep.get("reports_created", 0)),
         reports_updated=int(rep.get("reports_updated", 0)),
         commands=int(veh.get("commands_written", 0)),

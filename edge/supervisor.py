@@ -107,13 +107,17 @@ class Supervisor:
         return False
 
     # -- watching ---------------------------------------------------------------------------
-    def tick(self, timeout_s: float = 0.05) -> None:
-        now = time.monotonic()
+    def _take_heartbeats(self, timeout_s: float) -> None:
         for beat in self._heartbeats.recv_all(timeout_s):
             m = self.procs.get(beat.process)
             if m is None or m.proc is None or beat.pid != m.proc.pid:
                 continue  # a late beat from a process we already replaced
-            m.last_beat, m.ready, m.stats = time.monotonic(), m.ready or beat.ready, dict(beat.stats)
+            m.last_beat, m.ready = time.monotonic(), m.ready or beat.ready
+            if beat.stats:
+                m.stats = dict(beat.stats)
+
+    def tick(self, timeout_s: float = 0.05) -> None:
+        self._take_heartbeats(timeout_s)
         now = time.monotonic()
         for m in self.procs.values():
             self._check(m, now)
@@ -173,6 +177,7 @@ class Supervisor:
                 m.proc.send_signal(signal.SIGTERM)
         for m in ordered:
             self._wait_exit(m, timeout)
+        self._take_heartbeats(0.05)  # the last words of processes that exited together
         self._heartbeats.close()
         self._run_control.close()
 
@@ -182,7 +187,7 @@ class Supervisor:
         deadline = time.monotonic() + timeout_s
         while m.proc.poll() is None and time.monotonic() < deadline:
             self._publish_state()
-            self._heartbeats.recv_all(0.05)
+            self._take_heartbeats(0.05)
         if m.proc.poll() is None:
             log.warning("%s did not exit in %.1f s; killing it", m.spec.name, timeout_s)
             m.proc.kill()

@@ -30,6 +30,7 @@ class Camera:
         self.state = "starting"
         self.detail = ""
         self._last_status = 0.0
+        self._published_state = ""
         self._acked = -1
         self._in_flight: list[tuple[FrameMeta, object]] = []
         self.source: FrameSource | None = None
@@ -47,9 +48,9 @@ class Camera:
 
     def publish_status(self, source: FrameSource | None, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last_status < 1.0:
+        if not force and self.state == self._published_state and now - self._last_status < 1.0:
             return
-        self._last_status = now
+        self._last_status, self._published_state = now, self.state
         s = self.stats(source)
         self.status_pub.publish(
             CameraStatus(
@@ -69,7 +70,7 @@ class Camera:
     def open(self) -> FrameSource:
         cfg = self.rt.config.camera
         uri = self.rt.spec.source
-        if uri.startswith(("rtsp", "http")) or uri.isdigit() or uri.startswith("/dev/video"):
+        if cfg.live_source or uri.startswith(("rtsp", "http")) or uri.isdigit() or uri.startswith("/dev/video"):
             return LiveCapture(uri, stall_timeout_s=cfg.stall_timeout_s, fps=cfg.fps)
         return open_source(uri, realtime=self.rt.mode == "live", fps=cfg.fps)
 
@@ -154,6 +155,7 @@ class Camera:
                     backoff = min(backoff * 2, self.rt.config.camera.reconnect_max_s)
             return 0
         finally:
+            self.rt.heartbeat.beat(stats=self.stats(), force=True)
             source.close()
 
     def _reconnect(self, source: FrameSource, wait_s: float) -> FrameSource:

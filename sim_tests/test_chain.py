@@ -1,0 +1,231 @@
+"""The whole chain as a field crew runs it: `gridscout run` as separate processes over real ZeroMQ
+sockets, a crawler simulator on a real pty, real SQLite and the fleet API on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.defaults import DEMO_FOOTAGE
+from edge.messages import CameraStatus, Detections
+from edge.reports.store import ReportStore
+from sim_tests.chain import Chain
+
+TRUTH = DEMO_FOOTAGE.with_suffix(".truth.jsonl")
+STOP_BAR_S = 0.5
+
+
+def _truth_defect_frames() -> set[int]:
+    rows = [json.loads(line) for line in TRUTH.read_text().splitlines()]
+    return {r["frame"] for r in rows if any(b["class"] != "insulator" for b in r["boxes"])}
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The default job on the bundled footage, live, watched from outside over the bus and the API."""
+    tmp = tmp_path_factory.mktemp("demo")
+    chain = Chain(tmp, source=str(DEMO_FOOTAGE))
+    detections = chain.subscribe(["detections"])
+    api = f"http://127.0.0.1:{chain.api_port}"
+    seen: list[tuple[float, int, bool]] = []  # (t received, frame id, a tracked defect in it)
+    http: dict[str, int] = {}
+    try:
+        while chain.proc.poll() is None:
+            received = detections.recv(0.1)
+            if received is not None and isinstance(received.msg, Detections):
+                has_defect = any(b.is_defect and b.track_id >= 0 for b in received.msg.boxes)
+                seen.append((time.monotonic(), received.msg.frame_id, has_defect))
+            if not http and seen:
+                http["health"] = _get(f"{api}/v1/health")[0]
+                http["no_token"] = _get(f"{api}/v1/reports")[0]
+                http["wrong_token"] = _get(f"{api}/v1/reports", "nope")[0]
+                http["token"] = _get(f"{api}/v1/reports", "test-token")[0]
+        rc = chain.wait()
+        yield chain, rc, seen, http
+    finally:
+        chain.close()
+
+
+def test_default_run_ends_with_the_footage_and_prints_a_summary(demo_run):
+    """Scenario: bundled footage, shipped model, simulated crawler. The run ends on its own when the
+    footage ends and prints frames, defects, commands, stops and faults."""
+    chain, rc, seen, _ = demo_run
+    out = chain.stdout()
+    assert rc == 0, chain.stderr()[-3000:]
+    assert "frames     260 published" in out
+    for line in ("defects", "commands", "faults", "restarts"):
+        assert line in out
+    assert len(seen) >= 200  # live mode may drop a few, never most
+
+
+def test_crawler_slows_or_holds_at_the_footage_defects(demo_run):
+    """Scenario: the crawler cruises, and slows (or holds) where the footage shows a missing cap.
+    Each slowdown in the simulator's own log must fall while the chain was looking at frames
+    around a true defect (from the renderer's ground truth)."""
+    chain, _, seen, _ = demo_run
+    cmds = [c for c in chain.commands() if c["type"] == "set_speed"]
+    cruise = max(c["speed_mps"] for c in cmds)
+    assert cruise == pytest.approx(0.5)
+    slowdowns = [
+        b for a, b in zip(cmds, cmds[1:], strict=False) if a["speed_mps"] >= cruise and b["speed_mps"] < cruise
+    ]
+    assert slowdowns, "the crawler never slowed down"
+    truth = _truth_defect_frames()
+    times = np.array([t for t, _, _ in seen])
+    frames = [f for _, f, _ in seen]
+    for slow in slowdowns:
+        i = int(np.searchsorted(times, slow["t_mono"])) - 1
+        assert i >= 0
+        frame = frames[i]
+        assert truth & set(range(frame - 30, frame + 1)), f"slowdown at frame {frame} with no defect in view"
+    lowest = min(c["speed_mps"] for c in cmds if c["t_mono"] > slowdowns[0]["t_mono"])
+    assert lowest <= 0.15 + 1e-6
+
+
+def test_reports_are_stored_with_decodable_evidence(demo_run):
+    """Scenario: after the run, the store holds the defects as reports with a JPEG and its box."""
+    chain, _, _, _ = demo_run
+    with ReportStore(chain.data, create=False) as store:
+        reports = store.list(0, 1000)
+        assert reports
+        for report in reports:
+            assert report.class_name == "defect"
+            assert len(report.model_sha256) == 64
+            assert report.device_id == "test-box"
+            assert report.has_evidence
+            image = cv2.imdecode(np.frombuffer(store.evidence(report.id), np.uint8), cv2.IMREAD_COLOR)
+            assert image is not None and image.shape == (480, 640, 3)
+            x1, y1, x2, y2 = report.box_xyxy
+            assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 480
+        assert [r.seq for r in reports] == sorted(r.seq for r in reports)
+
+
+def test_fleet_api_is_up_during_the_run_and_needs_the_token(demo_run):
+    """Scenario: while the chain runs, health answers without a token; reports need it (401 otherwise)."""
+    _, _, _, http = demo_run
+    assert http == {"health": 200, "no_token": 401, "wrong_token": 401, "token": 200}
+
+
+def _first_stop_after(chain: Chain, t: float) -> float | None:
+    stops = [c["t_mono"] for c in chain.commands() if c["type"] == "stop" and c["t_mono"] > t]
+    return min(stops) if stops else None
+
+
+def test_perception_killed_is_restarted_and_the_vehicle_stops_within_half_a_second(tmp_path):
+    """Scenario: mid-run, perception is killed with SIGKILL. Control sees perception go stale and a
+    STOP reaches the crawler within 0.5 s; the supervisor restarts perception and the run completes."""
+    chain = Chain(tmp_path, source="synthetic://demo?frames=300")
+    try:
+        chain.wait_for(chain.moving, 90, "the crawler to cruise")
+        os.kill(chain.pid_of("perception"), signal.SIGKILL)
+        killed = time.monotonic()
+        chain.wait_for(lambda: _first_stop_after(chain, killed) is not None, 5, "a stop command")
+        assert _first_stop_after(chain, killed) - killed <= STOP_BAR_S
+        chain.wait_for(chain.moving, 60, "the crawler to cruise again after the restart")
+        assert chain.wait() == 0
+        assert "perception 1" in chain.stdout()  # the restarts line of the summary
+    finally:
+        chain.close()
+
+
+def test_vehicle_link_dropped_the_crawler_failsafe_stops_it_and_the_driver_comes_back(tmp_path):
+    """Scenario: the vehicle driver process is killed (the serial link goes silent). The crawler's own
+    heartbeat failsafe stops it within 0.5 s; the supervisor restarts the driver, which reconnects."""
+    chain = Chain(tmp_path, source="synthetic://demo?frames=300")
+    try:
+        chain.wait_for(chain.moving, 90, "the crawler to cruise")
+        os.kill(chain.pid_of("vehicle"), signal.SIGKILL)
+        killed = time.monotonic()
+
+        def failsafe() -> list[dict]:
+            return [e for e in chain.sim_log() if e["event"] == "failsafe" and e["t_mono"] > killed]
+
+        chain.wait_for(lambda: bool(failsafe()), 5, "the crawler failsafe")
+        assert failsafe()[0]["t_mono"] - killed <= STOP_BAR_S
+        chain.wait_for(
+            lambda: any(e["event"] == "hello" and e["t_mono"] > killed for e in chain.sim_log()), 30, "a new handshake"
+        )
+        assert chain.wait() == 0
+        assert "vehicle 1" in chain.stdout()
+    finally:
+        chain.close()
+
+
+def test_replay_gives_the_same_reports_twice(tmp_path):
+    """Scenario: the same footage replayed twice (lock-step, every frame) gives the same reports:
+    same ids, classes, confidences and best frames."""
+    results = []
+    for name in ("a", "b"):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        chain = Chain(run_dir, source="synthetic://demo?frames=120", mode="replay", extra={"api": {"enabled": False}})
+        try:
+            assert chain.wait() == 0, chain.stderr()[-3000:]
+            assert (
+                "frames     120 published, 120 processed; dropped: 0 by the camera, 0 by perception" in chain.stdout()
+            )
+            with ReportStore(chain.data, create=False) as store:
+                results.append(
+                    sorted((r.id, r.class_name, round(r.confidence, 5), r.frame_id) for r in store.list(0, 1000))
+                )
+        finally:
+            chain.close()
+    assert results[0], "no reports: the replay found no defects"
+    assert results[0] == results[1]
+
+
+def test_stalled_camera_is_noticed_reconnected_and_ctrl_c_stops_the_vehicle_first(tmp_path: Path):
+    """Scenario: a 'live camera' (a file played as one) stops delivering frames. The camera process
+    publishes `stalled` within the stall timeout, reconnects and streams again. Then Ctrl-C: the
+    crawler gets a STOP before the chain exits."""
+    chain = Chain(
+        tmp_path,
+        source=str(DEMO_FOOTAGE),
+        extra={"camera": {"live_source": True, "stall_timeout_s": 1.0, "reconnect_initial_s": 0.2}},
+    )
+    status = chain.subscribe(["camera_status", "frames"])
+    states: list[tuple[float, str]] = []
+    last_frame = 0.0
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and chain.proc.poll() is None:
+            received = status.recv(0.1)
+            if received is None:
+                continue
+            if received.topic == "frames":
+                last_frame = time.monotonic()
+            elif isinstance(received.msg, CameraStatus):
+                if not states or states[-1][1] != received.msg.state:
+                    states.append((time.monotonic(), received.msg.state))
+                    if received.msg.state == "stalled":
+                        assert time.monotonic() - last_frame <= 1.0 + 1.0
+                if [s for _, s in states][-3:] == ["stalled", "reconnecting", "streaming"]:
+                    break
+        names = [s for _, s in states]
+        assert "stalled" in names and names[-1] == "streaming", names
+        chain.proc.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        assert chain.proc.wait(30) == 0, chain.stderr()[-3000:]
+        stops = [c for c in chain.commands() if c["type"] == "stop" and c["t_mono"] > interrupted]
+        assert stops, "no STOP reached the crawler on Ctrl-C"
+        assert "camera reconnects" in chain.stdout()
+    finally:
+        chain.close()
