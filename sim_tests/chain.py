@@ -114,7 +114,7 @@ class Chain:
     def commands(self) -> list[dict]:
         return [e for e in self.sim_log() if e["event"] == "command"]
 
-    def wait_for(self, predicate, timeout_s: float, what: str) -> None:  # noqa: ANN001
+    def wait_for(self, predicate, timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if predicate():

@@ -3,6 +3,7 @@ sockets, a crawler simulator on a real pty, real SQLite and the fleet API on loo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -84,9 +85,7 @@ def test_crawler_slows_or_holds_at_the_footage_defects(demo_run):
     cmds = [c for c in chain.commands() if c["type"] == "set_speed"]
     cruise = max(c["speed_mps"] for c in cmds)
     assert cruise == pytest.approx(0.5)
-    slowdowns = [
-        b for a, b in zip(cmds, cmds[1:], strict=False) if a["speed_mps"] >= cruise and b["speed_mps"] < cruise
-    ]
+    slowdowns = [b for a, b in itertools.pairwise(cmds) if a["speed_mps"] >= cruise and b["speed_mps"] < cruise]
     assert slowdowns, "the crawler never slowed down"
     truth = _truth_defect_frames()
     times = np.array([t for t, _, _ in seen])
