@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -29,6 +30,7 @@ from edge.runspec import RunSpec, write_runspec
 from edge.supervisor import Supervisor
 from edge.vehicle_uri import SimCrawler, parse_vehicle_uri
 from hardware.camera import SourceError, open_source
+from perception.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +72,34 @@ class RunSummary:
         )
 
 
+class ChainError(RuntimeError):
+    """The chain could not start or run; the message says what and where to look."""
+
+
 def _check_source(uri: str) -> None:
     """Fail early, with the source's own error, rather than in a restarting camera process."""
     with open_source(uri):
         pass
+
+
+def _check_model(path: Path) -> None:
+    if not path.is_file():
+        raise ModelError(f"{path}: model not found (expected an .onnx file or a cascade .toml manifest)")
+
+
+def _check_api_address(host: str, port: int) -> None:
+    """A busy port would leave the API process restarting forever; say so up front."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ChainError(
+                f"fleet API address {host}:{port} is not available ({exc.strerror}); another `gridscout run` or "
+                "`gridscout serve`? Use --api HOST:PORT or --no-api"
+            ) from exc
 
 
 def _wait_for_end(sup: Supervisor) -> None:
@@ -140,6 +166,10 @@ def run_chain(config: Config, *, out=print) -> RunSummary:
     except SourceError as exc:
         raise SourceError(f"cannot run: {exc}") from exc
     target = parse_vehicle_uri(config.vehicle.uri, config.vehicle.baud)
+    model = Path(config.perception.model or DEFAULT_MODEL)
+    _check_model(model)
+    if config.api.enabled:
+        _check_api_address(config.api.host, config.api.port)
     data_dir = Path(config.run.data_dir)
     store = ReportStore(data_dir, device_id=config.run.device_id or None)
     device_id = store.device_id
@@ -169,7 +199,7 @@ def run_chain(config: Config, *, out=print) -> RunSummary:
             run_dir=str(run_dir),
             config=config.model_dump(),
             source=source,
-            model=config.perception.model or str(DEFAULT_MODEL),
+            model=str(model),
             data_dir=str(data_dir),
             device_id=device_id,
             vehicle_link=sim.link if sim else target.link,
@@ -182,7 +212,7 @@ def run_chain(config: Config, *, out=print) -> RunSummary:
         sup = Supervisor(enabled_processes(config), run_dir, config.supervisor, ctx, endpoints, log_dir)
         sup.start()
         if not sup.wait_ready(config.supervisor.startup_grace_s):
-            raise RuntimeError(f"the chain did not start; process logs are in {log_dir}")
+            raise ChainError(f"the chain did not start; process logs are in {log_dir}")
         if config.api.enabled:
             out(f"fleet API  http://{config.api.host}:{config.api.port}/v1/health (Bearer token required)")
         out(f"running    {config.run.mode} on {source}; Ctrl-C stops the vehicle and exits")

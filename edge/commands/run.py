@@ -62,14 +62,17 @@ def resolve(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.run import run_chain
+    from edge.run import ChainError, run_chain
 
     try:
         config = resolve(args)
     except ConfigError as exc:
         raise ValueError(str(exc)) from exc
     logging.getLogger("edge").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    summary = run_chain(config)
+    try:
+        summary = run_chain(config)
+    except ChainError as exc:
+        raise ValueError(str(exc)) from exc
     print(summary.format())
     if args.summary_json:
         args.summary_json.write_text(json.dumps(summary.__dict__, indent=2) + "\n")
