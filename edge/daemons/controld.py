@@ -89,6 +89,8 @@ class Control:
             last_telemetry_s=t.t_rx_mono_ns / 1e9 if t and t.t_rx_mono_ns else None,
             link_ok=bool(t and t.link_ok),
             position_m=t.position_m if t else None,
+            # the link to the vehicle process itself: its telemetry messages stop if it dies
+            last_link_s=t.t_mono_ns / 1e9 if t else None,
         )
         frame_id = self.detections.frame_id if self.detections else -1
         if decision.command is not None:

@@ -128,13 +128,14 @@ class Vehicle:
                 if self.driver is None:
                     break
                 continue
-            latest = None
-            for received in self.commands.drain():
-                if isinstance(received.msg, VehicleCommand):
-                    latest = received.msg if latest is None or not latest.stop else latest  # a stop is never lost
-            if latest is not None:
+            batch = [r.msg for r in self.commands.drain() if isinstance(r.msg, VehicleCommand)]
+            if batch:
                 self._last_command_s = time.monotonic()
-                self.write(latest)
+                if batch[-1].stop or not any(c.stop for c in batch):
+                    self.write(batch[-1])
+                else:  # a stop is never skipped, even when a newer speed follows it
+                    self.write(next(c for c in reversed(batch) if c.stop))
+                    self.write(batch[-1])
             elif self._moving and time.monotonic() - self._last_command_s > self.cfg.command_timeout_s:
                 self.rt.log.warning(
                     "no command from control for %.2f s: stopping the vehicle", self.cfg.command_timeout_s
