@@ -1,0 +1,608 @@
+"""The whole `gridscout run` chain against the raw detector, in one run: latency, throughput, jitter, memory.
+
+    python bench/bench_chain.py                      # bundled footage, all of it (26 s at 10 fps per live run)
+    python bench/bench_chain.py --frames 100 --json chain.json
+    python bench/bench_chain.py --no-burn            # skip the live run with the CPU burners
+
+What it does, in order:
+1. raw detector: loads the shipped model with the thread count the perception process would use
+   (`perception.threads = 0`: cpu_count - 1) and times `detect()` on the decoded demo frames
+   (decoding outside the timing, after a warm-up): median ms/frame and frames/s.
+2. chain runs, each a `python -m edge.cli run --config <tmp>.toml` subprocess on the same footage with
+   `bus.transport = "tcp"` on free ports, a temporary data dir and no API. The bench subscribes to
+   `detections`, `control_state` and `command_written` over tcp and samples the memory of the chain's
+   process tree (the supervisor, its daemons and the crawler simulator) every 0.5 s:
+   - live          : footage paced at its own rate (newest frame wins), the machine otherwise idle;
+   - live+burn     : the same, plus one busy-looping process pinned to each core (a saturated CPU);
+   - replay        : every frame, as fast as the chain goes (the throughput run).
+
+Measured per run:
+- capture -> detections published, capture -> command bytes written to the serial link (p50/p99 ms,
+  over commands derived from a frame: `t_capture_mono_ns > 0`; timer keep-alives are left out);
+- chain frames/s: live, processed frames per second of footage time; replay, processed frames per
+  second of wall time (first capture to last detections);
+- control period jitter: p99 of |period - 50 ms| between consecutive control ticks, from the
+  `control_state` timestamps (live mode also publishes control_state on the extra step each new
+  detections triggers; those are told apart and left out: a triggered step is the first message
+  carrying a new frame_id);
+- whole-chain memory: peak over the run of the summed RSS and the summed PSS of the process tree.
+
+Targets: capture->command p99 <= raw detector median + 15 ms (live); jitter p99 <= 5 ms (live runs);
+whole-chain RSS <= 500 MB (every run); live fps >= 0.95 x min(footage fps, raw fps) (keeps up with the
+camera); replay fps >= --min-replay-ratio x raw fps. Timings on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import psutil
+import tomli_w
+import zmq
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+from edge.bus import Endpoints, Subscriber  # noqa: E402
+from edge.config import load_config  # noqa: E402
+from edge.daemons.perceptiond import _threads  # noqa: E402
+from edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
+from edge.messages import TOPICS, CommandWritten, ControlState, Detections  # noqa: E402
+from hardware.camera import open_source  # noqa: E402
+from perception.model_loader import load_model  # noqa: E402
+
+TAPPED = ("detections", "control_state", "command_written")
+MEMORY_PERIOD_S = 0.5
+LATENCY_MARGIN_MS = 15.0
+JITTER_TARGET_MS = 5.0
+RSS_TARGET_MB = 500.0
+LIVE_KEEPUP_RATIO = 0.95
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), linear interpolation; nan for no values."""
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def free_base_port(count: int) -> int:
+    """A base port with `count` consecutive free tcp ports on 127.0.0.1 (checked by binding them)."""
+    rng = np.random.default_rng()
+    for _ in range(200):
+        base = int(rng.integers(20000, 60000))
+        socks = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free tcp ports found")
+
+
+def load_frames(limit: int | None) -> tuple[list[np.ndarray], float, bool]:
+    """The demo frames (the first `limit`), their rate, and whether the footage has more."""
+    with open_source(str(DEMO_FOOTAGE)) as source:
+        fps = source.fps or 10.0
+        frames = []
+        for frame in source:
+            if limit and len(frames) >= limit:
+                return frames, fps, True
+            frames.append(frame.image)
+    return frames, fps, False
+
+
+def measure_detector(frames: list[np.ndarray], threads: int, repeats: int) -> dict:
+    """detect() per frame, `repeats` passes over the frames; the median pass by frames/s is reported."""
+    model = load_model(DEFAULT_MODEL, threads=threads)
+    for frame in frames[:10]:  # warm-up
+        model.detect(frame)
+    passes = []
+    for _ in range(repeats):
+        times = []
+        for frame in frames:
+            t0 = time.perf_counter()
+            model.detect(frame)
+            times.append(time.perf_counter() - t0)
+        passes.append(times)
+    passes.sort(key=sum)
+    times = passes[len(passes) // 2]
+    return {
+        "model": model.name,
+        "threads": threads,
+        "frames": len(frames),
+        "repeats": repeats,
+        "median_ms": statistics.median(times) * 1e3,
+        "p99_ms": pct(times, 99) * 1e3,
+        "fps": len(frames) / sum(times),
+        "fps_passes": [len(frames) / sum(t) for t in passes],
+    }
+
+
+def burn(core: int) -> None:
+    """A busy loop pinned to one core (run in a child process)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setaffinity(0, {core})
+    x = 0
+    while True:
+        x = (x + 1) & 0xFFFF
+
+
+# -- watching a running chain ---------------------------------------------------------------------------
+
+
+class Tap(threading.Thread):
+    """Subscribes to the chain's tcp topics from this process and keeps every message."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        super().__init__(daemon=True)
+        self.endpoints = endpoints
+        self.messages: dict[str, list] = {t: [] for t in TAPPED}
+        self.stop = threading.Event()
+        self.bad = 0
+
+    def run(self) -> None:
+        ctx = zmq.Context()
+        sub = Subscriber(ctx, self.endpoints, list(TAPPED), hwm=100_000)
+        try:
+            while not self.stop.is_set():
+                first = sub.recv(0.05)
+                for r in ([first] if first else []) + sub.drain():
+                    self.messages[r.topic].append(r.msg)
+            self.bad = sub.bad_messages
+        finally:
+            sub.close()
+            ctx.destroy(linger=0)
+
+
+def _role(proc: psutil.Process, root_pid: int) -> str:
+    if proc.pid == root_pid:
+        return "supervisor"
+    try:
+        cmd = proc.cmdline()
+    except psutil.Error:
+        return "?"
+    for arg in cmd:
+        if arg.startswith("edge.daemons."):
+            return arg.removeprefix("edge.daemons.").removesuffix("d")
+        if arg.startswith("hardware.crawler.sim"):
+            return "crawler-sim"
+    return Path(cmd[0]).name if cmd else "?"
+
+
+class MemorySampler(threading.Thread):
+    """Every 0.5 s: RSS and PSS summed over the process tree under `root_pid`; keeps the peaks."""
+
+    def __init__(self, root_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root_pid = root_pid
+        self.stop = threading.Event()
+        self.peak_rss = 0
+        self.peak_pss = 0
+        self.peak_procs = 0
+        self.at_peak: dict[str, tuple[int, int]] = {}  # role -> (rss, pss) in the peak-RSS sample
+        self.samples = 0
+        self.pss_available = True
+
+    def sample(self) -> None:
+        try:
+            root = psutil.Process(self.root_pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        total_rss = total_pss = 0
+        per: dict[str, tuple[int, int]] = {}
+        for proc in procs:
+            try:
+                info = proc.memory_full_info()
+            except psutil.Error:
+                continue
+            pss = getattr(info, "pss", None)
+            if pss is None:
+                self.pss_available = False
+                pss = 0
+            role = _role(proc, self.root_pid)
+            rss0, pss0 = per.get(role, (0, 0))
+            per[role] = (rss0 + info.rss, pss0 + pss)
+            total_rss += info.rss
+            total_pss += pss
+        self.samples += 1
+        self.peak_pss = max(self.peak_pss, total_pss)
+        if total_rss > self.peak_rss:
+            self.peak_rss, self.at_peak, self.peak_procs = total_rss, per, len(procs)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.sample()
+            self.stop.wait(MEMORY_PERIOD_S)
+
+
+# -- one chain run --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChainRun:
+    name: str
+    mode: str
+    burn: bool
+    summary: dict = field(default_factory=dict)
+    detections: list[Detections] = field(default_factory=list)
+    states: list[ControlState] = field(default_factory=list)
+    written: list[CommandWritten] = field(default_factory=list)
+    memory: MemorySampler | None = None
+    wall_s: float = 0.0
+    ready_s: float = float("nan")
+    returncode: int = 0
+    log_tail: str = ""
+
+
+def run_chain_once(name: str, mode: str, source: str, *, burn_cores: int, timeout_s: float, keep: bool) -> ChainRun:
+    work = Path(tempfile.mkdtemp(prefix="gs-bench-"))
+    base = free_base_port(len(TOPICS))
+    cfg = {
+        "run": {"source": source, "mode": mode, "data_dir": str(work / "data")},
+        "bus": {"transport": "tcp", "tcp_host": "127.0.0.1", "tcp_base_port": base},
+        "api": {"enabled": False},
+    }
+    cfg_path = work / "bench.toml"
+    cfg_path.write_text(tomli_w.dumps(cfg))
+    load_config(cfg_path)  # fail here, with the config's own message, rather than in the subprocess
+    endpoints = Endpoints("tcp", tcp_host="127.0.0.1", tcp_base_port=base)
+    tap = Tap(endpoints)
+    tap.start()
+    result = ChainRun(name, mode, burn_cores > 0)
+    summary_path = work / "summary.json"
+    log_path = work / "run.log"
+    burners: list[multiprocessing.Process] = []
+    t0 = time.monotonic()
+    with open(log_path, "wb") as logf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg_path), "--summary-json", str(summary_path)],
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+        )
+    memory = MemorySampler(proc.pid)
+    memory.start()
+    try:
+        # The chain is running once control ticks: start the burners then, so startup is not slowed.
+        while proc.poll() is None and not tap.messages["control_state"] and time.monotonic() - t0 < timeout_s:
+            time.sleep(0.05)
+        result.ready_s = time.monotonic() - t0
+        if burn_cores and proc.poll() is None:
+            ctx = multiprocessing.get_context("fork")  # starts at once (spawn re-imports this module)
+            burners = [
+                ctx.Process(target=burn, args=(i % (os.cpu_count() or 1),), daemon=True) for i in range(burn_cores)
+            ]
+            for b in burners:
+                b.start()
+        try:
+            result.returncode = proc.wait(max(1.0, timeout_s - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # the chain stops the vehicle first, then exits
+            result.returncode = proc.wait(30)
+    finally:
+        for b in burners:
+            b.terminate()
+            b.join(5)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        result.wall_s = time.monotonic() - t0
+        time.sleep(0.3)  # let the last messages arrive
+        tap.stop.set()
+        memory.stop.set()
+        tap.join(5)
+        memory.join(5)
+    result.memory = memory
+    result.detections = tap.messages["detections"]
+    result.states = tap.messages["control_state"]
+    result.written = tap.messages["command_written"]
+    if summary_path.exists():
+        result.summary = json.loads(summary_path.read_text())
+    result.log_tail = log_path.read_text(errors="replace")[-3000:]
+    if keep:
+        print(f"  [{name}] kept {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+# -- analysis ---------------------------------------------------------------------------------------------
+
+
+def control_ticks(states: list[ControlState], mode: str) -> list[int]:
+    """Timestamps of the timer ticks among control_state messages (see the module doc)."""
+    if mode != "live":
+        return [s.t_mono_ns for s in states]
+    ticks, last_id = [], None
+    for s in states:
+        triggered = last_id is not None and s.frame_id != last_id and s.frame_id >= 0
+        if last_id is None and s.frame_id >= 0:
+            triggered = True
+        last_id = s.frame_id
+        if not triggered:
+            ticks.append(s.t_mono_ns)
+    return ticks
+
+
+def analyse(run: ChainRun, source_fps: float, period_ms: float) -> dict:
+    dets = sorted(run.detections, key=lambda d: d.frame_id)
+    det_lat = [(d.t_mono_ns - d.t_capture_mono_ns) / 1e6 for d in dets]
+    tied = [w for w in run.written if w.t_capture_mono_ns > 0]
+    cmd_lat = [(w.t_write_mono_ns - w.t_capture_mono_ns) / 1e6 for w in tied]
+    infer_of = {d.frame_id: d.infer_ms for d in dets}
+    # what the chain adds on top of the detector: capture->command minus that frame's inference time
+    overhead = [lat - infer_of[w.frame_id] for w, lat in zip(tied, cmd_lat, strict=True) if w.frame_id in infer_of]
+    ticks = control_ticks(run.states, run.mode)
+    periods = [(b - a) / 1e6 for a, b in itertools.pairwise(ticks)]
+    jitter = [abs(p - period_ms) for p in periods]
+    fps = float("nan")
+    if len(dets) >= 2:
+        if run.mode == "live":  # per second of footage time
+            footage_s = dets[-1].t_source_s - dets[0].t_source_s + 1.0 / source_fps
+            fps = len(dets) / footage_s
+        else:  # per second of wall time
+            wall_s = (max(d.t_mono_ns for d in dets) - min(d.t_capture_mono_ns for d in dets)) / 1e9
+            fps = len(dets) / wall_s
+    by_frame = {d.frame_id: d for d in dets}
+    slowest = sorted(tied, key=lambda w: w.t_write_mono_ns - w.t_capture_mono_ns, reverse=True)[:3]
+    outliers = []
+    for w in slowest:
+        d = by_frame.get(w.frame_id)
+        outliers.append(
+            {
+                "frame_id": w.frame_id,
+                "cap_to_cmd_ms": (w.t_write_mono_ns - w.t_capture_mono_ns) / 1e6,
+                "cap_to_det_ms": (d.t_mono_ns - d.t_capture_mono_ns) / 1e6 if d else float("nan"),
+                "infer_ms": d.infer_ms if d else float("nan"),
+                "boxes": len(d.boxes) if d else -1,
+            }
+        )
+    slow_dets = sorted(dets, key=lambda d: d.t_mono_ns - d.t_capture_mono_ns, reverse=True)[:3]
+    mem = run.memory
+    return {
+        "name": run.name,
+        "mode": run.mode,
+        "burn": run.burn,
+        "returncode": run.returncode,
+        "wall_s": run.wall_s,
+        "ready_s": run.ready_s,
+        "summary": run.summary,
+        "frames_published": (max(d.frame_id for d in dets) + 1) if dets else 0,
+        "detections": len(dets),
+        "fps": fps,
+        "infer_ms_p50": pct([d.infer_ms for d in dets], 50),
+        "infer_ms_p99": pct([d.infer_ms for d in dets], 99),
+        "det_latency_ms_p50": pct(det_lat, 50),
+        "det_latency_ms_p99": pct(det_lat, 99),
+        "det_latency_ms_max": max(det_lat, default=float("nan")),
+        "commands_written": len(run.written),
+        "commands_from_frames": len(tied),
+        "cmd_latency_ms_p50": pct(cmd_lat, 50),
+        "cmd_latency_ms_p99": pct(cmd_lat, 99),
+        "cmd_latency_ms_max": max(cmd_lat, default=float("nan")),
+        "overhead_ms_p50": pct(overhead, 50),
+        "overhead_ms_p99": pct(overhead, 99),
+        "cmd_latency_outliers": outliers,
+        "det_latency_outliers": [
+            {
+                "frame_id": d.frame_id,
+                "cap_to_det_ms": (d.t_mono_ns - d.t_capture_mono_ns) / 1e6,
+                "infer_ms": d.infer_ms,
+                "boxes": len(d.boxes),
+            }
+            for d in slow_dets
+        ],
+        "control_states": len(run.states),
+        "control_ticks": len(ticks),
+        "jitter_ms_p50": pct(jitter, 50),
+        "jitter_ms_p99": pct(jitter, 99),
+        "jitter_ms_max": max(jitter, default=float("nan")),
+        "missed_ticks": sum(1 for p in periods if p > 1.5 * period_ms),
+        "rss_mb_peak": mem.peak_rss / 2**20 if mem else float("nan"),
+        "pss_mb_peak": mem.peak_pss / 2**20 if mem and mem.pss_available else float("nan"),
+        "processes": mem.peak_procs if mem else 0,
+        "memory_samples": mem.samples if mem else 0,
+        "rss_mb_by_process": {k: v[0] / 2**20 for k, v in sorted(mem.at_peak.items())} if mem else {},
+        "pss_mb_by_process": {k: v[1] / 2**20 for k, v in sorted(mem.at_peak.items())} if mem else {},
+    }
+
+
+# -- output -----------------------------------------------------------------------------------------------
+
+
+def dropped(summary: dict) -> str:
+    """Dropped frames from a run summary (older summaries have one `dropped`, newer split it by process)."""
+    if "dropped" in summary:
+        return str(summary["dropped"])
+    if "dropped_camera" in summary or "dropped_perception" in summary:
+        cam, per = summary.get("dropped_camera", 0), summary.get("dropped_perception", 0)
+        return f"{cam + per} (camera {cam}, perception {per})"
+    return "?"
+
+
+def print_report(raw: dict, runs: list[dict], targets: list[dict], header: str) -> None:
+    print(header)
+    print(
+        f"raw detector   {raw['model']}, {raw['threads']} thread(s), {raw['frames']} frames: "
+        f"median {raw['median_ms']:.2f} ms (p99 {raw['p99_ms']:.2f}), {raw['fps']:.1f} frames/s "
+        f"(median of {raw['repeats']} passes: {', '.join(f'{v:.1f}' for v in raw['fps_passes'])})"
+    )
+    print()
+    cols = (
+        f"{'run':<10} {'frames':>6} {'proc':>5} {'fps':>6} {'infer p50/p99':>14} "
+        f"{'cap→det p50/p99':>16} {'cap→cmd p50/p99/max':>20} {'ticks':>5} {'jitter p99/max':>14} "
+        f"{'RSS MB':>7} {'PSS MB':>7}"
+    )
+    print(cols)
+    print("-" * len(cols))
+    for r in runs:
+        print(
+            f"{r['name']:<10} {r['frames_published']:>6} {r['detections']:>5} {r['fps']:>6.1f} "
+            f"{r['infer_ms_p50']:>5.1f} /{r['infer_ms_p99']:>6.1f} "
+            f"{r['det_latency_ms_p50']:>7.1f} /{r['det_latency_ms_p99']:>7.1f} "
+            f"{r['cmd_latency_ms_p50']:>6.1f} /{r['cmd_latency_ms_p99']:>6.1f} /{r['cmd_latency_ms_max']:>6.1f} "
+            f"{r['control_ticks']:>5} {r['jitter_ms_p99']:>6.2f} /{r['jitter_ms_max']:>6.1f} "
+            f"{r['rss_mb_peak']:>7.0f} {r['pss_mb_peak']:>7.0f}"
+        )
+    print("  (latencies and jitter in ms; fps: live per second of footage, replay per second of wall time)")
+    for r in runs:
+        s = r["summary"]
+        faults = ", ".join(f"{k} {v}" for k, v in s.get("faults", {}).items() if v) or "none"
+        restarts = ", ".join(f"{k} {v}" for k, v in s.get("restarts", {}).items() if v) or "none"
+        print(
+            f"  {r['name']:<10} summary: {s.get('frames', '?')} read, {s.get('processed', '?')} processed, "
+            f"{dropped(s)} dropped; {s.get('commands', '?')} commands "
+            f"({r['commands_from_frames']} tied to a frame; cap→cmd minus infer p50/p99 "
+            f"{r['overhead_ms_p50']:.1f}/{r['overhead_ms_p99']:.1f} ms); missed ticks {r['missed_ticks']}; "
+            f"faults: {faults}; restarts: {restarts}; exit {r['returncode']}"
+        )
+    for r in runs:
+        worst = "; ".join(
+            f"frame {o['frame_id']}: cap→cmd {o['cap_to_cmd_ms']:.1f}, cap→det {o['cap_to_det_ms']:.1f}, "
+            f"infer {o['infer_ms']:.1f}, {o['boxes']} boxes"
+            for o in r["cmd_latency_outliers"]
+        )
+        if worst:
+            print(f"  {r['name']:<10} slowest commands: {worst}")
+    peak = max(runs, key=lambda r: r["rss_mb_peak"])
+    parts = ", ".join(
+        f"{k} {v:.0f}/{peak['pss_mb_by_process'].get(k, float('nan')):.0f}"
+        for k, v in peak["rss_mb_by_process"].items()
+    )
+    print(f"  memory at the RSS peak ({peak['name']}, {peak['processes']} processes), RSS/PSS MB: {parts}")
+    print()
+    print(f"{'target':<52} {'measured':>10} {'limit':>12}  result")
+    for t in targets:
+        verdict = "n/a" if t["ok"] is None else ("PASS" if t["ok"] else "FAIL")
+        print(f"{t['what']:<52} {t['measured']:>10} {t['limit']:>12}  {verdict}")
+
+
+def build_targets(raw: dict, runs: dict[str, dict], source_fps: float, min_replay_ratio: float) -> list[dict]:
+    targets = []
+
+    def add(what: str, value: float, op: str, limit: float, fmt: str = "{:.2f}") -> None:
+        ok = None if np.isnan(value) else (value <= limit if op == "<=" else value >= limit)
+        targets.append({"what": what, "measured": fmt.format(value), "limit": f"{op} {fmt.format(limit)}", "ok": ok})
+
+    lat_limit = raw["median_ms"] + LATENCY_MARGIN_MS
+    for name in ("live", "live+burn"):
+        if name in runs:
+            add(f"capture→command p99 ms ({name})", runs[name]["cmd_latency_ms_p99"], "<=", lat_limit, "{:.1f}")
+    for name in ("live", "live+burn"):
+        if name in runs:
+            add(f"control jitter p99 ms ({name})", runs[name]["jitter_ms_p99"], "<=", JITTER_TARGET_MS)
+    for name, r in runs.items():
+        add(f"whole-chain RSS peak MB ({name})", r["rss_mb_peak"], "<=", RSS_TARGET_MB, "{:.0f}")
+    if "live" in runs:
+        ceiling = min(source_fps, raw["fps"]) / raw["fps"]
+        add(
+            f"live fps / raw fps (ceiling {ceiling:.3f}: {source_fps:g} fps paced)",
+            runs["live"]["fps"] / raw["fps"],
+            ">=",
+            LIVE_KEEPUP_RATIO * ceiling,
+            "{:.3f}",
+        )
+    if "replay" in runs:
+        add("replay fps / raw fps (throughput)", runs["replay"]["fps"] / raw["fps"], ">=", min_replay_ratio, "{:.3f}")
+    return targets
+
+
+def write_frames(frames: list[np.ndarray], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:06d}.png"), image)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--frames", type=int, default=0, help="use only the first N demo frames (written as a PNG folder); 0: all"
+    )
+    parser.add_argument("--json", type=Path, help="also write every number measured as JSON here")
+    parser.add_argument("--no-burn", action="store_true", help="skip the live run with CPU burners")
+    parser.add_argument("--no-replay", action="store_true", help="skip the replay (throughput) run")
+    parser.add_argument(
+        "--burners",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="busy-loop processes in live+burn (default: one per core)",
+    )
+    parser.add_argument(
+        "--min-replay-ratio", type=float, default=0.90, help="target for replay fps / raw detector fps (default 0.90)"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="raw detector passes over the frames (median)")
+    parser.add_argument("--keep", action="store_true", help="keep each run's temp dir (config, logs, reports)")
+    args = parser.parse_args(argv)
+
+    frames, source_fps, truncated = load_frames(args.frames or None)
+    tmp = Path(tempfile.mkdtemp(prefix="gs-bench-src-"))
+    try:
+        source = str(DEMO_FOOTAGE)
+        if truncated:  # the chain gets exactly these frames
+            write_frames(frames, tmp / "frames")
+            source = str(tmp / "frames")
+        threads = _threads(0)
+        print(f"raw detector: timing {len(frames)} frames ...", file=sys.stderr)
+        raw = measure_detector(frames, threads, args.repeats)
+        del frames
+        footage_s = raw["frames"] / source_fps
+        plan = [("live", "live", 0)]
+        if not args.no_burn:
+            plan.append(("live+burn", "live", args.burners))
+        if not args.no_replay:
+            plan.append(("replay", "replay", 0))
+        results: dict[str, dict] = {}
+        period_ms = 1e3 / load_config(None).control.rate_hz
+        for name, mode, burners in plan:
+            print(f"chain run {name}: ...", file=sys.stderr)
+            timeout = footage_s + 90 if mode == "live" else raw["frames"] * 0.5 + 90
+            run = run_chain_once(name, mode, source, burn_cores=burners, timeout_s=timeout, keep=args.keep)
+            if run.returncode != 0 or not run.detections:
+                print(f"chain run {name} failed (exit {run.returncode}); log tail:\n{run.log_tail}", file=sys.stderr)
+            results[name] = analyse(run, source_fps, period_ms)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    targets = build_targets(raw, results, source_fps, args.min_replay_ratio)
+    header = (
+        f"GridScout chain bench: {raw['frames']} frames of {DEMO_FOOTAGE.name} at {source_fps:g} fps "
+        f"({'as a PNG folder' if truncated else 'mp4'}), {os.cpu_count()} CPU(s), control at {1e3 / period_ms:g} Hz"
+    )
+    print_report(raw, list(results.values()), targets, header)
+    if args.json:
+        args.json.write_text(
+            json.dumps({"raw_detector": raw, "runs": results, "targets": targets}, indent=2, default=str) + "\n"
+        )
+    return 0 if all(t["ok"] is not False for t in targets) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
