@@ -14,12 +14,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
-import numpy as np
 import zmq
 
 from edge.messages import TOPICS, FrameMeta, Heartbeat, Message
+
+if TYPE_CHECKING:  # numpy is imported only where pixels move: control and vehicle never load it
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,8 @@ class Publisher:
 
     def publish_frame(self, meta: FrameMeta, image: np.ndarray) -> None:
         """Send the frame's pixels without copying them into a bytes object first."""
+        import numpy as np
+
         pixels = np.ascontiguousarray(image)
         self._sock.send_multipart([self._prefix, _ENCODER.encode(meta), pixels], copy=False)
 
@@ -116,7 +121,10 @@ class Subscriber:
             msg = _DECODERS[topic].decode(parts[1].buffer)
             image = None
             if TOPICS[topic].carries_pixels:
+                import numpy as np
+
                 image = np.frombuffer(parts[2].buffer, dtype=np.uint8).reshape(msg.height, msg.width, 3)
+                image.flags.writeable = False
         except (KeyError, IndexError, ValueError, msgspec.DecodeError) as exc:
             self.bad_messages += 1
             log.warning("bad message on topic %r (%s); %d so far", topic, exc, self.bad_messages)

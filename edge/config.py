@@ -130,6 +130,9 @@ class ApiConfig(Section):
 
 
 class SupervisorConfig(Section):
+    realtime_priority: int = Field(
+        10, ge=0, le=99, description="SCHED_FIFO priority for the control and vehicle processes; 0: normal scheduling"
+    )
     startup_grace_s: float = Field(20.0, gt=0, description="time a process gets to send its first heartbeat")
     restart_initial_s: float = Field(0.5, gt=0, description="first restart delay; doubles per failure")
     restart_max_s: float = Field(10.0, gt=0, description="longest restart delay")
@@ -175,7 +178,9 @@ def _describe(source: str, exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
+        if not key:  # a model-level check (e.g. command_timeout_s vs resend_s): its message names the keys
+            problems.append(str(err["msg"]).removeprefix("Value error, "))
+        elif err["type"] == "extra_forbidden":
             known = _known_keys(Config, err["loc"])
             close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys here: {', '.join(known)}"
@@ -207,6 +212,8 @@ def override(config: Config, dotted: str, value: Any) -> Config:
     *sections, key = dotted.split(".")
     node = data
     for part in sections:
+        if not isinstance(node, dict) or not isinstance(node.get(part), dict):
+            raise ConfigError(f"command line: {dotted!r} is not a config key (sections: {', '.join(data)})")
         node = node[part]
     node[key] = value
     try:

@@ -122,6 +122,8 @@ class ControlState(Message, frozen=True):
     reason: str
     gate_reasons: tuple[str, ...]
     target_track_id: int
+    #: False on the fixed-rate tick, True on the extra step a new detection triggers
+    triggered: bool = False
 
 
 class CameraStatus(Message, frozen=True):

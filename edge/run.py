@@ -11,6 +11,7 @@ import logging
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,8 +30,6 @@ from edge.reports.store import ReportStore
 from edge.runspec import RunSpec, write_runspec
 from edge.supervisor import Supervisor
 from edge.vehicle_uri import SimCrawler, parse_vehicle_uri
-from hardware.camera import SourceError, open_source
-from perception.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +76,18 @@ class ChainError(RuntimeError):
 
 
 def _check_source(uri: str) -> None:
-    """Fail early, with the source's own error, rather than in a restarting camera process."""
-    with open_source(uri):
-        pass
+    """Fail early, with the source's own error, rather than in a restarting camera process.
+    (In a child, so this long-lived supervisor never loads OpenCV.)"""
+    probe = subprocess.run(
+        [sys.executable, "-m", "hardware.camera.probe", uri], capture_output=True, text=True, timeout=60
+    )
+    if probe.returncode != 0:
+        raise ChainError(f"cannot run: {probe.stderr.strip() or f'source {uri!r} did not open'}")
 
 
 def _check_model(path: Path) -> None:
     if not path.is_file():
-        raise ModelError(f"{path}: model not found (expected an .onnx file or a cascade .toml manifest)")
+        raise ChainError(f"{path}: model not found (expected an .onnx file or a cascade .toml manifest)")
 
 
 def _check_api_address(host: str, port: int) -> None:
@@ -161,10 +164,7 @@ def summarise(sup: Supervisor, config: Config, source: str, elapsed_s: float) ->
 def run_chain(config: Config, *, out=print) -> RunSummary:
     """Run the whole chain under `config` until the footage ends or a signal; return the summary."""
     source = config.run.source or str(DEMO_FOOTAGE)
-    try:
-        _check_source(source)
-    except SourceError as exc:
-        raise SourceError(f"cannot run: {exc}") from exc
+    _check_source(source)
     target = parse_vehicle_uri(config.vehicle.uri, config.vehicle.baud)
     model = Path(config.perception.model or DEFAULT_MODEL)
     _check_model(model)

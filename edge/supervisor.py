@@ -102,7 +102,7 @@ class Supervisor:
             self.tick(0.05)
             if all(m.ready or m.finished for m in self.procs.values()):
                 return True
-        missing = [m.spec.name for m in self.procs.values() if not m.ready]
+        missing = [m.spec.name for m in self.procs.values() if not (m.ready or m.finished)]
         log.error("not ready after %.0f s: %s (see %s)", timeout_s, ", ".join(missing), self.log_dir)
         return False
 
@@ -167,31 +167,27 @@ class Supervisor:
         timeout = self.config.shutdown_timeout_s
         ordered = sorted(self.procs.values(), key=lambda m: m.spec.stop_rank)
         # The vehicle process goes first and on its own: it stops the vehicle, then exits.
-        for m in ordered:
-            if m.proc is None or m.proc.poll() is not None:
-                continue
-            if m.spec.stop_rank == ordered[0].spec.stop_rank:
-                self._wait_exit(m, timeout)
+        first = [m for m in ordered if m.spec.stop_rank == ordered[0].spec.stop_rank] if ordered else []
+        self._wait_exit(first, time.monotonic() + timeout)
+        # Then everyone still running is asked to go (the vehicle too, if it missed `stopping`)...
         for m in ordered:
             if m.proc is not None and m.proc.poll() is None:
                 m.proc.send_signal(signal.SIGTERM)
+        # ...and whoever is left when the time is up is killed.
+        self._wait_exit(ordered, time.monotonic() + timeout)
         for m in ordered:
-            self._wait_exit(m, timeout)
+            if m.proc is not None and m.proc.poll() is None:
+                log.warning("%s did not exit in %.1f s; killing it", m.spec.name, timeout)
+                m.proc.kill()
+                m.proc.wait()
         self._take_heartbeats(0.05)  # the last words of processes that exited together
         self._heartbeats.close()
         self._run_control.close()
 
-    def _wait_exit(self, m: Managed, timeout_s: float) -> None:
-        if m.proc is None:
-            return
-        deadline = time.monotonic() + timeout_s
-        while m.proc.poll() is None and time.monotonic() < deadline:
+    def _wait_exit(self, group: list[Managed], deadline: float) -> None:
+        while time.monotonic() < deadline and any(m.proc is not None and m.proc.poll() is None for m in group):
             self._publish_state()
             self._take_heartbeats(0.05)
-        if m.proc.poll() is None:
-            log.warning("%s did not exit in %.1f s; killing it", m.spec.name, timeout_s)
-            m.proc.kill()
-            m.proc.wait()
 
     def stats(self, name: str) -> dict[str, float]:
         m = self.procs.get(name)

@@ -27,9 +27,11 @@ def parse_vehicle_uri(uri: str, default_baud: int) -> VehicleTarget:
     if not uri.startswith("crawler:") or uri == "crawler:":
         raise ValueError(f"vehicle {uri!r}: expected {VEHICLE_FORMS}")
     link, _, query = uri.removeprefix("crawler:").partition("?")
+    if not link:
+        raise ValueError(f"vehicle {uri!r}: no serial port or tcp:// address; expected {VEHICLE_FORMS}")
     baud = default_baud
     if query:
-        params = parse_qs(query)
+        params = parse_qs(query, keep_blank_values=True)
         unknown = set(params) - {"baud"}
         if unknown:
             raise ValueError(f"vehicle {uri!r}: unknown option(s) {sorted(unknown)}; only ?baud=N is understood")
@@ -37,6 +39,8 @@ def parse_vehicle_uri(uri: str, default_baud: int) -> VehicleTarget:
             baud = int(params["baud"][-1])
         except ValueError as exc:
             raise ValueError(f"vehicle {uri!r}: baud must be an integer, got {params['baud'][-1]!r}") from exc
+        if not 1200 <= baud <= 4_000_000:
+            raise ValueError(f"vehicle {uri!r}: baud {baud} is out of range (1200 to 4000000)")
     return VehicleTarget(False, link, baud)
 
 

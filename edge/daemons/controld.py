@@ -119,6 +119,7 @@ class Control:
                 reason=self.intent.reason,
                 gate_reasons=decision.reasons,
                 target_track_id=self.intent.target_track_id if self.intent.target_track_id is not None else -1,
+                triggered=triggered_by is not None,
             )
         )
 
@@ -150,6 +151,7 @@ class Control:
 
 def main(argv: list[str] | None = None) -> int:
     rt = Runtime("control", argv)
+    rt.make_realtime()
     try:
         return Control(rt).run()
     finally:

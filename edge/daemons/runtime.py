@@ -58,6 +58,18 @@ class Runtime:
     def mode(self) -> str:
         return self.config.run.mode
 
+    def make_realtime(self) -> None:
+        """Run this process under SCHED_FIFO (as openpilot does for its control loop), so a busy
+        perception process cannot delay it; fall back to normal scheduling when not permitted."""
+        priority = self.config.supervisor.realtime_priority
+        if priority == 0 or not hasattr(os, "sched_setscheduler"):
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+            self.log.info("running with SCHED_FIFO priority %d", priority)
+        except (PermissionError, OSError) as exc:
+            self.log.warning("no realtime scheduling (%s); timing may suffer under load", exc)
+
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stop_requested = True
 

@@ -182,6 +182,7 @@ class Vehicle:
 
 def main(argv: list[str] | None = None) -> int:
     rt = Runtime("vehicle", argv)
+    rt.make_realtime()
     try:
         return Vehicle(rt).run()
     finally:
