@@ -24,10 +24,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from hardware.camera.base import SourceError
-    from perception.errors import ModelError
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input, reported in one line. Looked up lazily: importing the camera HAL
+    loads OpenCV, which `gridscout run`'s long-lived supervisor has no use for."""
+    errors: list[type[BaseException]] = [OSError, ValueError]
+    for module, name in (("hardware.camera.base", "SourceError"), ("perception.errors", "ModelError")):
+        if module in sys.modules:
+            errors.append(getattr(sys.modules[module], name))
+    return tuple(errors)
 
+
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -39,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except (SourceError, ModelError, OSError, ValueError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
         print(f"gridscout {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
