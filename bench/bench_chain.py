@@ -23,8 +23,7 @@ Measured per run:
   second of wall time (first capture to last detections);
 - control period jitter: p99 of |period - 50 ms| between consecutive control ticks, from the
   `control_state` timestamps (live mode also publishes control_state on the extra step each new
-  detections triggers; those are told apart and left out: a triggered step is the first message
-  carrying a new frame_id);
+  detections triggers; those carry `triggered` and are left out);
 - whole-chain memory: peak over the run of the summed RSS and the summed PSS of the process tree.
 
 Targets: capture->command p99 <= raw detector median + 15 ms (live); jitter p99 <= 5 ms (live runs);
@@ -41,7 +40,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,7 +52,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import psutil
-import tomli_w
 import zmq
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,6 +65,7 @@ from edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
 from edge.messages import TOPICS, CommandWritten, ControlState, Detections  # noqa: E402
 from hardware.camera import open_source  # noqa: E402
 from perception.model_loader import load_model  # noqa: E402
+from sim_tests.chain import free_port_block, write_config  # noqa: E402
 
 TAPPED = ("detections", "control_state", "command_written")
 MEMORY_PERIOD_S = 0.5
@@ -83,26 +81,6 @@ LIVE_KEEPUP_RATIO = 0.95
 def pct(values: list[float], q: float) -> float:
     """The q-th percentile (0..100), linear interpolation; nan for no values."""
     return float(np.percentile(values, q)) if values else float("nan")
-
-
-def free_base_port(count: int) -> int:
-    """A base port with `count` consecutive free tcp ports on 127.0.0.1 (checked by binding them)."""
-    rng = np.random.default_rng()
-    for _ in range(200):
-        base = int(rng.integers(20000, 60000))
-        socks = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError(f"no {count} consecutive free tcp ports found")
 
 
 def load_frames(limit: int | None) -> tuple[list[np.ndarray], float, bool]:
@@ -263,14 +241,13 @@ class ChainRun:
 
 def run_chain_once(name: str, mode: str, source: str, *, burn_cores: int, timeout_s: float, keep: bool) -> ChainRun:
     work = Path(tempfile.mkdtemp(prefix="gs-bench-"))
-    base = free_base_port(len(TOPICS))
+    base = free_port_block(len(TOPICS))
     cfg = {
         "run": {"source": source, "mode": mode, "data_dir": str(work / "data")},
         "bus": {"transport": "tcp", "tcp_host": "127.0.0.1", "tcp_base_port": base},
         "api": {"enabled": False},
     }
-    cfg_path = work / "bench.toml"
-    cfg_path.write_text(tomli_w.dumps(cfg))
+    cfg_path = write_config(work / "bench.toml", cfg)
     load_config(cfg_path)  # fail here, with the config's own message, rather than in the subprocess
     endpoints = Endpoints("tcp", tcp_host="127.0.0.1", tcp_base_port=base)
     tap = Tap(endpoints)
@@ -337,19 +314,9 @@ def run_chain_once(name: str, mode: str, source: str, *, burn_cores: int, timeou
 # -- analysis ---------------------------------------------------------------------------------------------
 
 
-def control_ticks(states: list[ControlState], mode: str) -> list[int]:
-    """Timestamps of the timer ticks among control_state messages (see the module doc)."""
-    if mode != "live":
-        return [s.t_mono_ns for s in states]
-    ticks, last_id = [], None
-    for s in states:
-        triggered = last_id is not None and s.frame_id != last_id and s.frame_id >= 0
-        if last_id is None and s.frame_id >= 0:
-            triggered = True
-        last_id = s.frame_id
-        if not triggered:
-            ticks.append(s.t_mono_ns)
-    return ticks
+def control_ticks(states: list[ControlState]) -> list[int]:
+    """Timestamps of the fixed-rate ticks among control_state messages (not the detection-triggered steps)."""
+    return [s.t_mono_ns for s in states if not s.triggered]
 
 
 def analyse(run: ChainRun, source_fps: float, period_ms: float) -> dict:
@@ -360,7 +327,7 @@ def analyse(run: ChainRun, source_fps: float, period_ms: float) -> dict:
     infer_of = {d.frame_id: d.infer_ms for d in dets}
     # what the chain adds on top of the detector: capture->command minus that frame's inference time
     overhead = [lat - infer_of[w.frame_id] for w, lat in zip(tied, cmd_lat, strict=True) if w.frame_id in infer_of]
-    ticks = control_ticks(run.states, run.mode)
+    ticks = control_ticks(run.states)
     periods = [(b - a) / 1e6 for a, b in itertools.pairwise(ticks)]
     jitter = [abs(p - period_ms) for p in periods]
     fps = float("nan")
