@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.defaults import API_HOST, API_PORT, DATA_DIR
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -26,7 +28,7 @@ class RunConfig(Section):
     mode: Literal["live", "replay"] = Field(
         "live", description="live: newest frame wins, drops counted; replay: every frame in order, deterministic"
     )
-    data_dir: str = Field("./gridscout-data", description="where reports, the API token and run files live")
+    data_dir: str = Field(f"./{DATA_DIR}", description="where reports, the API token and run files live")
     device_id: str = Field("", description="this box's id in reports; empty: generated once and kept in data_dir")
 
 
@@ -124,8 +126,8 @@ class ReporterConfig(Section):
 
 class ApiConfig(Section):
     enabled: bool = Field(True, description="serve the fleet API while the chain runs")
-    host: str = Field("127.0.0.1", description="bind address; loopback unless you mean it")
-    port: int = Field(8470, ge=0, le=65535, description="bind port (0: any free port)")
+    host: str = Field(API_HOST, description="bind address; loopback unless you mean it")
+    port: int = Field(API_PORT, ge=0, le=65535, description="bind port (0: any free port)")
     token: str = Field("", description="bearer token; empty: $GRIDSCOUT_API_TOKEN, else generated into data_dir")
 
 

@@ -1,4 +1,4 @@
-"""Where the embedded defaults live: the shipped model and the bundled demo footage."""
+"""The embedded defaults: the shipped model, the bundled demo footage, the data directory and the API address."""
 
 from __future__ import annotations
 
@@ -9,3 +9,8 @@ import models
 
 DEFAULT_MODEL = Path(models.__file__).resolve().parent / "gridscout_cplid.toml"
 DEMO_FOOTAGE = Path(hardware.__file__).resolve().parent / "sim" / "assets" / "demo.mp4"
+#: where reports, logs and the API token live, relative to the working directory
+DATA_DIR = Path("gridscout-data")
+#: the fleet API binds loopback unless told otherwise
+API_HOST = "127.0.0.1"
+API_PORT = 8470

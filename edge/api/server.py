@@ -1,13 +1,11 @@
-"""Run the fleet API with uvicorn: in the foreground (`serve`, `main`) or in a thread (`start_in_thread`)."""
+"""Run the fleet API with uvicorn: in the foreground (`serve`) or in a thread (`start_in_thread`)."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ipaddress
 import logging
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,9 +16,8 @@ import uvicorn
 
 from edge.api.app import create_app
 from edge.api.token import resolve_token
+from edge.defaults import API_HOST, API_PORT
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8470
 log = logging.getLogger(__name__)
 
 
@@ -60,8 +57,8 @@ def is_loopback(host: str) -> bool:
 
 def serve(
     data_dir: Path,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
+    host: str = API_HOST,
+    port: int = API_PORT,
     token: str | None = None,
     *,
     on_ready: Callable[[str], None] | None = None,
@@ -99,7 +96,7 @@ class RunningServer:
 
 
 def start_in_thread(
-    data_dir: Path, token: str, host: str = DEFAULT_HOST, port: int = 0, *, startup_timeout_s: float = 10.0
+    data_dir: Path, token: str, host: str = API_HOST, port: int = 0, *, startup_timeout_s: float = 10.0
 ) -> RunningServer:
     """Start the API in a daemon thread and wait until it accepts connections. Port 0 picks a free port."""
     server, sock = _bind(data_dir, token, host, port)
@@ -121,19 +118,3 @@ def serve_announced(data_dir: Path, host: str, port: int, token: str | None, out
     if generated:
         out(f"generated API token (stored in {Path(data_dir) / 'api_token'}; shown once): {token}")
     serve(data_dir, host, port, token, on_ready=lambda url: out(f"fleet API on {url}  (Ctrl+C to stop)"))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m edge.api.server --data DIR --host H --port P`: the API as a standalone process."""
-    parser = argparse.ArgumentParser(prog="python -m edge.api.server", description="Serve the GridScout fleet API.")
-    parser.add_argument("--data", type=Path, default=Path("gridscout-data"), help="data directory with reports.db")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)")
-    parser.add_argument("--token", help="API token (default: $GRIDSCOUT_API_TOKEN, else DATA/api_token)")
-    args = parser.parse_args(argv)
-    serve_announced(args.data, args.host, args.port, args.token, out=lambda line: print(line, flush=True))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.commands.argtypes import positive_int
+from edge.defaults import DATA_DIR
 
 if TYPE_CHECKING:
     from edge.reports.store import Report, ReportStore
 
-DEFAULT_DATA = Path("gridscout-data")
 ROW = "{:<8}  {:>5}  {:<16}  {:>4}  {:<24}  {:<24}  {:<22}  {}"
 
 
@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Read the defect reports in a data directory's reports.db.",
         epilog="Example: gridscout reports --data /var/lib/gridscout list --since 120",
     )
-    data_help = f"data directory holding reports.db (default: ./{DEFAULT_DATA})"
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help=data_help)
+    data_help = f"data directory holding reports.db (default: ./{DATA_DIR})"
+    p.add_argument("--data", type=Path, default=DATA_DIR, help=data_help)
     actions = p.add_subparsers(dest="reports_action", metavar="ACTION", required=True)
     # Each action also takes --data after its name; SUPPRESS keeps it from overriding the one before.
     common = argparse.ArgumentParser(add_help=False)

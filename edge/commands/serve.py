@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from edge.commands.argtypes import parse_host_port
+from edge.defaults import API_HOST, API_PORT, DATA_DIR
 
-DEFAULT_DATA = Path("gridscout-data")
-DEFAULT_API = "127.0.0.1:8470"
+DEFAULT_API = f"{API_HOST}:{API_PORT}"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="Example: gridscout serve --data /var/lib/gridscout --api 0.0.0.0:8470",
     )
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"data directory (default: ./{DEFAULT_DATA})")
+    p.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: ./{DATA_DIR})")
     p.add_argument(
         "--api",
         type=parse_host_port,
