@@ -195,7 +195,7 @@ def run_chain(config: Config, *, out=print) -> RunSummary:
             )
             out(f"vehicle    simulated crawler on {sim.link} (log {sim.log_path})")
         spec = RunSpec(
-            run_id=uuid.uuid4().hex if config.run.mode == "live" else _replay_run_id(source, config),
+            run_id=uuid.uuid4().hex if config.run.mode == "live" else _replay_run_id(source, model),
             run_dir=str(run_dir),
             config=config.model_dump(),
             source=source,
@@ -229,11 +229,7 @@ def run_chain(config: Config, *, out=print) -> RunSummary:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _replay_run_id(source: str, config: Config) -> str:
+def _replay_run_id(source: str, model: Path) -> str:
     """Replay: the same footage and model give the same run id, so the same report ids."""
-    key = f"{Path(source).resolve() if Path(source).exists() else source}|{config.perception.model or DEFAULT_MODEL}"
+    key = f"{Path(source).resolve() if Path(source).exists() else source}|{model}"
     return uuid.uuid5(uuid.NAMESPACE_URL, key).hex
-
-
-if __name__ == "__main__":
-    sys.exit("use `gridscout run`")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -47,9 +46,7 @@ def parse_vehicle_uri(uri: str, default_baud: int) -> VehicleTarget:
 class SimCrawler:
     """The crawler simulator as a child process on a pty; `link` is the pty's path."""
 
-    def __init__(
-        self, *, line_length_m: float, heartbeat_timeout_s: float, log_path: Path, start_timeout_s: float = 10
-    ):
+    def __init__(self, *, line_length_m: float, heartbeat_timeout_s: float, log_path: Path):
         cmd = [
             sys.executable,
             "-m",
@@ -64,13 +61,9 @@ class SimCrawler:
         self.log_path = log_path
         self._stderr = open(log_path.with_suffix(".stderr.log"), "ab")  # noqa: SIM115 - lives as long as the sim
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, start_new_session=True)
-        deadline = time.monotonic() + start_timeout_s
-        line = b""
         assert self.proc.stdout is not None
-        while time.monotonic() < deadline and not line:
-            line = self.proc.stdout.readline()
-            if self.proc.poll() is not None:
-                break
+        # The sim prints its pty path first thing; readline returns b"" if it dies instead.
+        line = self.proc.stdout.readline()
         self.link = line.decode().strip()
         if not self.link:
             self.close()
