@@ -38,8 +38,8 @@ import zmq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge.bus import Endpoints, Publisher, Subscriber  # noqa: E402
-from edge.messages import FrameMeta  # noqa: E402
+from gridscout.edge.runtime.bus import Endpoints, Publisher, Subscriber  # noqa: E402
+from gridscout.edge.runtime.messages import FrameMeta  # noqa: E402
 
 METHODS = ("gridscout", "naive", "pickle")
 HEIGHT, WIDTH = 480, 640

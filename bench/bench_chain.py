@@ -8,7 +8,7 @@ What it does, in order:
 1. raw detector: loads the shipped model with the thread count the perception process would use
    (`perception.threads = 0`: cpu_count - 1) and times `detect()` on the decoded demo frames
    (decoding outside the timing, after a warm-up): median ms/frame and frames/s.
-2. chain runs, each a `python -m edge.cli run --config <tmp>.toml` subprocess on the same footage with
+2. chain runs, each a `python -m gridscout.edge.cli run --config <tmp>.toml` subprocess on the same footage with
    `bus.transport = "tcp"` on free ports, a temporary data dir and no API. The bench subscribes to
    `detections`, `control_state` and `command_written` over tcp and samples the memory of the chain's
    process tree (the supervisor, its daemons and the crawler simulator) every 0.5 s:
@@ -58,13 +58,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-from edge.bus import Endpoints, Subscriber  # noqa: E402
-from edge.config import load_config  # noqa: E402
-from edge.daemons.perceptiond import _threads  # noqa: E402
-from edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
-from edge.messages import TOPICS, CommandWritten, ControlState, Detections  # noqa: E402
-from hardware.camera import open_source  # noqa: E402
-from perception.model_loader import load_model  # noqa: E402
+from gridscout.edge.config import load_config  # noqa: E402
+from gridscout.edge.daemons.perceptiond import _threads  # noqa: E402
+from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
+from gridscout.edge.runtime.bus import Endpoints, Subscriber  # noqa: E402
+from gridscout.edge.runtime.messages import TOPICS, CommandWritten, ControlState, Detections  # noqa: E402
+from gridscout.hardware.camera import open_source  # noqa: E402
+from gridscout.perception.model_loader import load_model  # noqa: E402
+
 from sim_tests.chain import free_port_block, write_config  # noqa: E402
 
 TAPPED = ("detections", "control_state", "command_written")
@@ -166,9 +167,9 @@ def _role(proc: psutil.Process, root_pid: int) -> str:
     except psutil.Error:
         return "?"
     for arg in cmd:
-        if arg.startswith("edge.daemons."):
-            return arg.removeprefix("edge.daemons.").removesuffix("d")
-        if arg.startswith("hardware.crawler.sim"):
+        if arg.startswith("gridscout.edge.daemons."):
+            return arg.removeprefix("gridscout.edge.daemons.").removesuffix("d")
+        if arg.startswith("gridscout.hardware.sim.crawler.server"):
             return "crawler-sim"
     return Path(cmd[0]).name if cmd else "?"
 
@@ -259,7 +260,16 @@ def run_chain_once(name: str, mode: str, source: str, *, burn_cores: int, timeou
     t0 = time.monotonic()
     with open(log_path, "wb") as logf:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg_path), "--summary-json", str(summary_path)],
+            [
+                sys.executable,
+                "-m",
+                "gridscout.edge.cli",
+                "run",
+                "--config",
+                str(cfg_path),
+                "--summary-json",
+                str(summary_path),
+            ],
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=logf,

@@ -25,12 +25,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
-from hardware.camera import open_source  # noqa: E402
-from perception.cascade import Cascade, grow_box  # noqa: E402
-from perception.detector import Detector  # noqa: E402
-from perception.model_loader import load_model  # noqa: E402
-from perception.tracker import Tracker  # noqa: E402
+from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
+from gridscout.hardware.camera import open_source  # noqa: E402
+from gridscout.perception.cascade import Cascade, grow_box  # noqa: E402
+from gridscout.perception.detector import Detector  # noqa: E402
+from gridscout.perception.model_loader import load_model  # noqa: E402
+from gridscout.perception.tracker import Tracker  # noqa: E402
 
 
 def record_session_inputs(model: Detector | Cascade, frames: list[np.ndarray]) -> list[tuple[Detector, np.ndarray]]:
@@ -67,7 +67,7 @@ def time_raw(inputs: list[tuple[Detector, np.ndarray]]) -> float:
 def ultralytics_runner(model: Detector | Cascade):
     """A function timing ultralytics on the same ONNX files, or None if it is not installed."""
     try:
-        from models.ultralytics_env import configure
+        from gridscout.models.ultralytics_env import configure
 
         configure()
         from ultralytics import YOLO

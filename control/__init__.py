@@ -5,9 +5,9 @@ intent's command into what may be sent (or STOP on stale, lost or bad input). Pu
 with every time passed in, so runs are deterministic and replayable. Perception never imports this package.
 """
 
-from control.behaviour import BehaviourParams, Patrol
-from control.safety import GateDecision, SafetyGate, SafetyLimits
-from control.types import (
+from gridscout.control.behaviour import BehaviourParams, Patrol
+from gridscout.control.safety import GateDecision, SafetyGate, SafetyLimits
+from gridscout.control.types import (
     Intent,
     Mode,
     PerceptionInput,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from control.types import Intent, Mode, PerceptionInput, TrackObservation, Transition, VehicleState
+from gridscout.control.types import Intent, Mode, PerceptionInput, TrackObservation, Transition, VehicleState
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from control.types import SpeedCommand
+from gridscout.control.types import SpeedCommand
 
 _EPS = 1e-6  # slack on time comparisons, so float error in 20 Hz timestamps never skips a due command
 

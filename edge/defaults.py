@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hardware
-import models
+from gridscout import hardware, models
 
 DEFAULT_MODEL = Path(models.__file__).resolve().parent / "gridscout_cplid.toml"
 DEMO_FOOTAGE = Path(hardware.__file__).resolve().parent / "sim" / "assets" / "demo.mp4"

@@ -1,8 +1,8 @@
 """Evaluate a shipped model with GridScout's own runtime: per-class AP50 / AP50-95, and speed.
 
-    python -m models.evaluate                                  # shipped cascade on CPLID val
-    python -m models.evaluate --model models/insulator.onnx --data ../shared/datasets/cplid --split val
-    python -m models.evaluate --speed-only --threads 1 2
+    python -m gridscout.models.evaluate                                  # shipped cascade on CPLID val
+    python -m gridscout.models.evaluate --model models/insulator.onnx --data ../shared/datasets/cplid --split val
+    python -m gridscout.models.evaluate --speed-only --threads 1 2
 
 The cascade runs exactly as deployed (same crops), but with a low score floor so the whole
 precision-recall curve is traced. Needs no ultralytics.
@@ -17,13 +17,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from gridscout.models.metrics import ClassStats
+from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
+from gridscout.perception.cascade import Cascade
+from gridscout.perception.detector import Detector
+from gridscout.perception.model_loader import load_model
 from tqdm import tqdm
-
-from models.metrics import ClassStats
-from models.yolo_labels import read_yolo_labels, to_xyxy
-from perception.cascade import Cascade
-from perception.detector import Detector
-from perception.model_loader import load_model
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO / "models" / "gridscout_cplid.toml"
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="an .onnx model or cascade .toml manifest")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="YOLO-layout data set root")
     parser.add_argument("--split", default="val")
-    parser.add_argument("--names", default="insulator,defect", help="the data set's class names, in id order")
+    parser.add_argument("--names", default="insulator,missing_cap", help="the data set's class names, in id order")
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2], help="thread counts to time")
     parser.add_argument("--speed-images", type=int, default=60, help="images used for timing")
     parser.add_argument("--speed-only", action="store_true")

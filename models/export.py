@@ -1,7 +1,7 @@
 """Export a trained stage to ONNX (ultralytics writes names, imgsz and stride as metadata).
 
-    python -m models.export --weights models/runs/insulator/weights/best.pt --out models/insulator.onnx
-    python -m models.export --weights models/runs/defect/weights/best.pt --out models/defect.onnx
+    python -m gridscout.models.export --weights models/runs/insulator/weights/best.pt --out models/insulator.onnx
+    python -m gridscout.models.export --weights models/runs/missing_cap/weights/best.pt --out models/missing_cap.onnx
 
 Needs the [train] extra.
 """
@@ -12,14 +12,25 @@ import argparse
 import shutil
 from pathlib import Path
 
-from models.ultralytics_env import configure
+from gridscout.models.ultralytics_env import configure
 
 
-def export(weights: Path, out: Path, imgsz: int | None = None, opset: int | None = None, dynamic: bool = True) -> Path:
+def export(
+    weights: Path,
+    out: Path,
+    imgsz: int | None = None,
+    opset: int | None = None,
+    dynamic: bool = True,
+    names: list[str] | None = None,
+) -> Path:
     configure()
     from ultralytics import YOLO
 
     model = YOLO(str(weights))
+    if names:  # e.g. CPLID's `defect` is GridScout's `missing_cap`
+        if len(names) != len(model.names):
+            raise SystemExit(f"{weights}: has {len(model.names)} classes {model.names}, got names {names}")
+        model.model.names = dict(enumerate(names))
     size = imgsz or int(model.overrides.get("imgsz", 320))
     kwargs = {"opset": opset} if opset else {}
     produced = Path(model.export(format="onnx", imgsz=size, simplify=True, dynamic=dynamic, **kwargs))
@@ -41,10 +52,11 @@ def main(argv: list[str] | None = None) -> None:
         help="fixed square input; the default dynamic height and width let GridScout feed minimally padded "
         "inputs (an elongated insulator crop costs about a third of a square one)",
     )
+    parser.add_argument("--names", nargs="+", help="class names to write into the metadata, in id order")
     args = parser.parse_args(argv)
     if not args.weights.is_file():
         parser.error(f"--weights {args.weights}: not found")
-    out = export(args.weights, args.out, args.imgsz, args.opset, dynamic=not args.static)
+    out = export(args.weights, args.out, args.imgsz, args.opset, dynamic=not args.static, names=args.names)
     print(f"{out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 

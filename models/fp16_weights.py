@@ -5,7 +5,7 @@ weight is stored in half precision behind a Cast to float, and onnxruntime folds
 into float32 constants when it loads the model. Inference speed is the float model's; the
 weights are rounded to 11 significant bits, which moves CPLID val AP by under 0.005 here.
 
-    python -m models.fp16_weights models/insulator.onnx        # in place
+    python -m gridscout.models.fp16_weights models/insulator.onnx        # in place
 """
 
 from __future__ import annotations

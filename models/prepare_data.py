@@ -6,8 +6,8 @@ Stage 2 (defect): insulator crops with a jittered margin, labels = defects insid
 joined by crops from synthetic data sets (`--extra`). Crops are derived images; they are
 written under build/ (git-ignored).
 
-    python -m models.prepare_data --cplid ../shared/datasets/cplid --out build/datasets
-    python -m models.prepare_data --extra build/datasets/synthetic_stills
+    python -m gridscout.models.prepare_data --cplid ../shared/datasets/cplid --out build/datasets
+    python -m gridscout.models.prepare_data --extra build/datasets/synthetic_stills
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from models.yolo_labels import read_yolo_labels, to_xyxy
-from perception.cascade import grow_box
+from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
+from gridscout.perception.cascade import grow_box
 
 INSULATOR, DEFECT = 0, 1
 
@@ -99,7 +98,7 @@ def build_stage2(cplid: Path, out: Path, copies: int, seed: int, extra: list[Pat
     """CPLID crops for train and val; crops from the first `extra_images` images of each `extra`
     YOLO data set (images/train) join train, so that real photos stay a large share."""
     rng = random.Random(seed)
-    root = out / "stage2_defect"
+    root = out / "stage2_missing_cap"
     inputs = [(cplid, split, "") for split in ("train", "val")]
     inputs += [(extra_root, "train", f"{extra_root.name}_") for extra_root in extra]
     for split in ("train", "val"):
@@ -124,7 +123,7 @@ def build_stage2(cplid: Path, out: Path, copies: int, seed: int, extra: list[Pat
             )
         print(f"  {data_root} {split}: {crops} crops")
     yaml = root / "data.yaml"
-    yaml.write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: defect\n")
+    yaml.write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: missing_cap\n")
     return yaml
 
 
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         action="append",
         default=[],
-        help="a YOLO data set (images/train, labels/train; e.g. from `python -m hardware.sim.make_dataset`) "
+        help="a YOLO data set (images/train, labels/train; e.g. from `python -m gridscout.hardware.sim.make_dataset`) "
         "whose insulator crops join stage two's training split; repeatable",
     )
     parser.add_argument("--extra-images", type=int, default=300, help="images used from each --extra data set")

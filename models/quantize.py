@@ -1,7 +1,9 @@
 """Quantize a stage to int8 with onnxruntime's own static quantization (QDQ, per channel).
 
-    python -m models.quantize --model models/insulator.onnx --calib build/datasets/stage1_insulator/images/train
-    python -m models.quantize --model models/defect.onnx --calib build/datasets/stage2_defect/images/train
+    python -m gridscout.models.quantize --model models/insulator.onnx \
+        --calib build/datasets/stage1_insulator/images/train
+    python -m gridscout.models.quantize --model models/missing_cap.onnx \
+        --calib build/datasets/stage2_missing_cap/images/train
 
 Calibration images go through the same letterbox as at run time. The detection head's box
 decoding stays in float: only the backbone's and neck's convolutions are quantized.
@@ -17,11 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
+from gridscout.perception.letterbox import letterbox
+from gridscout.perception.model_meta import parse_imgsz
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
-
-from perception.letterbox import letterbox
-from perception.model_meta import parse_imgsz
 
 
 class LetterboxReader(CalibrationDataReader):

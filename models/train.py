@@ -1,11 +1,12 @@
 """Train one stage of the cascade with ultralytics, from a yaml (no downloaded weights).
 
-    python -m models.train --stage insulator --hours 1.4
-    python -m models.train --stage defect --hours 1.4
-    python -m models.train --stage defect --init models/runs/defect/weights/best.pt --name defect-mixed --hours 0.7
-    python -m models.train --stage defect --resume models/runs/defect/weights/last.pt
+    python -m gridscout.models.train --stage insulator --hours 1.4
+    python -m gridscout.models.train --stage missing_cap --hours 1.4
+    python -m gridscout.models.train --stage missing_cap --init models/runs/missing_cap/weights/best.pt \
+        --name missing_cap-mixed --hours 0.7
+    python -m gridscout.models.train --stage missing_cap --resume models/runs/missing_cap/weights/last.pt
 
-Prepare the data first: `python -m models.prepare_data`. Needs the [train] extra.
+Prepare the data first: `python -m gridscout.models.prepare_data`. Needs the [train] extra.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from models.ultralytics_env import REPO, configure
+from gridscout.models.ultralytics_env import REPO, configure
 
 STAGES = {
     # stage: (data yaml under build/datasets, default imgsz)
     "insulator": ("stage1_insulator/data.yaml", 320),
-    "defect": ("stage2_defect/data.yaml", 320),
+    "missing_cap": ("stage2_missing_cap/data.yaml", 320),
 }
 
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     data_yaml, default_size = STAGES[args.stage]
     data = args.datasets / data_yaml
     if not data.exists():
-        parser.error(f"{data} not found: run `python -m models.prepare_data` first")
+        parser.error(f"{data} not found: run `python -m gridscout.models.prepare_data` first")
     # Weights come from a checkpoint (kept by the trainer) or the architecture yaml (from scratch).
     model = YOLO(str(args.init) if args.init else args.arch)
     extra = {"time": args.hours} if args.hours else {}

@@ -7,11 +7,10 @@ stage several times more pixels per defect than a full-frame pass at the same in
 from __future__ import annotations
 
 import numpy as np
-
-from perception.decode import nms
-from perception.detections import Detections
-from perception.detector import Detector
-from perception.errors import ModelError
+from gridscout.perception.decode import nms
+from gridscout.perception.detections import Detections
+from gridscout.perception.detector import Detector
+from gridscout.perception.errors import ModelError
 
 
 def grow_box(box: np.ndarray, margin: float, width: int, height: int) -> tuple[int, int, int, int]:

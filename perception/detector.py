@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-
-from perception.decode import decode
-from perception.detections import Detections
-from perception.errors import ModelError
-from perception.letterbox import LetterboxInfo, letterbox, unletterbox
-from perception.model_meta import ModelMeta, read_meta
+from gridscout.perception.decode import decode
+from gridscout.perception.detections import Detections
+from gridscout.perception.errors import ModelError
+from gridscout.perception.letterbox import LetterboxInfo, letterbox, unletterbox
+from gridscout.perception.model_meta import ModelMeta, read_meta
 
 #: short names accepted for --provider, in preference order when "auto"
 PROVIDERS = {

@@ -8,7 +8,7 @@ A manifest (paths relative to the manifest):
     conf = 0.25
     imgsz = 384          # optional: run a dynamic-shape model at another size than it was exported
     [stage2]
-    model = "defect.onnx"
+    model = "missing_cap.onnx"
     parent = "insulator"
     margin = 0.10
     conf = 0.25
@@ -20,11 +20,10 @@ import hashlib
 import tomllib
 from pathlib import Path
 
+from gridscout.perception.cascade import Cascade
+from gridscout.perception.detector import Detector
+from gridscout.perception.errors import ModelError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from perception.cascade import Cascade
-from perception.detector import Detector
-from perception.errors import ModelError
 
 
 class StageSpec(BaseModel):

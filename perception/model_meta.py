@@ -6,7 +6,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from perception.errors import ModelError
+from gridscout.perception.errors import ModelError
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ def _literal(path: Path, key: str, text: str) -> object:
 
 
 def parse_names(path: Path, text: str) -> tuple[str, ...]:
-    """`"{0: 'insulator', 1: 'defect'}"` -> ('insulator', 'defect'); ids must run 0..n-1."""
+    """`"{0: 'insulator', 1: 'missing_cap'}"` -> ('insulator', 'missing_cap'); ids must run 0..n-1."""
     value = _literal(path, "names", text)
     if isinstance(value, list | tuple):
         value = dict(enumerate(value))

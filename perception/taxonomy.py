@@ -16,7 +16,9 @@ TAXONOMY: dict[str, GridClass] = {
     c.name: c
     for c in (
         GridClass("insulator", False, "an insulator string (glass, porcelain or composite)"),
-        GridClass("defect", True, "missing cap: a disc gone from an insulator string (self-blast, dropped disc)"),
+        GridClass(
+            "missing_cap", True, "a missing cap: a disc gone from an insulator string (self-blast, dropped disc)"
+        ),
         GridClass("broken_disc", True, "a chipped or cracked insulator disc"),
         GridClass("bird_nest", True, "a bird's nest on a tower or crossarm"),
     )

@@ -9,8 +9,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-
-from perception.detections import Detections
+from gridscout.perception.detections import Detections
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -13,8 +12,7 @@ from pathlib import Path
 
 import psutil
 import zmq
-
-from edge.bus import Endpoints, Subscriber
+from gridscout.edge.runtime.bus import Endpoints, Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,11 +78,10 @@ class Chain:
         config = write_config(tmp / "gridscout.toml", sections)
         self.stdout_path, self.stderr_path = tmp / "run.out", tmp / "run.err"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "gridscout.edge.cli", "run", "--config", str(config)],
             cwd=tmp,
             stdout=open(self.stdout_path, "wb"),  # noqa: SIM115 - closed with the process
             stderr=open(self.stderr_path, "wb"),  # noqa: SIM115
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         self.endpoints = Endpoints("tcp", tcp_base_port=self.bus_port)
         self.ctx = zmq.Context()
@@ -98,7 +95,7 @@ class Chain:
         while time.monotonic() < deadline:
             for child in psutil.Process(self.proc.pid).children(recursive=True):
                 try:
-                    if f"edge.daemons.{process}d" in child.cmdline():
+                    if f"gridscout.edge.daemons.{process}d" in child.cmdline():
                         return child.pid
                 except psutil.NoSuchProcess:
                     continue

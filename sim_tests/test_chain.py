@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from gridscout.edge.defaults import DEMO_FOOTAGE
+from gridscout.edge.reports.store import ReportStore
+from gridscout.edge.runtime.messages import CameraStatus, Detections
 
-from edge.defaults import DEMO_FOOTAGE
-from edge.messages import CameraStatus, Detections
-from edge.reports.store import ReportStore
 from sim_tests.chain import Chain
 
 TRUTH = DEMO_FOOTAGE.with_suffix(".truth.jsonl")
@@ -106,7 +106,7 @@ def test_reports_are_stored_with_decodable_evidence(demo_run):
         reports = store.list(0, 1000)
         assert reports
         for report in reports:
-            assert report.class_name == "defect"
+            assert report.class_name == "missing_cap"
             assert len(report.model_sha256) == 64
             assert report.device_id == "test-box"
             assert report.has_evidence

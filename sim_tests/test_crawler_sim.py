@@ -13,9 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from hardware.crawler import CrawlerDriver, CrawlerState, open_link
-from hardware.crawler.protocol import SetSpeed, encode
+from gridscout.hardware.crawler import CrawlerDriver, CrawlerState, open_link
+from gridscout.hardware.crawler.protocol import SetSpeed, encode
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(30)
@@ -26,7 +25,7 @@ class SimProcess:
         self.log = tmp_path / "crawler.jsonl"
         self.stderr = (tmp_path / "crawler.stderr").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hardware.crawler.sim", "--log", str(self.log), *args],
+            [sys.executable, "-m", "gridscout.hardware.sim.crawler", "--log", str(self.log), *args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=self.stderr,

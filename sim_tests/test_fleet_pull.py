@@ -16,10 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from edge.api.server import start_in_thread
-from edge.fleet import pull
-from edge.reports import ReportObservation, ReportStore
+from gridscout.edge.api.server import start_in_thread
+from gridscout.edge.reports import ReportObservation, ReportStore
+from gridscout.fleet import pull
 
 TOKEN = "fleet-test-token"
 N_REPORTS = 25
@@ -147,7 +146,9 @@ def test_puller_killed_mid_pull_resumes_exactly(device, tmp_path):
     server, store = device
     into = tmp_path / "fleet.db"
     link = FlakyLink(server.port, delay_s=0.02)
-    script = "import sys; from edge.fleet import pull; pull(sys.argv[1:2], *sys.argv[2:], page_size=5, progress=True)"
+    script = (
+        "import sys; from gridscout.fleet import pull; pull(sys.argv[1:2], *sys.argv[2:], page_size=5, progress=True)"
+    )
     puller = subprocess.Popen(
         [sys.executable, "-c", script, link.url, TOKEN, str(into)], stderr=subprocess.PIPE, text=True
     )
@@ -201,7 +202,7 @@ def test_wrong_token_is_a_clear_error(device, tmp_path):
 
 
 def gridscout(*args: str, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "edge.cli", *args], text=True, **popen)
+    return subprocess.Popen([sys.executable, "-m", "gridscout.edge.cli", *args], text=True, **popen)
 
 
 def test_cli_serve_and_fleet_pull_end_to_end(tmp_path, monkeypatch):

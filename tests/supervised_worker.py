@@ -1,7 +1,7 @@
 """A stand-in chain process for tests/test_supervisor.py: heartbeats, crashes, hangs or finishes on request.
 
 The supervisor starts it as `python -m tests.supervised_worker RUN_DIR` (from the repo root). It is
-standalone on purpose (no edge.daemons.runtime): only the bus's HeartbeatSender, and Subscriber when
+standalone on purpose (no gridscout.edge.runtime.daemon): only the bus's HeartbeatSender, and Subscriber when
 asked to follow the run state. Its behaviour comes from RUN_DIR/worker.json:
 
     {"name": "w",              # the process name its heartbeats carry; when absent, the stem of the
@@ -31,9 +31,8 @@ import time
 from pathlib import Path
 
 import zmq
-
-from edge.bus import Endpoints, HeartbeatSender, Subscriber
-from edge.messages import RunControl
+from gridscout.edge.runtime.bus import Endpoints, HeartbeatSender, Subscriber
+from gridscout.edge.runtime.messages import RunControl
 
 EVENTS_FILE = "worker-events.jsonl"
 BEAT_PERIOD_S = 0.1

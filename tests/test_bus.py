@@ -11,9 +11,8 @@ import msgspec
 import numpy as np
 import pytest
 import zmq
-
-from edge.bus import Endpoints, HeartbeatReceiver, HeartbeatSender, Publisher, Subscriber
-from edge.messages import TOPICS, DetectionBox, Detections, FrameMeta, Heartbeat, Message, RunControl
+from gridscout.edge.runtime.bus import Endpoints, HeartbeatReceiver, HeartbeatSender, Publisher, Subscriber
+from gridscout.edge.runtime.messages import TOPICS, DetectionBox, Detections, FrameMeta, Heartbeat, Message, RunControl
 
 
 @pytest.fixture

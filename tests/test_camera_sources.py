@@ -11,8 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from hardware.camera import (
+from gridscout.hardware.camera import (
     CameraStalled,
     FrameSource,
     ImageFolder,
@@ -22,7 +21,7 @@ from hardware.camera import (
     VideoFile,
     open_source,
 )
-from hardware.frame import Frame
+from gridscout.hardware.frame import Frame
 
 W, H = 64, 48
 
@@ -335,9 +334,9 @@ class _RecordingSource(FrameSource):
 
 
 def test_synthetic_dispatch_and_generic_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.ModuleType("hardware.sim.synthetic_source")
+    module = types.ModuleType("gridscout.hardware.sim.synthetic_source")
     module.SyntheticSource = _RecordingSource  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "hardware.sim.synthetic_source", module)
+    monkeypatch.setitem(sys.modules, "gridscout.hardware.sim.synthetic_source", module)
     plain = open_source("synthetic://line?seed=1")
     assert isinstance(plain, _RecordingSource) and plain.uri == "synthetic://line?seed=1"
     paced = open_source("synthetic://line", realtime=True)
@@ -347,6 +346,6 @@ def test_synthetic_dispatch_and_generic_pacing(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_synthetic_missing_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "hardware.sim.synthetic_source", None)
+    monkeypatch.setitem(sys.modules, "gridscout.hardware.sim.synthetic_source", None)
     with pytest.raises(SourceError, match=r"synthetic://x.*not available"):
         open_source("synthetic://x")

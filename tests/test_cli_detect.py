@@ -9,13 +9,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from edge.defaults import DEFAULT_MODEL
+from gridscout.edge.defaults import DEFAULT_MODEL
 
 
 def gridscout(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "gridscout.edge.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

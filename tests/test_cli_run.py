@@ -12,7 +12,7 @@ import pytest
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "edge.cli", "run", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "gridscout.edge.cli", "run", *args], cwd=cwd, capture_output=True, text=True, timeout=60
     )
 
 

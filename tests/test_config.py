@@ -7,9 +7,8 @@ import typing
 from pathlib import Path
 
 import pytest
+from gridscout.edge.config import Config, ConfigError, default_toml, load_config, override
 from pydantic import BaseModel
-
-from edge.config import Config, ConfigError, default_toml, load_config, override
 
 
 def _sections(model: type[BaseModel], prefix: str = "") -> list[tuple[str, type[BaseModel]]]:
@@ -39,7 +38,7 @@ def _load_error(tmp_path: Path, text: str) -> str:
 
 def gridscout(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "gridscout.edge.cli", *args], capture_output=True, text=True, timeout=60, check=False
     )
 
 

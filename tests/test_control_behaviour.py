@@ -3,10 +3,9 @@
 import random
 
 import pytest
-
-from control.behaviour import BehaviourParams, Patrol
-from control.safety import SafetyGate
-from control.types import Intent, Mode, PerceptionInput, TrackObservation, VehicleState
+from gridscout.control.behaviour import BehaviourParams, Patrol
+from gridscout.control.safety import SafetyGate
+from gridscout.control.types import Intent, Mode, PerceptionInput, TrackObservation, VehicleState
 
 PERIOD = 0.05
 PARAMS = BehaviourParams(line_end_m=100.0)
@@ -203,7 +202,10 @@ def scripted_run(seed: int) -> tuple[list[Intent], list]:
     for k in range(2000):
         tracks = tuple(
             defect(
-                track_id=t, box=rng.uniform(0, 0.4), conf=rng.uniform(0.2, 1), name=rng.choice(["defect", "insulator"])
+                track_id=t,
+                box=rng.uniform(0, 0.4),
+                conf=rng.uniform(0.2, 1),
+                name=rng.choice(["missing_cap", "insulator"]),
             )
             for t in range(rng.randint(0, 3))
         )

@@ -6,9 +6,8 @@ import math
 import random
 
 import pytest
-
-from control.safety import GateDecision, SafetyGate, SafetyLimits
-from control.types import SpeedCommand
+from gridscout.control.safety import GateDecision, SafetyGate, SafetyLimits
+from gridscout.control.types import SpeedCommand
 
 PERIOD = 0.05  # the control loop's period (20 Hz)
 TOL = 1e-9

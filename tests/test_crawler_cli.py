@@ -3,9 +3,8 @@
 import argparse
 
 import pytest
-
-from edge.commands import sim as sim_command
-from hardware.crawler import sim as crawler_sim
+from gridscout.edge.cli import sim as sim_command
+from gridscout.hardware.sim.crawler import server as crawler_sim
 
 
 def gridscout_parser() -> argparse.ArgumentParser:
@@ -15,7 +14,7 @@ def gridscout_parser() -> argparse.ArgumentParser:
 
 
 def test_sim_crawler_parses_the_simulator_options():
-    """The nested subcommand takes the same options as `python -m hardware.crawler.sim` and runs its `run`."""
+    """The nested subcommand takes the simulator server's own options and runs its `run`."""
     args = gridscout_parser().parse_args(
         ["sim", "crawler", "--line-length", "50", "--heartbeat-timeout", "0.5", "--zmq", "tcp://127.0.0.1:5599"]
     )

@@ -5,9 +5,8 @@ import time
 from collections.abc import Callable
 
 import pytest
-
-from hardware.crawler import CrawlerDriver, CrawlerError, CrawlerState, LinkError, open_link
-from hardware.crawler.protocol import (
+from gridscout.hardware.crawler import CrawlerDriver, CrawlerError, CrawlerState, LinkError, open_link
+from gridscout.hardware.crawler.protocol import (
     Ack,
     FrameDecoder,
     Heartbeat,
@@ -24,8 +23,8 @@ from hardware.crawler.protocol import (
     TelemetryFlags,
     encode,
 )
-from hardware.crawler.sim import PtyLink
-from hardware.crawler.sim_core import CrawlerSim, SimConfig
+from gridscout.hardware.sim.crawler.core import CrawlerSim, SimConfig
+from gridscout.hardware.sim.crawler.server import PtyLink
 
 
 class Vehicle:

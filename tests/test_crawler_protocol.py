@@ -5,8 +5,7 @@ import random
 
 import pytest
 from cobs import cobs
-
-from hardware.crawler.protocol import (
+from gridscout.hardware.crawler.protocol import (
     Ack,
     CrawlerState,
     FrameDecoder,

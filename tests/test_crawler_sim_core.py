@@ -1,8 +1,7 @@
 """The simulated crawler's core, driven with a synthetic clock: physics, watchdog, commands, idempotence."""
 
 import pytest
-
-from hardware.crawler.protocol import (
+from gridscout.hardware.crawler.protocol import (
     Ack,
     CrawlerState,
     Heartbeat,
@@ -16,7 +15,7 @@ from hardware.crawler.protocol import (
     Stop,
     Telemetry,
 )
-from hardware.crawler.sim_core import CrawlerSim, SimConfig
+from gridscout.hardware.sim.crawler.core import CrawlerSim, SimConfig
 
 
 def session(config: SimConfig | None = None, t: float = 0.0) -> CrawlerSim:

@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from perception.decode import decode, decode_dense, decode_end2end, nms
+from gridscout.perception.decode import decode, decode_dense, decode_end2end, nms
 
 
 def dense(rows: list[tuple[float, float, float, float, list[float]]]) -> np.ndarray:

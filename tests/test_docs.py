@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from edge.messages import TOPICS
-from edge.process_table import PROCESSES
+from gridscout.edge.runtime.messages import TOPICS
+from gridscout.edge.runtime.process_table import PROCESSES
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
 

@@ -9,10 +9,9 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
-
-from edge.api import TOKEN_ENV, TokenFileError, resolve_token
-from edge.api.server import start_in_thread
-from edge.reports import ReportObservation, ReportStore
+from gridscout.edge.api import TOKEN_ENV, TokenFileError, resolve_token
+from gridscout.edge.api.server import start_in_thread
+from gridscout.edge.reports import ReportObservation, ReportStore
 
 TOKEN = "test-token-Zx9"
 T0 = 1_714_564_800_000_000_000

@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from perception.letterbox import PAD_VALUE, letterbox, unletterbox
+from gridscout.perception.letterbox import PAD_VALUE, letterbox, unletterbox
 
 PAD = np.float32(PAD_VALUE / 255)
 

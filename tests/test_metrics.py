@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from models.metrics import ClassStats, average_precision, box_iou, match
+from gridscout.models.metrics import ClassStats, average_precision, box_iou, match
 
 
 def test_iou_hand_computed():

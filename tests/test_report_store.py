@@ -12,9 +12,8 @@ import sys
 import textwrap
 
 import pytest
-
-from edge.commands import reports as reports_command
-from edge.reports import ReportObservation, ReportStore, StoreNotFoundError, report_id_for, to_geojson
+from gridscout.edge.cli import reports as reports_command
+from gridscout.edge.reports import ReportObservation, ReportStore, StoreNotFoundError, report_id_for, to_geojson
 
 T0 = 1_714_564_800_000_000_000  # 2024-05-01T12:00:00Z in ns
 
@@ -146,7 +145,7 @@ def test_reports_command_list_show_export(store, tmp_path, capsys):
 WRITER = textwrap.dedent(
     """
     import hashlib, os, sys
-    from edge.reports import ReportObservation, ReportStore
+    from gridscout.edge.reports import ReportObservation, ReportStore
     store = ReportStore(sys.argv[1], device_id="gs-kill-test")
     def write(track, conf, i):
         jpeg = os.urandom(3000 + i % 700)

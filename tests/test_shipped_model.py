@@ -6,12 +6,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
-from hardware.camera import open_source
-from models.evaluate import read_split, read_truth
-from models.metrics import ClassStats
-from perception.model_loader import load_model
+from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
+from gridscout.hardware.camera import open_source
+from gridscout.models.evaluate import read_split, read_truth
+from gridscout.models.metrics import ClassStats
+from gridscout.perception.model_loader import load_model
 
 CPLID = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cplid"
 
@@ -23,7 +22,7 @@ def model():
 
 def defect_stats(model, frames_and_truth) -> ClassStats:
     """Pool the model's defect detections against the truth's defect boxes."""
-    defect_id = model.names.index("defect")
+    defect_id = model.names.index("missing_cap")
     stats = ClassStats()
     for image, truth_boxes in frames_and_truth:
         detections = model.detect(image)
@@ -37,7 +36,7 @@ def test_finds_the_defects_in_the_bundled_demo_footage(model):
     truth = [json.loads(line) for line in DEMO_FOOTAGE.with_suffix(".truth.jsonl").read_text().splitlines()]
     with open_source(DEMO_FOOTAGE) as source:
         pairs = [
-            (frame.image, [b["box"] for b in truth[frame.frame_id]["boxes"] if b["class"] == "defect"])
+            (frame.image, [b["box"] for b in truth[frame.frame_id]["boxes"] if b["class"] == "missing_cap"])
             for frame in source
         ]
     stats = defect_stats(model, pairs)
@@ -49,7 +48,8 @@ def test_finds_the_defects_in_an_unseen_synthetic_flight(model):
     """Another seed than the demo's: a scene nobody tuned anything on."""
     with open_source("synthetic://drone?seed=11&frames=120") as source:
         pairs = [
-            (frame.image, [t.box for t in source.truth(frame.frame_id) if t.class_name == "defect"]) for frame in source
+            (frame.image, [t.box for t in source.truth(frame.frame_id) if t.class_name == "missing_cap"])
+            for frame in source
         ]
     stats = defect_stats(model, pairs)
     assert stats.n_gt > 10

@@ -17,11 +17,11 @@ from pathlib import Path
 import psutil
 import pytest
 import zmq
+from gridscout.edge.config import SupervisorConfig
+from gridscout.edge.runtime.bus import Endpoints
+from gridscout.edge.runtime.process_table import ProcessSpec
+from gridscout.edge.runtime.supervisor import Supervisor
 
-from edge.bus import Endpoints
-from edge.config import SupervisorConfig
-from edge.process_table import ProcessSpec
-from edge.supervisor import Supervisor
 from tests.supervised_worker import read_events
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from hardware.camera.base import SourceError
-from hardware.sim import make_dataset
-from hardware.sim.classes import CLASS_NAMES, DEFECT_TYPES
-from hardware.sim.scene import MIN_DEFECT_PX, MIN_INSULATOR_PX, TruthBox, render_frame
-from hardware.sim.synthetic_source import DEMO, SyntheticSource, params_from_uri
+from gridscout.hardware.camera.base import SourceError
+from gridscout.hardware.sim import make_dataset
+from gridscout.hardware.sim.scene.classes import CLASS_NAMES, DEFECT_TYPES
+from gridscout.hardware.sim.scene.scene import MIN_DEFECT_PX, MIN_INSULATOR_PX, TruthBox, render_frame
+from gridscout.hardware.sim.synthetic_source import DEMO, SyntheticSource, params_from_uri
 
 URI = "synthetic://drone?seed=7&frames=120&width=320&height=240&fps=10"
 
@@ -169,7 +168,7 @@ def test_make_dataset_writes_a_yolo_layout(tmp_path: Path) -> None:
     labels = sorted((out / "labels" / "train").glob("*.txt"))
     assert len(images) == 3 and [p.stem for p in images] == [p.stem for p in labels]
     yaml = (out / "data.yaml").read_text()
-    assert "train: images/train" in yaml and "0: insulator" in yaml and "1: defect" in yaml and "nc: 2" in yaml
+    assert "train: images/train" in yaml and "0: insulator" in yaml and "1: missing_cap" in yaml and "nc: 2" in yaml
     n_boxes = 0
     for lab in labels:
         for line in lab.read_text().splitlines():

@@ -1,11 +1,10 @@
 """The tracker keeps one id per physical object across frames."""
 
 import numpy as np
+from gridscout.perception.detections import Detections
+from gridscout.perception.tracker import Tracker
 
-from perception.detections import Detections
-from perception.tracker import Tracker
-
-NAMES = ("insulator", "defect")
+NAMES = ("insulator", "missing_cap")
 
 
 def frame(*objects):

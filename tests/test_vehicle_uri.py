@@ -1,8 +1,7 @@
 """Vehicle URIs: `sim-crawler` or `crawler:<link>[?baud=N]`, and the errors for everything else."""
 
 import pytest
-
-from edge.vehicle_uri import VEHICLE_FORMS, VehicleTarget, parse_vehicle_uri
+from gridscout.hardware.vehicle.uri import VEHICLE_FORMS, VehicleTarget, parse_vehicle_uri
 
 
 def test_sim_crawler_is_simulated_with_the_default_baud():

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-
-from edge.api.app import create_app
-from edge.api.token import resolve_token
-from edge.defaults import API_HOST, API_PORT
+from gridscout.edge.api.app import create_app
+from gridscout.edge.api.token import resolve_token
+from gridscout.edge.defaults import API_HOST, API_PORT
 
 log = logging.getLogger(__name__)
 

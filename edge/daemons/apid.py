@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from edge.api.server import start_in_thread
-from edge.daemons.runtime import Runtime
+from gridscout.edge.api.server import start_in_thread
+from gridscout.edge.runtime.daemon import Runtime
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
-from edge.daemons.runtime import Runtime
-from edge.messages import CameraStatus, Detections, FrameMeta
-from hardware.camera import CameraStalled, FrameSource, LiveCapture, SourceError, open_source
+from gridscout.edge.runtime.daemon import Runtime
+from gridscout.edge.runtime.messages import CameraStatus, Detections, FrameMeta
+from gridscout.hardware.camera import CameraStalled, FrameSource, LiveCapture, SourceError, open_source
 
 #: frames published ahead of the detections that acknowledge them (replay)
 REPLAY_WINDOW = 2

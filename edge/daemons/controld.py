@@ -13,11 +13,11 @@ import dataclasses
 import time
 from collections import deque
 
-from control.behaviour import BehaviourParams, Patrol
-from control.safety import SafetyGate, SafetyLimits
-from control.types import Intent, PerceptionInput, TrackObservation, VehicleState
-from edge.daemons.runtime import Runtime
-from edge.messages import ControlState, Detections, Telemetry, VehicleCommand
+from gridscout.control.behaviour import BehaviourParams, Patrol
+from gridscout.control.safety import SafetyGate, SafetyLimits
+from gridscout.control.types import Intent, PerceptionInput, TrackObservation, VehicleState
+from gridscout.edge.runtime.daemon import Runtime
+from gridscout.edge.runtime.messages import ControlState, Detections, Telemetry, VehicleCommand
 
 
 def _params(cls: type, section: object) -> object:

@@ -10,13 +10,12 @@ import os
 import time
 
 import numpy as np
-
-from edge.daemons.runtime import Runtime
-from edge.defaults import DEFAULT_MODEL
-from edge.messages import DetectionBox, Detections, FrameMeta
-from perception.model_loader import load_model, model_sha256
-from perception.taxonomy import is_defect
-from perception.tracker import Tracker
+from gridscout.edge.defaults import DEFAULT_MODEL
+from gridscout.edge.runtime.daemon import Runtime
+from gridscout.edge.runtime.messages import DetectionBox, Detections, FrameMeta
+from gridscout.perception.model_loader import load_model, model_sha256
+from gridscout.perception.taxonomy import is_defect
+from gridscout.perception.tracker import Tracker
 
 
 def _threads(configured: int) -> int:

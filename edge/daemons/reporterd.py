@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from edge.daemons.runtime import Runtime
-from edge.messages import DetectionBox, Detections, FrameMeta, ReportEvent, Telemetry
-from edge.reports.store import ReportObservation, ReportStore
+from gridscout.edge.reports.store import ReportObservation, ReportStore
+from gridscout.edge.runtime.daemon import Runtime
+from gridscout.edge.runtime.messages import DetectionBox, Detections, FrameMeta, ReportEvent, Telemetry
 
 #: frames kept for evidence, newest last (frames arrive just before their detections)
 FRAME_RING = 32

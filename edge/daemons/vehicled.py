@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
-from edge.daemons.runtime import Runtime
-from edge.messages import CommandWritten, Telemetry, VehicleCommand
-from hardware.crawler.driver import CrawlerDriver, CrawlerError
-from hardware.crawler.link import LinkError, open_link
+from gridscout.edge.runtime.daemon import Runtime
+from gridscout.edge.runtime.messages import CommandWritten, Telemetry, VehicleCommand
+from gridscout.hardware.crawler.driver import CrawlerDriver, CrawlerError
+from gridscout.hardware.crawler.link import LinkError, open_link
 
 TELEMETRY_PERIOD_S = 0.05
 STOP_ACK_WAIT_S = 1.0

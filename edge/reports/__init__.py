@@ -5,8 +5,8 @@ from the same file. Every insert or update takes a new per-device `seq`, so a pu
 `since=<seq>` never misses a change.
 """
 
-from edge.reports.geojson import to_geojson
-from edge.reports.store import (
+from gridscout.edge.reports.geojson import to_geojson
+from gridscout.edge.reports.store import (
     REVIEW_STATES,
     Report,
     ReportObservation,

@@ -4,21 +4,22 @@
 - `rtsp://`, `rtsps://`, `http://`, `https://`: a network stream (live).
 - `clip.mp4` (.avi, .mkv, .mov, ...): a video file.
 - `folder/`: a folder of images, in sorted order.
-- `synthetic://...`: rendered scenes from `hardware.sim`.
+- `synthetic://...`: rendered scenes from `gridscout.hardware.sim`.
 - `*.mcap`: recordings, not available yet.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from pathlib import Path
 
-from hardware.camera.base import CameraStalled, FrameSource, SourceError
-from hardware.camera.capture import STREAM_SCHEMES, LiveCapture, redact
-from hardware.camera.folder import IMAGE_SUFFIXES, ImageFolder
-from hardware.camera.pacing import Paced
-from hardware.camera.video_file import VideoFile
+from gridscout.hardware.camera.base import CameraStalled, FrameSource, SourceError
+from gridscout.hardware.camera.capture import STREAM_SCHEMES, LiveCapture, redact
+from gridscout.hardware.camera.folder import IMAGE_SUFFIXES, ImageFolder
+from gridscout.hardware.camera.pacing import Paced
+from gridscout.hardware.camera.video_file import VideoFile
 
 __all__ = [
     "CameraStalled",
@@ -36,6 +37,9 @@ ACCEPTED_FORMS = (
     "a stream URL (rtsp://, rtsps://, http://, https://), a video file (.mp4, .avi, .mkv, .mov, ...), "
     "a folder of images, or synthetic://..."
 )
+#: URI schemes served by simulators, as "module:Class". The HAL's device code never imports the
+#: simulators; they are loaded by name when such a URI is opened.
+SIMULATED_SOURCES = {"synthetic": "gridscout.hardware.sim.synthetic_source:SyntheticSource"}
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
@@ -59,8 +63,8 @@ def _open(uri: str, fps: float | None) -> FrameSource:
     scheme_match = _SCHEME.match(uri)
     if scheme_match:
         scheme = scheme_match.group(1).lower()
-        if scheme == "synthetic":
-            return _synthetic(uri)
+        if scheme in SIMULATED_SOURCES:
+            return _simulated(scheme, uri)
         if scheme in STREAM_SCHEMES:
             return LiveCapture(uri, fps=fps)
         raise SourceError(f"unknown source {redact(uri)!r}: scheme {scheme}:// is not supported; use {ACCEPTED_FORMS}")
@@ -83,11 +87,13 @@ def _open(uri: str, fps: float | None) -> FrameSource:
     raise SourceError(f"unknown source {uri!r}: expected {ACCEPTED_FORMS}")
 
 
-def _synthetic(uri: str) -> FrameSource:
+def _simulated(scheme: str, uri: str) -> FrameSource:
+    """A simulated camera, loaded by name from `SIMULATED_SOURCES` only when its URI is opened."""
+    module_name, _, class_name = SIMULATED_SOURCES[scheme].partition(":")
     try:
-        from hardware.sim.synthetic_source import SyntheticSource  # lazy: optional, may be absent
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
-        if e.name not in ("hardware.sim", "hardware.sim.synthetic_source"):
+        if not module_name.startswith(e.name or "\0"):
             raise
-        raise SourceError(f"{uri}: synthetic sources are not available (hardware.sim.synthetic_source missing)") from e
-    return SyntheticSource(uri)
+        raise SourceError(f"{uri}: {scheme}:// sources are not available here ({module_name} is missing)") from e
+    return getattr(module, class_name)(uri)

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from types import TracebackType
 
-from hardware.frame import Frame
+from gridscout.hardware.frame import Frame
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,8 @@ from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
-
-from hardware.camera.base import CameraStalled, FrameSource, SourceError
-from hardware.frame import Frame
+from gridscout.hardware.camera.base import CameraStalled, FrameSource, SourceError
+from gridscout.hardware.frame import Frame
 
 log = logging.getLogger(__name__)
 

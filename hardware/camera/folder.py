@@ -8,9 +8,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from hardware.camera.base import FrameSource, SourceError
-from hardware.frame import Frame
+from gridscout.hardware.camera.base import FrameSource, SourceError
+from gridscout.hardware.frame import Frame
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 DEFAULT_FOLDER_FPS = 10.0

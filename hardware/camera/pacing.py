@@ -6,8 +6,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from hardware.camera.base import FrameSource, SourceError
-from hardware.frame import Frame
+from gridscout.hardware.camera.base import FrameSource, SourceError
+from gridscout.hardware.frame import Frame
 
 
 class Paced(FrameSource):

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from hardware.camera.base import FrameSource, SourceError
-from hardware.frame import Frame
+from gridscout.hardware.camera.base import FrameSource, SourceError
+from gridscout.hardware.frame import Frame
 
 log = logging.getLogger(__name__)
 

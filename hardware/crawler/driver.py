@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from hardware.crawler.link import Link
-from hardware.crawler.protocol import (
+from gridscout.hardware.crawler.link import Link
+from gridscout.hardware.crawler.protocol import (
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
     Ack,

@@ -1,6 +1,6 @@
 """Write a YOLO dataset of synthetic inspection photos.
 
-    python -m hardware.sim.make_dataset --out DIR --images N --seed S [--imgsz 640x480]
+    python -m gridscout.hardware.sim.make_dataset --out DIR --images N --seed S [--imgsz 640x480]
         [--defect-types missing_cap,broken_disc,bird_nest] [--val-images M]
 
 Every image is a fresh random scene (terrain, towers, materials, defects) photographed close up,
@@ -17,9 +17,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from hardware.sim.classes import DEFAULT_DEFECT_TYPES, names_for, parse_defect_types
-from hardware.sim.scene import Scene, SceneParams, TruthBox, render_still
+from gridscout.hardware.sim.scene.classes import DEFAULT_DEFECT_TYPES, names_for, parse_defect_types
+from gridscout.hardware.sim.scene.scene import Scene, SceneParams, TruthBox, render_still
 
 
 def _imgsz(text: str) -> tuple[int, int]:
@@ -165,9 +164,9 @@ def write_dataset(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m hardware.sim.make_dataset",
+        prog="python -m gridscout.hardware.sim.make_dataset",
         description="Write a YOLO dataset (images/, labels/, data.yaml) of synthetic insulator photos.",
-        epilog="Class ids: 0 insulator, 1 defect (missing cap); broken_disc is 2 and bird_nest 3, "
+        epilog="Class ids: 0 insulator, 1 missing_cap; broken_disc is 2 and bird_nest 3, "
         "labelled (and drawn) only when listed in --defect-types.",
     )
     ap.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")

@@ -1,7 +1,7 @@
-"""Write the bundled demo footage: `python -m hardware.sim.make_demo`.
+"""Write the bundled demo footage: `python -m gridscout.hardware.sim.make_demo`.
 
 Renders `synthetic://demo` to hardware/sim/assets/demo.mp4 (mp4v) and its ground truth to
-demo.truth.jsonl, one line per frame: {"frame": i, "boxes": [{"class": "defect", "box": [x1, y1, x2, y2]}]}.
+demo.truth.jsonl, one line per frame: {"frame": i, "boxes": [{"class": "missing_cap", "box": [x1, y1, x2, y2]}]}.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 import cv2
-
-from hardware.camera.base import SourceError
-from hardware.sim.synthetic_source import SyntheticSource
+from gridscout.hardware.camera.base import SourceError
+from gridscout.hardware.sim.synthetic_source import SyntheticSource
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEMO_URI = "synthetic://demo"
@@ -50,7 +49,9 @@ def write_demo(uri: str = DEMO_URI, out_dir: Path = ASSETS, stem: str = "demo") 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hardware.sim.make_demo", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m gridscout.hardware.sim.make_demo", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--uri", default=DEMO_URI, help="synthetic:// URI to render (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=ASSETS, help="output folder (default: hardware/sim/assets)")
     ap.add_argument("--stem", default="demo", help="file name stem (default: %(default)s)")

@@ -19,11 +19,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
-
-from hardware.camera.base import FrameSource, SourceError
-from hardware.frame import Frame
-from hardware.sim.classes import parse_defect_types
-from hardware.sim.scene import Scene, SceneParams, TruthBox, render_still
+from gridscout.hardware.camera.base import FrameSource, SourceError
+from gridscout.hardware.frame import Frame
+from gridscout.hardware.sim.scene.classes import parse_defect_types
+from gridscout.hardware.sim.scene.scene import Scene, SceneParams, TruthBox, render_still
 
 __all__ = ["DEMO", "SyntheticSource", "TruthBox", "params_from_uri", "render_synthetic"]
 

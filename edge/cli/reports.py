@@ -1,0 +1,108 @@
+"""`gridscout reports`: list, inspect and export the defect reports stored on this device."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gridscout.edge.cli.argtypes import positive_int
+from gridscout.edge.defaults import DATA_DIR
+
+if TYPE_CHECKING:
+    from gridscout.edge.reports.store import Report, ReportStore
+
+ROW = "{:<8}  {:>5}  {:<16}  {:>4}  {:<24}  {:<24}  {:<22}  {}"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reports",
+        help="list, show and export defect reports",
+        description="Read the defect reports in a data directory's reports.db.",
+        epilog="Example: gridscout reports --data /var/lib/gridscout list --since 120",
+    )
+    data_help = f"data directory holding reports.db (default: ./{DATA_DIR})"
+    p.add_argument("--data", type=Path, default=DATA_DIR, help=data_help)
+    actions = p.add_subparsers(dest="reports_action", metavar="ACTION", required=True)
+    # Each action also takes --data after its name; SUPPRESS keeps it from overriding the one before.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", type=Path, default=argparse.SUPPRESS, help=data_help)
+
+    ls = actions.add_parser("list", parents=[common], help="a table of reports in seq order")
+    ls.add_argument("--since", type=int, default=0, help="only reports with seq greater than this")
+    ls.add_argument("--limit", type=positive_int, default=100, help="at most this many (default 100)")
+    ls.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    ls.set_defaults(func=run_list)
+
+    show = actions.add_parser("show", parents=[common], help="every field of one report")
+    show.add_argument("id", help="report id or an unambiguous prefix of it")
+    show.add_argument("--evidence", type=Path, metavar="FILE", help="write the evidence JPEG here")
+    show.set_defaults(func=run_show)
+
+    export = actions.add_parser("export", parents=[common], help="export all reports")
+    export.add_argument("--geojson", type=Path, metavar="FILE", required=True, help="write a GeoJSON file here")
+    export.set_defaults(func=run_export)
+
+
+def _open(args: argparse.Namespace) -> ReportStore:
+    # Imported here, as in the other commands, to keep `gridscout --help` fast.
+    from gridscout.edge.reports.store import ReportStore
+
+    return ReportStore(args.data, create=False)
+
+
+def _position(report: Report) -> str:
+    if report.lat is not None and report.lon is not None:
+        return f"{report.lat:.6f},{report.lon:.6f}"
+    return f"{report.position_m:.1f} m" if report.position_m is not None else "-"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        reports = store.list(since=args.since, limit=args.limit)
+    if args.json:
+        for report in reports:
+            print(report.model_dump_json())
+        return 0
+    if not reports:
+        print(f"no reports with seq > {args.since}")
+        return 0
+    print(ROW.format("ID", "SEQ", "CLASS", "CONF", "FIRST SEEN", "LAST SEEN", "WHERE", "REVIEW"))
+    for r in reports:
+        when = (r.first_seen, r.last_seen)
+        print(
+            ROW.format(r.id[:8], r.seq, r.class_name[:16], f"{r.confidence:.2f}", *when, _position(r), r.review_state)
+        )
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        matches = store.find(args.id)
+        if len(matches) != 1:
+            found = ", ".join(m.id for m in matches) if matches else "none"
+            raise ValueError(f"{args.id!r} must match exactly one report in {args.data} (matches: {found})")
+        report = matches[0]
+        jpeg = store.evidence(report.id) if args.evidence else None
+    for name, value in report.model_dump().items():
+        print(f"{name:<16} {'-' if value is None else value}")
+    if args.evidence:
+        if jpeg is None:
+            raise ValueError(f"report {report.id} has no evidence image")
+        args.evidence.write_bytes(jpeg)
+        print(f"{'evidence file':<16} {args.evidence} ({len(jpeg)} bytes)")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from gridscout.edge.reports.geojson import to_geojson
+
+    reports = []
+    with _open(args) as store:
+        while page := store.list(since=reports[-1].seq if reports else 0, limit=1000):
+            reports.extend(page)
+    args.geojson.write_text(json.dumps(to_geojson(reports), indent=1) + "\n")
+    print(f"{len(reports)} reports -> {args.geojson}")
+    return 0

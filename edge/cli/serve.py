@@ -1,0 +1,45 @@
+"""`gridscout serve`: the fleet API over a data directory's reports, without the detection chain."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gridscout.edge.cli.argtypes import parse_host_port
+from gridscout.edge.defaults import API_HOST, API_PORT, DATA_DIR
+
+DEFAULT_API = f"{API_HOST}:{API_PORT}"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve stored defect reports to the fleet over HTTP",
+        description=(
+            "Serve the fleet API (GET /v1/reports?since=SEQ, evidence JPEGs, reviews) over the reports in a "
+            "data directory, e.g. on a docked robot. Reads need a bearer token: --token, else "
+            "$GRIDSCOUT_API_TOKEN, else DATA/api_token (generated and printed once if absent)."
+        ),
+        epilog="Example: gridscout serve --data /var/lib/gridscout --api 0.0.0.0:8470",
+    )
+    p.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: ./{DATA_DIR})")
+    p.add_argument(
+        "--api",
+        type=parse_host_port,
+        default=parse_host_port(DEFAULT_API),
+        metavar="HOST:PORT",
+        help=f"address to listen on (default: {DEFAULT_API}, loopback only; port 0 = any free port)",
+    )
+    p.add_argument("--token", help="API token (default: $GRIDSCOUT_API_TOKEN, else DATA/api_token)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gridscout.edge.api.server import serve_announced
+    from gridscout.edge.reports.store import ReportStore, StoreNotFoundError
+
+    if not ReportStore.exists(args.data):
+        raise StoreNotFoundError(f"no report store in {args.data} (expected {args.data / 'reports.db'})")
+    host, port = args.api
+    serve_announced(args.data, host, port, args.token, out=lambda line: print(line, flush=True))
+    return 0

@@ -1,1 +1,0 @@
-"""One module per `gridscout` subcommand, each with `register(subparsers)`."""

@@ -1,0 +1,148 @@
+"""`gridscout detect`: run the detector and tracker over a source, write video, JSONL and a summary."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import cv2
+import numpy as np
+from gridscout.edge.offline.annotate import draw_detections
+from gridscout.hardware.camera import open_source
+from gridscout.hardware.camera.base import FrameSource
+from gridscout.perception.model_loader import load_model
+from gridscout.perception.tracker import Tracker
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DetectOptions:
+    source: str
+    model: Path
+    out: Path | None = None
+    jsonl: Path | None = None
+    conf: float | None = None
+    threads: int | None = None
+    provider: str = "cpu"
+    realtime: bool = False
+    progress: bool = True
+    max_frames: int | None = None
+
+
+@dataclass
+class DetectSummary:
+    source: str
+    model: str
+    frames: int = 0
+    seconds: float = 0.0
+    corrupt_frames: int = 0
+    detections: Counter = field(default_factory=Counter)
+    tracks: dict[str, set[int]] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "model": self.model,
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+            "fps": round(self.fps, 2),
+            "corrupt_frames": self.corrupt_frames,
+            "detections": dict(sorted(self.detections.items())),
+            "tracks": {name: len(ids) for name, ids in sorted(self.tracks.items())},
+        }
+
+    def format(self) -> str:
+        lines = [
+            f"source   {self.source}",
+            f"model    {self.model}",
+            f"frames   {self.frames} in {self.seconds:.1f} s ({self.fps:.1f} frames/s)"
+            + (f", {self.corrupt_frames} corrupt skipped" if self.corrupt_frames else ""),
+            f"{'class':<12} {'detections':>10} {'tracks':>7}",
+        ]
+        names = sorted(set(self.detections) | set(self.tracks))
+        for name in names:
+            lines.append(f"{name:<12} {self.detections.get(name, 0):>10} {len(self.tracks.get(name, ())):>7}")
+        if not names:
+            lines.append("(nothing detected)")
+        return "\n".join(lines)
+
+
+class _VideoOut:
+    """Opens the writer on the first frame, when the size is known."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path, self.fps, self.writer = path, fps, None
+
+    def write(self, image: np.ndarray) -> None:
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in {".mp4", ".mov"} else "MJPG"))
+            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (image.shape[1], image.shape[0]))
+            if not self.writer.isOpened():
+                raise OSError(f"{self.path}: cannot open for writing a video")
+        self.writer.write(image)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+def run_detect(options: DetectOptions) -> DetectSummary:
+    """Run detection over the whole source (or until Ctrl-C) and return the summary."""
+    source: FrameSource = open_source(options.source, realtime=options.realtime)
+    try:
+        model = load_model(options.model, threads=options.threads, provider=options.provider, conf=options.conf)
+    except BaseException:
+        source.close()
+        raise
+    tracker = Tracker(frame_rate=source.fps or 10.0)
+    summary = DetectSummary(source=source.name, model=model.name)
+    video = _VideoOut(options.out, source.fps or 10.0) if options.out else None
+    jsonl: IO[str] | None = None
+    total = source.frame_count
+    if options.max_frames is not None:
+        total = min(total, options.max_frames) if total else options.max_frames
+    bar = tqdm(total=total, unit="frame", disable=not options.progress, leave=False, dynamic_ncols=True)
+    started = time.perf_counter()
+    try:
+        if options.jsonl:
+            options.jsonl.parent.mkdir(parents=True, exist_ok=True)
+            jsonl = options.jsonl.open("w")
+        for frame in source:
+            detections = tracker.update(model.detect(frame.image))
+            summary.frames += 1
+            for name, track in zip(detections.class_names, detections.track_ids, strict=True):
+                summary.detections[name] += 1
+                if track >= 0:
+                    summary.tracks.setdefault(name, set()).add(int(track))
+            if jsonl:
+                record = {"frame": frame.frame_id, "name": frame.name, "detections": detections.to_records()}
+                jsonl.write(json.dumps(record) + "\n")
+            if video:
+                video.write(draw_detections(frame.image, detections))
+            bar.update(1)
+            if options.max_frames is not None and summary.frames >= options.max_frames:
+                break
+    except KeyboardInterrupt:
+        log.warning("interrupted after %d frames", summary.frames)
+    finally:
+        summary.seconds = time.perf_counter() - started
+        summary.corrupt_frames = source.corrupt_frames
+        bar.close()
+        source.close()
+        if jsonl:
+            jsonl.close()
+        if video:
+            video.close()
+    return summary

@@ -1,0 +1,119 @@
+"""What every chain process shares: its run spec, bus, heartbeat, run state and signal handling.
+
+Processes run in their own session, so a terminal's Ctrl-C reaches only the supervisor, which
+stops the vehicle first and then the rest. A process whose supervisor vanished (kill -9) exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import zmq
+from gridscout.edge.config import Config
+from gridscout.edge.runtime.bus import Endpoints, HeartbeatSender, Publisher, Subscriber
+from gridscout.edge.runtime.messages import RunControl
+from gridscout.edge.runtime.runspec import RunSpec, read_runspec
+
+
+class Runtime:
+    def __init__(self, process: str, argv: list[str] | None = None) -> None:
+        args = sys.argv[1:] if argv is None else argv
+        if len(args) != 1:
+            raise SystemExit(f"usage: python -m gridscout.edge.daemons.{process}d RUN_DIR (started by `gridscout run`)")
+        self.process = process
+        self.spec: RunSpec = read_runspec(args[0])
+        self.config = Config.model_validate(self.spec.config)
+        logging.basicConfig(
+            level=logging.INFO,
+            format=f"%(asctime)s {process}[%(process)d] %(levelname)s %(message)s",
+        )
+        self.log = logging.getLogger(process)
+        self.ctx = zmq.Context()
+        bus = self.config.bus
+        self.endpoints = Endpoints(
+            bus.transport, ipc_dir=self.spec_dir, tcp_host=bus.tcp_host, tcp_base_port=bus.tcp_base_port
+        )
+        self.heartbeat = HeartbeatSender(self.ctx, self.endpoints, process)
+        self._run_control = Subscriber(self.ctx, self.endpoints, ["run_control"])
+        self.run_state = "starting"
+        self.stop_requested = False
+        #: how many times the supervisor has restarted this process (0 on the first start)
+        self.restarts = int(os.environ.get("GRIDSCOUT_RESTARTS", "0"))
+        self._parent = os.getppid()
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    @property
+    def spec_dir(self) -> Path:
+        return Path(self.spec.run_dir)
+
+    @property
+    def mode(self) -> str:
+        return self.config.run.mode
+
+    def make_realtime(self) -> None:
+        """Run this process under SCHED_FIFO (as openpilot does for its control loop), so a busy
+        perception process cannot delay it; fall back to normal scheduling when not permitted."""
+        priority = self.config.supervisor.realtime_priority
+        if priority == 0 or not hasattr(os, "sched_setscheduler"):
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+            self.log.info("running with SCHED_FIFO priority %d", priority)
+        except (PermissionError, OSError) as exc:
+            self.log.warning("no realtime scheduling (%s); timing may suffer under load", exc)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stop_requested = True
+
+    def publisher(self, topic: str, *, hwm: int = 100) -> Publisher:
+        return Publisher(self.ctx, self.endpoints, topic, hwm=hwm)
+
+    def subscriber(self, topics: list[str], *, hwm: int = 100) -> Subscriber:
+        return Subscriber(self.ctx, self.endpoints, topics, hwm=hwm)
+
+    def poll(self) -> None:
+        """Take in run-state changes; notice a vanished supervisor."""
+        for received in self._run_control.drain():
+            if isinstance(received.msg, RunControl):
+                self.run_state = received.msg.state
+        if os.getppid() != self._parent:
+            self.log.warning("supervisor gone; exiting")
+            self.stop_requested = True
+
+    @property
+    def should_stop(self) -> bool:
+        return self.stop_requested or self.run_state == "stopping"
+
+    def wait_until_running(
+        self,
+        beat_stats: dict[str, float] | None = None,
+        timeout_s: float = 60.0,
+        idle: Callable[[], object] | None = None,
+    ) -> bool:
+        """Heartbeat as ready until the supervisor says go (calling `idle` meanwhile). False when told to stop."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.poll()
+            if self.should_stop:
+                return False
+            if self.run_state == "running":
+                return True
+            self.heartbeat.beat(ready=True, stats=beat_stats)
+            if idle is not None:
+                idle()
+            else:
+                time.sleep(0.02)
+        self.log.error("supervisor never said go within %.0f s", timeout_s)
+        return False
+
+    def close(self) -> None:
+        self.heartbeat.close()
+        self._run_control.close()
+        self.ctx.destroy(linger=200)

@@ -1,0 +1,1 @@
+"""The simulated line crawler: the protocol core (`core`) and its pty / ZeroMQ server (`server`)."""

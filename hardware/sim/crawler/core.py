@@ -1,0 +1,239 @@
+"""The simulated crawler, without I/O: `handle(packet, now)` answers host messages, `tick(now)` advances
+physics, runs the heartbeat watchdog and emits periodic telemetry and heartbeats. Times are monotonic
+seconds supplied by the caller, so tests can drive it with any clock."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from gridscout.hardware.crawler.protocol import (
+    PROTOCOL_MAJOR,
+    PROTOCOL_MINOR,
+    Ack,
+    CrawlerState,
+    Heartbeat,
+    Hello,
+    HelloAck,
+    HelloStatus,
+    Message,
+    MsgId,
+    Nack,
+    NackReason,
+    Packet,
+    SetSpeed,
+    Stop,
+    Telemetry,
+    TelemetryFlags,
+    seq_newer,
+)
+
+EMPTY_V, FULL_V = 19.8, 25.2  # 6S Li-ion pack
+SAG_V_PER_MPS = 0.3
+DRAIN_PCT_PER_S = 0.002
+DRAIN_PCT_PER_M = 0.05
+AT_END_M = 1e-3
+DEDUPE_WINDOW = 64
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    line_length_m: float = 300.0
+    start_position_m: float = 0.0
+    max_speed_mps: float = 2.0
+    accel_mps2: float = 0.5
+    brake_mps2: float = 2.0
+    heartbeat_timeout_s: float = 0.3
+    battery_pct: float = 100.0
+    physics_hz: float = 100.0
+    telemetry_hz: float = 20.0
+    heartbeat_hz: float = 10.0
+
+
+class CrawlerSim:
+    """State of one crawler on one line. `events` collects dicts for the log; the caller drains it."""
+
+    def __init__(self, config: SimConfig, now: float) -> None:
+        self.config = config
+        self.position_m = min(max(config.start_position_m, 0.0), config.line_length_m)
+        self.speed_mps = 0.0
+        self.target_mps = 0.0
+        self.hard_brake = False
+        self.battery_pct = config.battery_pct
+        self.state = CrawlerState.IDLE
+        self.session = False
+        self.last_cmd_seq: int | None = None
+        self.duplicates = 0
+        self.events: list[dict[str, Any]] = []
+        self._replies: OrderedDict[int, Message] = OrderedDict()  # command seq -> the answer it got
+        self._t0 = self._t_physics = now
+        self._last_host_rx: float | None = None
+        self._next_telemetry = self._next_heartbeat = now
+
+    # ---- protocol ----
+
+    def handle(self, packet: Packet, now: float) -> list[Message]:
+        """Answer one message from the host; returns the replies to send."""
+        msg = packet.msg
+        if isinstance(msg, Hello | Heartbeat | SetSpeed | Stop):
+            self._last_host_rx = now  # any valid host frame feeds the watchdog
+        match msg:
+            case Hello():
+                return [self._hello(packet.seq, msg, now)]
+            case SetSpeed() | Stop():
+                if packet.seq in self._replies:  # a retry of a command already handled: same answer, no effect
+                    self.duplicates += 1
+                    return [self._replies[packet.seq]]
+                reply = self._command(packet.seq, msg, now)
+                self._replies[packet.seq] = reply
+                while len(self._replies) > DEDUPE_WINDOW:
+                    self._replies.popitem(last=False)
+                return [reply]
+        return []  # heartbeats only feed the watchdog; vehicle-bound messages are ignored
+
+    def _hello(self, seq: int, hello: Hello, now: float) -> HelloAck:
+        ok = hello.major == PROTOCOL_MAJOR
+        self._event(now, "hello", major=hello.major, minor=hello.minor, accepted=ok)
+        if ok:  # a new session: forget the old one's seqs, leave failsafe, come to rest
+            self.session = True
+            self._replies.clear()
+            self.last_cmd_seq = None
+            if self.state != CrawlerState.FAULT:
+                self.target_mps, self.hard_brake = 0.0, False
+                self.state = CrawlerState.IDLE
+        return HelloAck(
+            PROTOCOL_MAJOR,
+            PROTOCOL_MINOR,
+            HelloStatus.OK if ok else HelloStatus.MAJOR_MISMATCH,
+            seq,
+            self.config.heartbeat_timeout_s,
+            self.config.max_speed_mps,
+        )
+
+    def _command(self, seq: int, cmd: SetSpeed | Stop, now: float) -> Ack | Nack:
+        cmd_id = MsgId.STOP if isinstance(cmd, Stop) else MsgId.SET_SPEED
+        reason = self._refusal(seq, cmd)
+        if reason is not None:
+            self._event(now, "nack", type=_kind(cmd), seq=seq, reason=reason.name, **self._cmd_fields(cmd))
+            return Nack(seq, cmd_id, reason)
+        self.last_cmd_seq = seq
+        if isinstance(cmd, Stop):
+            self.target_mps, self.hard_brake, self.state = 0.0, True, CrawlerState.STOPPED
+        else:
+            self.target_mps, self.hard_brake = cmd.speed_mps, False
+            self.state = CrawlerState.MOVING if cmd.speed_mps else CrawlerState.STOPPED
+        self._event(now, "command", type=_kind(cmd), seq=seq, **self._cmd_fields(cmd), position_m=self.position_m)
+        return Ack(seq, cmd_id)
+
+    def _refusal(self, seq: int, cmd: SetSpeed | Stop) -> NackReason | None:
+        if not self.session:
+            return NackReason.NO_SESSION
+        if self.last_cmd_seq is not None and seq_newer(self.last_cmd_seq, seq):
+            return NackReason.STALE  # older than a command already applied: the newer one wins
+        if isinstance(cmd, Stop):
+            return None
+        if self.state == CrawlerState.FAULT:
+            return NackReason.FAULT
+        if abs(cmd.speed_mps) > self.config.max_speed_mps + 1e-9:
+            return NackReason.SPEED_OUT_OF_RANGE
+        at_start = self.position_m <= AT_END_M
+        at_end = self.position_m >= self.config.line_length_m - AT_END_M
+        if (cmd.speed_mps > 0 and at_end) or (cmd.speed_mps < 0 and at_start):
+            return NackReason.AT_END_OF_LINE
+        return None
+
+    @staticmethod
+    def _cmd_fields(cmd: SetSpeed | Stop) -> dict[str, float]:
+        return {"speed_mps": cmd.speed_mps if isinstance(cmd, SetSpeed) else 0.0}
+
+    # ---- time ----
+
+    def tick(self, now: float) -> list[Message]:
+        """Advance physics to `now` in fixed steps, run the watchdog; returns telemetry/heartbeats due."""
+        dt = 1.0 / self.config.physics_hz
+        self._t_physics = max(self._t_physics, now - 1.0)  # after a long stall, do not replay it all
+        while self._t_physics + dt <= now:
+            self._t_physics += dt
+            self.step(dt, self._t_physics)
+        self._watchdog(now)
+        out: list[Message] = []
+        if now >= self._next_telemetry:
+            out.append(self.telemetry())
+            self._next_telemetry = max(self._next_telemetry + 1 / self.config.telemetry_hz, now)
+        if now >= self._next_heartbeat:
+            out.append(Heartbeat(now - self._t0))
+            self._next_heartbeat = max(self._next_heartbeat + 1 / self.config.heartbeat_hz, now)
+        return out
+
+    def step(self, dt: float, now: float = 0.0) -> None:
+        """One physics step: speed towards target within the accel (or brake) limit, never faster than
+        it can still stop before an end of the line; battery drain; end-of-line and empty-battery stops."""
+        cfg = self.config
+        max_fwd = math.sqrt(2 * cfg.brake_mps2 * max(cfg.line_length_m - self.position_m, 0.0))
+        max_back = math.sqrt(2 * cfg.brake_mps2 * max(self.position_m, 0.0))
+        target = min(max(self.target_mps, -max_back), max_fwd)
+        rate = cfg.brake_mps2 if self.hard_brake else cfg.accel_mps2
+        self.speed_mps += min(max(target - self.speed_mps, -rate * dt), rate * dt)
+        self.speed_mps = min(max(self.speed_mps, -max_back), max_fwd)
+        self.position_m += self.speed_mps * dt
+        self.battery_pct = max(
+            0.0, self.battery_pct - DRAIN_PCT_PER_S * dt - DRAIN_PCT_PER_M * abs(self.speed_mps) * dt
+        )
+
+        heading_to_end = (self.target_mps > 0 and self.position_m >= cfg.line_length_m - AT_END_M) or (
+            self.target_mps < 0 and self.position_m <= AT_END_M
+        )
+        if heading_to_end and abs(self.speed_mps) < 1e-3:
+            self.position_m = cfg.line_length_m if self.target_mps > 0 else 0.0
+            self.speed_mps = self.target_mps = 0.0
+            self.state = CrawlerState.END_OF_LINE
+            self._event(now, "end_of_line", position_m=self.position_m)
+        if self.battery_pct <= 0 and self.state != CrawlerState.FAULT:
+            self.target_mps, self.hard_brake, self.state = 0.0, True, CrawlerState.FAULT
+            self._event(now, "fault", reason="battery empty", position_m=self.position_m)
+
+    def _watchdog(self, now: float) -> None:
+        if not self.session or self._last_host_rx is None or self.state in (CrawlerState.FAILSAFE, CrawlerState.FAULT):
+            return
+        silent_s = now - self._last_host_rx
+        if silent_s > self.config.heartbeat_timeout_s:
+            self.target_mps, self.hard_brake, self.state = 0.0, True, CrawlerState.FAILSAFE
+            self._event(
+                now, "failsafe", silent_s=round(silent_s, 4), position_m=self.position_m, speed_mps=self.speed_mps
+            )
+
+    # ---- outputs ----
+
+    @property
+    def battery_v(self) -> float:
+        return EMPTY_V + (FULL_V - EMPTY_V) * self.battery_pct / 100 - SAG_V_PER_MPS * abs(self.speed_mps)
+
+    def telemetry(self) -> Telemetry:
+        flags = TelemetryFlags.NONE
+        if self.state == CrawlerState.FAILSAFE:
+            flags |= TelemetryFlags.FAILSAFE
+        if self.state == CrawlerState.END_OF_LINE:
+            flags |= TelemetryFlags.END_OF_LINE
+        if self.state == CrawlerState.FAULT:
+            flags |= TelemetryFlags.FAULT
+        if self.session:
+            flags |= TelemetryFlags.SESSION
+        return Telemetry(
+            self.position_m,
+            self.speed_mps,
+            self.battery_v,
+            round(self.battery_pct),
+            self.state,
+            self.last_cmd_seq or 0,
+            flags,
+        )
+
+    def _event(self, now: float, event: str, **fields: Any) -> None:
+        rounded = {k: round(v, 6) if isinstance(v, float) else v for k, v in fields.items()}
+        self.events.append({"t_mono": now, "event": event, **rounded})
+
+
+def _kind(cmd: SetSpeed | Stop) -> str:
+    return "stop" if isinstance(cmd, Stop) else "set_speed"
