@@ -65,7 +65,6 @@ from gridscout.edge.runtime.bus import Endpoints, Subscriber  # noqa: E402
 from gridscout.edge.runtime.messages import TOPICS, CommandWritten, ControlState, Detections  # noqa: E402
 from gridscout.hardware.camera import open_source  # noqa: E402
 from gridscout.perception.model_loader import load_model  # noqa: E402
-
 from sim_tests.chain import free_port_block, write_config  # noqa: E402
 
 TAPPED = ("detections", "control_state", "command_written")

@@ -3,6 +3,7 @@
 Each 20 Hz tick: `Patrol.update` turns perception and telemetry into an `Intent`; `SafetyGate.step` turns the
 intent's command into what may be sent (or STOP on stale, lost or bad input). Pure standard-library Python,
 with every time passed in, so runs are deterministic and replayable. Perception never imports this package.
+`vehicle` is the vocabulary every vehicle driver speaks (telemetry, states, limits); the HAL uses it too.
 """
 
 from gridscout.control.behaviour import BehaviourParams, Patrol
@@ -14,8 +15,8 @@ from gridscout.control.types import (
     SpeedCommand,
     TrackObservation,
     Transition,
-    VehicleState,
 )
+from gridscout.control.vehicle import VehicleLimits, VehicleState, VehicleTelemetry
 
 __all__ = [
     "BehaviourParams",
@@ -29,5 +30,7 @@ __all__ = [
     "SpeedCommand",
     "TrackObservation",
     "Transition",
+    "VehicleLimits",
     "VehicleState",
+    "VehicleTelemetry",
 ]

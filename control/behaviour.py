@@ -6,25 +6,28 @@ A small explicit state machine; pure and deterministic (times are passed in), so
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from gridscout.control.types import Intent, Mode, PerceptionInput, TrackObservation, Transition, VehicleState
+from gridscout.control.types import Intent, Mode, PerceptionInput, TrackObservation, Transition
+from gridscout.control.vehicle import VehicleState, VehicleTelemetry
 
 
 @dataclass(frozen=True, slots=True)
 class BehaviourParams:
-    cruise_speed_mps: float = 0.5  # speed while patrolling
-    slow_speed_mps: float = 0.15  # speed while approaching a defect
-    hold_s: float = 3.0  # how long to stand still for a close look
-    defect_min_confidence: float = 0.4  # sightings below this confidence are ignored
-    defect_min_hits: int = 3  # frames a defect track must be seen (confidently) before acting on it
-    close_box_height_frac: float = 0.25  # hold once the defect box is this tall (box height / frame height)
-    approach_timeout_s: float = 6.0  # hold anyway after approaching this long
-    line_end_m: float | None = None  # end of the line along the track; None: only the vehicle reports it
-    end_margin_m: float = 1.0  # stop once position >= line_end_m - end_margin_m
-    track_lost_s: float = 1.0  # a track unseen this long is forgotten (an approach on it is dropped)
-    resume_s: float = 2.0  # RESUME lasts this long before it counts as plain PATROL again
-    ready_states: frozenset[str] = field(default=frozenset({"IDLE", "MOVING", "STOPPED"}))  # states we may drive in
+    """The patrol's settings. No defaults here: `gridscout.edge.config` builds these from the shipped
+    config, where every value has its one default and its description."""
+
+    cruise_speed_mps: float  # speed while patrolling
+    slow_speed_mps: float  # speed while approaching a defect
+    hold_s: float  # how long to stand still for a close look
+    defect_min_confidence: float  # sightings below this confidence are ignored
+    defect_min_hits: int  # frames a defect track must be seen (confidently) before acting on it
+    close_box_height_frac: float  # hold once the defect box is this tall (box height / frame height)
+    approach_timeout_s: float  # hold anyway after approaching this long
+    line_end_m: float | None  # end of the line along the track; None: only the vehicle reports it
+    end_margin_m: float  # stop once position >= line_end_m - end_margin_m
+    track_lost_s: float  # a track unseen this long is forgotten (an approach on it is dropped)
+    resume_s: float  # RESUME lasts this long before it counts as plain PATROL again
 
 
 class Patrol:
@@ -34,8 +37,8 @@ class Patrol:
     A track is held at most once (it is marked held when the hold starts, even if a WAIT cuts the hold short).
     """
 
-    def __init__(self, params: BehaviourParams | None = None) -> None:
-        self.params = params or BehaviourParams()
+    def __init__(self, params: BehaviourParams) -> None:
+        self.params = params
         self.mode = Mode.PATROL
         self.transitions: list[Transition] = []
         self._reason = "cruise"
@@ -52,7 +55,7 @@ class Patrol:
         """True once the end of the line is reached; the behaviour then only asks for STOP."""
         return self.mode is Mode.END_OF_LINE
 
-    def update(self, now_s: float, perception: PerceptionInput | None, vehicle: VehicleState | None) -> Intent:
+    def update(self, now_s: float, perception: PerceptionInput | None, vehicle: VehicleTelemetry | None) -> Intent:
         if perception is not None and perception.frame_id != self._last_frame_id:
             self._observe(perception)
         if self._mode_since_s is None:
@@ -72,7 +75,7 @@ class Patrol:
         for track_id in [t for t, seen in self._last_seen_s.items() if perception.t_s - seen > p.track_lost_s]:
             del self._hits[track_id], self._latest[track_id], self._last_seen_s[track_id]
 
-    def _step(self, now_s: float, vehicle: VehicleState | None) -> None:
+    def _step(self, now_s: float, vehicle: VehicleTelemetry | None) -> None:
         p, elapsed = self.params, now_s - self._mode_since_s
         if end := self._end_of_line(vehicle):
             self._enter(now_s, Mode.END_OF_LINE, end)
@@ -113,22 +116,23 @@ class Patrol:
         ]
         return max(candidates, key=lambda obs: (obs.box_height_frac, -obs.track_id), default=None)
 
-    def _end_of_line(self, vehicle: VehicleState | None) -> str | None:
+    def _end_of_line(self, vehicle: VehicleTelemetry | None) -> str | None:
         if vehicle is None:
             return None
-        if vehicle.state == "END_OF_LINE":
-            return "vehicle reports END_OF_LINE"
+        if vehicle.state is VehicleState.END_OF_PATH:
+            return "vehicle reports END_OF_PATH"
         end, position = self.params.line_end_m, vehicle.position_m
-        if end is not None and math.isfinite(position) and position >= end - self.params.end_margin_m:
+        known = position is not None and math.isfinite(position)
+        if end is not None and known and position >= end - self.params.end_margin_m:
             return f"end of line at {position:.2f} m (line ends at {end:g} m)"
         return None
 
-    def _not_ready(self, vehicle: VehicleState | None) -> str | None:
+    def _not_ready(self, vehicle: VehicleTelemetry | None) -> str | None:
         if vehicle is None:
             return "no telemetry"
         if not vehicle.link_ok:
             return "vehicle link down"
-        return None if vehicle.state in self.params.ready_states else f"vehicle {vehicle.state}"
+        return None if vehicle.state.can_drive else f"vehicle {vehicle.state}"
 
     def _enter(self, now_s: float, mode: Mode, reason: str) -> None:
         if mode is not self.mode:

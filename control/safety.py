@@ -17,19 +17,22 @@ _EPS = 1e-6  # slack on time comparisons, so float error in 20 Hz timestamps nev
 
 @dataclass(frozen=True, slots=True)
 class SafetyLimits:
-    max_speed_mps: float = 1.0  # fastest forward command
-    max_reverse_speed_mps: float = 0.0  # fastest reverse command, as a magnitude; 0 forbids reverse
-    max_accel_mps2: float = 0.5  # how fast the commanded speed may grow in magnitude
-    max_decel_mps2: float = 1.5  # how fast it may shrink in a non-stop slowdown; a STOP is never limited
-    max_command_rate_hz: float = 20.0  # commands at most this often (a new fault's STOP goes out regardless)
-    perception_timeout_s: float = 0.3  # perception older than this is stale
-    telemetry_timeout_s: float = 0.3  # telemetry older than this is stale
-    link_timeout_s: float = 0.3  # link heartbeat older than this is stale (when the caller passes last_link_s)
-    geofence_min_m: float | None = None  # stop below this position along the line
-    geofence_max_m: float | None = None  # stop above this position along the line
-    recover_s: float = 0.5  # after a fault, inputs must stay good this long before motion is allowed again
-    resend_s: float = 0.5  # an unchanged speed is re-sent this often as a keep-alive
-    max_time_jump_s: float = 1.0  # a clock step forward larger than this between steps is a fault
+    """The gate's limits. No defaults here: `gridscout.edge.config` builds these from the shipped config,
+    where every value has its one default and its description (and the gate's tests run against it)."""
+
+    max_speed_mps: float  # fastest forward command
+    max_reverse_speed_mps: float  # fastest reverse command, as a magnitude; 0 forbids reverse
+    max_accel_mps2: float  # how fast the commanded speed may grow in magnitude
+    max_decel_mps2: float  # how fast it may shrink in a non-stop slowdown; a STOP is never limited
+    max_command_rate_hz: float  # commands at most this often (a new fault's STOP goes out regardless)
+    perception_timeout_s: float  # perception older than this (by capture time) is stale
+    telemetry_timeout_s: float  # telemetry older than this is stale
+    link_timeout_s: float  # link heartbeat older than this is stale (when the caller passes last_link_s)
+    geofence_min_m: float | None  # stop below this position along the line
+    geofence_max_m: float | None  # stop above this position along the line
+    recover_s: float  # after a fault, inputs must stay good this long before motion is allowed again
+    resend_s: float  # an unchanged speed is re-sent this often as a keep-alive
+    max_time_jump_s: float  # a clock step forward larger than this between steps is a fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +57,8 @@ def _age_fault(name: str, now_s: float, last_s: float | None, timeout_s: float) 
 class SafetyGate:
     """Turns the behaviour's desired speed into what may be sent; see the module docstring for the rules."""
 
-    def __init__(self, limits: SafetyLimits | None = None) -> None:
-        self.limits = limits or SafetyLimits()
+    def __init__(self, limits: SafetyLimits) -> None:
+        self.limits = limits
         self._period_s = 1.0 / self.limits.max_command_rate_hz
         self._last_now: float | None = None
         self._last_sent: SpeedCommand | None = None
@@ -80,8 +83,10 @@ class SafetyGate:
         link_ok: bool,
         position_m: float | None,
         last_link_s: float | None = None,
+        vehicle_max_speed_mps: float | None = None,
     ) -> GateDecision:
-        """One control tick. `last_link_s` (optional) is the driver's last heartbeat, held to link_timeout_s."""
+        """One control tick. `last_link_s` (optional) is the driver's last heartbeat, held to link_timeout_s;
+        `vehicle_max_speed_mps` (optional) is the vehicle's own limit, which lowers max_speed_mps when smaller."""
         faults = self._check(now_s, desired, last_perception_s, last_telemetry_s, link_ok, last_link_s, position_m)
         if _finite(now_s):
             self._last_now = now_s
@@ -99,8 +104,8 @@ class SafetyGate:
         if isinstance(desired, SpeedCommand):
             if desired.stop:
                 return self._stop(now_s, (f"requested: {desired.reason}",), force=False)
-            return self._move(now_s, desired.speed_mps, desired.reason)
-        return self._move(now_s, float(desired), "behaviour")
+            return self._move(now_s, desired.speed_mps, desired.reason, vehicle_max_speed_mps)
+        return self._move(now_s, float(desired), "behaviour", vehicle_max_speed_mps)
 
     def _check(self, now_s, desired, perception_s, telemetry_s, link_ok, link_s, position_m) -> tuple[str, ...]:
         lim = self.limits
@@ -146,11 +151,15 @@ class SafetyGate:
             return GateDecision(None, reasons, self._stopped_for)
         return self._send(now_s, SpeedCommand(0.0, True, "; ".join(reasons)), reasons)
 
-    def _move(self, now_s: float, desired_mps: float, reason: str) -> GateDecision:
+    def _move(self, now_s: float, desired_mps: float, reason: str, vehicle_max_mps: float | None) -> GateDecision:
         lim, last, since = self.limits, self._last_sent, self._since_sent(now_s)
         if since < self._period_s - _EPS:
             return GateDecision(None, ("rate_limited",), None)
-        target = min(max(desired_mps, -lim.max_reverse_speed_mps), lim.max_speed_mps)
+        top = lim.max_speed_mps
+        if vehicle_max_mps is not None and _finite(vehicle_max_mps) and vehicle_max_mps >= 0:
+            top = min(top, vehicle_max_mps)
+        reverse = min(lim.max_reverse_speed_mps, top)
+        target = min(max(desired_mps, -reverse), top)
         previous = 0.0 if last is None or last.stop else last.speed_mps
         if previous * target < 0:  # through zero: stop first, then speed up the other way
             target = 0.0

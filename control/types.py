@@ -27,17 +27,6 @@ class PerceptionInput:
 
 
 @dataclass(frozen=True, slots=True)
-class VehicleState:
-    """Latest telemetry from the vehicle driver."""
-
-    t_s: float
-    position_m: float  # distance along the line
-    speed_mps: float
-    state: str  # "IDLE", "MOVING", "STOPPED", "FAILSAFE", "END_OF_LINE", "FAULT"
-    link_ok: bool
-
-
-@dataclass(frozen=True, slots=True)
 class SpeedCommand:
     """What is sent to the vehicle: a speed, or an explicit STOP message (stop=True, speed 0)."""
 

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm import tqdm
+
 from gridscout.models.metrics import ClassStats
 from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
 from gridscout.perception.cascade import Cascade
 from gridscout.perception.detector import Detector
 from gridscout.perception.model_loader import load_model
-from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO / "models" / "gridscout_cplid.toml"

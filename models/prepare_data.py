@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
 from gridscout.perception.cascade import grow_box
 

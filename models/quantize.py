@@ -19,10 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
-from gridscout.perception.letterbox import letterbox
-from gridscout.perception.model_meta import parse_imgsz
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from gridscout.perception.letterbox import letterbox
+from gridscout.perception.model_meta import parse_imgsz
 
 
 class LetterboxReader(CalibrationDataReader):

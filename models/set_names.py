@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 import onnx
+
 from gridscout.perception.model_meta import parse_names
 
 

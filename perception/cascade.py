@@ -7,6 +7,7 @@ stage several times more pixels per defect than a full-frame pass at the same in
 from __future__ import annotations
 
 import numpy as np
+
 from gridscout.perception.decode import nms
 from gridscout.perception.detections import Detections
 from gridscout.perception.detector import Detector

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+
 from gridscout.perception.decode import decode
 from gridscout.perception.detections import Detections
 from gridscout.perception.errors import ModelError

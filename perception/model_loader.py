@@ -20,10 +20,11 @@ import hashlib
 import tomllib
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from gridscout.perception.cascade import Cascade
 from gridscout.perception.detector import Detector
 from gridscout.perception.errors import ModelError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class StageSpec(BaseModel):

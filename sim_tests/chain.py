@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import zmq
+
 from gridscout.edge.runtime.bus import Endpoints, Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from gridscout.edge.defaults import DEMO_FOOTAGE
 from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.messages import CameraStatus, Detections
-
 from sim_tests.chain import Chain
 
 TRUTH = DEMO_FOOTAGE.with_suffix(".truth.jsonl")

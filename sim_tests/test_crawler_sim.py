@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from gridscout.hardware.crawler import CrawlerDriver, CrawlerState, open_link
 from gridscout.hardware.crawler.protocol import SetSpeed, encode
 

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from gridscout.edge.defaults import DEMO_FOOTAGE
 from gridscout.models.metrics import ClassStats
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from gridscout.edge.api.server import start_in_thread
 from gridscout.edge.reports import ReportObservation, ReportStore
 from gridscout.fleet import pull

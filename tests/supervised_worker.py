@@ -14,10 +14,12 @@ asked to follow the run state. Its behaviour comes from RUN_DIR/worker.json:
      "by_name": {"vehicle": {"exit_on_stopping": true}}}  # per-process overrides of the above
 
 crash_after_s and hang_after_s misbehave only on the first start (GRIDSCOUT_RESTARTS == "0"); a
-restarted worker runs ok. crash_always exits after `after_s` (default 0) on every start.
+restarted worker runs ok. crash_always exits after `after_s` (default 0) on every start. Started with
+GRIDSCOUT_STOP_ONLY=1 (a supervisor shutting down while its vehicle process is down), it logs stop_only
+and exits 0 at once.
 It heartbeats every 0.1 s with ready=True and stats={"restarts": GRIDSCOUT_RESTARTS}, exits 0 on
 SIGTERM (unless told to ignore it) and when its parent goes away, and appends one JSON line per
-event (start, crash, hang, finish, sigterm, stopping) to RUN_DIR/worker-events.jsonl, with
+event (start, crash, hang, finish, sigterm, stopping, stop_only) to RUN_DIR/worker-events.jsonl, with
 `time.monotonic()` (one clock for the whole box) so the test can time restarts.
 """
 
@@ -31,6 +33,7 @@ import time
 from pathlib import Path
 
 import zmq
+
 from gridscout.edge.runtime.bus import Endpoints, HeartbeatSender, Subscriber
 from gridscout.edge.runtime.messages import RunControl
 
@@ -87,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat = HeartbeatSender(ctx, endpoints, name, period_s=BEAT_PERIOD_S)
     run_control = Subscriber(ctx, endpoints, ["run_control"]) if settings.get("exit_on_stopping") else None
     event("start")
+    if os.environ.get("GRIDSCOUT_STOP_ONLY") == "1":  # started during shutdown just to stop the vehicle
+        event("stop_only")
+        heartbeat.beat(ready=True, stats={"stop_only": 1.0}, force=True)
+        heartbeat.close()
+        ctx.destroy(linger=200)
+        return 0
     started = time.monotonic()
     status = 0
     hung = False

@@ -1,9 +1,12 @@
 """The ZeroMQ bus over real ipc:// sockets: endpoints, zero-copy frames, bad input, message types, heartbeats."""
 
+import dataclasses
+import enum
 import os
 import shutil
 import tempfile
 import time
+import types
 import typing
 from pathlib import Path
 
@@ -11,8 +14,16 @@ import msgspec
 import numpy as np
 import pytest
 import zmq
+
 from gridscout.edge.runtime.bus import Endpoints, HeartbeatReceiver, HeartbeatSender, Publisher, Subscriber
-from gridscout.edge.runtime.messages import TOPICS, DetectionBox, Detections, FrameMeta, Heartbeat, Message, RunControl
+from gridscout.edge.runtime.messages import (
+    TOPICS,
+    DetectionBox,
+    FrameDetections,
+    FrameMeta,
+    ProcessHeartbeat,
+    RunControl,
+)
 
 
 @pytest.fixture
@@ -41,8 +52,8 @@ def _recv_until(sub: Subscriber, send, deadline_s: float = 3.0):
     return None
 
 
-def _detections(frame_id: int, boxes: tuple[DetectionBox, ...] = ()) -> Detections:
-    return Detections(
+def _detections(frame_id: int, boxes: tuple[DetectionBox, ...] = ()) -> FrameDetections:
+    return FrameDetections(
         t_mono_ns=time.monotonic_ns(),
         frame_id=frame_id,
         t_capture_mono_ns=1,
@@ -256,22 +267,31 @@ def _sample(tp: typing.Any) -> typing.Any:
             return (_sample(args[0]),)
         return tuple(_sample(a) for a in args)
     if origin is dict:
-        return {"k": 2.0}
-    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return {"k": 2.0} if typing.get_args(tp)[1] is float else {"k": 2}
+    if origin in (types.UnionType, typing.Union):
+        return _sample(next(a for a in typing.get_args(tp) if a is not type(None)))
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return list(tp)[-1]
+    if isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp)):
         return _instance(tp)
     raise AssertionError(f"no sample for {tp!r}")
 
 
-def _instance(struct: type[msgspec.Struct]) -> msgspec.Struct:
+def _instance(struct: type) -> object:
     hints = typing.get_type_hints(struct)
-    return struct(**{name: _sample(hints[name]) for name in struct.__struct_fields__})
+    names = (
+        struct.__struct_fields__ if issubclass(struct, msgspec.Struct) else [f.name for f in dataclasses.fields(struct)]
+    )
+    return struct(**{name: _sample(hints[name]) for name in names})
 
 
 @pytest.mark.parametrize("topic", list(TOPICS))
 def test_each_topic_type_round_trips_through_msgpack(topic):
-    """An instance of the topic's type, every field set, decodes back equal with the topic's own decoder type."""
+    """An instance of the topic's type, every field set, decodes back equal with the topic's own decoder type;
+    every type carries the bus's conventions (`t_mono_ns`, `frame_id`) and the topic's freshness field."""
     tp = TOPICS[topic].type
-    assert issubclass(tp, Message)
+    hints = typing.get_type_hints(tp)
+    assert {"t_mono_ns", "frame_id", TOPICS[topic].time_field} <= set(hints)
     msg = _instance(tp)
     decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(msg), type=tp)
     assert decoded == msg
@@ -280,9 +300,9 @@ def test_each_topic_type_round_trips_through_msgpack(topic):
 
 def test_each_topic_type_is_distinct_from_the_others():
     """Decoding one topic's message with another topic's type fails (topics are not interchangeable)."""
-    detections = msgspec.msgpack.encode(_instance(Detections))
+    detections = msgspec.msgpack.encode(_instance(FrameDetections))
     with pytest.raises(msgspec.ValidationError):
-        msgspec.msgpack.decode(detections, type=Heartbeat)
+        msgspec.msgpack.decode(detections, type=ProcessHeartbeat)
 
 
 def test_topic_table_rows_are_consistent():
@@ -302,7 +322,7 @@ def test_heartbeats_reach_the_receiver_with_their_stats(ctx, ipc_dir):
     endpoints = Endpoints("ipc", ipc_dir=ipc_dir)
     receiver = HeartbeatReceiver(ctx, endpoints)
     sender = HeartbeatSender(ctx, endpoints, "camera", period_s=0.05)
-    beats: list[Heartbeat] = []
+    beats: list[ProcessHeartbeat] = []
     end = time.monotonic() + 3
     while not beats and time.monotonic() < end:
         sender.beat(ready=True, stats={"frames": 12.0, "dropped_frames": 1.0})
@@ -328,7 +348,7 @@ def test_heartbeat_sender_rate_limits_unless_forced(ctx, ipc_dir):
     for _ in range(5):
         sender.beat(ready=False)
     sender.beat(ready=True, force=True)
-    beats: list[Heartbeat] = []
+    beats: list[ProcessHeartbeat] = []
     end = time.monotonic() + 2
     while len(beats) < 2 and time.monotonic() < end:
         beats.extend(receiver.recv_all(0.05))
@@ -349,7 +369,7 @@ def test_garbage_heartbeat_is_counted(ctx, ipc_dir):
     sender = HeartbeatSender(ctx, endpoints, "api", period_s=0.0)
     push.send_multipart([b"heartbeat", b"\xc1"])
     sender.beat(stats={"requests": 1.0})
-    beats: list[Heartbeat] = []
+    beats: list[ProcessHeartbeat] = []
     end = time.monotonic() + 2
     while (not beats or receiver.bad_messages == 0) and time.monotonic() < end:
         beats.extend(receiver.recv_all(0.05))

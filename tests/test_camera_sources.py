@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from gridscout.hardware.camera import (
     CameraStalled,
     FrameSource,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from gridscout.edge.defaults import DEFAULT_MODEL
+
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -20,7 +22,8 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     ("args", "expected"),
     [
         (["--model", "nope.onnx"], "nope.onnx: model not found"),
-        (["--vehicle", "mavlink:/dev/x"], "vehicle 'mavlink:/dev/x': expected sim-crawler"),
+        (["--vehicle", "mavlink:/dev/x"], "vehicle.uri = 'mavlink:/dev/x': expected sim-crawler"),
+        (["--vehicle", "crawler:/dev/ttyUSB9"], "vehicle 'crawler:/dev/ttyUSB9': /dev/ttyUSB9 does not exist"),
         (["--source", "/nope/flight.mp4"], "cannot run: /nope/flight.mp4"),
         (["--mode", "fast"], "invalid choice: 'fast'"),
         (["--api", "localhost"], "expected HOST:PORT"),
@@ -52,3 +55,31 @@ def test_bad_config_file_names_the_key(tmp_path):
     result = _run("--config", str(config), cwd=tmp_path)
     assert result.returncode == 2
     assert "unknown key 'control.safety.max_sped_mps'; did you mean 'max_speed_mps'?" in result.stderr
+
+
+def _nothing_started(cwd: Path) -> bool:
+    return not (cwd / "gridscout-data" / "logs").exists()
+
+
+def test_a_truncated_model_is_refused_before_anything_starts(tmp_path):
+    """Scenario: `gridscout run --model bad.onnx` with a truncated file: one line naming the file, exit 2,
+    and no process was started (no process logs), rather than a perception crash loop."""
+    good = DEFAULT_MODEL.parent / "insulator.onnx"
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(good.read_bytes()[:4000])
+    result = _run("--model", str(bad), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("gridscout run: error: cannot run: ") and str(bad) in line and "not a loadable ONNX" in line
+    assert _nothing_started(tmp_path)
+
+
+def test_a_manifest_whose_stage_file_is_missing_names_that_file(tmp_path):
+    """A cascade manifest pointing at a stage that is not there names the stage file."""
+    manifest = tmp_path / "cascade.toml"
+    text = (DEFAULT_MODEL).read_text().replace('model = "missing_cap.onnx"', 'model = "nope.onnx"')
+    manifest.write_text(text.replace('model = "insulator.onnx"', f'model = "{DEFAULT_MODEL.parent / "insulator.onnx"}"'))
+    result = _run("--model", str(manifest), cwd=tmp_path)
+    assert result.returncode == 2
+    assert str(tmp_path / "nope.onnx") in result.stderr and "not found" in result.stderr
+    assert _nothing_started(tmp_path)

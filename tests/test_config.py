@@ -1,5 +1,6 @@
 """The run's config: the generated default file, the validation messages and `gridscout config`."""
 
+import dataclasses
 import subprocess
 import sys
 import tomllib
@@ -7,19 +8,25 @@ import typing
 from pathlib import Path
 
 import pytest
-from gridscout.edge.config import Config, ConfigError, default_toml, load_config, override
 from pydantic import BaseModel
 
+from gridscout.edge.config import Config, ConfigError, _section_models, default_toml, load_config, override
+from gridscout.edge.config.vehicle import DEFAULT_KIND, VARIANTS
 
-def _sections(model: type[BaseModel], prefix: str = "") -> list[tuple[str, type[BaseModel]]]:
-    """Every nested section model with its dotted name, found by walking the field annotations."""
+
+def _sections(
+    model: type[BaseModel], prefix: str = "", *, variants: bool = False
+) -> list[tuple[str, type[BaseModel]]]:
+    """Every nested section model with its dotted name, found by walking the field annotations. A union
+    section (`[vehicle]`) gives its default variant, or with `variants` every one of them."""
     found = []
     for name, field in model.model_fields.items():
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        models = _section_models(field.annotation)
+        chosen = list(models.values()) if variants else [models.get("") or models.get(DEFAULT_KIND)]
+        for section in filter(None, chosen):
             dotted = f"{prefix}.{name}" if prefix else name
-            found.append((dotted, annotation))
-            found.extend(_sections(annotation, dotted))
+            found.append((dotted, section))
+            found.extend(_sections(section, dotted, variants=variants))
     return found
 
 
@@ -71,8 +78,8 @@ def test_default_toml_lists_every_key_that_has_a_default_value():
 
 def test_every_field_of_every_section_has_a_description():
     """Walking the models from `Config` down, no field is undocumented (the default file is the manual)."""
-    sections = [("", Config), *_sections(Config)]
-    assert len(sections) >= 11  # Config + 9 sections + control.behaviour + control.safety
+    sections = [("", Config), *_sections(Config, variants=True)]
+    assert len(sections) >= 12  # Config + 9 sections + control.behaviour + control.safety + a 2nd vehicle kind
     for dotted, model in sections:
         for name, field in model.model_fields.items():
             assert field.description and field.description.strip(), f"{dotted or '<root>'}.{name} has no description"
@@ -232,12 +239,77 @@ def test_cli_check_of_a_bad_file_exits_2_naming_the_key(tmp_path):
 
 # The tests above look up a nested section's fields through `annotation`; make sure the config does
 # not grow a section typed `Optional[...]`, which that walk (and the default file) would silently skip.
-def test_every_section_field_is_a_plain_model():
-    """Section fields are bare models (not unions), so the default file and this walk see all of them."""
-    for dotted, model in [("", Config), *_sections(Config)]:
+def test_every_section_field_is_a_plain_model_or_a_tagged_union():
+    """Section fields are bare models or a union with a tag per variant (`[vehicle]`), never an untagged one."""
+    for dotted, model in [("", Config), *_sections(Config, variants=True)]:
         for name, field in model.model_fields.items():
             args = typing.get_args(field.annotation)
-            assert not any(isinstance(a, type) and issubclass(a, BaseModel) for a in args), f"{dotted}.{name}"
+            bare = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            assert not bare, f"{dotted}.{name} is a union of untagged models"
+
+
+# -- the vehicle section: one model per vehicle kind, told apart by the URI ----------------------
+
+
+def test_the_vehicle_kind_follows_the_uri(tmp_path):
+    """`sim-crawler` gives the simulator's section, `crawler:` the real driver's, each with its own keys."""
+    sim = load_config(_write(tmp_path, '[vehicle]\nuri = "sim-crawler"\nsim_line_length_m = 50\n'))
+    real = load_config(_write(tmp_path, '[vehicle]\nuri = "crawler:/dev/ttyUSB0"\nbaud = 57600\n', "real.toml"))
+    assert type(sim.vehicle) is VARIANTS["sim-crawler"] and sim.vehicle.sim_config().line_length_m == 50
+    assert type(real.vehicle) is VARIANTS["crawler"] and real.vehicle.driver_settings().baud == 57600
+
+
+def test_a_simulator_key_in_a_real_crawlers_section_is_named(tmp_path):
+    message = _load_error(tmp_path, '[vehicle]\nuri = "crawler:/dev/ttyUSB0"\nsim_line_length_m = 50\n')
+    assert "unknown key 'vehicle.sim_line_length_m'" in message and "applies to uri = sim-crawler only" in message
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [("mavlink:/dev/x", "expected sim-crawler, or crawler:"), ("crawler:/dev/x?baud=fast", "baud must be an integer")],
+)
+def test_a_bad_vehicle_uri_is_named_with_what_was_expected(tmp_path, uri, expected):
+    message = _load_error(tmp_path, f'[vehicle]\nuri = "{uri}"\n')
+    assert f"vehicle.uri = {uri!r}" in message and expected in message
+
+
+def test_the_vehicle_flag_retargets_a_default_section():
+    """`--vehicle crawler:...` on the default (sim-crawler) config: the simulator's untouched keys go."""
+    changed = override(Config(), "vehicle.uri", "crawler:/dev/ttyUSB0")
+    assert type(changed.vehicle) is VARIANTS["crawler"] and changed.vehicle.uri == "crawler:/dev/ttyUSB0"
+
+
+def test_the_vehicle_flag_does_not_silently_drop_a_simulator_setting_the_user_made(tmp_path):
+    config = load_config(_write(tmp_path, "[vehicle]\nsim_line_length_m = 50\n"))
+    with pytest.raises(ConfigError, match="sim_line_length_m"):
+        override(config, "vehicle.uri", "crawler:/dev/ttyUSB0")
+
+
+def test_the_default_file_says_how_the_other_vehicle_kinds_differ():
+    text = default_toml()
+    assert "# uri = crawler...: the same keys except sim_line_length_m" in text
+
+
+# -- one home for defaults ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("section", "build"), [("behaviour", "params"), ("safety", "limits")])
+def test_the_control_dataclasses_are_built_from_the_config_and_nothing_else(section, build):
+    """Every field of the behaviour's and the gate's dataclass has its one default in config, and every
+    key of those config sections reaches the dataclass (no key that does nothing)."""
+    model = getattr(Config().control, section)
+    built = getattr(model, build)()
+    assert {f.name for f in dataclasses.fields(built)} == set(type(model).model_fields)
+    assert dataclasses.asdict(built) == model.model_dump()
+    for f in dataclasses.fields(built):
+        assert f.default is dataclasses.MISSING, f"{type(built).__name__}.{f.name} has a default of its own"
+
+
+def test_the_drivers_settings_read_their_defaults_from_the_driver():
+    """The crawler driver's defaults live with the driver; the config shows and validates them."""
+    from gridscout.hardware.crawler.driver import CrawlerSettings
+
+    assert Config().vehicle.driver_settings() == CrawlerSettings()
 
 
 # -- known bugs (see the report): strict, so each flips to a failure once fixed and the marker goes ----------

@@ -3,20 +3,26 @@
 import random
 
 import pytest
+
 from gridscout.control.behaviour import BehaviourParams, Patrol
 from gridscout.control.safety import SafetyGate
-from gridscout.control.types import Intent, Mode, PerceptionInput, TrackObservation, VehicleState
+from gridscout.control.types import Intent, Mode, PerceptionInput, TrackObservation
+from gridscout.control.vehicle import VehicleState, VehicleTelemetry
+from tests.shipped import behaviour_params, safety_limits
 
 PERIOD = 0.05
-PARAMS = BehaviourParams(line_end_m=100.0)
+PARAMS = behaviour_params(line_end_m=100.0)
 
 
 def defect(track_id: int = 7, box: float = 0.1, conf: float = 0.82, name: str = "broken_disc") -> TrackObservation:
     return TrackObservation(track_id, name, conf, name not in {"insulator"}, box)
 
 
-def vehicle(t: float, position: float = 10.0, state: str = "MOVING", link_ok: bool = True) -> VehicleState:
-    return VehicleState(t, position, 0.5, state, link_ok)
+def vehicle(
+    t: float, position: float = 10.0, state: VehicleState = VehicleState.MOVING, link_ok: bool = True
+) -> VehicleTelemetry:
+    ns = round(t * 1e9)
+    return VehicleTelemetry(ns, ns, state, link_ok, position_m=position, speed_mps=0.5)
 
 
 class Run:
@@ -31,7 +37,7 @@ class Run:
     def now(self) -> float:
         return self.k * PERIOD
 
-    def tick(self, *tracks: TrackObservation, position: float = 10.0, state: str = "MOVING", **kw) -> Intent:
+    def tick(self, *tracks: TrackObservation, position: float = 10.0, state: VehicleState = VehicleState.MOVING, **kw) -> Intent:
         frame = PerceptionInput(self.now, self.k, tracks)
         intent = self.patrol.update(self.now, frame, vehicle(self.now, position, state, **kw))
         self.intents.append(intent)
@@ -153,20 +159,20 @@ def test_end_of_line_stops_and_stays(position):
     assert run.intents[-1].mode is Mode.PATROL
     end = run.tick(position=position)
     assert end.mode is Mode.END_OF_LINE and end.stop and end.speed_mps == 0.0 and run.patrol.done
-    later = run.ticks(50, defect(box=0.5), position=10.0, state="IDLE") + run.ticks(5, state="FAILSAFE")
+    later = run.ticks(50, defect(box=0.5), position=10.0, state=VehicleState.READY) + run.ticks(5, state=VehicleState.FAILSAFE)
     assert all(i.mode is Mode.END_OF_LINE and i.stop for i in later)
     assert run.modes() == [Mode.END_OF_LINE]
 
 
 def test_vehicle_reported_end_of_line():
     """The vehicle reporting END_OF_LINE ends the patrol even without a configured line end."""
-    run = Run(BehaviourParams())
+    run = Run(behaviour_params())
     run.ticks(5)
-    assert run.tick(state="END_OF_LINE").mode is Mode.END_OF_LINE and run.patrol.done
+    assert run.tick(state=VehicleState.END_OF_PATH).mode is Mode.END_OF_LINE and run.patrol.done
 
 
 @pytest.mark.parametrize(
-    "blocked", [{"state": "FAILSAFE"}, {"state": "FAULT"}, {"state": "BOOTING"}, {"link_ok": False}]
+    "blocked", [{"state": VehicleState.FAILSAFE}, {"state": VehicleState.FAULT}, {"state": VehicleState.DISCONNECTED}, {"link_ok": False}]
 )
 def test_vehicle_not_ready_waits_then_resumes(blocked):
     """A vehicle in FAILSAFE/FAULT/unknown state or with its link down: WAIT at speed 0 (STOP), then cruise again."""
@@ -190,7 +196,7 @@ def test_failsafe_during_approach_then_reapproach():
     on the same tick."""
     run = Run()
     run.ticks(PARAMS.defect_min_hits, defect())
-    run.ticks(5, defect(), state="FAILSAFE")
+    run.ticks(5, defect(), state=VehicleState.FAILSAFE)
     assert run.tick(defect()).mode is Mode.APPROACH
     assert run.modes() == [Mode.APPROACH, Mode.WAIT, Mode.PATROL, Mode.APPROACH]
 
@@ -209,7 +215,7 @@ def scripted_run(seed: int) -> tuple[list[Intent], list]:
             )
             for t in range(rng.randint(0, 3))
         )
-        run.tick(*tracks, position=k * 0.05, state=rng.choice(["MOVING"] * 50 + ["FAILSAFE"]))
+        run.tick(*tracks, position=k * 0.05, state=rng.choice([VehicleState.MOVING] * 50 + [VehicleState.FAILSAFE]))
     return run.intents, run.patrol.transitions
 
 
@@ -222,7 +228,7 @@ def test_deterministic_replay():
 
 def test_intents_through_the_gate_end_in_stop():
     """Behaviour and gate together: cruise goes out ramped, and the end of the line goes out as a STOP."""
-    patrol, gate = Patrol(PARAMS), SafetyGate()
+    patrol, gate = Patrol(PARAMS), SafetyGate(safety_limits())
     sent = []
     for k in range(400):
         now = k * PERIOD

@@ -6,8 +6,10 @@ import math
 import random
 
 import pytest
+
 from gridscout.control.safety import GateDecision, SafetyGate, SafetyLimits
 from gridscout.control.types import SpeedCommand
+from tests.shipped import SHIPPED, safety_limits
 
 PERIOD = 0.05  # the control loop's period (20 Hz)
 TOL = 1e-9
@@ -30,7 +32,7 @@ def is_stop(decision: GateDecision) -> bool:
 class GateRules:
     """Rules every gate configuration must satisfy; subclasses pick the limits."""
 
-    LIMITS = SafetyLimits()
+    LIMITS: SafetyLimits
 
     @property
     def period(self) -> float:
@@ -357,16 +359,16 @@ class GateRules:
         assert moves > 200 and stops > 100  # the walk really exercised both motion and faults
 
 
-class TestDefaultLimits(GateRules):
-    """The shipped limits: forward only, no geofence."""
+class TestShippedLimits(GateRules):
+    """The limits the product ships, read from the default config: forward only, no geofence."""
 
-    LIMITS = SafetyLimits()
+    LIMITS = safety_limits()
 
 
 class TestReverseFastLimits(GateRules):
     """Reverse allowed, a different speed envelope and a slower command rate."""
 
-    LIMITS = SafetyLimits(
+    LIMITS = safety_limits(
         max_speed_mps=2.0, max_reverse_speed_mps=0.5, max_accel_mps2=1.0, max_decel_mps2=2.0, max_command_rate_hz=10.0
     )
 
@@ -374,7 +376,7 @@ class TestReverseFastLimits(GateRules):
 class TestGeofencedLimits(GateRules):
     """A geofence and tighter timeouts."""
 
-    LIMITS = SafetyLimits(
+    LIMITS = safety_limits(
         geofence_min_m=0.0, geofence_max_m=100.0, perception_timeout_s=0.2, telemetry_timeout_s=0.25, recover_s=1.0
     )
 
@@ -391,7 +393,7 @@ class TestGeofencedLimits(GateRules):
 
 def test_reverse_through_zero_stops_first():
     """With reverse allowed, a change of direction ramps down to 0 first, then up the other way."""
-    gate = SafetyGate(SafetyLimits(max_reverse_speed_mps=0.5))
+    gate = SafetyGate(safety_limits(max_reverse_speed_mps=0.5))
     speeds = []
     for k in range(200):
         decision = gate.step(tick(k), 0.5 if k < 80 else -0.5, **good(tick(k)))
@@ -399,3 +401,24 @@ def test_reverse_through_zero_stops_first():
             speeds.append(decision.command.speed_mps)
     assert 0.0 in speeds and speeds[-1] == pytest.approx(-0.5)
     assert all(a * b >= 0 for a, b in itertools.pairwise(speeds))
+
+
+def test_the_shipped_limits_are_the_configs_own():
+    """One home for defaults: the gate's shipped limits are exactly what `gridscout config --default` prints."""
+    assert TestShippedLimits.LIMITS == SHIPPED.control.safety.limits()
+    assert TestShippedLimits.LIMITS.resend_s == SHIPPED.control.safety.resend_s
+
+
+@pytest.mark.parametrize("vehicle_max", [0.3, 0.0, 5.0, None, math.nan, -1.0])
+def test_the_vehicles_own_speed_limit_lowers_the_gates(vehicle_max):
+    """A vehicle that announced a lower top speed is never commanded faster; a higher, missing or broken
+    announcement leaves the gate's own limit in force."""
+    gate = SafetyGate(safety_limits())
+    sent = []
+    for k in range(300):
+        decision = gate.step(tick(k), 2.0, **good(tick(k)), vehicle_max_speed_mps=vehicle_max)
+        if decision.command is not None:
+            sent.append(decision.command.speed_mps)
+    valid = vehicle_max is not None and math.isfinite(vehicle_max) and vehicle_max >= 0
+    top = min(SHIPPED.control.safety.max_speed_mps, vehicle_max) if valid else SHIPPED.control.safety.max_speed_mps
+    assert max(sent) == pytest.approx(top) and sent[-1] == pytest.approx(top)

@@ -3,6 +3,7 @@
 import argparse
 
 import pytest
+
 from gridscout.edge.cli import sim as sim_command
 from gridscout.hardware.sim.crawler import server as crawler_sim
 

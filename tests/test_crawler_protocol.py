@@ -5,6 +5,7 @@ import random
 
 import pytest
 from cobs import cobs
+
 from gridscout.hardware.crawler.protocol import (
     Ack,
     CrawlerState,

@@ -1,6 +1,7 @@
 """The simulated crawler's core, driven with a synthetic clock: physics, watchdog, commands, idempotence."""
 
 import pytest
+
 from gridscout.hardware.crawler.protocol import (
     Ack,
     CrawlerState,

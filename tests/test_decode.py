@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from gridscout.perception.decode import decode, decode_dense, decode_end2end, nms
 
 

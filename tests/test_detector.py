@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+
 from gridscout.perception.cascade import Cascade
 from gridscout.perception.detector import Detector, resolve_providers
 from gridscout.perception.errors import ModelError
 from gridscout.perception.model_loader import load_model, model_sha256
-
 from tests.onnx_fixtures import constant_output_model, ultralytics_metadata
 
 

@@ -1,15 +1,17 @@
-"""The architecture doc keeps up with the code: every topic and every process is described."""
+"""The architecture doc keeps up with the code: every topic, process and room is described."""
 
+import tomllib
 from pathlib import Path
 
 from gridscout.edge.runtime.messages import TOPICS
 from gridscout.edge.runtime.process_table import PROCESSES
 
-DOC = (Path(__file__).resolve().parents[1] / "docs" / "architecture.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+DOC = (ROOT / "docs" / "architecture.md").read_text()
 
 
 def test_every_topic_is_in_the_topic_table():
-    """Scenario: a topic added to edge/messages.py without a row in docs/architecture.md fails."""
+    """Scenario: a topic added to edge/runtime/messages.py without a row in docs/architecture.md fails."""
     for name, topic in TOPICS.items():
         assert f"| `{name}` | `{topic.type.__name__}`" in DOC, name
 
@@ -18,3 +20,10 @@ def test_every_process_is_in_the_process_table():
     """Scenario: a process added to the table without a row in the doc fails."""
     for spec in PROCESSES:
         assert f"| {spec.name} | `{spec.module}`" in DOC, spec.name
+
+
+def test_every_top_level_package_has_a_room():
+    """Each package pyproject maps into the namespace has its row in the doc's table of rooms."""
+    mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    for package in mapping:
+        assert f"| `{package}` |" in DOC, package

@@ -9,6 +9,7 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
+
 from gridscout.edge.api import TOKEN_ENV, TokenFileError, resolve_token
 from gridscout.edge.api.server import start_in_thread
 from gridscout.edge.reports import ReportObservation, ReportStore

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from gridscout.perception.letterbox import PAD_VALUE, letterbox, unletterbox
 
 PAD = np.float32(PAD_VALUE / 255)

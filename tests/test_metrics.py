@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from gridscout.models.metrics import ClassStats, average_precision, box_iou, match
 
 

@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import pytest
+
 from gridscout.edge.cli import reports as reports_command
 from gridscout.edge.reports import ReportObservation, ReportStore, StoreNotFoundError, report_id_for, to_geojson
 

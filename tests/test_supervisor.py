@@ -17,11 +17,11 @@ from pathlib import Path
 import psutil
 import pytest
 import zmq
+
 from gridscout.edge.config import SupervisorConfig
 from gridscout.edge.runtime.bus import Endpoints
 from gridscout.edge.runtime.process_table import ProcessSpec
 from gridscout.edge.runtime.supervisor import Supervisor
-
 from tests.supervised_worker import read_events
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -190,7 +190,7 @@ def test_process_that_may_not_finish_is_restarted_after_exit_0(make_supervisor, 
 def test_shutdown_stops_vehicle_first_then_sigterms_the_rest(make_supervisor, run_dir):
     """Shutdown: the vehicle (rank 0) exits on `stopping`, the rest on SIGTERM; all gone well within the timeout."""
     behaviour = {"mode": "ok", "by_name": {"vehicle": {"exit_on_stopping": True}}}
-    specs = [spec("perception", stop_rank=3), spec("vehicle", stop_rank=0), spec("control", stop_rank=1)]
+    specs = [spec("perception", stop_rank=3), spec("vehicle", stop_rank=0, stops_vehicle=True), spec("control", stop_rank=1)]
     sup = make_supervisor(specs, behaviour, shutdown_timeout_s=3.0)
     sup.start()
     assert sup.wait_ready(5.0), logs(sup)
@@ -220,7 +220,7 @@ def test_shutdown_stops_vehicle_first_then_sigterms_the_rest(make_supervisor, ru
 def test_shutdown_kills_a_process_that_ignores_sigterm(make_supervisor, run_dir):
     """A process that ignores both `stopping` and SIGTERM is SIGKILLed after shutdown_timeout_s (0.3 s)."""
     sup = make_supervisor(
-        [spec("vehicle", stop_rank=0), spec("stubborn", stop_rank=5)],
+        [spec("vehicle", stop_rank=0, stops_vehicle=True), spec("stubborn", stop_rank=5)],
         {"mode": "ok", "by_name": {"vehicle": {"exit_on_stopping": True}, "stubborn": {"ignore_sigterm": True}}},
         shutdown_timeout_s=0.3,
     )
@@ -275,3 +275,33 @@ def test_first_rank_processes_that_miss_stopping_still_get_sigterm(make_supervis
     took = time.monotonic() - start
     assert {name: m.proc.returncode for name, m in sup.procs.items()} == {"a": 0, "b": 0}
     assert took < 2 * 0.25
+
+
+def test_shutdown_while_the_vehicle_waits_for_its_restart_still_stops_the_vehicle(make_supervisor, run_dir):
+    """Scenario: the vehicle process crashed and its restart is seconds away when shutdown begins. Nobody
+    would send STOP; so the supervisor starts it once more, in stop-only mode, before stopping the rest."""
+    behaviour = {"mode": "ok", "by_name": {"vehicle": {"mode": "crash_after_s", "after_s": 0.3}}}
+    specs = [spec("vehicle", stop_rank=0, stops_vehicle=True), spec("control", stop_rank=1)]
+    sup = make_supervisor(specs, behaviour, restart_initial_s=5.0)
+    sup.start()
+    assert sup.wait_ready(5.0), logs(sup)
+    vehicle = sup.procs["vehicle"]
+    assert tick_until(sup, lambda: vehicle.restart_at is not None, 5.0), logs(sup)  # crashed, restart pending
+    sup.shutdown()
+    assert [e["name"] for e in events_of(run_dir, "stop_only")] == ["vehicle"]
+    stop_only = events_of(run_dir, "stop_only")[0]["t"]
+    assert all(e["t"] > stop_only for e in events_of(run_dir, "sigterm", "control"))
+    assert vehicle.stop_only_stats == {"stop_only": 1.0} and vehicle.stats != vehicle.stop_only_stats
+
+
+def test_a_vehicle_process_that_hangs_at_shutdown_is_killed_and_replaced_to_send_stop(make_supervisor, run_dir):
+    """A vehicle process that ignores `stopping` and SIGTERM (hung in a driver call, say) is killed after the
+    timeout, and a stop-only one takes its place."""
+    behaviour = {"mode": "ok", "by_name": {"vehicle": {"ignore_sigterm": True}}}
+    sup = make_supervisor([spec("vehicle", stop_rank=0, stops_vehicle=True)], behaviour, shutdown_timeout_s=0.4)
+    sup.start()
+    assert sup.wait_ready(5.0), logs(sup)
+    hung = sup.procs["vehicle"].proc
+    sup.shutdown()
+    assert hung.returncode == -9
+    assert [e["name"] for e in events_of(run_dir, "stop_only")] == ["vehicle"]

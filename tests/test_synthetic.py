@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from gridscout.hardware.camera.base import SourceError
 from gridscout.hardware.sim import make_dataset
 from gridscout.hardware.sim.scene.classes import CLASS_NAMES, DEFECT_TYPES

@@ -15,8 +15,9 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from gridscout.edge.reports.store import Report, ReportStore, ReviewState
 from pydantic import BaseModel, Field
+
+from gridscout.edge.reports.store import Report, ReportStore, ReviewState
 
 API_VERSION = "1.0"
 NOT_FOUND = {404: {"description": "no report with this id"}}

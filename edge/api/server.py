@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+
 from gridscout.edge.api.app import create_app
 from gridscout.edge.api.token import resolve_token
 from gridscout.edge.defaults import API_HOST, API_PORT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
+import sys
 from pathlib import Path
 
 from gridscout.edge.cli.argtypes import parse_host_port
@@ -68,12 +68,14 @@ def run(args: argparse.Namespace) -> int:
         config = resolve(args)
     except ConfigError as exc:
         raise ValueError(str(exc)) from exc
-    logging.getLogger("edge").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
-        summary = run_chain(config)
+        summary = run_chain(config, out=lambda line: print(line, flush=True))
     except ChainError as exc:
         raise ValueError(str(exc)) from exc
-    print(summary.format())
+    print(summary.format(), flush=True)
     if args.summary_json:
-        args.summary_json.write_text(json.dumps(summary.__dict__, indent=2) + "\n")
+        args.summary_json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+    if not summary.ok:
+        print(f"gridscout run: error: {summary.failures[0]}", file=sys.stderr)
+        return 1
     return 0

@@ -2,43 +2,76 @@
 
 live: file sources are paced at their frame rate and frames go out as they come; a consumer
 that falls behind gets the newest (PUB drops, the consumer drains). replay: every frame, as fast
-as perception takes them, with at most `REPLAY_WINDOW` frames in flight (credit from detections).
+as perception takes them, with at most `REPLAY_WINDOW` frames in flight (credit from `frame_ack`).
+
+A restarted camera resumes where the last one left off: the frame to resume from is kept in the run
+directory (`RESUME_FILE`), as the oldest frame not yet acknowledged in replay and the next frame to
+publish live, so frame ids run on and a replay processes every frame exactly once.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from pathlib import Path
 
-from gridscout.edge.runtime.daemon import Runtime
-from gridscout.edge.runtime.messages import CameraStatus, Detections, FrameMeta
+from gridscout.edge.runtime.daemon import Runtime, run_daemon
+from gridscout.edge.runtime.messages import TOPICS, CameraStatus, FrameAck, FrameMeta
 from gridscout.hardware.camera import CameraStalled, FrameSource, LiveCapture, SourceError, open_source
 
-#: frames published ahead of the detections that acknowledge them (replay)
+#: frames published ahead of the acknowledgements (replay)
 REPLAY_WINDOW = 2
-#: resend the oldest unacknowledged frame after this long (perception may have restarted)
+#: resend the unacknowledged frames after this long (perception may have restarted)
 REPLAY_RESEND_S = 2.0
+#: in the run directory: the frame id a restarted camera starts from
+RESUME_FILE = "camera.resume.json"
+STATUS_PERIOD_S = 1.0 / TOPICS["camera_status"].rate_hz
+
+
+def read_resume(run_dir: Path) -> int:
+    try:
+        return int(json.loads((run_dir / RESUME_FILE).read_text())["next_frame_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def write_resume(run_dir: Path, next_frame_id: int) -> None:
+    """Atomically: a camera killed mid-write leaves the previous value, never half a file."""
+    path = run_dir / RESUME_FILE
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({"next_frame_id": next_frame_id}))
+    os.replace(temporary, path)
 
 
 class Camera:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.frames_pub = rt.publisher("frames", hwm=2 if rt.mode == "live" else 1000)
+        self.replay = rt.mode == "replay"
+        self.frames_pub = rt.publisher("frames", hwm=1000 if self.replay else 2)
         self.status_pub = rt.publisher("camera_status")
-        self.acks = rt.subscriber(["detections"], hwm=1000) if rt.mode == "replay" else None
-        self.frames = 0
+        self.acks = rt.submaster(["frame_ack"], hwm=1000) if self.replay else None
+        self.resume_from = read_resume(rt.spec_dir)
+        #: the next frame id to publish; frame ids run on across restarts
+        self.next_id = self.resume_from
+        self.published = 0
         self.reconnects = 0
         self.state = "starting"
         self.detail = ""
         self._last_status = 0.0
         self._published_state = ""
-        self._acked = -1
+        self._acked = self.resume_from - 1
         self._in_flight: list[tuple[FrameMeta, object]] = []
         self.source: FrameSource | None = None
+        if self.resume_from:
+            rt.log.info("resuming at frame %d", self.resume_from)
 
     def stats(self, source: FrameSource | None = None) -> dict[str, float]:
         source = source or self.source
         return {
-            "frames": self.frames,
+            "frames": self.next_id,
+            "published": self.published,
+            "resumed_at": self.resume_from,
             "dropped_frames": getattr(source, "dropped_frames", 0),
             "corrupt_frames": source.corrupt_frames if source else 0,
             "reconnects": self.reconnects,
@@ -48,17 +81,17 @@ class Camera:
 
     def publish_status(self, source: FrameSource | None, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and self.state == self._published_state and now - self._last_status < 1.0:
+        if not force and self.state == self._published_state and now - self._last_status < STATUS_PERIOD_S:
             return
         self._last_status, self._published_state = now, self.state
         s = self.stats(source)
         self.status_pub.publish(
             CameraStatus(
                 t_mono_ns=time.monotonic_ns(),
-                frame_id=self.frames - 1,
+                frame_id=self.next_id - 1,
                 state=self.state,
                 source=self.rt.spec.source,
-                frames=self.frames,
+                frames=self.next_id,
                 dropped_frames=int(s["dropped_frames"]),
                 corrupt_frames=int(s["corrupt_frames"]),
                 reconnects=self.reconnects,
@@ -74,15 +107,19 @@ class Camera:
             return LiveCapture(uri, stall_timeout_s=cfg.stall_timeout_s, fps=cfg.fps)
         return open_source(uri, realtime=self.rt.mode == "live", fps=cfg.fps)
 
+    def _take_acks(self) -> None:
+        for received in self.acks.update(0.01):
+            if isinstance(received.msg, FrameAck) and received.msg.frame_id > self._acked:
+                self._acked = received.msg.frame_id
+                write_resume(self.rt.spec_dir, self._acked + 1)
+
     def _wait_for_credit(self, frame_id: int) -> bool:
-        """Replay: block until fewer than REPLAY_WINDOW frames are unacknowledged."""
-        last_progress = time.monotonic()
+        """Replay: block until fewer than REPLAY_WINDOW frames before `frame_id` are unacknowledged."""
+        last_progress, acked = time.monotonic(), self._acked
         while frame_id - self._acked > REPLAY_WINDOW:
-            first = self.acks.recv(0.01)
-            for received in ([first] if first else []) + self.acks.drain():
-                if isinstance(received.msg, Detections) and received.msg.frame_id > self._acked:
-                    self._acked = received.msg.frame_id
-                    last_progress = time.monotonic()
+            self._take_acks()
+            if self._acked != acked:
+                last_progress, acked = time.monotonic(), self._acked
             self.rt.poll()
             if self.rt.should_stop:
                 return False
@@ -97,6 +134,22 @@ class Camera:
         for meta, image in self._in_flight:
             if meta.frame_id > self._acked:
                 self.frames_pub.publish_frame(meta, image)
+
+    def _meta(self, frame, source: FrameSource, t0_ns: int) -> FrameMeta:
+        live = source.is_live
+        frame_id = self.next_id if live else frame.frame_id
+        t_source_s = (frame.t_capture_mono_ns - t0_ns) / 1e9 if live or not source.fps else frame.frame_id / source.fps
+        return FrameMeta(
+            t_mono_ns=time.monotonic_ns(),
+            frame_id=frame_id,
+            t_capture_mono_ns=frame.t_capture_mono_ns,
+            t_capture_wall_ns=frame.t_capture_wall_ns,
+            width=frame.width,
+            height=frame.height,
+            source_name=frame.source_name,
+            name=frame.name,
+            t_source_s=t_source_s,
+        )
 
     def run(self) -> int:
         try:
@@ -115,30 +168,17 @@ class Camera:
             while not self.rt.should_stop:
                 self.state = "streaming"
                 try:
-                    for frame in source:
+                    for frame in source.iter_from(self.next_id):
                         t0_ns = frame.t_capture_mono_ns if t0_ns is None else t0_ns
-                        t_source_s = (
-                            frame.frame_id / source.fps
-                            if source.fps and not source.is_live
-                            else ((frame.t_capture_mono_ns - t0_ns) / 1e9)
-                        )
-                        meta = FrameMeta(
-                            t_mono_ns=time.monotonic_ns(),
-                            frame_id=self.frames,
-                            t_capture_mono_ns=frame.t_capture_mono_ns,
-                            t_capture_wall_ns=frame.t_capture_wall_ns,
-                            width=frame.width,
-                            height=frame.height,
-                            source_name=frame.source_name,
-                            name=frame.name,
-                            t_source_s=t_source_s,
-                        )
-                        if self.rt.mode == "replay":
+                        meta = self._meta(frame, source, t0_ns)
+                        if self.replay:
                             self._in_flight = [*self._in_flight[-REPLAY_WINDOW:], (meta, frame.image)]
-                            if not self._wait_for_credit(self.frames):
+                            if not self._wait_for_credit(meta.frame_id):
                                 break
                         self.frames_pub.publish_frame(meta, frame.image)
-                        self.frames += 1
+                        self.next_id, self.published = meta.frame_id + 1, self.published + 1
+                        if not self.replay:
+                            write_resume(self.rt.spec_dir, self.next_id)
                         backoff = self.rt.config.camera.reconnect_initial_s
                         self.publish_status(source)
                         self.rt.poll()
@@ -182,10 +222,10 @@ class Camera:
 
     def _finish(self, source: FrameSource) -> int:
         """End of a file: in replay wait until the last frame is acknowledged, then say `ended`."""
-        if self.rt.mode == "replay":
-            self._wait_for_credit(self.frames - 1 + REPLAY_WINDOW)
+        if self.replay:
+            self._wait_for_credit(self.next_id - 1 + REPLAY_WINDOW)
         self.state = "ended"
-        self.rt.log.info("end of %s after %d frames", self.rt.spec.source, self.frames)
+        self.rt.log.info("end of %s after %d frames", self.rt.spec.source, self.next_id)
         for _ in range(3):  # a status can be missed by a slow subscriber; say it a few times
             self.publish_status(source, force=True)
             time.sleep(0.05)
@@ -197,11 +237,7 @@ class Camera:
 
 
 def main(argv: list[str] | None = None) -> int:
-    rt = Runtime("camera", argv)
-    try:
-        return Camera(rt).run()
-    finally:
-        rt.close()
+    return run_daemon("camera", lambda rt: Camera(rt).run(), argv)
 
 
 if __name__ == "__main__":

@@ -3,30 +3,26 @@
 Every `1/rate_hz` it runs the behaviour and the safety gate and publishes what the gate lets
 through. A new detections message also triggers a step at once, so a decision does not wait
 for the next tick. The gate runs on this machine's monotonic clock in both modes (staleness is
-real); in replay the behaviour runs on the footage's own clock, so the same footage gives the
-same decisions however fast it is processed.
+real), and judges perception by the capture time of the frame behind it, telemetry by when the
+vehicle reported, and the vehicle process by when its latest message was made. In replay the
+behaviour runs on the footage's own clock, so the same footage gives the same decisions however
+fast it is processed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import deque
 
-from gridscout.control.behaviour import BehaviourParams, Patrol
-from gridscout.control.safety import SafetyGate, SafetyLimits
-from gridscout.control.types import Intent, PerceptionInput, TrackObservation, VehicleState
-from gridscout.edge.runtime.daemon import Runtime
-from gridscout.edge.runtime.messages import ControlState, Detections, Telemetry, VehicleCommand
+from gridscout.control.behaviour import Patrol
+from gridscout.control.safety import SafetyGate
+from gridscout.control.types import Intent, PerceptionInput, TrackObservation
+from gridscout.control.vehicle import VehicleTelemetry
+from gridscout.edge.runtime.daemon import Runtime, run_daemon
+from gridscout.edge.runtime.messages import ControlState, FrameDetections, VehicleCommand
 
 
-def _params(cls: type, section: object) -> object:
-    """Build a control dataclass from the config section's fields of the same names."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in section.model_dump().items() if k in names})  # type: ignore[attr-defined]
-
-
-def perception_input(msg: Detections, t_s: float) -> PerceptionInput:
+def perception_input(msg: FrameDetections, t_s: float) -> PerceptionInput:
     tracks = tuple(
         TrackObservation(b.track_id, b.class_name, b.score, b.is_defect, (b.y2 - b.y1) / max(1, msg.height))
         for b in msg.boxes
@@ -40,59 +36,52 @@ class Control:
         self.rt = rt
         cfg = rt.config.control
         self.period_s = 1.0 / cfg.rate_hz
-        self.behaviour = Patrol(_params(BehaviourParams, cfg.behaviour))  # type: ignore[arg-type]
-        self.gate = SafetyGate(_params(SafetyLimits, cfg.safety))  # type: ignore[arg-type]
-        self.inputs = rt.subscriber(["detections", "telemetry"], hwm=1000)
+        self.behaviour = Patrol(cfg.behaviour.params())
+        self.gate = SafetyGate(cfg.safety.limits())
+        self.sm = rt.submaster(["detections", "telemetry"], hwm=1000)
         self.commands = rt.publisher("vehicle_command")
         self.state_pub = rt.publisher("control_state")
         self.replay = rt.mode == "replay"
-        self.detections: Detections | None = None
         self.perception: PerceptionInput | None = None
-        self.last_perception_s: float | None = None
-        self.telemetry: Telemetry | None = None
         self.intent: Intent | None = None
         self.lateness_ms: deque[float] = deque(maxlen=4000)
         self.stats: dict[str, float] = dict.fromkeys(
             ("ticks", "commands", "stops", "fault_stops", "holds", "jitter_p99_ms", "last_frame_id"), 0.0
         )
 
-    def vehicle_state(self) -> VehicleState | None:
-        t = self.telemetry
-        if t is None:
-            return None
-        return VehicleState(t.t_rx_mono_ns / 1e9, t.position_m, t.speed_mps, t.state, t.link_ok)
+    @property
+    def telemetry(self) -> VehicleTelemetry | None:
+        return self.sm["telemetry"]
 
     def take(self, msg: object) -> bool:
         """Take in one message; True when it is new detections (worth a step at once)."""
-        if isinstance(msg, Telemetry):
-            self.telemetry = msg
-        elif isinstance(msg, Detections):
-            self.detections = msg
-            self.last_perception_s = time.monotonic()
-            t_s = msg.t_source_s if self.replay else msg.t_capture_mono_ns / 1e9
-            self.perception = perception_input(msg, t_s)
-            self.stats["last_frame_id"] = msg.frame_id
-            if self.replay:  # the behaviour steps on the footage's clock, once per frame
-                self.intent = self.behaviour.update(t_s, self.perception, self.vehicle_state())
-            return True
-        return False
+        if not isinstance(msg, FrameDetections):
+            return False
+        t_s = msg.t_source_s if self.replay else msg.t_capture_mono_ns / 1e9
+        self.perception = perception_input(msg, t_s)
+        self.stats["last_frame_id"] = msg.frame_id
+        if self.replay:  # the behaviour steps on the footage's clock, once per frame
+            self.intent = self.behaviour.update(t_s, self.perception, self.telemetry)
+        return True
 
-    def step(self, *, triggered_by: Detections | None = None) -> None:
+    def step(self, *, triggered_by: FrameDetections | None = None) -> None:
         now = time.monotonic()
         if not self.replay or self.intent is None:
-            self.intent = self.behaviour.update(now, self.perception, self.vehicle_state())
+            self.intent = self.behaviour.update(now, self.perception, self.telemetry)
         t = self.telemetry
         decision = self.gate.step(
             now,
             self.intent.command,
-            last_perception_s=self.last_perception_s,
-            last_telemetry_s=t.t_rx_mono_ns / 1e9 if t and t.t_rx_mono_ns else None,
+            last_perception_s=self.sm.data_time_s("detections"),
+            last_telemetry_s=self.sm.data_time_s("telemetry"),
             link_ok=bool(t and t.link_ok),
             position_m=t.position_m if t else None,
-            # the link to the vehicle process itself: its telemetry messages stop if it dies
+            # the vehicle process itself: it republishes telemetry at a fixed rate while it lives
             last_link_s=t.t_mono_ns / 1e9 if t else None,
+            vehicle_max_speed_mps=t.max_speed_mps if t else None,
         )
-        frame_id = self.detections.frame_id if self.detections else -1
+        detections: FrameDetections | None = self.sm["detections"]
+        frame_id = detections.frame_id if detections else -1
         if decision.command is not None:
             c = decision.command
             self.commands.publish(
@@ -128,10 +117,9 @@ class Control:
             return 0
         next_tick = time.monotonic()
         while not self.rt.should_stop:
-            received = self.inputs.recv(max(0.0, next_tick - time.monotonic()))
-            for r in ([received] if received else []) + self.inputs.drain():
+            for r in self.sm.update(max(0.0, next_tick - time.monotonic())):
                 if self.take(r.msg) and not self.replay:
-                    self.step(triggered_by=r.msg)  # type: ignore[arg-type]
+                    self.step(triggered_by=r.msg)
             now = time.monotonic()
             if now >= next_tick:
                 self.lateness_ms.append((now - next_tick) * 1e3)
@@ -150,12 +138,7 @@ class Control:
 
 
 def main(argv: list[str] | None = None) -> int:
-    rt = Runtime("control", argv)
-    rt.make_realtime()
-    try:
-        return Control(rt).run()
-    finally:
-        rt.close()
+    return run_daemon("control", lambda rt: Control(rt).run(), argv, realtime=True)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ import os
 import time
 
 import numpy as np
+
 from gridscout.edge.defaults import DEFAULT_MODEL
-from gridscout.edge.runtime.daemon import Runtime
-from gridscout.edge.runtime.messages import DetectionBox, Detections, FrameMeta
+from gridscout.edge.runtime.daemon import Runtime, run_daemon
+from gridscout.edge.runtime.messages import DetectionBox, FrameAck, FrameDetections, FrameMeta
 from gridscout.perception.model_loader import load_model, model_sha256
 from gridscout.perception.taxonomy import is_defect
 from gridscout.perception.tracker import Tracker
@@ -23,7 +24,7 @@ def _threads(configured: int) -> int:
     return configured or max(1, (os.cpu_count() or 2) - 1)
 
 
-def to_message(meta: FrameMeta, dets, infer_ms: float, model_name: str, sha: str, epoch: int) -> Detections:
+def to_message(meta: FrameMeta, dets, infer_ms: float, model_name: str, sha: str, epoch: int) -> FrameDetections:
     boxes = tuple(
         DetectionBox(
             float(b[0]),
@@ -37,7 +38,7 @@ def to_message(meta: FrameMeta, dets, infer_ms: float, model_name: str, sha: str
         )
         for b, s, c, t in zip(dets.boxes, dets.scores, dets.class_ids, dets.track_ids, strict=True)
     )
-    return Detections(
+    return FrameDetections(
         t_mono_ns=time.monotonic_ns(),
         frame_id=meta.frame_id,
         t_capture_mono_ns=meta.t_capture_mono_ns,
@@ -53,8 +54,7 @@ def to_message(meta: FrameMeta, dets, infer_ms: float, model_name: str, sha: str
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    rt = Runtime("perception", argv)
+def run(rt: Runtime) -> int:
     cfg = rt.config.perception
     rt.heartbeat.beat(ready=False, force=True)
     model = load_model(
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     live = rt.mode == "live"
     frames = rt.subscriber(["frames"], hwm=2 if live else 1000)
     out = rt.publisher("detections", hwm=1000)
+    acks = rt.publisher("frame_ack", hwm=1000)
     tracker: Tracker | None = None
     stats = {"frames": 0.0, "dropped_frames": 0.0, "infer_ms_total": 0.0, "last_frame_id": -1.0}
     last_id = -1
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             batch = [first, *frames.drain()] if live else [first]
             received = batch[-1]
             meta: FrameMeta = received.msg  # type: ignore[assignment]
-            if meta.frame_id <= last_id:  # a replay resend we already handled
+            if meta.frame_id <= last_id:  # a resend of a frame already handled: say so again, do no work
+                acks.publish(FrameAck(t_mono_ns=time.monotonic_ns(), frame_id=last_id))
                 continue
             if live:
                 stats["dropped_frames"] += max(0, meta.frame_id - last_id - 1) if last_id >= 0 else 0
@@ -91,13 +93,17 @@ def main(argv: list[str] | None = None) -> int:
             dets = tracker.update(model.detect(received.image))
             infer_ms = (time.perf_counter() - t0) * 1e3
             out.publish(to_message(meta, dets, infer_ms, model.name, sha, rt.restarts))
+            acks.publish(FrameAck(t_mono_ns=time.monotonic_ns(), frame_id=meta.frame_id))
             stats["frames"] += 1
             stats["infer_ms_total"] += infer_ms
             stats["last_frame_id"] = meta.frame_id
         return 0
     finally:
         rt.heartbeat.beat(stats=stats, force=True)
-        rt.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_daemon("perception", run, argv)
 
 
 if __name__ == "__main__":

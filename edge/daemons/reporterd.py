@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.reports.store import ReportObservation, ReportStore
-from gridscout.edge.runtime.daemon import Runtime
-from gridscout.edge.runtime.messages import DetectionBox, Detections, FrameMeta, ReportEvent, Telemetry
+from gridscout.edge.runtime.daemon import Runtime, run_daemon
+from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, FrameMeta, ReportEvent
 
 #: frames kept for evidence, newest last (frames arrive just before their detections)
 FRAME_RING = 32
@@ -31,7 +33,7 @@ class TrackState:
     last_written_s: float | None = None
     unwritten_sighting: bool = False
     last_box: DetectionBox | None = None
-    last_detections: Detections | None = None
+    last_detections: FrameDetections | None = None
 
 
 class Reporter:
@@ -40,17 +42,16 @@ class Reporter:
         self.cfg = rt.config.reporter
         self.replay = rt.mode == "replay"
         self.store = ReportStore(rt.spec.data_dir, device_id=rt.spec.device_id)
-        self.inputs = rt.subscriber(["frames", "detections", "telemetry"], hwm=1000 if self.replay else 50)
+        self.inputs = rt.submaster(["frames", "detections", "telemetry"], hwm=1000 if self.replay else 50)
         self.events = rt.publisher("report_event")
         self.frames: OrderedDict[int, np.ndarray] = OrderedDict()
-        self.telemetry: Telemetry | None = None
         self.tracks: dict[str, TrackState] = {}
         self.stats: dict[str, float] = dict.fromkeys(
             ("reports_created", "reports_updated", "evidence_written", "last_frame_id", "missing_evidence_frames"), 0.0
         )
         self.stats["last_frame_id"] = -1
 
-    def now_s(self, det: Detections) -> float:
+    def now_s(self, det: FrameDetections) -> float:
         return det.t_source_s if self.replay else time.monotonic()
 
     def take(self, topic: str, msg: object, image: np.ndarray | None) -> None:
@@ -58,12 +59,10 @@ class Reporter:
             self.frames[msg.frame_id] = image
             while len(self.frames) > FRAME_RING:
                 self.frames.popitem(last=False)
-        elif isinstance(msg, Telemetry):
-            self.telemetry = msg
-        elif isinstance(msg, Detections):
+        elif isinstance(msg, FrameDetections):
             self.on_detections(msg)
 
-    def on_detections(self, det: Detections) -> None:
+    def on_detections(self, det: FrameDetections) -> None:
         if det.frame_id <= self.stats["last_frame_id"] and self.replay:
             return  # a resent frame we already handled
         now = self.now_s(det)
@@ -95,7 +94,7 @@ class Reporter:
     def close_all(self) -> None:
         self.close_lost(float("inf"))
 
-    def write(self, st: TrackState, det: Detections, box: DetectionBox, *, with_evidence: bool) -> None:
+    def write(self, st: TrackState, det: FrameDetections, box: DetectionBox, *, with_evidence: bool) -> None:
         jpeg = None
         if with_evidence:
             image = self.frames.get(det.frame_id)
@@ -104,7 +103,8 @@ class Reporter:
             else:
                 ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.cfg.jpeg_quality])
                 jpeg = buf.tobytes() if ok else None
-        t = self.telemetry
+        t: VehicleTelemetry | None = self.inputs["telemetry"]
+        fresh = self.inputs.fresh("telemetry")
         report = self.store.upsert(
             ReportObservation(
                 track_key=st.key,
@@ -114,7 +114,10 @@ class Reporter:
                 frame_id=det.frame_id,
                 model_name=det.model_name,
                 model_sha256=det.model_sha256,
-                position_m=t.position_m if t and t.t_rx_mono_ns else None,
+                position_m=t.position_m if t and fresh else None,
+                lat=t.lat_deg if t and fresh else None,
+                lon=t.lon_deg if t and fresh else None,
+                alt=t.alt_m if t and fresh else None,
                 evidence_jpeg=jpeg,
                 evidence_box_xyxy=(box.x1, box.y1, box.x2, box.y2) if jpeg else None,
             )
@@ -143,12 +146,11 @@ class Reporter:
             return 0
         try:
             while not self.rt.should_stop:
-                first = self.inputs.recv(0.1)
-                for r in ([first] if first else []) + self.inputs.drain():
+                for r in self.inputs.update(0.1):
                     self.take(r.topic, r.msg, r.image)
                 self.rt.heartbeat.beat(stats=self.stats)
                 self.rt.poll()
-            for r in self.inputs.drain():  # what was already in flight when we were told to stop
+            for r in self.inputs.update(0.0):  # what was already in flight when we were told to stop
                 self.take(r.topic, r.msg, r.image)
             self.close_all()
         finally:
@@ -158,11 +160,7 @@ class Reporter:
 
 
 def main(argv: list[str] | None = None) -> int:
-    rt = Runtime("reporter", argv)
-    try:
-        return Reporter(rt).run()
-    finally:
-        rt.close()
+    return run_daemon("reporter", lambda rt: Reporter(rt).run(), argv)
 
 
 if __name__ == "__main__":

@@ -1,76 +1,124 @@
-"""The vehicle process: gated commands in, serial frames out; telemetry back onto the bus.
+"""The vehicle process: gated commands in, the vehicle driver's commands out; telemetry and link status back.
 
+It never blocks for long: the driver's handshake runs inside its loop, so its own heartbeat to the
+supervisor keeps going while a slow vehicle answers, and it reports ready only once the vehicle is
+connected. A link that fails is reopened with backoff (the vehicle's own failsafe stops it meanwhile).
 It is the last line of defence on the host side: when control goes silent for
-`vehicle.command_timeout_s` it stops the vehicle itself, and on shutdown it stops the vehicle
-and waits for the acknowledgement before exiting. A link that fails is reopened with backoff
-(the crawler's own heartbeat failsafe stops it meanwhile).
+`vehicle.command_timeout_s` it stops the vehicle itself, and on shutdown it stops the vehicle and waits
+for the acknowledgement. Started with GRIDSCOUT_STOP_ONLY=1 (by a supervisor shutting down while this
+process was down), it connects, stops the vehicle and exits.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
-from gridscout.edge.runtime.daemon import Runtime
-from gridscout.edge.runtime.messages import CommandWritten, Telemetry, VehicleCommand
-from gridscout.hardware.crawler.driver import CrawlerDriver, CrawlerError
-from gridscout.hardware.crawler.link import LinkError, open_link
+from gridscout.control.vehicle import VehicleState, VehicleTelemetry
+from gridscout.edge.runtime.daemon import Runtime, run_daemon
+from gridscout.edge.runtime.messages import TOPICS, CommandWritten, VehicleCommand, VehicleStatus
+from gridscout.hardware.vehicle.driver import LinkError, LinkState, VehicleDriver
+from gridscout.hardware.vehicle.registry import open_driver
+from gridscout.hardware.vehicle.uri import parse_vehicle_uri, sim_link_path
 
-TELEMETRY_PERIOD_S = 0.05
-STOP_ACK_WAIT_S = 1.0
+TELEMETRY_PERIOD_S = 1.0 / TOPICS["telemetry"].rate_hz
+STATUS_PERIOD_S = 1.0 / TOPICS["vehicle_status"].rate_hz
+RECONNECT_INITIAL_S, RECONNECT_MAX_S = 0.2, 2.0
 
 
 class Vehicle:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.cfg = rt.config.vehicle
+        target = parse_vehicle_uri(self.cfg.uri)
+        if target.simulated:  # the simulator process links its pty here, the same path across its restarts
+            target = replace(target, link=str(sim_link_path(rt.spec_dir, target.kind)))
+        self.uri = self.cfg.uri
+        self.driver: VehicleDriver = open_driver(target, self.cfg.driver_settings())
         self.commands = rt.subscriber(["vehicle_command"], hwm=100)
         self.telemetry_pub = rt.publisher("telemetry")
+        self.status_pub = rt.publisher("vehicle_status")
         self.written_pub = rt.publisher("command_written", hwm=1000)
-        self.driver: CrawlerDriver | None = None
         self.stats: dict[str, float] = dict.fromkeys(
-            ("commands_written", "stops_written", "link_errors", "commands_failed", "control_silent_stops"), 0.0
+            ("commands_written", "stops_written", "commands_dropped", "link_errors", "control_silent_stops"), 0.0
         )
+        self.connected_once = False
+        self.detail = ""
+        self.last_refusal = ""
+        self._next_connect_s = 0.0
+        self._connect_wait_s = RECONNECT_INITIAL_S
         self._last_command_s = time.monotonic()
         self._moving = False
-        self._last_telemetry = 0.0
+        self._last_telemetry_s = 0.0
+        self._last_status_s = 0.0
+        self._status_key: tuple = ()
 
-    def connect(self) -> None:
-        """Open the link and shake hands, retrying with backoff until it works or we must stop."""
-        wait_s = 0.2
-        while not self.rt.should_stop:
+    @property
+    def connected(self) -> bool:
+        return self.driver.link_state is LinkState.CONNECTED
+
+    # ---- the link ----
+
+    def keep_link(self, timeout_s: float) -> None:
+        """Open the link when it is closed (with backoff), and service it; never blocks past `timeout_s`."""
+        d = self.driver
+        now = time.monotonic()
+        if d.link_state is LinkState.CLOSED and now >= self._next_connect_s:
             try:
-                link = open_link(self.rt.spec.vehicle_link, self.rt.spec.vehicle_baud)
-                driver = CrawlerDriver(
-                    link,
-                    heartbeat_period_s=self.cfg.heartbeat_period_s,
-                    ack_timeout_s=self.cfg.ack_timeout_s,
-                    max_retries=self.cfg.max_retries,
-                )
-                try:
-                    driver.handshake()
-                except CrawlerError:
-                    driver.close()
-                    raise
-                self.driver = driver
-                self.rt.log.info("connected to the crawler on %s", self.rt.spec.vehicle_link)
-                return
-            except (LinkError, CrawlerError, OSError) as exc:
-                self.stats["link_errors"] += 1
-                self.rt.log.warning("vehicle link: %s; retrying in %.1f s", exc, wait_s)
-                self._idle(wait_s)
-                wait_s = min(wait_s * 2, 5.0)
+                d.connect()
+                self._connect_wait_s = RECONNECT_INITIAL_S
+                self.rt.log.info("link to %s open; shaking hands", d.url)
+            except LinkError as exc:
+                self.stats["link_errors"] += self.connected_once  # before the first connection it is only waiting
+                self.detail = str(exc)
+                self._next_connect_s = now + self._connect_wait_s
+                self.rt.log.warning("%s; retrying in %.1f s", exc, self._connect_wait_s)
+                self._connect_wait_s = min(self._connect_wait_s * 2, RECONNECT_MAX_S)
+        was = d.link_state
+        try:
+            d.service(timeout_s)
+        except LinkError as exc:
+            self.stats["link_errors"] += 1
+            self.detail = f"link failed: {exc}"
+            self.rt.log.warning("%s; reopening", self.detail)
+            d.close()
+            self._next_connect_s = time.monotonic() + RECONNECT_INITIAL_S
+            return
+        if d.link_state is not was:
+            self._on_link_change(was)
+        for refusal in d.take_refusals():
+            self.last_refusal = f"{refusal.command} seq {refusal.seq}: {refusal.reason}"
+            self.rt.log.warning("vehicle refused %s", self.last_refusal)
 
-    def _idle(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not self.rt.should_stop:
-            self.rt.poll()
-            self.rt.heartbeat.beat(stats=self.stats)
-            self.publish_telemetry()
-            time.sleep(0.02)
+    def _on_link_change(self, was: LinkState) -> None:
+        d = self.driver
+        if d.link_state is LinkState.CONNECTED:
+            self.connected_once, self.detail = True, ""
+            limits = d.limits
+            self.rt.log.info(
+                "connected to %s (max speed %s m/s, its heartbeat timeout %s s)",
+                self.uri,
+                limits.max_speed_mps if limits else "?",
+                limits.heartbeat_timeout_s if limits else "?",
+            )
+        else:
+            self.detail = d.link_detail
+            log = self.rt.log.error if d.link_state is LinkState.REFUSED else self.rt.log.warning
+            log("vehicle link %s -> %s: %s", was, d.link_state, d.link_detail)
+
+    # ---- commands ----
 
     def write(self, cmd: VehicleCommand) -> None:
-        assert self.driver is not None
-        seq = self.driver.stop() if cmd.stop else self.driver.set_speed(cmd.speed_mps)
+        d = self.driver
+        if cmd.stop:
+            seq = d.stop()
+        elif cmd.speed_mps == 0.0:
+            seq = d.hold()
+        else:
+            seq = d.command_speed(cmd.speed_mps)
+        if seq < 0:
+            self.stats["commands_dropped"] += 1  # not connected: nothing sent (the gate sees the link down)
+            return
         self._moving = not cmd.stop and cmd.speed_mps != 0.0
         self.stats["commands_written"] += 1
         self.stats["stops_written"] += cmd.stop
@@ -81,112 +129,139 @@ class Vehicle:
                 seq=seq,
                 speed_mps=cmd.speed_mps,
                 stop=cmd.stop,
-                t_write_mono_ns=self.driver.last_write_mono_ns,
+                t_write_mono_ns=d.last_write_mono_ns,
                 t_capture_mono_ns=cmd.t_capture_mono_ns,
             )
         )
 
+    def take_commands(self) -> None:
+        batch = [r.msg for r in self.commands.drain() if isinstance(r.msg, VehicleCommand)]
+        if batch:
+            self._last_command_s = time.monotonic()
+            if batch[-1].stop or not any(c.stop for c in batch):
+                self.write(batch[-1])
+            else:  # a stop is never skipped, even when a newer speed follows it
+                self.write(next(c for c in reversed(batch) if c.stop))
+                self.write(batch[-1])
+        elif self._moving and time.monotonic() - self._last_command_s > self.cfg.command_timeout_s:
+            self.rt.log.warning("no command from control for %.2f s: stopping the vehicle", self.cfg.command_timeout_s)
+            self.stats["control_silent_stops"] += 1
+            self.write(self._stop_command("control silent", "FAILSAFE"))
+
+    @staticmethod
+    def _stop_command(reason: str, mode: str) -> VehicleCommand:
+        return VehicleCommand(t_mono_ns=time.monotonic_ns(), speed_mps=0.0, stop=True, reason=reason, mode=mode)
+
+    # ---- reporting ----
+
     def publish_telemetry(self) -> None:
         now = time.monotonic()
-        if now - self._last_telemetry < TELEMETRY_PERIOD_S:
+        if now - self._last_telemetry_s < TELEMETRY_PERIOD_S:
             return
-        self._last_telemetry = now
-        t = self.driver.telemetry if self.driver else None
-        link_ok = bool(self.driver and self.driver.link_ok)
-        self.telemetry_pub.publish(
-            Telemetry(
+        self._last_telemetry_s = now
+        d = self.driver
+        t = d.telemetry
+        if t is None or not self.connected:
+            t = VehicleTelemetry(
+                t_mono_ns=0, t_rx_mono_ns=t.t_rx_mono_ns if t else 0, state=VehicleState.DISCONNECTED, link_ok=False
+            )
+        self.telemetry_pub.publish(replace(t, t_mono_ns=time.monotonic_ns(), link_ok=d.link_ok))
+
+    def publish_status(self) -> None:
+        d, c = self.driver, self.driver.counters
+        key = (d.link_state, self.detail, c.handshakes, c.link_drops, c.unanswered, sum(c.refusals.values()))
+        now = time.monotonic()
+        if key == self._status_key and now - self._last_status_s < STATUS_PERIOD_S:
+            return
+        self._status_key, self._last_status_s = key, now
+        limits = d.limits
+        self.status_pub.publish(
+            VehicleStatus(
                 t_mono_ns=time.monotonic_ns(),
-                position_m=t.position_m if t else 0.0,
-                speed_mps=t.speed_mps if t else 0.0,
-                battery_v=t.battery_v if t else 0.0,
-                battery_pct=float(t.battery_pct) if t else 0.0,
-                state=t.state.name if t else "UNKNOWN",
-                failsafe=t.failsafe if t else False,
-                link_ok=link_ok,
-                last_cmd_seq=t.last_cmd_seq if t else -1,
-                t_rx_mono_ns=t.t_rx_mono_ns if t else 0,
+                uri=self.uri,
+                link=str(d.link_state),
+                detail=self.detail if not self.connected else "",
+                connected_once=self.connected_once,
+                handshakes=c.handshakes,
+                link_drops=c.link_drops,
+                retries=c.retries,
+                unanswered=c.unanswered,
+                clamped=c.clamped,
+                refusals=dict(c.refusals),
+                last_refusal=self.last_refusal,
+                max_speed_mps=limits.max_speed_mps if limits else None,
+                heartbeat_timeout_s=limits.heartbeat_timeout_s if limits else None,
             )
         )
 
+    def beat(self, *, force: bool = False) -> None:
+        c = self.driver.counters
+        stats = {
+            **self.stats,
+            "connected": float(self.connected),
+            "connected_once": float(self.connected_once),
+            "handshakes": c.handshakes,
+            "link_drops": c.link_drops,
+            "retries": c.retries,
+            "unanswered": c.unanswered,
+            "clamped": c.clamped,
+            "refusals": sum(c.refusals.values()),
+        }
+        self.rt.heartbeat.beat(ready=self.connected, stats=stats, force=force)
+
+    # ---- the loop ----
+
     def run(self) -> int:
-        self.connect()
-        if self.driver is None:
-            return 0
-        if not self.rt.wait_until_running(self.stats, idle=lambda: self.driver and self.driver.service(0.02)):
-            self.stop_and_wait()
-            return 0
-        self._last_command_s = time.monotonic()
+        if self.rt.stop_only:
+            return self.stop_only()
         while not self.rt.should_stop:
-            try:
-                self.driver.service(0.002)
-            except OSError as exc:
-                self.stats["link_errors"] += 1
-                self.rt.log.warning("vehicle link failed: %s; reconnecting", exc)
-                self.driver.close()
-                self.driver = None
-                self.connect()
-                if self.driver is None:
-                    break
-                continue
-            batch = [r.msg for r in self.commands.drain() if isinstance(r.msg, VehicleCommand)]
-            if batch:
-                self._last_command_s = time.monotonic()
-                if batch[-1].stop or not any(c.stop for c in batch):
-                    self.write(batch[-1])
-                else:  # a stop is never skipped, even when a newer speed follows it
-                    self.write(next(c for c in reversed(batch) if c.stop))
-                    self.write(batch[-1])
-            elif self._moving and time.monotonic() - self._last_command_s > self.cfg.command_timeout_s:
-                self.rt.log.warning(
-                    "no command from control for %.2f s: stopping the vehicle", self.cfg.command_timeout_s
-                )
-                self.stats["control_silent_stops"] += 1
-                self.write(
-                    VehicleCommand(
-                        t_mono_ns=time.monotonic_ns(),
-                        speed_mps=0.0,
-                        stop=True,
-                        reason="control silent",
-                        mode="FAILSAFE",
-                    )
-                )
-            self.publish_telemetry()
-            self.stats["commands_failed"] = self.driver.counters["commands_failed"]
-            self.rt.heartbeat.beat(stats=self.stats)
             self.rt.poll()
+            self.keep_link(0.005)
+            if self.rt.run_state == "running":
+                self.take_commands()
+            self.publish_telemetry()
+            self.publish_status()
+            self.beat()
         self.stop_and_wait()
         return 0
 
-    def stop_and_wait(self) -> None:
-        """Stop the vehicle and wait (briefly) for the acknowledgement."""
-        if self.driver is None:
-            return
+    def _service_until(self, done, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not done() and time.monotonic() < deadline:
+            self.keep_link(0.01)
+            self.publish_status()
+            self.beat()
+        return done()
+
+    def stop_and_wait(self) -> bool:
+        """Stop the vehicle and wait (up to `stop_timeout_s` for a link, and as long for the acknowledgement)."""
+        timeout = self.cfg.stop_timeout_s
         try:
-            self.write(
-                VehicleCommand(
-                    t_mono_ns=time.monotonic_ns(), speed_mps=0.0, stop=True, reason="shutdown", mode="SHUTDOWN"
+            if not self._service_until(lambda: self.connected, timeout):
+                self.rt.log.warning(
+                    "cannot send the shutdown STOP: vehicle %s not connected (%s); its own failsafe will stop it",
+                    self.uri,
+                    self.detail or self.driver.link_detail,
                 )
-            )
-            deadline = time.monotonic() + STOP_ACK_WAIT_S
-            while self.driver.pending_seqs and time.monotonic() < deadline:
-                self.driver.service(0.01)
-            if self.driver.pending_seqs:
-                self.rt.log.warning("shutdown STOP not acknowledged; the crawler's heartbeat failsafe will stop it")
-            else:
+                return False
+            self.write(self._stop_command("shutdown", "SHUTDOWN"))
+            if self._service_until(lambda: not self.driver.stop_pending, timeout):
                 self.rt.log.info("vehicle stopped (acknowledged)")
-        except OSError as exc:
-            self.rt.log.warning("could not send the shutdown STOP (%s); the crawler's failsafe will stop it", exc)
-        self.rt.heartbeat.beat(stats=self.stats, force=True)
-        self.driver.close()
+                return True
+            self.rt.log.warning("shutdown STOP not acknowledged; the vehicle's own failsafe will stop it")
+            return False
+        finally:
+            self.publish_status()
+            self.beat(force=True)
+            self.driver.close()
+
+    def stop_only(self) -> int:
+        self.rt.log.info("started to stop the vehicle during shutdown")
+        return 0 if self.stop_and_wait() else 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    rt = Runtime("vehicle", argv)
-    rt.make_realtime()
-    try:
-        return Vehicle(rt).run()
-    finally:
-        rt.close()
+    return run_daemon("vehicle", lambda rt: Vehicle(rt).run(), argv, realtime=True)
 
 
 if __name__ == "__main__":

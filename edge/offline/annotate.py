@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
 from gridscout.perception.detections import Detections
 from gridscout.perception.taxonomy import is_defect
 

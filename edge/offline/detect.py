@@ -12,12 +12,13 @@ from typing import IO
 
 import cv2
 import numpy as np
+from tqdm import tqdm
+
 from gridscout.edge.offline.annotate import draw_detections
 from gridscout.hardware.camera import open_source
 from gridscout.hardware.camera.base import FrameSource
 from gridscout.perception.model_loader import load_model
 from gridscout.perception.tracker import Tracker
-from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import zmq
-from gridscout.edge.runtime.messages import TOPICS, FrameMeta, Heartbeat, Message
+
+from gridscout.edge.runtime.messages import TOPICS, FrameMeta, ProcessHeartbeat
 
 if TYPE_CHECKING:  # numpy is imported only where pixels move: control and vehicle never load it
     import numpy as np
@@ -55,7 +56,7 @@ class Received:
     """One message off the bus. `image` is set for frames (read-only, backed by the zmq buffer)."""
 
     topic: str
-    msg: Message
+    msg: Any
     image: np.ndarray | None = None
 
 
@@ -70,7 +71,7 @@ class Publisher:
         self._sock.setsockopt(zmq.LINGER, 200)
         self._sock.bind(endpoints.of(topic))
 
-    def publish(self, msg: Message) -> None:
+    def publish(self, msg: Any) -> None:
         self._sock.send_multipart([self._prefix, _ENCODER.encode(msg)])
 
     def publish_frame(self, meta: FrameMeta, image: np.ndarray) -> None:
@@ -137,12 +138,12 @@ class Subscriber:
 class HeartbeatSender:
     """PUSHes heartbeats to the supervisor's PULL socket; never blocks the caller's loop."""
 
-    def __init__(self, ctx: zmq.Context, endpoints: Endpoints, process: str, *, period_s: float = 0.5) -> None:
+    def __init__(self, ctx: zmq.Context, endpoints: Endpoints, process: str, *, period_s: float | None = None) -> None:
         self.process = process
-        self.period_s = period_s
+        self.period_s = period_s if period_s is not None else 1.0 / TOPICS["heartbeat"].rate_hz
         self._sock = ctx.socket(zmq.PUSH)
         self._sock.setsockopt(zmq.SNDHWM, 10)
-        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.LINGER, 200)  # a process's last words (its final counters) still go out
         self._sock.connect(endpoints.of("heartbeat"))
         self._last = 0.0
 
@@ -152,7 +153,7 @@ class HeartbeatSender:
         if not force and now - self._last < self.period_s:
             return
         self._last = now
-        msg = Heartbeat(
+        msg = ProcessHeartbeat(
             t_mono_ns=time.monotonic_ns(), process=self.process, pid=os.getpid(), ready=ready, stats=stats or {}
         )
         with contextlib.suppress(zmq.Again):
@@ -169,11 +170,11 @@ class HeartbeatReceiver:
         self._sock = ctx.socket(zmq.PULL)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.bind(endpoints.of("heartbeat"))
-        self._decoder = msgspec.msgpack.Decoder(Heartbeat)
+        self._decoder = msgspec.msgpack.Decoder(ProcessHeartbeat)
         self.bad_messages = 0
 
-    def recv_all(self, timeout_s: float) -> list[Heartbeat]:
-        out: list[Heartbeat] = []
+    def recv_all(self, timeout_s: float) -> list[ProcessHeartbeat]:
+        out: list[ProcessHeartbeat] = []
         if not self._sock.poll(int(timeout_s * 1000)):
             return out
         while True:

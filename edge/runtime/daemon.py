@@ -15,17 +15,29 @@ from collections.abc import Callable
 from pathlib import Path
 
 import zmq
+
 from gridscout.edge.config import Config
 from gridscout.edge.runtime.bus import Endpoints, HeartbeatSender, Publisher, Subscriber
-from gridscout.edge.runtime.messages import RunControl
+from gridscout.edge.runtime.messages import RunControl, check_publisher, check_subscriber
 from gridscout.edge.runtime.runspec import RunSpec, read_runspec
+from gridscout.edge.runtime.submaster import SubMaster
+
+#: set by the supervisor when it starts the vehicle process only to stop the vehicle (see supervisor.shutdown)
+STOP_ONLY_ENV = "GRIDSCOUT_STOP_ONLY"
+#: how many times the supervisor has restarted a process (0 on the first start)
+RESTARTS_ENV = "GRIDSCOUT_RESTARTS"
 
 
 class Runtime:
+    """One chain process's run spec, config, bus, heartbeat and run state. Publishing or subscribing to a
+    topic the topic table does not give this process raises `TopicTableError` at once."""
+
     def __init__(self, process: str, argv: list[str] | None = None) -> None:
         args = sys.argv[1:] if argv is None else argv
         if len(args) != 1:
-            raise SystemExit(f"usage: python -m gridscout.edge.daemons.{process}d RUN_DIR (started by `gridscout run`)")
+            raise SystemExit(
+                f"usage: python -m {sys.modules['__main__'].__spec__.name} RUN_DIR (started by `gridscout run`)"
+            )
         self.process = process
         self.spec: RunSpec = read_runspec(args[0])
         self.config = Config.model_validate(self.spec.config)
@@ -40,11 +52,14 @@ class Runtime:
             bus.transport, ipc_dir=self.spec_dir, tcp_host=bus.tcp_host, tcp_base_port=bus.tcp_base_port
         )
         self.heartbeat = HeartbeatSender(self.ctx, self.endpoints, process)
+        check_subscriber(process, "run_control")
         self._run_control = Subscriber(self.ctx, self.endpoints, ["run_control"])
         self.run_state = "starting"
         self.stop_requested = False
         #: how many times the supervisor has restarted this process (0 on the first start)
-        self.restarts = int(os.environ.get("GRIDSCOUT_RESTARTS", "0"))
+        self.restarts = int(os.environ.get(RESTARTS_ENV, "0"))
+        #: started only to stop the vehicle during shutdown
+        self.stop_only = os.environ.get(STOP_ONLY_ENV) == "1"
         self._parent = os.getppid()
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
@@ -73,10 +88,18 @@ class Runtime:
         self.stop_requested = True
 
     def publisher(self, topic: str, *, hwm: int = 100) -> Publisher:
+        check_publisher(self.process, topic)
         return Publisher(self.ctx, self.endpoints, topic, hwm=hwm)
 
     def subscriber(self, topics: list[str], *, hwm: int = 100) -> Subscriber:
+        for topic in topics:
+            check_subscriber(self.process, topic)
         return Subscriber(self.ctx, self.endpoints, topics, hwm=hwm)
+
+    def submaster(self, topics: list[str], *, hwm: int = 100) -> SubMaster:
+        for topic in topics:
+            check_subscriber(self.process, topic)
+        return SubMaster(self.ctx, self.endpoints, topics, hwm=hwm)
 
     def poll(self) -> None:
         """Take in run-state changes; notice a vanished supervisor."""
@@ -117,3 +140,16 @@ class Runtime:
         self.heartbeat.close()
         self._run_control.close()
         self.ctx.destroy(linger=200)
+
+
+def run_daemon(
+    process: str, body: Callable[[Runtime], int], argv: list[str] | None = None, *, realtime: bool = False
+) -> int:
+    """A daemon's `main`: its Runtime, optionally under SCHED_FIFO, `body(rt)`, and the Runtime closed after."""
+    rt = Runtime(process, argv)
+    if realtime:
+        rt.make_realtime()
+    try:
+        return body(rt)
+    finally:
+        rt.close()

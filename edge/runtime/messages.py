@@ -3,6 +3,9 @@
 Conventions: SI units with the unit in the field name; `t_mono_ns` is `time.monotonic_ns()` when the
 message was made (one clock for every process on the box); `frame_id` is the camera frame the
 message derives from (-1 when none), so latency can be traced from capture to the serial line.
+Vehicle telemetry is `gridscout.control.vehicle.VehicleTelemetry`, the one type drivers produce and
+control reads; msgspec carries that dataclass as it is. Names never repeat a wire protocol's own
+(the crawler protocol has its own `Telemetry` and `Heartbeat`).
 """
 
 from __future__ import annotations
@@ -11,21 +14,29 @@ from dataclasses import dataclass
 
 import msgspec
 
+from gridscout.control.vehicle import VehicleTelemetry
+
 __all__ = [
+    "EVERY_PROCESS",
     "TOPICS",
     "CameraStatus",
     "CommandWritten",
     "ControlState",
     "DetectionBox",
-    "Detections",
+    "FrameAck",
+    "FrameDetections",
     "FrameMeta",
-    "Heartbeat",
     "Message",
+    "ProcessHeartbeat",
     "ReportEvent",
     "RunControl",
-    "Telemetry",
     "Topic",
+    "TopicTableError",
     "VehicleCommand",
+    "VehicleStatus",
+    "VehicleTelemetry",
+    "check_publisher",
+    "check_subscriber",
 ]
 
 
@@ -50,6 +61,11 @@ class FrameMeta(Message, frozen=True):
     t_source_s: float
 
 
+class FrameAck(Message, frozen=True):
+    """Perception has handled every frame up to `frame_id` (replay's credit: the camera sends more).
+    Sent for every frame taken, and again for a resent frame it had already handled."""
+
+
 class DetectionBox(msgspec.Struct, frozen=True, array_like=True):
     """One box in source pixels (x1, y1, x2, y2)."""
 
@@ -63,7 +79,7 @@ class DetectionBox(msgspec.Struct, frozen=True, array_like=True):
     is_defect: bool
 
 
-class Detections(Message, frozen=True):
+class FrameDetections(Message, frozen=True):
     """Tracked detections for one frame. Published for every processed frame, empty or not."""
 
     t_capture_mono_ns: int
@@ -77,20 +93,6 @@ class Detections(Message, frozen=True):
     model_sha256: str
     #: counts perception restarts: track ids restart with the tracker, so (epoch, track_id) is unique
     epoch: int = 0
-
-
-class Telemetry(Message, frozen=True):
-    """What the vehicle last reported, plus the health of the link to it."""
-
-    position_m: float
-    speed_mps: float
-    battery_v: float
-    battery_pct: float
-    state: str
-    failsafe: bool
-    link_ok: bool
-    last_cmd_seq: int
-    t_rx_mono_ns: int
 
 
 class VehicleCommand(Message, frozen=True):
@@ -148,7 +150,30 @@ class ReportEvent(Message, frozen=True):
     created: bool
 
 
-class Heartbeat(Message, frozen=True):
+class VehicleStatus(Message, frozen=True):
+    """The link to the vehicle and what went wrong on it. Published at 1 Hz and on every change."""
+
+    uri: str
+    #: a `LinkState`: CLOSED, CONNECTING, CONNECTED or REFUSED
+    link: str
+    #: why it is not CONNECTED (empty when it is)
+    detail: str
+    #: the handshake completed at least once in this run
+    connected_once: bool
+    handshakes: int
+    link_drops: int
+    retries: int
+    unanswered: int
+    clamped: int
+    #: refused commands, by the vehicle's reason
+    refusals: dict[str, int]
+    #: the newest refusal, e.g. "set_speed seq 41: NO_SESSION"
+    last_refusal: str = ""
+    max_speed_mps: float | None = None
+    heartbeat_timeout_s: float | None = None
+
+
+class ProcessHeartbeat(Message, frozen=True):
     """A process is alive; `stats` are its counters, which the run summary adds up."""
 
     process: str
@@ -163,33 +188,86 @@ class RunControl(Message, frozen=True):
     state: str
 
 
+#: the consumer entry meaning every chain process
+EVERY_PROCESS = "*"
+#: a topic with no nominal rate is judged stale after this long (per-event topics)
+EVENT_STALE_S = 5.0
+#: a topic is stale when its data is older than this many nominal periods
+STALE_PERIODS = 3
+
+
 @dataclass(frozen=True)
 class Topic:
     """One row of the topic table."""
 
     name: str
-    type: type[Message]
+    type: type
+    #: nominal messages per second; None: per event
     rate_hz: float | None
     producer: str
+    #: chain processes that subscribe (tools such as benchmarks may subscribe to anything over tcp)
     consumers: tuple[str, ...]
     #: True when raw pixels follow the message in a second multipart part
     carries_pixels: bool = False
+    #: the field saying when the data was true (freshness is judged by it), e.g. a frame's capture time
+    time_field: str = "t_mono_ns"
+
+    @property
+    def stale_after_s(self) -> float:
+        return STALE_PERIODS / self.rate_hz if self.rate_hz else EVENT_STALE_S
 
 
-# The topic table, in the spirit of openpilot's cereal/services.py. Rates are nominal.
+# The topic table, in the spirit of openpilot's cereal/services.py. Rates are nominal. The runtime holds
+# every process to it: publishing a topic it does not produce, or subscribing to one it does not consume,
+# stops the process at start-up (`check_publisher`, `check_subscriber`).
 TOPICS: dict[str, Topic] = {
     t.name: t
     for t in (
         Topic("frames", FrameMeta, 10.0, "camera", ("perception", "reporter"), carries_pixels=True),
+        Topic("frame_ack", FrameAck, 10.0, "perception", ("camera",)),
         Topic("camera_status", CameraStatus, 1.0, "camera", ("supervisor",)),
-        Topic("detections", Detections, 10.0, "perception", ("control", "reporter", "camera")),
-        Topic("control_state", ControlState, 20.0, "control", ("supervisor",)),
+        Topic(
+            "detections", FrameDetections, 10.0, "perception", ("control", "reporter"), time_field="t_capture_mono_ns"
+        ),
+        Topic("control_state", ControlState, 20.0, "control", ()),
         Topic("vehicle_command", VehicleCommand, 20.0, "control", ("vehicle",)),
-        Topic("telemetry", Telemetry, 20.0, "vehicle", ("control", "reporter")),
-        Topic("command_written", CommandWritten, 20.0, "vehicle", ("supervisor",)),
-        Topic("report_event", ReportEvent, None, "reporter", ("supervisor",)),
-        Topic("run_control", RunControl, 2.0, "supervisor", ("camera", "perception", "control", "vehicle", "reporter")),
+        Topic("telemetry", VehicleTelemetry, 20.0, "vehicle", ("control", "reporter"), time_field="t_rx_mono_ns"),
+        Topic("vehicle_status", VehicleStatus, 1.0, "vehicle", ("supervisor",)),
+        Topic("command_written", CommandWritten, None, "vehicle", ()),
+        Topic("report_event", ReportEvent, None, "reporter", ()),
+        Topic("run_control", RunControl, 2.0, "supervisor", (EVERY_PROCESS,)),
         # Heartbeats go over one PUSH/PULL socket to the supervisor rather than PUB/SUB.
-        Topic("heartbeat", Heartbeat, 2.0, "every process", ("supervisor",)),
+        Topic("heartbeat", ProcessHeartbeat, 2.0, EVERY_PROCESS, ("supervisor",)),
     )
 }
+
+
+class TopicTableError(RuntimeError):
+    """A process publishes or subscribes to a topic the table does not give it."""
+
+
+def check_publisher(process: str, topic: str) -> Topic:
+    row = _row(topic)
+    if row.producer not in (process, EVERY_PROCESS):
+        raise TopicTableError(
+            f"{process} may not publish {topic!r}: the topic table (gridscout.edge.runtime.messages) "
+            f"says {row.producer} produces it"
+        )
+    return row
+
+
+def check_subscriber(process: str, topic: str) -> Topic:
+    row = _row(topic)
+    if process not in row.consumers and EVERY_PROCESS not in row.consumers:
+        consumers = ", ".join(row.consumers) or "no chain process"
+        raise TopicTableError(
+            f"{process} may not subscribe to {topic!r}: the topic table (gridscout.edge.runtime.messages) "
+            f"lists {consumers} as its consumers"
+        )
+    return row
+
+
+def _row(topic: str) -> Topic:
+    if topic not in TOPICS:
+        raise TopicTableError(f"unknown topic {topic!r}; known: {', '.join(TOPICS)}")
+    return TOPICS[topic]

@@ -1,8 +1,8 @@
 """The declarative list of the chain's processes (cf. openpilot's process_config.py).
 
 Each entry: a name, a module with `main(argv)`, when it runs, and its watchdog. The supervisor
-starts them in this order and stops them in `stop_rank` order (the vehicle first, so it is told
-to stop before anything else goes away).
+starts them in this order and stops them in `stop_rank` order: the vehicle first, so it is told
+to stop before anything else goes away, and the vehicle simulator late, so that STOP is answered.
 """
 
 from __future__ import annotations
@@ -11,10 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gridscout.edge.config import Config
+from gridscout.hardware.vehicle.uri import parse_vehicle_uri
 
 
 def _always(_: Config) -> bool:
     return True
+
+
+def _simulated_vehicle(config: Config) -> bool:
+    return parse_vehicle_uri(config.vehicle.uri).simulated
 
 
 @dataclass(frozen=True)
@@ -28,12 +33,18 @@ class ProcessSpec:
     stop_rank: int = 5
     #: a clean exit (status 0) means the process is done, not that it crashed
     may_finish: bool = False
+    #: this process stops the vehicle: on shutdown it goes first, and it is started just to send STOP
+    #: when it is not running then (crashed and waiting for its restart, or hung and killed)
+    stops_vehicle: bool = False
 
 
 PROCESSES: tuple[ProcessSpec, ...] = (
+    ProcessSpec(
+        "vehicle-sim", "gridscout.edge.daemons.vehicle_simd", watchdog_s=2.0, enabled=_simulated_vehicle, stop_rank=7
+    ),
     ProcessSpec("reporter", "gridscout.edge.daemons.reporterd", watchdog_s=5.0, stop_rank=8),
     ProcessSpec("api", "gridscout.edge.daemons.apid", watchdog_s=10.0, enabled=lambda c: c.api.enabled, stop_rank=9),
-    ProcessSpec("vehicle", "gridscout.edge.daemons.vehicled", watchdog_s=1.0, stop_rank=0),
+    ProcessSpec("vehicle", "gridscout.edge.daemons.vehicled", watchdog_s=1.0, stop_rank=0, stops_vehicle=True),
     ProcessSpec("control", "gridscout.edge.daemons.controld", watchdog_s=1.0, stop_rank=1),
     ProcessSpec("perception", "gridscout.edge.daemons.perceptiond", watchdog_s=5.0, stop_rank=3),
     ProcessSpec("camera", "gridscout.edge.daemons.camerad", watchdog_s=5.0, stop_rank=2, may_finish=True),

@@ -1,8 +1,12 @@
-"""`gridscout run`: resolve the config, start the vehicle and the process chain, watch, summarise.
+"""`gridscout run`: check the inputs, start the process chain, watch it, summarise and judge it.
 
-With a file source the run ends when the footage ends and the last frame has been through the
+Before anything starts, a child process opens the source and loads the model, and the vehicle's
+serial device, the API port and the data directory are checked: bad input is one line and exit 2.
+Then the supervisor starts the process table (the vehicle simulator included, for `sim-crawler`) and
+waits for every process to be ready; the vehicle is ready once it has shaken hands, within
+`vehicle.connect_timeout_s`. With a file source the run ends when the footage has been through the
 chain; with a live source it runs until Ctrl-C or SIGTERM. Either way the vehicle is told to stop
-before anything else shuts down.
+before anything else shuts down. The summary's verdict (`RunSummary.ok`) is the exit status.
 """
 
 from __future__ import annotations
@@ -16,77 +20,62 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import zmq
+
 from gridscout.edge.api.token import resolve_token
 from gridscout.edge.config import Config
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
 from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.bus import Endpoints
+from gridscout.edge.runtime.messages import VehicleStatus, check_publisher, check_subscriber
 from gridscout.edge.runtime.process_table import enabled_processes
 from gridscout.edge.runtime.runspec import RunSpec, write_runspec
+from gridscout.edge.runtime.submaster import SubMaster
+from gridscout.edge.runtime.summary import RunSummary, VehicleReport
 from gridscout.edge.runtime.supervisor import Supervisor
-from gridscout.hardware.vehicle.uri import SimCrawler, parse_vehicle_uri
+from gridscout.hardware.vehicle.uri import parse_vehicle_uri
 
 log = logging.getLogger(__name__)
 
 #: after the footage ends, how long the chain may take to work through what is in flight
 DRAIN_TIMEOUT_S = 15.0
-
-
-@dataclass
-class RunSummary:
-    mode: str
-    source: str
-    frames: int = 0
-    processed: int = 0
-    dropped_camera: int = 0
-    dropped_perception: int = 0
-    reports_created: int = 0
-    reports_updated: int = 0
-    commands: int = 0
-    stops: int = 0
-    faults: dict[str, int] = field(default_factory=dict)
-    restarts: dict[str, int] = field(default_factory=dict)
-    data_dir: str = ""
-    elapsed_s: float = 0.0
-
-    def format(self) -> str:
-        faults = ", ".join(f"{k} {v}" for k, v in self.faults.items() if v) or "none"
-        restarts = ", ".join(f"{k} {v}" for k, v in self.restarts.items() if v) or "none"
-        return "\n".join(
-            [
-                f"run        {self.mode} on {self.source} ({self.elapsed_s:.1f} s)",
-                f"frames     {self.frames} published, {self.processed} processed; dropped: "
-                f"{self.dropped_camera} by the camera, {self.dropped_perception} by perception",
-                f"defects    {self.reports_created} reports ({self.reports_updated} updates)",
-                f"commands   {self.commands} written to the vehicle, {self.stops} of them stops",
-                f"faults     {faults}",
-                f"restarts   {restarts}",
-                f"reports    {self.data_dir} (gridscout reports list --data {self.data_dir})",
-            ]
-        )
+#: at the end of a run, how long a vehicle that is reconnecting gets before it counts as lost
+END_RECONNECT_GRACE_S = 5.0
+PROCESS = "supervisor"
 
 
 class ChainError(RuntimeError):
-    """The chain could not start or run; the message says what and where to look."""
+    """The run cannot start: bad input, named in the message (exit 2)."""
 
 
-def _check_source(uri: str) -> None:
-    """Fail early, with the source's own error, rather than in a restarting camera process.
-    (In a child, so this long-lived supervisor never loads OpenCV.)"""
+def _preflight(source: str, model: Path) -> None:
+    """Fail early, with the source's or the model's own error, rather than in a restarting process.
+    (In a child, so this long-lived supervisor never loads OpenCV or onnxruntime.)"""
     probe = subprocess.run(
-        [sys.executable, "-m", "gridscout.hardware.camera.probe", uri], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "gridscout.edge.runtime.preflight", "--source", source, "--model", str(model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if probe.returncode != 0:
-        raise ChainError(f"cannot run: {probe.stderr.strip() or f'source {uri!r} did not open'}")
+        lines = probe.stderr.strip().splitlines()
+        raise ChainError(f"cannot run: {lines[-1] if lines else f'source {source!r} or model {model} did not open'}")
 
 
-def _check_model(path: Path) -> None:
-    if not path.is_file():
-        raise ChainError(f"{path}: model not found (expected an .onnx file or a cascade .toml manifest)")
+def _check_vehicle(uri: str) -> None:
+    """A serial device that does not exist is named now, not after a connect timeout."""
+    target = parse_vehicle_uri(uri)
+    link = target.link
+    if target.simulated or "://" in link:
+        return
+    if not Path(link).exists():
+        raise ChainError(
+            f"vehicle {uri!r}: {link} does not exist (is the crawler plugged in and powered? "
+            "`ls /dev/serial/by-id/` lists the serial adapters present)"
+        )
 
 
 def _check_api_address(host: str, port: int) -> None:
@@ -104,7 +93,55 @@ def _check_api_address(host: str, port: int) -> None:
             ) from exc
 
 
-def _wait_for_end(sup: Supervisor) -> None:
+class Watch:
+    """What the supervisor process follows on the bus: camera and vehicle status, as the table says."""
+
+    def __init__(self, ctx: zmq.Context, endpoints: Endpoints, uri: str) -> None:
+        topics = ["camera_status", "vehicle_status"]
+        for topic in topics:
+            check_subscriber(PROCESS, topic)
+        check_publisher(PROCESS, "run_control")
+        self.sm = SubMaster(ctx, endpoints, topics)
+        self.vehicle = VehicleReport(uri=uri, detail="the vehicle process has not reported yet")
+        self._said = ""
+
+    def update(self, out: Callable[[str], None]) -> None:
+        self.sm.update(0.0)
+        status: VehicleStatus | None = self.sm["vehicle_status"]
+        if status is None:
+            return
+        self.vehicle = VehicleReport.from_status(status)
+        # Say so, loudly, when a connected vehicle goes away, and when it comes back.
+        if self.vehicle.connected_once:
+            now = "connected" if status.link == "CONNECTED" else f"{status.link.lower()}: {status.detail}"
+            if now != self._said and (self._said or now != "connected"):
+                out(f"vehicle    {status.uri}: {now}")
+            self._said = now
+
+    def close(self) -> None:
+        self.sm.close()
+
+
+def _wait_for_start(sup: Supervisor, watch: Watch, config: Config, out: Callable[[str], None]) -> str:
+    """Tick until every process is ready. Returns '' or why the chain cannot run."""
+    t0 = time.monotonic()
+    grace, connect = config.supervisor.startup_grace_s, config.vehicle.connect_timeout_s
+    while True:
+        sup.tick(0.05)
+        watch.update(out)
+        waiting = [m for m in sup.procs.values() if not (m.ready or m.finished)]
+        if not waiting:
+            return ""
+        elapsed = time.monotonic() - t0
+        vehicle = [m for m in waiting if m.spec.stops_vehicle]
+        if vehicle and (watch.vehicle.link == "REFUSED" or elapsed > connect):
+            return ""  # the verdict names the vehicle and the reason
+        others = [m.spec.name for m in waiting if not m.spec.stops_vehicle]
+        if others and elapsed > grace:
+            return f"the chain did not start: {', '.join(others)} not ready after {grace:.0f} s"
+
+
+def _wait_for_end(sup: Supervisor, watch: Watch, out: Callable[[str], None]) -> None:
     """Return once the footage has ended and the chain has worked through it (or a signal arrives)."""
     stop = {"now": False}
 
@@ -117,6 +154,7 @@ def _wait_for_end(sup: Supervisor) -> None:
         ended_at: float | None = None
         while not stop["now"]:
             sup.tick(0.05)
+            watch.update(out)
             camera = sup.stats("camera")
             if camera.get("ended") and ended_at is None:
                 ended_at = time.monotonic()
@@ -126,18 +164,24 @@ def _wait_for_end(sup: Supervisor) -> None:
                 perception = sup.stats("perception").get("last_frame_id", -1)
                 idle = time.monotonic() - ended_at > 1.5 and reporter >= perception
                 if reporter >= last or idle or time.monotonic() - ended_at > DRAIN_TIMEOUT_S:
-                    return
+                    break
+        # A vehicle reconnecting right now (its simulator just restarted, say) gets a moment to come back.
+        deadline = time.monotonic() + END_RECONNECT_GRACE_S
+        while watch.vehicle.connected_once and watch.vehicle.link != "CONNECTED" and time.monotonic() < deadline:
+            sup.tick(0.05)
+            watch.update(out)
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
 
 
-def summarise(sup: Supervisor, config: Config, source: str, elapsed_s: float) -> RunSummary:
+def summarise(sup: Supervisor, config: Config, source: str, vehicle: VehicleReport, elapsed_s: float) -> RunSummary:
     cam, per, ctl = sup.stats("camera"), sup.stats("perception"), sup.stats("control")
     veh, rep = sup.stats("vehicle"), sup.stats("reporter")
     return RunSummary(
         mode=config.run.mode,
         source=source,
+        vehicle=vehicle,
         frames=int(cam.get("frames", 0)),
         processed=int(per.get("frames", 0)),
         dropped_camera=int(cam.get("dropped_frames", 0)),
@@ -150,8 +194,8 @@ def summarise(sup: Supervisor, config: Config, source: str, elapsed_s: float) ->
             "gate stops": int(ctl.get("fault_stops", 0)),
             "camera reconnects": int(cam.get("reconnects", 0)),
             "corrupt frames": int(cam.get("corrupt_frames", 0)),
-            "link errors": int(veh.get("link_errors", 0)),
-            "failed commands": int(veh.get("commands_failed", 0)),
+            "vehicle link errors": int(veh.get("link_errors", 0)),
+            "commands dropped (vehicle not connected)": int(veh.get("commands_dropped", 0)),
             "process failures": len(sup.events),
         },
         restarts={name: m.restarts for name, m in sup.procs.items()},
@@ -160,15 +204,15 @@ def summarise(sup: Supervisor, config: Config, source: str, elapsed_s: float) ->
     )
 
 
-def run_chain(config: Config, *, out=print) -> RunSummary:
-    """Run the whole chain under `config` until the footage ends or a signal; return the summary."""
+def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSummary:
+    """Run the whole chain under `config` until the footage ends or a signal; return the judged summary.
+    Raises ChainError (before starting anything) for bad input."""
     source = config.run.source or str(DEMO_FOOTAGE)
-    _check_source(source)
-    target = parse_vehicle_uri(config.vehicle.uri, config.vehicle.baud)
     model = Path(config.perception.model or DEFAULT_MODEL)
-    _check_model(model)
+    _check_vehicle(config.vehicle.uri)
     if config.api.enabled:
         _check_api_address(config.api.host, config.api.port)
+    _preflight(source, model)
     data_dir = Path(config.run.data_dir)
     store = ReportStore(data_dir, device_id=config.run.device_id or None)
     device_id = store.device_id
@@ -181,51 +225,64 @@ def run_chain(config: Config, *, out=print) -> RunSummary:
     run_dir = Path(tempfile.mkdtemp(prefix="gs-"))  # short: unix socket paths are limited to ~100 bytes
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    sim = None
+    _log_to(log_dir / "supervisor.log")
     ctx = zmq.Context()
     sup: Supervisor | None = None
+    watch: Watch | None = None
     t0 = time.monotonic()
     try:
-        if target.simulated:
-            sim = SimCrawler(
-                line_length_m=config.vehicle.sim_line_length_m,
-                heartbeat_timeout_s=config.vehicle.sim_heartbeat_timeout_s,
-                log_path=log_dir / "crawler-sim.jsonl",
+        write_runspec(
+            RunSpec(
+                run_id=uuid.uuid4().hex if config.run.mode == "live" else _replay_run_id(source, model),
+                run_dir=str(run_dir),
+                config=config.model_dump(),
+                source=source,
+                model=str(model),
+                data_dir=str(data_dir),
+                device_id=device_id,
+                api_token=token,
             )
-            out(f"vehicle    simulated crawler on {sim.link} (log {sim.log_path})")
-        spec = RunSpec(
-            run_id=uuid.uuid4().hex if config.run.mode == "live" else _replay_run_id(source, model),
-            run_dir=str(run_dir),
-            config=config.model_dump(),
-            source=source,
-            model=str(model),
-            data_dir=str(data_dir),
-            device_id=device_id,
-            vehicle_link=sim.link if sim else target.link,
-            vehicle_baud=target.baud,
-            api_token=token,
         )
-        write_runspec(spec)
         bus = config.bus
         endpoints = Endpoints(bus.transport, ipc_dir=run_dir, tcp_host=bus.tcp_host, tcp_base_port=bus.tcp_base_port)
+        watch = Watch(ctx, endpoints, config.vehicle.uri)
         sup = Supervisor(enabled_processes(config), run_dir, config.supervisor, ctx, endpoints, log_dir)
+        out(f"vehicle    {config.vehicle.uri}; connecting (logs in {log_dir})")
         sup.start()
-        if not sup.wait_ready(config.supervisor.startup_grace_s):
-            raise ChainError(f"the chain did not start; process logs are in {log_dir}")
-        if config.api.enabled:
-            out(f"fleet API  http://{config.api.host}:{config.api.port}/v1/health (Bearer token required)")
-        out(f"running    {config.run.mode} on {source}; Ctrl-C stops the vehicle and exits")
-        sup.set_state("running")
-        _wait_for_end(sup)
+        error = _wait_for_start(sup, watch, config, out)
+        if not error and all(m.ready for m in sup.procs.values() if m.spec.stops_vehicle):
+            if config.api.enabled:
+                out(f"fleet API  http://{config.api.host}:{config.api.port}/v1/health (Bearer token required)")
+            out(f"running    {config.run.mode} on {source}; Ctrl-C stops the vehicle and exits")
+            sup.set_state("running")
+            _wait_for_end(sup, watch, out)
+        vehicle = watch.vehicle  # its link as the run ended, before shutdown closes it
         sup.shutdown()
-        return summarise(sup, config, source, time.monotonic() - t0)
+        vehicle = vehicle.with_counts(sup.stats("vehicle"))
+        summary = summarise(sup, config, source, vehicle, time.monotonic() - t0)
+        summary.error = error
+        return summary
     finally:
         if sup is not None and sup.state != "stopping":
             sup.shutdown()
-        if sim is not None:
-            sim.close()
+        if watch is not None:
+            watch.close()
         ctx.destroy(linger=0)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _log_to(path: Path) -> None:
+    """The supervisor's own log, in full, beside the processes' logs (the terminal shows warnings only)."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s supervisor[%(process)d] %(levelname)s %(message)s"))
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger("gridscout")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    verbose = logging.getLogger().level <= logging.DEBUG
+    for existing in logging.getLogger().handlers:
+        if existing.level == logging.NOTSET and not verbose:
+            existing.setLevel(logging.WARNING)
 
 
 def _replay_run_id(source: str, model: Path) -> str:

@@ -21,9 +21,6 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     model: str
     data_dir: str
     device_id: str
-    #: the resolved vehicle link: a pyserial URL or tcp://
-    vehicle_link: str
-    vehicle_baud: int
     api_token: str = ""
 
     @property

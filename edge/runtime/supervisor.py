@@ -3,11 +3,16 @@
 A process that dies, or that stops heartbeating for its watchdog period, is killed and started
 again after a delay that doubles with each failure in a row (reset once it has been healthy for
 `HEALTHY_RESET_S`). Shutdown tells everyone `stopping`, waits for the vehicle process to stop
-the vehicle and exit, then SIGTERMs the rest in `stop_rank` order and SIGKILLs stragglers.
+the vehicle and exit, then SIGTERMs the rest in `stop_rank` order and SIGKILLs stragglers. The
+vehicle is stopped whatever state its process is in: when it is down (waiting for a restart) or
+hung, a fresh one is started just to send STOP. Children die with the supervisor (Linux
+PR_SET_PDEATHSIG, and each also watches its parent), so a kill -9 of `gridscout run` leaves no orphan.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -18,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import zmq
+
 from gridscout.edge.config import SupervisorConfig
 from gridscout.edge.runtime.bus import Endpoints, HeartbeatReceiver, Publisher
+from gridscout.edge.runtime.daemon import RESTARTS_ENV, STOP_ONLY_ENV
 from gridscout.edge.runtime.messages import RunControl
 from gridscout.edge.runtime.process_table import ProcessSpec
 
@@ -40,6 +47,13 @@ class Managed:
     failures_in_a_row: int = 0
     restart_at: float | None = None
     finished: bool = False
+    #: the running process was started only to stop the vehicle (its counters are kept apart)
+    stop_only: bool = False
+    stop_only_stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     @property
     def pid(self) -> int | None:
@@ -72,8 +86,10 @@ class Supervisor:
         for managed in self.procs.values():
             self._spawn(managed)
 
-    def _spawn(self, m: Managed) -> None:
-        env = {**os.environ, "GRIDSCOUT_RESTARTS": str(m.restarts), "PYTHONUNBUFFERED": "1"}
+    def _spawn(self, m: Managed, *, stop_only: bool = False) -> None:
+        env = {**os.environ, RESTARTS_ENV: str(m.restarts), "PYTHONUNBUFFERED": "1"}
+        if stop_only:
+            env[STOP_ONLY_ENV] = "1"
         with open(self.log_dir / f"{m.spec.name}.log", "ab") as logfile:
             m.proc = subprocess.Popen(
                 [sys.executable, "-m", m.spec.module, str(self.run_dir)],
@@ -82,10 +98,11 @@ class Supervisor:
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches only us; we stop the vehicle first
+                preexec_fn=_die_with(os.getpid()),
             )
         m.started_at = time.monotonic()
-        m.last_beat, m.ready, m.restart_at = None, False, None
-        log.info("started %s (pid %d)", m.spec.name, m.proc.pid)
+        m.last_beat, m.ready, m.restart_at, m.stop_only = None, False, None, stop_only
+        log.info("started %s (pid %d)%s", m.spec.name, m.proc.pid, " to stop the vehicle" if stop_only else "")
 
     def set_state(self, state: str) -> None:
         self.state = state
@@ -113,7 +130,10 @@ class Supervisor:
                 continue  # a late beat from a process we already replaced
             m.last_beat, m.ready = time.monotonic(), m.ready or beat.ready
             if beat.stats:
-                m.stats = dict(beat.stats)
+                if m.stop_only:
+                    m.stop_only_stats = dict(beat.stats)
+                else:
+                    m.stats = dict(beat.stats)
 
     def tick(self, timeout_s: float = 0.05) -> None:
         self._take_heartbeats(timeout_s)
@@ -165,17 +185,29 @@ class Supervisor:
         self.set_state("stopping")
         timeout = self.config.shutdown_timeout_s
         ordered = sorted(self.procs.values(), key=lambda m: m.spec.stop_rank)
-        # The vehicle process goes first and on its own: it stops the vehicle, then exits.
-        first = [m for m in ordered if m.spec.stop_rank == ordered[0].spec.stop_rank] if ordered else []
-        self._wait_exit(first, time.monotonic() + timeout)
-        # Then everyone still running is asked to go (the vehicle too, if it missed `stopping`)...
+        # The vehicle process goes first and on its own: it stops the vehicle, then exits. One that is
+        # down is started to do just that; one that does not exit in time (hung) is killed and replaced.
+        vehicle = [m for m in ordered if m.spec.stops_vehicle]
+        for attempt in range(2):
+            for m in vehicle:
+                if not m.alive:
+                    self._spawn(m, stop_only=True)
+            self._wait_exit(vehicle, time.monotonic() + timeout)
+            hung = [m for m in vehicle if m.alive]
+            for m in hung:
+                log.warning("%s did not stop the vehicle and exit in %.1f s; killing it", m.spec.name, timeout)
+                m.proc.kill()
+                m.proc.wait()
+            if not hung or attempt:
+                break
+        # Then everyone still running is asked to go...
         for m in ordered:
-            if m.proc is not None and m.proc.poll() is None:
+            if m.alive:
                 m.proc.send_signal(signal.SIGTERM)
         # ...and whoever is left when the time is up is killed.
         self._wait_exit(ordered, time.monotonic() + timeout)
         for m in ordered:
-            if m.proc is not None and m.proc.poll() is None:
+            if m.alive:
                 log.warning("%s did not exit in %.1f s; killing it", m.spec.name, timeout)
                 m.proc.kill()
                 m.proc.wait()
@@ -184,10 +216,26 @@ class Supervisor:
         self._run_control.close()
 
     def _wait_exit(self, group: list[Managed], deadline: float) -> None:
-        while time.monotonic() < deadline and any(m.proc is not None and m.proc.poll() is None for m in group):
+        while time.monotonic() < deadline and any(m.alive for m in group):
             self._publish_state()
             self._take_heartbeats(0.05)
 
     def stats(self, name: str) -> dict[str, float]:
         m = self.procs.get(name)
         return dict(m.stats) if m else {}
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent_pid: int):
+    """A Popen preexec_fn: the child gets SIGTERM when the supervisor dies (Linux), and exits at once if it
+    already has. Elsewhere the daemons' own parent check does the same a little later."""
+
+    def preexec() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return preexec

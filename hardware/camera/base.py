@@ -44,6 +44,13 @@ class FrameSource(ABC):
     @abstractmethod
     def __iter__(self) -> Iterator[Frame]: ...
 
+    def iter_from(self, start: int) -> Iterator[Frame]:
+        """Frames whose `frame_id` is `start` or later: how a restarted camera resumes a file where it left
+        off. A live source's frames are all new, so it ignores `start`."""
+        for frame in self:
+            if self.is_live or frame.frame_id >= start:
+                yield frame
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device or file. Safe to call twice."""
 

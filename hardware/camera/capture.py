@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
+
 from gridscout.hardware.camera.base import CameraStalled, FrameSource, SourceError
 from gridscout.hardware.frame import Frame
 

@@ -42,7 +42,11 @@ class Paced(FrameSource):
         return getattr(self.inner, attr)
 
     def __iter__(self) -> Iterator[Frame]:
-        frames = iter(self.inner)
+        return self.iter_from(0)
+
+    def iter_from(self, start: int) -> Iterator[Frame]:
+        """Paced frames from `start` on; the ones before it are skipped at once, not waited for."""
+        frames = self.inner.iter_from(start)
         t0_ns: int | None = None
         i = 0
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from gridscout.hardware.camera.base import FrameSource, SourceError
 from gridscout.hardware.frame import Frame
 

@@ -2,13 +2,14 @@
 
 - `protocol`: message dataclasses, `encode`, streaming `FrameDecoder`.
 - `link`: `open_link(url)` for pyserial URLs and `tcp://` (ZeroMQ).
-- `driver`: `CrawlerDriver`, the host side (handshake, heartbeats, acked commands, telemetry).
+- `driver`: `CrawlerDriver`, the host side as a vehicle driver (handshake, heartbeats, acked commands,
+  telemetry in the vehicle-neutral `VehicleTelemetry`).
 
 The simulated crawler lives apart, in `gridscout.hardware.sim.crawler`.
 """
 
-from gridscout.hardware.crawler.driver import CrawlerDriver, CrawlerError, CrawlerTelemetry
+from gridscout.hardware.crawler.driver import CrawlerDriver, CrawlerError, CrawlerSettings
 from gridscout.hardware.crawler.link import Link, LinkError, open_link
 from gridscout.hardware.crawler.protocol import CrawlerState
 
-__all__ = ["CrawlerDriver", "CrawlerError", "CrawlerState", "CrawlerTelemetry", "Link", "LinkError", "open_link"]
+__all__ = ["CrawlerDriver", "CrawlerError", "CrawlerSettings", "CrawlerState", "Link", "LinkError", "open_link"]

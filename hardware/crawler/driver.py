@@ -1,15 +1,23 @@
-"""Host side of the crawler protocol: handshake, heartbeats, acknowledged commands and telemetry.
+"""Host side of the crawler protocol, as a vehicle driver: handshake, heartbeats, acknowledged commands, telemetry.
 
-Not threaded: the owner calls `service(timeout_s)` in its loop (every ≤50 ms is plenty); it reads and
-decodes what arrived, resends unacknowledged commands and sends the host heartbeat when due.
+Not threaded: the owner calls `service(timeout_s)` in its loop (at least every 20 ms). `connect()` opens
+the link and sends the first HELLO; the handshake completes inside `service`, so the owner keeps its own
+watchdog alive while a slow crawler answers.
+
+What the crawler announces in HELLO_ACK is honoured: speeds are clamped to its `max_speed`, and the host
+heartbeat runs at a third of its `heartbeat_timeout` at most (the handshake is refused when that would
+be faster than `MIN_HEARTBEAT_PERIOD_S`). A NACK with NO_SESSION (the crawler's controller reset) starts
+a new handshake, and a pending STOP is sent again in the new session. A crawler that answers no command
+for `ack_timeout_s * (max_retries + 1)` counts as lost: the host shakes hands again.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from gridscout.hardware.crawler.link import Link
+from gridscout.control.vehicle import VehicleLimits, VehicleState, VehicleTelemetry
+from gridscout.hardware.crawler.link import Link, open_link
 from gridscout.hardware.crawler.protocol import (
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
@@ -29,24 +37,39 @@ from gridscout.hardware.crawler.protocol import (
     encode,
     seq_newer,
 )
+from gridscout.hardware.vehicle.driver import DriverCounters, LinkError, LinkState, Refusal
+from gridscout.hardware.vehicle.uri import VehicleTarget
 
-HELLO_RESEND_S = 0.25
+#: the fastest host heartbeat this driver promises (its owner services it at least every 20 ms)
+MIN_HEARTBEAT_PERIOD_S = 0.02
+#: a connected crawler silent this many link timeouts is taken to be gone: shake hands again
+SILENCE_RECONNECT_FACTOR = 4
+
+#: the crawler's states in the words every vehicle shares
+_STATES = {
+    CrawlerState.IDLE: VehicleState.READY,
+    CrawlerState.STOPPED: VehicleState.READY,
+    CrawlerState.MOVING: VehicleState.MOVING,
+    CrawlerState.FAILSAFE: VehicleState.FAILSAFE,
+    CrawlerState.END_OF_LINE: VehicleState.END_OF_PATH,
+    CrawlerState.FAULT: VehicleState.FAULT,
+}
 
 
 class CrawlerError(RuntimeError):
-    """The crawler did not answer the handshake, or speaks an incompatible protocol version."""
+    """The crawler did not complete the handshake, or cannot be driven by this host."""
 
 
 @dataclass(frozen=True, slots=True)
-class CrawlerTelemetry:
-    position_m: float
-    speed_mps: float
-    battery_v: float
-    battery_pct: int
-    state: CrawlerState
-    last_cmd_seq: int
-    failsafe: bool
-    t_rx_mono_ns: int
+class CrawlerSettings:
+    """How the host drives the link. These are the shipped defaults; `gridscout.edge.config` reads them."""
+
+    baud: int = 115200
+    heartbeat_period_s: float = 0.1
+    ack_timeout_s: float = 0.1
+    max_retries: int = 3
+    link_timeout_s: float = 0.5
+    hello_resend_s: float = 0.25
 
 
 @dataclass(slots=True)
@@ -59,118 +82,193 @@ class _Pending:
 
 
 class CrawlerDriver:
-    """Commands a crawler over `link`. Speeds in m/s, positive = forward along the line."""
+    """Drives one crawler over the link at `url` (a pyserial URL or tcp://). Speeds in m/s, + forward."""
 
-    def __init__(
-        self,
-        link: Link,
-        *,
-        heartbeat_period_s: float = 0.1,
-        ack_timeout_s: float = 0.1,
-        max_retries: int = 3,
-        link_timeout_s: float = 0.5,
-    ) -> None:
-        self.link = link
-        self.heartbeat_period_ns = round(heartbeat_period_s * 1e9)
-        self.ack_timeout_ns = round(ack_timeout_s * 1e9)
-        self.max_retries = max_retries
-        self.link_timeout_ns = round(link_timeout_s * 1e9)
-        self.telemetry: CrawlerTelemetry | None = None
+    def __init__(self, url: str, settings: CrawlerSettings | None = None) -> None:
+        self.url = url
+        self.settings = settings or CrawlerSettings()
+        self.link: Link | None = None
+        self.link_state = LinkState.CLOSED
+        self.link_detail = "not connected yet"
+        self.telemetry: VehicleTelemetry | None = None
+        self.limits: VehicleLimits | None = None
         self.hello_ack: HelloAck | None = None
-        self.last_nack: Nack | None = None
+        self.counters = DriverCounters()
         self.last_write_mono_ns = 0  # latest STOP / SET_SPEED bytes handed to the link
         self.last_tx_mono_ns = 0  # latest frame of any kind (heartbeats included)
         self._decoder = FrameDecoder()
         self._t0_ns = time.monotonic_ns()
         self._seq = 0
         self._pending: list[_Pending] = []  # at most one SET_SPEED and one STOP
+        self._refusals: list[Refusal] = []
         self._hello_seq: int | None = None
+        self._next_hello_ns = 0
         self._last_rx_ns: int | None = None
+        self._heartbeat_period_ns = round(self.settings.heartbeat_period_s * 1e9)
         self._next_heartbeat_ns = 0
-        self._counts = dict.fromkeys(
-            ("frames_tx", "retries", "commands_acked", "commands_nacked", "commands_failed", "commands_superseded"), 0
+        self._unanswered_since_ns: int | None = None  # oldest command still waiting for any answer
+
+    @classmethod
+    def for_target(cls, target: VehicleTarget, settings: CrawlerSettings) -> CrawlerDriver:
+        """The driver for a parsed `crawler:` URI (its `?baud=` wins over the settings')."""
+        return cls(target.link, replace(settings, baud=target.baud) if target.baud else settings)
+
+    # ---- the link ----
+
+    def connect(self) -> None:
+        """Open the link and send the first HELLO. Raises LinkError (naming the URL) when it cannot open."""
+        if self.link is not None:
+            self.link.close()
+        self.link = open_link(self.url, self.settings.baud)
+        self._decoder = FrameDecoder()
+        self._last_rx_ns = None
+        self._begin_handshake(
+            f"no HELLO_ACK from a crawler on {self.url} yet (powered? right port and baud rate? "
+            "nothing else holding the port?)"
         )
 
-    # ---- commands ----
-
     def handshake(self, timeout_s: float = 2.0) -> HelloAck:
-        """Send HELLO until HELLO_ACK arrives. Raises CrawlerError on no answer or a major version mismatch."""
-        self.hello_ack = None
-        deadline = time.monotonic_ns() + round(timeout_s * 1e9)
-        next_hello = 0
-        while (now := time.monotonic_ns()) < deadline:
-            if now >= next_hello:
-                self._hello_seq = self._send(Hello(PROTOCOL_MAJOR, PROTOCOL_MINOR))
-                next_hello = now + round(HELLO_RESEND_S * 1e9)
-            self.service(min(deadline - now, next_hello - now) / 1e9)
-            ack = self.hello_ack
-            if ack is None:
-                continue
-            if ack.status != HelloStatus.OK or ack.major != PROTOCOL_MAJOR:
-                raise CrawlerError(
-                    f"crawler on {self.link.url} speaks protocol {ack.major}.{ack.minor}, this driver "
-                    f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}: major versions differ, refusing to drive it"
-                )
-            return ack
-        raise CrawlerError(
-            f"no HELLO_ACK from a crawler on {self.link.url} within {timeout_s:.1f} s "
+        """Connect and wait for the handshake (for tools and tests). Raises CrawlerError when it fails."""
+        self.connect()
+        deadline = time.monotonic() + timeout_s
+        while self.link_state is LinkState.CONNECTING and time.monotonic() < deadline:
+            self.service(min(0.02, max(0.0, deadline - time.monotonic())))
+        if self.link_state is not LinkState.CONNECTED:
+            raise CrawlerError(self.link_detail if self.link_state is LinkState.REFUSED else self._no_answer(timeout_s))
+        assert self.hello_ack is not None
+        return self.hello_ack
+
+    def _no_answer(self, waited_s: float) -> str:
+        return (
+            f"no HELLO_ACK from a crawler on {self.url} within {waited_s:.1f} s "
             "(powered? right port and baud rate? nothing else holding the port?)"
         )
 
-    def set_speed(self, speed_mps: float) -> int:
-        """Command a speed (m/s, signed); returns its seq. Written at once; supersedes an unacknowledged older
-        SET_SPEED. Raises ValueError for a speed the wire cannot carry (beyond ±32.767 m/s)."""
-        return self._send_command(SetSpeed(speed_mps))
-
-    def stop(self) -> int:
-        """Brake hard to a standstill. Written at once, supersedes every unacknowledged command and is retried
-        until acknowledged (max_retries does not apply); returns its seq."""
-        return self._send_command(Stop())
-
-    # ---- the loop ----
-
-    def service(self, timeout_s: float = 0.0) -> int:
-        """Read what arrives within `timeout_s` (returning early once something did), handle it, and send
-        due heartbeats and retries. Returns the number of messages handled."""
-        self._due_work()
-        now = time.monotonic_ns()
-        wait_ns = min(round(timeout_s * 1e9), self._next_due_ns() - now)
-        data = self.link.read(max(0, wait_ns) / 1e9)
-        handled = 0
-        if data:
-            rx_ns = time.monotonic_ns()
-            for packet in self._decoder.feed(data):
-                self._last_rx_ns = rx_ns
-                self._handle(packet.msg, rx_ns)
-                handled += 1
-        self._due_work()
-        return handled
-
     @property
     def link_ok(self) -> bool:
-        """A valid frame arrived within `link_timeout_s`."""
-        return self._last_rx_ns is not None and time.monotonic_ns() - self._last_rx_ns < self.link_timeout_ns
+        """Connected, and a valid frame arrived within `link_timeout_s`."""
+        return (
+            self.link_state is LinkState.CONNECTED
+            and self._last_rx_ns is not None
+            and time.monotonic_ns() - self._last_rx_ns < self.settings.link_timeout_s * 1e9
+        )
+
+    def close(self) -> None:
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        self.link_state = LinkState.CLOSED
+
+    # ---- commands ----
+
+    def command_speed(self, speed_mps: float) -> int:
+        """Command a speed (m/s, signed), clamped to the crawler's announced maximum; returns its seq, or -1
+        when not connected (nothing sent). Supersedes an unacknowledged older SET_SPEED."""
+        top = self.limits.max_speed_mps if self.limits else None
+        if top is not None and abs(speed_mps) > top:
+            speed_mps = top if speed_mps > 0 else -top
+            self.counters.clamped += 1
+        return self._send_command(SetSpeed(speed_mps))
+
+    def hold(self) -> int:
+        """Stand still in place (speed 0, a gentle stop); the crawler stays ready to move on."""
+        return self.command_speed(0.0)
+
+    def stop(self) -> int:
+        """Brake hard to a standstill. Supersedes every unacknowledged command and is retried until acknowledged
+        (max_retries does not apply); returns its seq, or -1 when not connected."""
+        return self._send_command(Stop())
+
+    @property
+    def heartbeat_period_s(self) -> float:
+        """The host heartbeat period in use: the configured one, shortened to a third of the crawler's timeout."""
+        return self._heartbeat_period_ns / 1e9
+
+    @property
+    def stop_pending(self) -> bool:
+        return any(p.is_stop for p in self._pending)
 
     @property
     def pending_seqs(self) -> list[int]:
         """Seqs of commands sent but not yet acknowledged."""
         return [p.seq for p in self._pending]
 
+    def take_refusals(self) -> list[Refusal]:
+        taken, self._refusals = self._refusals, []
+        return taken
+
     @property
-    def counters(self) -> dict[str, int]:
+    def decoder_counts(self) -> dict[str, int]:
         d = self._decoder
         return {
             "frames_rx": d.frames,
             "crc_errors": d.crc_errors,
             "bad_frames": d.bad_frames,
             "unknown_ids": d.unknown_ids,
-            **self._counts,
         }
 
-    def close(self) -> None:
-        self.link.close()
+    # ---- the loop ----
+
+    def service(self, timeout_s: float = 0.0) -> None:
+        """Read what arrives within `timeout_s` (returning early once something did), handle it, and send
+        what is due. Raises LinkError when the link fails (the owner reconnects)."""
+        if self.link is None:
+            time.sleep(max(0.0, timeout_s))
+            return
+        self._due_work()
+        wait_ns = min(round(timeout_s * 1e9), self._next_due_ns() - time.monotonic_ns())
+        data = self.link.read(max(0, wait_ns) / 1e9)
+        if data:
+            rx_ns = time.monotonic_ns()
+            for packet in self._decoder.feed(data):
+                self._last_rx_ns = rx_ns
+                self._handle(packet.msg, rx_ns)
+        self._due_work()
 
     # ---- internals ----
+
+    def _begin_handshake(self, why: str) -> None:
+        if self.link_state is LinkState.CONNECTED:
+            self.counters.link_drops += 1
+        self.link_state, self.link_detail = LinkState.CONNECTING, why
+        self.hello_ack = None
+        self._pending = [p for p in self._pending if p.is_stop]  # a STOP still matters in the next session
+        self._unanswered_since_ns = None
+        self._next_hello_ns = 0
+        self._send_hello_if_due(time.monotonic_ns())
+
+    def _send_hello_if_due(self, now: int) -> None:
+        if now >= self._next_hello_ns:
+            self._hello_seq = self._send(Hello(PROTOCOL_MAJOR, PROTOCOL_MINOR))
+            self._next_hello_ns = now + round(self.settings.hello_resend_s * 1e9)
+
+    def _on_hello_ack(self, ack: HelloAck) -> None:
+        self.hello_ack = ack
+        if ack.status != HelloStatus.OK or ack.major != PROTOCOL_MAJOR:
+            self.link_state = LinkState.REFUSED
+            self.link_detail = (
+                f"crawler on {self.url} speaks protocol {ack.major}.{ack.minor}, this driver "
+                f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}: major versions differ, refusing to drive it"
+            )
+            return
+        period = min(self.settings.heartbeat_period_s, ack.heartbeat_timeout_s / 3)
+        if period < MIN_HEARTBEAT_PERIOD_S:
+            self.link_state = LinkState.REFUSED
+            self.link_detail = (
+                f"crawler on {self.url} stops itself after {ack.heartbeat_timeout_s * 1e3:.0f} ms without a "
+                "host frame; "
+                f"this host cannot promise a heartbeat faster than every {MIN_HEARTBEAT_PERIOD_S * 1e3:.0f} ms "
+                f"(needs a timeout of at least {3 * MIN_HEARTBEAT_PERIOD_S * 1e3:.0f} ms): refusing to drive it"
+            )
+            return
+        self._heartbeat_period_ns = round(period * 1e9)
+        self._next_heartbeat_ns = 0
+        self.limits = VehicleLimits(max_speed_mps=ack.max_speed_mps, heartbeat_timeout_s=ack.heartbeat_timeout_s)
+        self.link_state, self.link_detail = LinkState.CONNECTED, ""
+        self.counters.handshakes += 1
+        stop_before, self._pending = self.stop_pending, []
+        if stop_before:  # a STOP from before the new session: send it again, as a new command
+            self._send_command(Stop())
 
     def _send(self, msg: Message) -> int:
         seq = self._seq
@@ -179,69 +277,112 @@ class CrawlerDriver:
         return seq
 
     def _write(self, frame: bytes) -> None:
+        assert self.link is not None
         self.link.write(frame)
         self.last_tx_mono_ns = time.monotonic_ns()
-        self._counts["frames_tx"] += 1
 
     def _send_command(self, msg: SetSpeed | Stop) -> int:
+        if self.link_state is not LinkState.CONNECTED:
+            return -1
         seq, is_stop = self._seq, isinstance(msg, Stop)
         frame = encode(msg, seq)  # may raise ValueError: nothing sent or superseded then
-        superseded = [p for p in self._pending if is_stop or not p.is_stop]
-        self._counts["commands_superseded"] += len(superseded)
-        self._pending = [p for p in self._pending if p not in superseded]
+        self._pending = [p for p in self._pending if not (is_stop or not p.is_stop)]
         self._seq = (self._seq + 1) & 0xFFFF
         self._write(frame)
         self.last_write_mono_ns = self.last_tx_mono_ns
         self._pending.append(_Pending(seq, frame, is_stop, self.last_write_mono_ns))
+        if self._unanswered_since_ns is None:
+            self._unanswered_since_ns = self.last_write_mono_ns
         return seq
 
     def _handle(self, msg: Message, rx_ns: int) -> None:
         match msg:
             case Telemetry():
-                self.telemetry = CrawlerTelemetry(
-                    msg.position_m,
-                    msg.speed_mps,
-                    msg.battery_v,
-                    msg.battery_pct,
-                    msg.state,
-                    msg.last_cmd_seq,
-                    msg.failsafe,
-                    rx_ns,
+                self.telemetry = VehicleTelemetry(
+                    t_mono_ns=rx_ns,
+                    t_rx_mono_ns=rx_ns,
+                    state=_STATES[msg.state],
+                    link_ok=True,
+                    position_m=msg.position_m,
+                    speed_mps=msg.speed_mps,
+                    battery_v=msg.battery_v,
+                    battery_pct=float(msg.battery_pct),
+                    last_cmd_seq=msg.last_cmd_seq,
+                    max_speed_mps=self.limits.max_speed_mps if self.limits else None,
                 )
             case Ack(cmd_seq=cmd_seq):
-                self._settle(cmd_seq, acked=True)
+                self._settle(cmd_seq)
             case Nack(cmd_seq=cmd_seq):
-                if self._settle(cmd_seq, acked=False) and msg.reason != NackReason.STALE:
-                    self.last_nack = msg
-            case HelloAck(hello_seq=hello_seq) if hello_seq == self._hello_seq:
-                self.hello_ack = msg
+                self._on_nack(msg, self._settle(cmd_seq))
+            case HelloAck(hello_seq=hello_seq) if (
+                hello_seq == self._hello_seq and self.link_state is LinkState.CONNECTING
+            ):
+                self._on_hello_ack(msg)
             case _:
-                pass  # vehicle heartbeats only refresh link_ok; host-bound messages echoed back are ignored
+                pass  # vehicle heartbeats only refresh the link; host-bound messages echoed back are ignored
 
-    def _settle(self, cmd_seq: int, *, acked: bool) -> bool:
+    def _on_nack(self, nack: Nack, was_pending: _Pending | None) -> None:
+        if was_pending is None or nack.reason == NackReason.STALE:
+            return  # a duplicate answer, or a late retry a newer command overtook: nothing was refused
+        command = "stop" if was_pending.is_stop else "set_speed"
+        self._refusals.append(Refusal(nack.cmd_seq, command, nack.reason.name, time.monotonic_ns()))
+        self.counters.refusals[nack.reason.name] += 1
+        if nack.reason == NackReason.NO_SESSION:
+            if was_pending.is_stop:
+                self._pending.append(was_pending)  # resent once the new session is up
+            self._begin_handshake(f"crawler on {self.url} lost its session (NO_SESSION); shaking hands again")
+
+    def _settle(self, cmd_seq: int) -> _Pending | None:
         """Close the pending command `cmd_seq`, and older ones the vehicle has now handled or skipped."""
-        if not any(p.seq == cmd_seq for p in self._pending):
-            return False  # a duplicate answer, or to a command already superseded
-        self._counts["commands_acked" if acked else "commands_nacked"] += 1
+        answered = next((p for p in self._pending if p.seq == cmd_seq), None)
+        if answered is None:
+            return None  # a duplicate answer, or to a command already superseded
         self._pending = [p for p in self._pending if p.seq != cmd_seq and not seq_newer(cmd_seq, p.seq)]
-        return True
+        self._unanswered_since_ns = min((p.sent_ns for p in self._pending), default=None)
+        return answered
 
     def _next_due_ns(self) -> int:
-        return min([self._next_heartbeat_ns] + [p.sent_ns + self.ack_timeout_ns for p in self._pending])
+        if self.link_state is LinkState.CONNECTING:
+            return self._next_hello_ns
+        if self.link_state is not LinkState.CONNECTED:
+            return time.monotonic_ns() + 10**8
+        return min(
+            [self._next_heartbeat_ns] + [p.sent_ns + round(self.settings.ack_timeout_s * 1e9) for p in self._pending]
+        )
 
     def _due_work(self) -> None:
         now = time.monotonic_ns()
+        if self.link_state is LinkState.CONNECTING:
+            self._send_hello_if_due(now)
+            return
+        if self.link_state is not LinkState.CONNECTED:
+            return
+        s = self.settings
+        silence_ns = now - (self._last_rx_ns or now)
+        if silence_ns > SILENCE_RECONNECT_FACTOR * s.link_timeout_s * 1e9:
+            self._begin_handshake(f"crawler on {self.url} silent for {silence_ns / 1e9:.1f} s; shaking hands again")
+            return
+        unanswered_limit_ns = s.ack_timeout_s * (s.max_retries + 1) * 1e9
+        if self._unanswered_since_ns is not None and now - self._unanswered_since_ns > unanswered_limit_ns:
+            self.counters.unanswered += 1
+            waited = (now - self._unanswered_since_ns) / 1e9
+            self._begin_handshake(f"crawler on {self.url} answered no command for {waited:.1f} s; shaking hands again")
+            return
+        ack_timeout_ns = s.ack_timeout_s * 1e9
         for p in list(self._pending):
-            if now - p.sent_ns < self.ack_timeout_ns:
+            if now - p.sent_ns < ack_timeout_ns:
                 continue
-            if not p.is_stop and p.retries >= self.max_retries:
+            if not p.is_stop and p.retries >= s.max_retries:
                 self._pending.remove(p)
-                self._counts["commands_failed"] += 1
+                self.counters.unanswered += 1
                 continue
             p.retries += 1
-            self._counts["retries"] += 1
+            self.counters.retries += 1
             self._write(p.frame)  # same bytes, same seq: the vehicle treats it as a duplicate if it had it
             p.sent_ns = self.last_write_mono_ns = self.last_tx_mono_ns
         if now >= self._next_heartbeat_ns:
             self._send(Heartbeat((now - self._t0_ns) / 1e9))
-            self._next_heartbeat_ns = now + self.heartbeat_period_ns
+            self._next_heartbeat_ns = now + self._heartbeat_period_ns
+
+
+__all__ = ["MIN_HEARTBEAT_PERIOD_S", "CrawlerDriver", "CrawlerError", "CrawlerSettings", "LinkError"]

@@ -14,12 +14,10 @@ from typing import Protocol
 import serial
 import zmq
 
+from gridscout.hardware.vehicle.driver import LinkError
+
 SERIAL_FORMS = "a serial device (/dev/ttyUSB0, /dev/pts/N) or pyserial URL (loop://, socket://host:port, rfc2217://...)"
 _ZMQ_URL = re.compile(r"^tcp://[^:/]+:\d+$")
-
-
-class LinkError(OSError):
-    """A link could not be opened, or failed while in use. The message names the URL."""
 
 
 class Link(Protocol):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from gridscout.hardware.sim.scene.classes import DEFAULT_DEFECT_TYPES, names_for, parse_defect_types
 from gridscout.hardware.sim.scene.scene import Scene, SceneParams, TruthBox, render_still
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import cv2
+
 from gridscout.hardware.camera.base import SourceError
 from gridscout.hardware.sim.synthetic_source import SyntheticSource
 

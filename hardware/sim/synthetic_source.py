@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
+
 from gridscout.hardware.camera.base import FrameSource, SourceError
 from gridscout.hardware.frame import Frame
 from gridscout.hardware.sim.scene.classes import parse_defect_types
@@ -160,7 +161,11 @@ class SyntheticSource(FrameSource):
             raise IndexError(f"{self.name}: frame {frame_id} outside 0..{(self.frame_count or 0) - 1}")
 
     def __iter__(self) -> Iterator[Frame]:
-        for i in range(self.frame_count or 0):
+        return self.iter_from(0)
+
+    def iter_from(self, start: int) -> Iterator[Frame]:
+        """Frames from `start` on, rendering none before it."""
+        for i in range(max(0, start), self.frame_count or 0):
             image = self.render(i)[0] if self._stills else self.scene.render(i)
             yield Frame(
                 image=image,

@@ -50,6 +50,11 @@ class SimConfig:
     physics_hz: float = 100.0
     telemetry_hz: float = 20.0
     heartbeat_hz: float = 10.0
+    # Faults to rehearse against (tests and crews): a crawler that ...
+    mute: bool = False  # ... never answers anything (wrong firmware, TX wire cut)
+    hello_delay_s: float = 0.0  # ... answers HELLO only this long after the first one (a slow controller boot)
+    refuse: NackReason | None = None  # ... NACKs every command with this reason (a controller stuck without a session)
+    ack: bool = True  # False: ... applies commands but never answers them
 
 
 class CrawlerSim:
@@ -69,6 +74,7 @@ class CrawlerSim:
         self.events: list[dict[str, Any]] = []
         self._replies: OrderedDict[int, Message] = OrderedDict()  # command seq -> the answer it got
         self._t0 = self._t_physics = now
+        self._first_hello: float | None = None
         self._last_host_rx: float | None = None
         self._next_telemetry = self._next_heartbeat = now
 
@@ -77,20 +83,25 @@ class CrawlerSim:
     def handle(self, packet: Packet, now: float) -> list[Message]:
         """Answer one message from the host; returns the replies to send."""
         msg = packet.msg
+        if self.config.mute:
+            return []
         if isinstance(msg, Hello | Heartbeat | SetSpeed | Stop):
             self._last_host_rx = now  # any valid host frame feeds the watchdog
         match msg:
             case Hello():
+                self._first_hello = now if self._first_hello is None else self._first_hello
+                if now - self._first_hello < self.config.hello_delay_s:
+                    return []  # still booting
                 return [self._hello(packet.seq, msg, now)]
             case SetSpeed() | Stop():
                 if packet.seq in self._replies:  # a retry of a command already handled: same answer, no effect
                     self.duplicates += 1
-                    return [self._replies[packet.seq]]
+                    return [self._replies[packet.seq]] if self.config.ack else []
                 reply = self._command(packet.seq, msg, now)
                 self._replies[packet.seq] = reply
                 while len(self._replies) > DEDUPE_WINDOW:
                     self._replies.popitem(last=False)
-                return [reply]
+                return [reply] if self.config.ack else []
         return []  # heartbeats only feed the watchdog; vehicle-bound messages are ignored
 
     def _hello(self, seq: int, hello: Hello, now: float) -> HelloAck:
@@ -128,6 +139,8 @@ class CrawlerSim:
         return Ack(seq, cmd_id)
 
     def _refusal(self, seq: int, cmd: SetSpeed | Stop) -> NackReason | None:
+        if self.config.refuse is not None:
+            return self.config.refuse
         if not self.session:
             return NackReason.NO_SESSION
         if self.last_cmd_seq is not None and seq_newer(self.last_cmd_seq, seq):
@@ -158,6 +171,8 @@ class CrawlerSim:
             self._t_physics += dt
             self.step(dt, self._t_physics)
         self._watchdog(now)
+        if self.config.mute:
+            return []
         out: list[Message] = []
         if now >= self._next_telemetry:
             out.append(self.telemetry())

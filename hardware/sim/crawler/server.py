@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gridscout.hardware.crawler.link import ZmqLink
-from gridscout.hardware.crawler.protocol import FrameDecoder, Message, encode
+from gridscout.hardware.crawler.protocol import FrameDecoder, Message, NackReason, encode
 from gridscout.hardware.sim.crawler.core import CrawlerSim, SimConfig
 
 STATE_LOG_PERIOD_S = 0.5
@@ -26,14 +26,25 @@ LINK_ERROR_LOG_PERIOD_S = 1.0
 
 
 class PtyLink:
-    """The master side of a pseudo-terminal. Writes never block: bytes nobody reads are dropped."""
+    """The master side of a pseudo-terminal. Writes never block: bytes nobody reads are dropped.
 
-    def __init__(self) -> None:
+    With `link_path`, a symlink there points at the pty (replaced atomically), so a host can open the
+    same path across simulator restarts, the way udev names a USB serial adapter.
+    """
+
+    def __init__(self, link_path: Path | None = None) -> None:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)
         self.url = os.ttyname(self._slave)  # we keep the slave open, so hosts may come and go
         self.dropped_bytes = 0
+        self._pty, self._link_path = self.url, link_path
+        if link_path is not None:
+            temporary = link_path.with_name(f".{link_path.name}.{os.getpid()}")
+            temporary.unlink(missing_ok=True)
+            temporary.symlink_to(self.url)
+            os.replace(temporary, link_path)
+            self.url = str(link_path)
 
     def write(self, data: bytes) -> None:
         try:
@@ -54,6 +65,9 @@ class PtyLink:
     def close(self) -> None:
         os.close(self._master)
         os.close(self._slave)
+        path = self._link_path
+        if path is not None and os.path.islink(path) and os.readlink(path) == self._pty:  # not a newer sim's
+            path.unlink(missing_ok=True)
 
 
 class EventLog:
@@ -88,6 +102,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The simulator's options, shared by `python -m gridscout.hardware.sim.crawler` and `gridscout sim crawler`."""
     d = SimConfig()
     p.add_argument("--zmq", metavar="tcp://HOST:PORT", help="serve over ZeroMQ (bind here) instead of a pty")
+    p.add_argument(
+        "--link", type=Path, metavar="PATH", help="also make PATH a symlink to the pty (stable across restarts)"
+    )
     p.add_argument("--log", type=Path, metavar="FILE", help="append JSON lines (commands, events, state) here")
     p.add_argument(
         "--line-length",
@@ -108,7 +125,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=_positive,
         default=d.max_speed_mps,
         metavar="M/S",
-        help=f"fastest accepted |speed|; faster commands are NACKed (default {d.max_speed_mps:g})",
+        help=f"fastest accepted |speed|, announced in HELLO_ACK; faster ones are NACKed (default {d.max_speed_mps:g})",
     )
     p.add_argument(
         "--accel",
@@ -129,7 +146,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=_positive,
         default=d.heartbeat_timeout_s,
         metavar="S",
-        help=f"stop by itself (FAILSAFE) after this long without a host frame (default {d.heartbeat_timeout_s:g})",
+        help=f"stop by itself (FAILSAFE) after this long without a host frame, announced in HELLO_ACK "
+        f"(default {d.heartbeat_timeout_s:g})",
     )
     p.add_argument(
         "--battery",
@@ -137,6 +155,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=d.battery_pct,
         metavar="PCT",
         help="starting battery charge in percent (default 100)",
+    )
+    faults = p.add_argument_group("faults to rehearse (a crawler that misbehaves)")
+    faults.add_argument("--mute", action="store_true", help="never answer anything, HELLO included")
+    faults.add_argument(
+        "--hello-delay",
+        type=float,
+        default=d.hello_delay_s,
+        metavar="S",
+        help="answer HELLO only S seconds after the first",
+    )
+    faults.add_argument(
+        "--refuse",
+        choices=[r.name for r in NackReason if r != NackReason.STALE],
+        help="NACK every command with this reason (NO_SESSION: a controller that keeps losing its session)",
+    )
+    faults.add_argument("--no-ack", action="store_true", help="apply commands but never ACK or NACK them")
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    return SimConfig(
+        line_length_m=args.line_length,
+        start_position_m=args.start_position,
+        max_speed_mps=args.max_speed,
+        accel_mps2=args.accel,
+        brake_mps2=args.brake,
+        heartbeat_timeout_s=args.heartbeat_timeout,
+        battery_pct=args.battery,
+        mute=args.mute,
+        hello_delay_s=args.hello_delay,
+        refuse=NackReason[args.refuse] if args.refuse else None,
+        ack=not args.no_ack,
     )
 
 
@@ -156,28 +205,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the simulator until SIGTERM/SIGINT; returns the exit code."""
-    config = SimConfig(
-        line_length_m=args.line_length,
-        start_position_m=args.start_position,
-        max_speed_mps=args.max_speed,
-        accel_mps2=args.accel,
-        brake_mps2=args.brake,
-        heartbeat_timeout_s=args.heartbeat_timeout,
-        battery_pct=args.battery,
-    )
     try:
-        link = ZmqLink(args.zmq, bind=True) if args.zmq else PtyLink()
+        link = ZmqLink(args.zmq, bind=True) if args.zmq else PtyLink(args.link)
     except OSError as exc:  # LinkError included
         print(f"crawler-sim: error: {exc}", file=sys.stderr)
         return 2
     print(link.url, flush=True)
-    log = EventLog(args.log)
     stopping: list[int] = []
     previous = {
         sig: signal.signal(sig, lambda signum, _frame: stopping.append(signum))
         for sig in (signal.SIGTERM, signal.SIGINT)
     }
+    server = SimServer(link, config_from_args(args), EventLog(args.log))
     try:
+        while not stopping:
+            server.step()
+        server.log.write({"event": "shutdown", "signal": signal.Signals(stopping[0]).name})
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.close()
+    return 0
+
+
+class SimServer:
+    """One simulated crawler served on `link`: call `step()` in a loop (each waits at most one physics step)."""
+
+    def __init__(self, link: PtyLink | ZmqLink, config: SimConfig, log: EventLog) -> None:
+        self.link, self.log = link, log
+        self.sim = CrawlerSim(config, time.monotonic())
+        self._decoder = FrameDecoder()
+        self._seq = 0
+        self._dt = 1.0 / config.physics_hz
+        self._next_tick = self._next_state_log = self._next_error_log = time.monotonic()
+        self._logged_errors = (0, 0, 0)
         log.write(
             {
                 "event": "start",
@@ -187,42 +248,26 @@ def run(args: argparse.Namespace) -> int:
                 "heartbeat_timeout_s": config.heartbeat_timeout_s,
             }
         )
-        _serve(link, CrawlerSim(config, time.monotonic()), log, stopping)
-        log.write({"event": "shutdown", "signal": signal.Signals(stopping[0]).name})
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        link.close()
-        log.close()
-    return 0
 
-
-def _serve(link: PtyLink | ZmqLink, sim: CrawlerSim, log: EventLog, stopping: list[int]) -> None:
-    decoder = FrameDecoder()
-    seq = 0
-    dt = 1.0 / sim.config.physics_hz
-    next_tick = next_state_log = next_error_log = time.monotonic()
-    logged_errors = (0, 0, 0)
-
-    def send(messages: list[Message]) -> None:
-        nonlocal seq
+    def _send(self, messages: list[Message]) -> None:
         for msg in messages:
-            link.write(encode(msg, seq))
-            seq = (seq + 1) & 0xFFFF
+            self.link.write(encode(msg, self._seq))
+            self._seq = (self._seq + 1) & 0xFFFF
 
-    while not stopping:
-        data = link.read(max(0.0, next_tick - time.monotonic()))
+    def step(self) -> None:
+        sim, log = self.sim, self.log
+        data = self.link.read(max(0.0, self._next_tick - time.monotonic()))
         now = time.monotonic()
-        for packet in decoder.feed(data):
-            send(sim.handle(packet, now))
-        if now >= next_tick:
-            send(sim.tick(now))
-            next_tick = max(next_tick + dt, now)
+        for packet in self._decoder.feed(data):
+            self._send(sim.handle(packet, now))
+        if now >= self._next_tick:
+            self._send(sim.tick(now))
+            self._next_tick = max(self._next_tick + self._dt, now)
         for event in sim.events:
             log.write(event)
         sim.events.clear()
-        if now >= next_state_log:
-            next_state_log = now + STATE_LOG_PERIOD_S
+        if now >= self._next_state_log:
+            self._next_state_log = now + STATE_LOG_PERIOD_S
             log.write(
                 {
                     "t_mono": now,
@@ -234,9 +279,10 @@ def _serve(link: PtyLink | ZmqLink, sim: CrawlerSim, log: EventLog, stopping: li
                 },
                 echo=False,
             )
-        errors = (decoder.crc_errors, decoder.bad_frames, decoder.unknown_ids)
-        if now >= next_error_log and errors != logged_errors:
-            next_error_log, logged_errors = now + LINK_ERROR_LOG_PERIOD_S, errors
+        d = self._decoder
+        errors = (d.crc_errors, d.bad_frames, d.unknown_ids)
+        if now >= self._next_error_log and errors != self._logged_errors:
+            self._next_error_log, self._logged_errors = now + LINK_ERROR_LOG_PERIOD_S, errors
             log.write(
                 {
                     "t_mono": now,
@@ -244,9 +290,13 @@ def _serve(link: PtyLink | ZmqLink, sim: CrawlerSim, log: EventLog, stopping: li
                     "crc_errors": errors[0],
                     "bad_frames": errors[1],
                     "unknown_ids": errors[2],
-                    "frames_ok": decoder.frames,
+                    "frames_ok": d.frames,
                 }
             )
+
+    def close(self) -> None:
+        self.link.close()
+        self.log.close()
 
 
 def _fmt(value: Any) -> str:

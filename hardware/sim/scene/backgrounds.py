@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
 from gridscout.hardware.sim.scene.camera import Camera
 
 TERRAINS = ("farmland", "grassland", "arid", "suburban", "waterside")

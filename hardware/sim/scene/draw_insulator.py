@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
 from gridscout.hardware.sim.scene.camera import NEAR, Camera, ellipse_half_extents
 from gridscout.hardware.sim.scene.classes import DEFECT_TYPES
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from gridscout.hardware.sim.scene.camera import Camera, look_rotation
 from gridscout.hardware.sim.scene.layout import Layout
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from gridscout.hardware.sim.scene.draw_insulator import MATERIALS, InsulatorString, StringSpec, build_string
 from gridscout.hardware.sim.scene.structures import (
     Nest,

@@ -14,10 +14,18 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+
 from gridscout.hardware.sim.scene.backgrounds import TERRAINS, Backdrop, make_backdrop, render_backdrop
 from gridscout.hardware.sim.scene.camera import NEAR, Camera, look_rotation, spheres_in_view
 from gridscout.hardware.sim.scene.classes import CLASS_NAMES, DEFAULT_DEFECT_TYPES, DEFECT_TYPES, INSULATOR
-from gridscout.hardware.sim.scene.draw_insulator import MATERIALS, build_string, draw_string, string_boxes
+from gridscout.hardware.sim.scene.draw_insulator import (
+    MATERIALS,
+    InsulatorString,
+    build_string,
+    draw_string,
+    frustum_boxes,
+    string_boxes,
+)
 from gridscout.hardware.sim.scene.flight import (
     CrawlerFlight,
     DroneFlight,
@@ -42,11 +50,16 @@ MIN_DEFECT_PX = 8.0  # short side of a visible defect box
 
 @dataclass(frozen=True, slots=True)
 class TruthBox:
-    """One ground-truth object in a frame: class and pixel box (x1, y1, x2, y2), clipped to the frame."""
+    """One ground-truth object in a frame: class and pixel box (x1, y1, x2, y2), clipped to the frame.
+
+    `object_id` names the physical object, the same in every frame of a scene: "s<i>" for insulator
+    string i of the layout, "s<i>d<k>" for the k-th defect of that string, "n<i>" for nest i.
+    """
 
     class_id: int
     class_name: str
     box: tuple[float, float, float, float]
+    object_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -271,24 +284,25 @@ class Scene:
                 or max(clipped[2] - clipped[0], clipped[3] - clipped[1]) < MIN_INSULATOR_PX
             ):
                 continue
-            out.append(TruthBox(INSULATOR, CLASS_NAMES[INSULATOR], clipped))
-            for cid, dbox in defects:
+            si = int(idx[j])
+            out.append(TruthBox(INSULATOR, CLASS_NAMES[INSULATOR], clipped, f"s{si}"))
+            for k, (cid, dbox) in zip(_defect_indices(cam, s, defects), defects, strict=True):
                 dbox = np.concatenate([np.maximum(dbox[:2], box[:2]), np.minimum(dbox[2:], box[2:])])
                 dc = _clip(dbox, w, h)
                 if _visible_share(dbox, w, h) < MIN_VISIBLE or min(dc[2] - dc[0], dc[3] - dc[1]) < MIN_DEFECT_PX:
                     continue
                 if _hidden(hulls, dbox, float(np.linalg.norm(s.centre - cam.pos))):
                     continue
-                out.append(TruthBox(cid, CLASS_NAMES[cid], dc))
+                out.append(TruthBox(cid, CLASS_NAMES[cid], dc, f"s{si}d{k}"))
         nest_id = DEFECT_TYPES["bird_nest"]
         if "bird_nest" in p.defect_types:
-            for n in self.layout.nests:
+            for ni, n in enumerate(self.layout.nests):
                 nb = nest_box(cam, n)
                 if nb is None:
                     continue
                 nc = _clip(nb, w, h)
                 if _visible_share(nb, w, h) >= MIN_VISIBLE and min(nc[2] - nc[0], nc[3] - nc[1]) >= MIN_DEFECT_PX:
-                    out.append(TruthBox(nest_id, CLASS_NAMES[nest_id], nc))
+                    out.append(TruthBox(nest_id, CLASS_NAMES[nest_id], nc, f"n{ni}"))
         return out
 
     def _tower_hulls(
@@ -306,6 +320,19 @@ class Scene:
 
     def render_with_truth(self, i: int) -> tuple[np.ndarray, list[TruthBox]]:
         return self.render(i), self.truth(i)
+
+
+def _defect_indices(cam: Camera, s: InsulatorString, defects: list[tuple[int, np.ndarray]]) -> list[int]:
+    """Index in `s.defects` of each box `string_boxes` returned (it keeps the visible ones, in order)."""
+    if len(defects) == len(s.defects):
+        return list(range(len(defects)))
+    out, k = [], 0
+    for cid, box in defects:
+        while not (s.defects[k][0] == cid and np.array_equal(frustum_boxes(cam, s.defects[k][1])[0][0], box)):
+            k += 1
+        out.append(k)
+        k += 1
+    return out
 
 
 def _hidden(hulls: list[tuple[float, np.ndarray]], box: np.ndarray, dist: float) -> bool:

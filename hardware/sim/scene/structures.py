@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
 from gridscout.hardware.sim.scene.camera import NEAR, Camera
 
 SHIFT = 4

@@ -1,0 +1,138 @@
+"""The config's sections, each a pydantic model whose fields carry their default and description.
+
+The behaviour and safety sections are where the control dataclasses get their values: `params()` and
+`limits()` build them, so each default exists here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gridscout.control.behaviour import BehaviourParams
+from gridscout.control.safety import SafetyLimits
+from gridscout.edge.defaults import API_HOST, API_PORT, DATA_DIR
+
+T = TypeVar("T")
+
+
+def build(cls: type[T], section: BaseModel) -> T:
+    """A control dataclass from the section's fields of the same names (every one of them must be there)."""
+    values = section.model_dump()
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in values]  # type: ignore[arg-type]
+    if missing:
+        raise TypeError(f"{type(section).__name__} has no field for {cls.__name__}.{', '.join(missing)}")
+    return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RunConfig(Section):
+    source: str = Field(
+        "", description="camera URI (file, folder, device, rtsp://, synthetic://); empty: the bundled demo footage"
+    )
+    mode: Literal["live", "replay"] = Field(
+        "live", description="live: newest frame wins, drops counted; replay: every frame in order, deterministic"
+    )
+    data_dir: str = Field(f"./{DATA_DIR}", description="where reports, the API token and run files live")
+    device_id: str = Field("", description="this box's id in reports; empty: generated once and kept in data_dir")
+
+
+class BusConfig(Section):
+    transport: Literal["ipc", "tcp"] = Field(
+        "ipc", description="ipc: unix sockets in the run dir; tcp: for processes on other hosts"
+    )
+    tcp_host: str = Field("127.0.0.1", description="host the tcp endpoints bind and connect to")
+    tcp_base_port: int = Field(8500, ge=1024, le=65000, description="first tcp port; topics use consecutive ports")
+
+
+class CameraConfig(Section):
+    fps: float | None = Field(None, gt=0, description="override a file source's frame rate (live pacing)")
+    live_source: bool = Field(
+        False, description="treat the source as a live camera (newest frame, stall detection) even if it is a file"
+    )
+    stall_timeout_s: float = Field(2.0, gt=0, le=30, description="a live camera silent this long counts as stalled")
+    reconnect_initial_s: float = Field(0.5, gt=0, description="first wait before reconnecting a stalled camera")
+    reconnect_max_s: float = Field(10.0, gt=0, description="longest wait between reconnect attempts")
+
+
+class PerceptionConfig(Section):
+    model: str = Field("", description="an .onnx model or a cascade .toml manifest; empty: the shipped model")
+    threads: int = Field(0, ge=0, le=256, description="onnxruntime threads; 0: leave one core for the other processes")
+    provider: Literal["cpu", "cuda", "tensorrt", "openvino", "auto"] = Field("cpu", description="onnxruntime provider")
+    conf: float | None = Field(None, ge=0, le=1, description="minimum confidence, overriding the model's")
+
+
+class BehaviourConfig(Section):
+    cruise_speed_mps: float = Field(0.5, ge=0, description="patrol speed along the line")
+    slow_speed_mps: float = Field(0.15, ge=0, description="approach speed once a defect is confirmed")
+    hold_s: float = Field(3.0, ge=0, description="how long to hold still for a close look")
+    defect_min_confidence: float = Field(0.4, ge=0, le=1, description="a defect track counts from this confidence")
+    defect_min_hits: int = Field(3, ge=1, description="frames a defect track must be seen before acting on it")
+    close_box_height_frac: float = Field(
+        0.25, gt=0, le=1, description="hold once the defect box is this tall (fraction of frame)"
+    )
+    approach_timeout_s: float = Field(1.5, gt=0, description="hold anyway after approaching this long")
+    track_lost_s: float = Field(1.0, gt=0, description="a defect track unseen this long is forgotten")
+    resume_s: float = Field(2.0, ge=0, description="after a hold, cruise this long before new defects count as new")
+    line_end_m: float | None = Field(None, description="stop at this position along the line; unset: the vehicle says")
+    end_margin_m: float = Field(1.0, ge=0, description="stop this far before line_end_m")
+
+    def params(self) -> BehaviourParams:
+        return build(BehaviourParams, self)
+
+
+class SafetyConfig(Section):
+    max_speed_mps: float = Field(1.0, gt=0, le=10, description="fastest forward command the gate lets through")
+    max_reverse_speed_mps: float = Field(0.0, ge=0, le=10, description="fastest reverse command (0: no reverse)")
+    max_accel_mps2: float = Field(0.5, gt=0, description="speed-up limit between commands")
+    max_decel_mps2: float = Field(1.5, gt=0, description="slow-down limit (an explicit stop is always allowed)")
+    max_command_rate_hz: float = Field(20.0, gt=0, le=200, description="most commands per second")
+    perception_timeout_s: float = Field(0.3, gt=0, le=5, description="stop when no detections arrive for this long")
+    telemetry_timeout_s: float = Field(0.3, gt=0, le=5, description="stop when the vehicle is silent this long")
+    link_timeout_s: float = Field(0.3, gt=0, le=5, description="stop when the link is down this long")
+    recover_s: float = Field(
+        0.5, ge=0, le=10, description="after a stop for a fault, wait until it has been clear this long"
+    )
+    resend_s: float = Field(0.2, gt=0, le=2, description="an unchanged speed is re-sent this often as a keep-alive")
+    max_time_jump_s: float = Field(1.0, gt=0, description="a clock step larger than this between ticks is a fault")
+    geofence_min_m: float | None = Field(None, description="stop below this position along the line")
+    geofence_max_m: float | None = Field(None, description="stop beyond this position along the line")
+
+    def limits(self) -> SafetyLimits:
+        return build(SafetyLimits, self)
+
+
+class ControlConfig(Section):
+    rate_hz: float = Field(20.0, ge=1, le=200, description="control loop rate")
+    behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig, description="what the vehicle does")
+    safety: SafetyConfig = Field(default_factory=SafetyConfig, description="the gate every command passes")
+
+
+class ReporterConfig(Section):
+    min_hits: int = Field(2, ge=1, description="frames a defect track needs before it becomes a report")
+    update_interval_s: float = Field(2.0, gt=0, description="refresh a live report's last-seen at most this often")
+    track_lost_s: float = Field(1.5, gt=0, description="a track unseen this long is closed with a final update")
+    confidence_step: float = Field(0.02, ge=0, le=1, description="a new best frame must beat the old by this much")
+    jpeg_quality: int = Field(90, ge=10, le=100, description="evidence JPEG quality")
+
+
+class ApiConfig(Section):
+    enabled: bool = Field(True, description="serve the fleet API while the chain runs")
+    host: str = Field(API_HOST, description="bind address; loopback unless you mean it")
+    port: int = Field(API_PORT, ge=0, le=65535, description="bind port (0: any free port)")
+    token: str = Field("", description="bearer token; empty: $GRIDSCOUT_API_TOKEN, else generated into data_dir")
+
+
+class SupervisorConfig(Section):
+    realtime_priority: int = Field(
+        10, ge=0, le=99, description="SCHED_FIFO priority for the control and vehicle processes; 0: normal scheduling"
+    )
+    startup_grace_s: float = Field(20.0, gt=0, description="time a process gets to send its first heartbeat")
+    restart_initial_s: float = Field(0.5, gt=0, description="first restart delay; doubles per failure")
+    restart_max_s: float = Field(10.0, gt=0, description="longest restart delay")
+    shutdown_timeout_s: float = Field(3.0, gt=0, description="time a process gets to exit before it is killed")

@@ -1,0 +1,140 @@
+"""The run summary `gridscout run` prints, and the verdict: did the run do its job?
+
+A run fails (exit 1) when its vehicle never connected, was lost and did not come back, refused commands
+or left them unanswered. The summary's `vehicle` line names the URI and the reason, and each failure
+is also one line of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from gridscout.edge.runtime.messages import VehicleStatus
+
+#: refusals that do not fail a run: the crawler at the end of its line declining to go further
+HARMLESS_REFUSALS = frozenset({"AT_END_OF_LINE"})
+
+
+@dataclass
+class VehicleReport:
+    uri: str
+    link: str = "CLOSED"
+    detail: str = ""
+    connected_once: bool = False
+    handshakes: int = 0
+    link_drops: int = 0
+    retries: int = 0
+    unanswered: int = 0
+    clamped: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)
+    last_refusal: str = ""
+
+    @classmethod
+    def from_status(cls, status: VehicleStatus) -> VehicleReport:
+        return cls(
+            uri=status.uri,
+            link=status.link,
+            detail=status.detail,
+            connected_once=status.connected_once,
+            handshakes=status.handshakes,
+            link_drops=status.link_drops,
+            retries=status.retries,
+            unanswered=status.unanswered,
+            clamped=status.clamped,
+            refusals=dict(status.refusals),
+            last_refusal=status.last_refusal,
+        )
+
+    def with_counts(self, stats: dict[str, float]) -> VehicleReport:
+        """This report with the vehicle process's own counters (its heartbeat, sent last as it exits), which
+        are never older than its last status message."""
+        return VehicleReport(
+            uri=self.uri,
+            link=self.link,
+            detail=self.detail,
+            connected_once=self.connected_once or bool(stats.get("connected_once")),
+            handshakes=max(self.handshakes, int(stats.get("handshakes", 0))),
+            link_drops=max(self.link_drops, int(stats.get("link_drops", 0))),
+            retries=max(self.retries, int(stats.get("retries", 0))),
+            unanswered=max(self.unanswered, int(stats.get("unanswered", 0))),
+            clamped=max(self.clamped, int(stats.get("clamped", 0))),
+            refusals=self.refusals or ({"unknown": int(stats["refusals"])} if stats.get("refusals") else {}),
+            last_refusal=self.last_refusal,
+        )
+
+    def failures(self) -> list[str]:
+        out = []
+        if not self.connected_once:
+            out.append(f"vehicle {self.uri} never connected: {self.detail or 'no answer'}")
+        elif self.link != "CONNECTED":
+            out.append(f"vehicle {self.uri} stopped answering and did not come back: {self.detail or self.link}")
+        refused = {k: v for k, v in self.refusals.items() if k not in HARMLESS_REFUSALS}
+        if refused:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(refused.items(), key=lambda kv: -kv[1]))
+            out.append(f"vehicle {self.uri} refused {sum(refused.values())} commands ({reasons})")
+        if self.unanswered:
+            out.append(f"vehicle {self.uri} left {self.unanswered} commands unanswered (acknowledges nothing?)")
+        return out
+
+    def format(self) -> str:
+        state = "connected" if self.link == "CONNECTED" else self.link.lower()
+        refusals = sum(self.refusals.values())
+        parts = [
+            f"{state} ({self.handshakes} handshakes)",
+            f"{refusals} refusals" + (f" ({self.last_refusal} last)" if refusals else ""),
+            f"{self.retries} retries",
+            f"{self.unanswered} unanswered",
+            f"{self.link_drops} link drops",
+        ]
+        if self.clamped:
+            parts.append(f"{self.clamped} speeds clamped to its limit")
+        return f"{self.uri}: " + ", ".join(parts)
+
+
+@dataclass
+class RunSummary:
+    mode: str
+    source: str
+    vehicle: VehicleReport
+    frames: int = 0
+    processed: int = 0
+    dropped_camera: int = 0
+    dropped_perception: int = 0
+    reports_created: int = 0
+    reports_updated: int = 0
+    commands: int = 0
+    stops: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+    data_dir: str = ""
+    elapsed_s: float = 0.0
+    #: set when the chain could not run at all (a process that never started)
+    error: str = ""
+
+    @property
+    def failures(self) -> list[str]:
+        return ([self.error] if self.error else []) + self.vehicle.failures()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def format(self) -> str:
+        faults = ", ".join(f"{k} {v}" for k, v in self.faults.items() if v) or "none"
+        restarts = ", ".join(f"{k} {v}" for k, v in self.restarts.items() if v) or "none"
+        lines = [
+            f"run        {self.mode} on {self.source} ({self.elapsed_s:.1f} s)",
+            f"frames     {self.frames} published, {self.processed} processed; dropped: "
+            f"{self.dropped_camera} by the camera, {self.dropped_perception} by perception",
+            f"defects    {self.reports_created} reports ({self.reports_updated} updates)",
+            f"vehicle    {self.vehicle.format()}",
+            f"commands   {self.commands} written to the vehicle, {self.stops} of them stops",
+            f"faults     {faults}",
+            f"restarts   {restarts}",
+            f"reports    {self.data_dir} (gridscout reports list --data {self.data_dir})",
+        ]
+        lines += [f"FAILED     {failure}" for failure in self.failures]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok, "failures": self.failures}

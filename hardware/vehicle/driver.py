@@ -1,0 +1,103 @@
+"""The one interface every vehicle driver implements, and what it reports besides telemetry.
+
+A driver is not threaded and never blocks for long: its owner calls `service(timeout_s)` in a loop (at
+least every 20 ms), which reads the link, answers the handshake, retries unacknowledged commands and
+sends the host heartbeat. `connect()` only opens the link and starts the handshake, so the owner's own
+watchdog heartbeat keeps going while a slow vehicle answers; `link_state` says when it is ready.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from gridscout.control.vehicle import VehicleLimits, VehicleTelemetry
+
+
+class LinkState(StrEnum):
+    """Where the link to the vehicle stands."""
+
+    CLOSED = "CLOSED"  # not opened yet, or closed after a failure
+    CONNECTING = "CONNECTING"  # open, handshake under way
+    CONNECTED = "CONNECTED"  # handshake done: commands may be sent
+    REFUSED = "REFUSED"  # the vehicle answered but cannot be driven by us (version, impossible limits)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The vehicle refused a command (a NACK, or MAVLink's COMMAND_ACK result), with its reason's name."""
+
+    seq: int
+    command: str
+    reason: str
+    t_mono_ns: int
+
+
+@dataclass
+class DriverCounters:
+    """What went wrong on the link, counted since the driver was made."""
+
+    #: commands re-sent for want of an answer
+    retries: int = 0
+    #: refused commands by reason name
+    refusals: Counter[str] = field(default_factory=Counter)
+    #: commands that never got an answer, however often they were sent
+    unanswered: int = 0
+    #: times a connected link was lost (silence, a refusal that ends the session, an I/O error)
+    link_drops: int = 0
+    #: handshakes completed (the first one included)
+    handshakes: int = 0
+    #: speed commands lowered to the vehicle's own limit
+    clamped: int = 0
+
+
+class LinkError(OSError):
+    """A link could not be opened, or failed while in use. The message names the URL."""
+
+
+class VehicleDriver(Protocol):
+    """Drives one vehicle. Speeds are m/s along the inspection path, positive forward."""
+
+    #: the link it drives (device path, URL), for messages
+    url: str
+    link_state: LinkState
+    #: why the link is not CONNECTED (empty when it is)
+    link_detail: str
+    #: the latest report, or None before the first
+    telemetry: VehicleTelemetry | None
+    #: what the vehicle announced at the handshake, or None before it
+    limits: VehicleLimits | None
+    counters: DriverCounters
+    #: monotonic ns of the latest command bytes handed to the link
+    last_write_mono_ns: int
+
+    def connect(self) -> None:
+        """Open the link and start the handshake; returns at once. Raises LinkError when it cannot open."""
+
+    def service(self, timeout_s: float) -> None:
+        """Read what arrives within `timeout_s` and do what is due: handshake, heartbeat, retries."""
+
+    @property
+    def link_ok(self) -> bool:
+        """CONNECTED, and the vehicle was heard from recently."""
+
+    def command_speed(self, speed_mps: float) -> int:
+        """Move along the path at this speed (clamped to the vehicle's limit); returns the command's seq."""
+
+    def hold(self) -> int:
+        """Stand still where it is, ready to move on (a crawler: speed 0; a drone: brake and hover)."""
+
+    def stop(self) -> int:
+        """Stop now, braking hard; acknowledged before anything else; retried until it is."""
+
+    @property
+    def stop_pending(self) -> bool:
+        """A STOP was sent and not yet acknowledged."""
+
+    def take_refusals(self) -> list[Refusal]:
+        """Refusals since the last call, oldest first."""
+
+    def close(self) -> None:
+        """Close the link. Safe to call twice."""
