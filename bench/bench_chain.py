@@ -62,7 +62,7 @@ from gridscout.edge.config import load_config  # noqa: E402
 from gridscout.edge.daemons.perceptiond import _threads  # noqa: E402
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
 from gridscout.edge.runtime.bus import Endpoints, Subscriber  # noqa: E402
-from gridscout.edge.runtime.messages import TOPICS, CommandWritten, ControlState, Detections  # noqa: E402
+from gridscout.edge.runtime.messages import TOPICS, CommandWritten, ControlState, FrameDetections  # noqa: E402
 from gridscout.hardware.camera import open_source  # noqa: E402
 from gridscout.perception.model_loader import load_model  # noqa: E402
 from sim_tests.chain import free_port_block, write_config  # noqa: E402
@@ -168,8 +168,6 @@ def _role(proc: psutil.Process, root_pid: int) -> str:
     for arg in cmd:
         if arg.startswith("gridscout.edge.daemons."):
             return arg.removeprefix("gridscout.edge.daemons.").removesuffix("d")
-        if arg.startswith("gridscout.hardware.sim.crawler.server"):
-            return "crawler-sim"
     return Path(cmd[0]).name if cmd else "?"
 
 
@@ -229,7 +227,7 @@ class ChainRun:
     mode: str
     burn: bool
     summary: dict = field(default_factory=dict)
-    detections: list[Detections] = field(default_factory=list)
+    detections: list[FrameDetections] = field(default_factory=list)
     states: list[ControlState] = field(default_factory=list)
     written: list[CommandWritten] = field(default_factory=list)
     memory: MemorySampler | None = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import signal
 import socket
 import subprocess
@@ -14,6 +16,7 @@ import psutil
 import zmq
 
 from gridscout.edge.runtime.bus import Endpoints, Subscriber
+from gridscout.edge.runtime.messages import TOPICS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,14 +27,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_block(n: int = 16) -> int:
-    """A base port with `n` free ports after it (tcp bus endpoints are consecutive)."""
-    for _ in range(50):
-        base = free_port()
-        if base + n > 65000:
-            continue
+    """A base port with `n` free ports after it (tcp bus endpoints are consecutive), below the ephemeral
+    range: there no outgoing connection's source port can take one between this check and the bind."""
+    rng = random.Random()
+    top = _ephemeral_low() - n
+    for _ in range(200):
+        base = rng.randrange(20000, top)
+        socks = []
         try:
-            socks = []
             for i in range(n):
                 s = socket.socket()
                 socks.append(s)
@@ -68,7 +79,7 @@ class Chain:
     def __init__(self, tmp: Path, *, source: str, mode: str = "live", extra: dict | None = None) -> None:
         self.data = tmp / "data"
         self.bus_port = free_port_block()
-        self.api_port = free_port()
+        self.api_port = self.bus_port + len(TOPICS)  # inside the block, past the topics: never another's port
         sections: dict[str, dict[str, object]] = {
             "run": {"source": source, "mode": mode, "data_dir": str(self.data), "device_id": "test-box"},
             "bus": {"transport": "tcp", "tcp_base_port": self.bus_port},
@@ -78,8 +89,18 @@ class Chain:
             sections.setdefault(name, {}).update(keys)
         config = write_config(tmp / "gridscout.toml", sections)
         self.stdout_path, self.stderr_path = tmp / "run.out", tmp / "run.err"
+        self.summary_path = tmp / "summary.json"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gridscout.edge.cli", "run", "--config", str(config)],
+            [
+                sys.executable,
+                "-m",
+                "gridscout.edge.cli",
+                "run",
+                "--config",
+                str(config),
+                "--summary-json",
+                str(self.summary_path),
+            ],
             cwd=tmp,
             stdout=open(self.stdout_path, "wb"),  # noqa: SIM115 - closed with the process
             stderr=open(self.stderr_path, "wb"),  # noqa: SIM115
@@ -96,7 +117,10 @@ class Chain:
         while time.monotonic() < deadline:
             for child in psutil.Process(self.proc.pid).children(recursive=True):
                 try:
-                    if f"gridscout.edge.daemons.{process}d" in child.cmdline():
+                    if (
+                        f"gridscout.edge.daemons.{process}d" in child.cmdline()
+                        and child.status() != psutil.STATUS_ZOMBIE
+                    ):
                         return child.pid
                 except psutil.NoSuchProcess:
                     continue
@@ -134,6 +158,10 @@ class Chain:
             self.proc.wait(20)
             raise AssertionError(f"run did not finish in {timeout_s} s:\n{self.stderr()[-3000:]}") from None
 
+    def summary(self) -> dict:
+        """The run's summary as `--summary-json` wrote it (after the run ended)."""
+        return json.loads(self.summary_path.read_text())
+
     def stdout(self) -> str:
         return self.stdout_path.read_text(errors="replace")
 
@@ -148,3 +176,43 @@ class Chain:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.ctx.destroy(linger=0)
+
+
+class StandaloneSim:
+    """`python -m gridscout.hardware.sim.crawler FLAGS` on its own pty: a crawler a test drives through
+    `--vehicle crawler:<url>`, misbehaving as its flags say (--mute, --refuse, --no-ack, ...)."""
+
+    _made = itertools.count()
+
+    def __init__(self, tmp: Path, *flags: str) -> None:
+        n = next(self._made)
+        self.log = tmp / f"standalone-crawler-{n}.jsonl"
+        self._stderr = open(tmp / f"standalone-crawler-{n}.stderr", "wb")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gridscout.hardware.sim.crawler", "--log", str(self.log), *flags],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        assert self.url, "the simulator printed no pty path"
+
+    @property
+    def uri(self) -> str:
+        return f"crawler:{self.url}"
+
+    def events(self, name: str | None = None) -> list[dict]:
+        if not self.log.exists():
+            return []
+        records = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+        return [r for r in records if name is None or r["event"] == name]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._stderr.close()

@@ -3,6 +3,7 @@ sockets, a crawler simulator on a real pty, real SQLite and the fleet API on loo
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -14,11 +15,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import psutil
 import pytest
 
 from gridscout.edge.defaults import DEMO_FOOTAGE
 from gridscout.edge.reports.store import ReportStore
-from gridscout.edge.runtime.messages import CameraStatus, Detections
+from gridscout.edge.runtime.messages import CameraStatus, FrameDetections
 from sim_tests.chain import Chain
 
 TRUTH = DEMO_FOOTAGE.with_suffix(".truth.jsonl")
@@ -51,7 +53,7 @@ def demo_run(tmp_path_factory):
     try:
         while chain.proc.poll() is None:
             received = detections.recv(0.1)
-            if received is not None and isinstance(received.msg, Detections):
+            if received is not None and isinstance(received.msg, FrameDetections):
                 has_defect = any(b.is_defect and b.track_id >= 0 for b in received.msg.boxes)
                 seen.append((time.monotonic(), received.msg.frame_id, has_defect))
             if not http and seen:
@@ -168,27 +170,63 @@ def test_vehicle_link_dropped_the_crawler_failsafe_stops_it_and_the_driver_comes
         chain.close()
 
 
-def test_replay_gives_the_same_reports_twice(tmp_path):
+REPLAY_SOURCE = "synthetic://demo?frames=120"
+
+
+def _replay(run_dir: Path, kill: str | None = None, at_frame: int = 40) -> tuple[list, Chain]:
+    """A lock-step replay of REPLAY_SOURCE; with `kill`, that chain process is killed -9 once perception
+    has published detections for `at_frame`. Returns the reports (id, class, confidence, best frame)."""
+    run_dir.mkdir()
+    chain = Chain(run_dir, source=REPLAY_SOURCE, mode="replay", extra={"api": {"enabled": False}})
+    try:
+        if kill:
+            detections = chain.subscribe(["detections"])
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and chain.proc.poll() is None:
+                received = detections.recv(0.1)
+                if received is not None and received.msg.frame_id >= at_frame:
+                    os.kill(chain.pid_of(kill), signal.SIGKILL)
+                    break
+            else:
+                raise AssertionError(f"the replay never reached frame {at_frame}:\n{chain.stderr()[-3000:]}")
+        assert chain.wait() == 0, chain.stdout() + chain.stderr()[-3000:]
+        assert "frames     120 published, 120 processed; dropped: 0 by the camera, 0 by perception" in chain.stdout()
+        with ReportStore(chain.data, create=False) as store:
+            reports = sorted((r.id, r.class_name, round(r.confidence, 5), r.frame_id) for r in store.list(0, 1000))
+        return reports, chain
+    finally:
+        chain.close()
+
+
+@pytest.fixture(scope="module")
+def replay_reference(tmp_path_factory) -> list:
+    """The undisturbed replay every disturbed one is compared with."""
+    reports, _ = _replay(tmp_path_factory.mktemp("reference") / "run")
+    assert reports, "no reports: the replay found no defects"
+    return reports
+
+
+def test_replay_gives_the_same_reports_twice(tmp_path, replay_reference):
     """Scenario: the same footage replayed twice (lock-step, every frame) gives the same reports:
     same ids, classes, confidences and best frames."""
-    results = []
-    for name in ("a", "b"):
-        run_dir = tmp_path / name
-        run_dir.mkdir()
-        chain = Chain(run_dir, source="synthetic://demo?frames=120", mode="replay", extra={"api": {"enabled": False}})
-        try:
-            assert chain.wait() == 0, chain.stderr()[-3000:]
-            assert (
-                "frames     120 published, 120 processed; dropped: 0 by the camera, 0 by perception" in chain.stdout()
-            )
-            with ReportStore(chain.data, create=False) as store:
-                results.append(
-                    sorted((r.id, r.class_name, round(r.confidence, 5), r.frame_id) for r in store.list(0, 1000))
-                )
-        finally:
-            chain.close()
-    assert results[0], "no reports: the replay found no defects"
-    assert results[0] == results[1]
+    reports, _ = _replay(tmp_path / "again")
+    assert reports == replay_reference
+
+
+@pytest.mark.parametrize("process", ["camera", "vehicle_sim"])
+def test_a_process_killed_mid_replay_leaves_the_reports_unchanged(tmp_path, replay_reference, process):
+    """Scenario: kill -9 of the camera (or of the crawler simulator) a third of the way through a replay.
+    The supervisor restarts it; a restarted camera resumes at the oldest unacknowledged frame, a restarted
+    simulator relinks its pty and the vehicle process reconnects. The run completes, every frame is
+    processed once, and the reports are those of an undisturbed replay."""
+    reports, chain = _replay(tmp_path / "run", kill=process)
+    assert reports == replay_reference
+    restarts = chain.summary()["restarts"]
+    assert restarts[process.replace("_", "-")] == 1
+    if process == "camera":
+        assert "resuming at frame" in (chain.data / "logs" / "camera.log").read_text()
+    else:
+        assert chain.summary()["vehicle"]["handshakes"] >= 2
 
 
 def test_stalled_camera_is_noticed_reconnected_and_ctrl_c_stops_the_vehicle_first(tmp_path: Path):
@@ -226,5 +264,74 @@ def test_stalled_camera_is_noticed_reconnected_and_ctrl_c_stops_the_vehicle_firs
         stops = [c for c in chain.commands() if c["type"] == "stop" and c["t_mono"] > interrupted]
         assert stops, "no STOP reached the crawler on Ctrl-C"
         assert "camera reconnects" in chain.stdout()
+    finally:
+        chain.close()
+
+
+def test_kill_9_of_gridscout_run_leaves_no_orphan(tmp_path):
+    """Scenario: the supervisor itself is killed -9 (power-button reboot scripts, an OOM kill). Every chain
+    process, the crawler simulator included, goes with it within a few seconds: nothing holds the serial
+    port, the bus sockets or the API port afterwards."""
+    chain = Chain(tmp_path, source="synthetic://demo?frames=300")
+    try:
+        chain.wait_for(chain.moving, 90, "the crawler to cruise")
+        children = psutil.Process(chain.proc.pid).children(recursive=True)
+        names = {" ".join(c.cmdline()) for c in children}
+        assert any("vehicle_simd" in n for n in names) and any("camerad" in n for n in names)
+        chain.proc.kill()
+        chain.proc.wait()
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, [" ".join(p.cmdline()) for p in alive]
+    finally:
+        for child in psutil.Process().children(recursive=True):
+            if child.pid != os.getpid() and "gridscout" in " ".join(child.cmdline()):
+                child.kill()
+        chain.close()
+
+
+def test_shutdown_while_the_vehicle_process_waits_for_its_restart_still_sends_stop(tmp_path):
+    """Scenario: the vehicle process has crashed and its restart is seconds away when the crew presses
+    Ctrl-C. A STOP still reaches the crawler (from a vehicle process started just for that), acknowledged."""
+    chain = Chain(tmp_path, source="synthetic://demo?frames=300", extra={"supervisor": {"restart_initial_s": 8.0}})
+    try:
+        chain.wait_for(chain.moving, 90, "the crawler to cruise")
+        os.kill(chain.pid_of("vehicle"), signal.SIGKILL)
+        time.sleep(1.0)  # the crawler's failsafe has fired; the supervisor waits 8 s to restart the vehicle
+        interrupted = time.monotonic()
+        chain.proc.send_signal(signal.SIGINT)
+        chain.proc.wait(30)
+        stops = [c for c in chain.commands() if c["type"] == "stop" and c["t_mono"] > interrupted]
+        assert stops, "no STOP reached the crawler on shutdown"
+        vehicle_log = (chain.data / "logs" / "vehicle.log").read_text()
+        assert "started to stop the vehicle during shutdown" in vehicle_log
+        assert "vehicle stopped (acknowledged)" in vehicle_log.split("started to stop the vehicle")[-1]
+    finally:
+        chain.close()
+
+
+CHAOS_PROCESSES = ("camera", "perception", "control", "vehicle", "reporter", "vehicle_sim")
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_random_process_every_3_s_never_hangs_a_replay(tmp_path):
+    """Scenario (the field report): during a replay of the bundled footage, a random chain process is
+    killed -9 every 3 s, 8 times. The run must finish on its own (no hang), with every frame published
+    and reports stored."""
+    import random
+
+    rng = random.Random(7)
+    chain = Chain(tmp_path, source=str(DEMO_FOOTAGE), mode="replay", extra={"api": {"enabled": False}})
+    try:
+        chain.wait_for(lambda: (chain.data / "logs" / "camera.log").exists(), 60, "the chain to start")
+        time.sleep(5)
+        for _ in range(8):
+            if chain.proc.poll() is not None:
+                break
+            with contextlib.suppress(AssertionError, ProcessLookupError):
+                os.kill(chain.pid_of(rng.choice(CHAOS_PROCESSES), timeout_s=5), signal.SIGKILL)
+            time.sleep(3)
+        chain.proc.wait(240)
+        summary = chain.summary()
+        assert summary["frames"] == 260 and summary["reports_created"] > 0, chain.stdout()
     finally:
         chain.close()

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gridscout.hardware.crawler import CrawlerDriver, CrawlerState, open_link
+from gridscout.control.vehicle import VehicleState
+from gridscout.hardware.crawler import CrawlerDriver
 from gridscout.hardware.crawler.protocol import SetSpeed, encode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,20 +82,20 @@ def test_drive_along_the_line_and_stop(start_sim):
     Both commands appear in the JSON log with their seqs."""
     sim = start_sim("--accel", "5")
     assert sim.url.startswith("/dev/")
-    driver = CrawlerDriver(open_link(sim.url))
+    driver = CrawlerDriver(sim.url)
     try:
         driver.handshake()
-        go = driver.set_speed(1.0)
+        go = driver.command_speed(1.0)
         serve(driver, 0.6)
         p0, t0 = driver.telemetry.position_m, driver.telemetry.t_rx_mono_ns
         serve(driver, 1.0)
         p1, t1 = driver.telemetry.position_m, driver.telemetry.t_rx_mono_ns
         assert (p1 - p0) / ((t1 - t0) / 1e9) == pytest.approx(1.0, abs=0.1)
-        assert driver.telemetry.state == CrawlerState.MOVING and driver.telemetry.last_cmd_seq == go
+        assert driver.telemetry.state == VehicleState.MOVING and driver.telemetry.last_cmd_seq == go
         halt = driver.stop()
         serve(driver, 1.0, until=lambda: driver.telemetry.speed_mps == 0.0 and driver.telemetry.last_cmd_seq == halt)
-        assert driver.telemetry.state == CrawlerState.STOPPED and driver.telemetry.speed_mps == 0.0
-        assert driver.link_ok and driver.counters["crc_errors"] == 0
+        assert driver.telemetry.state == VehicleState.READY and driver.telemetry.speed_mps == 0.0
+        assert driver.link_ok and driver.decoder_counts["crc_errors"] == 0
     finally:
         driver.close()
     assert sim.stop() == 0
@@ -106,21 +107,21 @@ def test_failsafe_when_heartbeats_stop(start_sim):
     """The host goes silent while the crawler moves: within 0.5 s of the last host frame the sim is in FAILSAFE and
     has logged it; when the host comes back it still reports FAILSAFE at rest until a new command resumes motion."""
     sim = start_sim("--accel", "5")
-    driver = CrawlerDriver(open_link(sim.url))
+    driver = CrawlerDriver(sim.url)
     try:
         driver.handshake()
-        driver.set_speed(0.5)
+        driver.command_speed(0.5)
         serve(driver, 0.5)
         last_host_s = driver.last_tx_mono_ns / 1e9
         time.sleep(0.8)  # no service(): no heartbeats
         (failsafe,) = sim.events("failsafe")
         assert 0.3 <= failsafe["t_mono"] - last_host_s < 0.5
         serve(driver, 0.3)
-        assert driver.telemetry.state == CrawlerState.FAILSAFE and driver.telemetry.failsafe
+        assert driver.telemetry.state == VehicleState.FAILSAFE and (driver.telemetry.state is VehicleState.FAILSAFE)
         assert driver.telemetry.speed_mps == 0.0
-        driver.set_speed(0.3)
-        serve(driver, 0.5, until=lambda: driver.telemetry.state == CrawlerState.MOVING)
-        assert driver.telemetry.state == CrawlerState.MOVING and not driver.telemetry.failsafe
+        driver.command_speed(0.3)
+        serve(driver, 0.5, until=lambda: driver.telemetry.state == VehicleState.MOVING)
+        assert driver.telemetry.state == VehicleState.MOVING and driver.telemetry.state is not VehicleState.FAILSAFE
     finally:
         driver.close()
     assert sim.stop() == 0
@@ -133,7 +134,7 @@ def test_noisy_line_accepts_only_valid_commands(start_sim):
     rng = random.Random(7)
     poison = 1.777  # the speed every corrupted frame carries
     sim = start_sim()
-    driver = CrawlerDriver(open_link(sim.url))
+    driver = CrawlerDriver(sim.url)
     sent: list[tuple[int, float]] = []
     try:
         driver.handshake()
@@ -148,12 +149,12 @@ def test_noisy_line_accepts_only_valid_commands(start_sim):
             else:
                 driver.link.write(bytes(frame[: rng.randrange(1, len(frame) - 1)]) + rng.choice((b"\x00", b"")))
             speed = round(0.05 * (i % 5), 3)
-            sent.append((driver.set_speed(speed), speed))
+            sent.append((driver.command_speed(speed), speed))
             serve(driver, 1.0, until=acked(driver))
             assert not driver.pending_seqs
         stop = driver.stop()
         serve(driver, 1.0, until=acked(driver))
-        assert driver.counters["commands_acked"] == 21 and driver.counters["commands_failed"] == 0
+        assert not driver.counters.refusals and driver.counters.unanswered == 0
         serve(driver, 1.1)  # let the sim's once-a-second error summary come out
         driver.handshake()
     finally:
@@ -174,12 +175,12 @@ def free_port() -> int:
 
 
 def drive_and_stop(url: str, speed: float) -> None:
-    driver = CrawlerDriver(open_link(url))
+    driver = CrawlerDriver(url)
     try:
         driver.handshake(timeout_s=3.0)
-        seq = driver.set_speed(speed)
+        seq = driver.command_speed(speed)
         serve(driver, 1.0, until=lambda: driver.telemetry is not None and driver.telemetry.last_cmd_seq == seq)
-        assert driver.telemetry.last_cmd_seq == seq and driver.counters["commands_acked"] == 1
+        assert driver.telemetry.last_cmd_seq == seq and not driver.pending_seqs
         driver.stop()
         serve(driver, 1.0, until=acked(driver))
         assert not driver.pending_seqs

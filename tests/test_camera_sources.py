@@ -350,3 +350,39 @@ def test_synthetic_missing_module_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "gridscout.hardware.sim.synthetic_source", None)
     with pytest.raises(SourceError, match=r"synthetic://x.*not available"):
         open_source("synthetic://x")
+
+
+# --- resuming -------------------------------------------------------------------------------------
+
+
+def test_a_file_source_resumes_at_a_frame_id(tmp_path: Path) -> None:
+    """A restarted camera asks for frames from id N on: the same frames, ids and images as a full pass gives."""
+    src = open_source(write_video(tmp_path / "v.avi", n=10))
+    full = [(f.frame_id, f.name, f.image.tobytes()) for f in src]
+    resumed = [(f.frame_id, f.name, f.image.tobytes()) for f in src.iter_from(6)]
+    assert resumed == full[6:]
+    assert [f.frame_id for f in src.iter_from(0)] == list(range(10))
+    assert list(src.iter_from(99)) == []
+
+
+def test_a_paced_source_skips_the_frames_before_a_resume_without_waiting_for_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resuming at frame 8 of a 10 fps file must not first sit through the 0.8 s of frames it will not send:
+    the only pauses asked for are the periods after each of the two frames it does send (the source sleeps
+    before each read, the one that finds the end included)."""
+    paced = open_source(write_video(tmp_path / "v.avi", n=10, fps=10.0), realtime=True)
+    slept: list[float] = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    frames = list(paced.iter_from(8))
+    assert [f.frame_id for f in frames] == [8, 9]
+    assert sum(slept) <= 2 * 0.1 + 1e-6
+
+
+def test_a_synthetic_source_resumes_without_rendering_what_it_skips() -> None:
+    from gridscout.hardware.sim.synthetic_source import SyntheticSource
+
+    src = SyntheticSource("synthetic://demo?frames=5")
+    assert [f.frame_id for f in src.iter_from(3)] == [3, 4]
+    assert next(iter(src.iter_from(3))).image.tobytes() == src.render(3)[0].tobytes()

@@ -78,7 +78,9 @@ def test_a_manifest_whose_stage_file_is_missing_names_that_file(tmp_path):
     """A cascade manifest pointing at a stage that is not there names the stage file."""
     manifest = tmp_path / "cascade.toml"
     text = (DEFAULT_MODEL).read_text().replace('model = "missing_cap.onnx"', 'model = "nope.onnx"')
-    manifest.write_text(text.replace('model = "insulator.onnx"', f'model = "{DEFAULT_MODEL.parent / "insulator.onnx"}"'))
+    manifest.write_text(
+        text.replace('model = "insulator.onnx"', f'model = "{DEFAULT_MODEL.parent / "insulator.onnx"}"')
+    )
     result = _run("--model", str(manifest), cwd=tmp_path)
     assert result.returncode == 2
     assert str(tmp_path / "nope.onnx") in result.stderr and "not found" in result.stderr

@@ -14,9 +14,7 @@ from gridscout.edge.config import Config, ConfigError, _section_models, default_
 from gridscout.edge.config.vehicle import DEFAULT_KIND, VARIANTS
 
 
-def _sections(
-    model: type[BaseModel], prefix: str = "", *, variants: bool = False
-) -> list[tuple[str, type[BaseModel]]]:
+def _sections(model: type[BaseModel], prefix: str = "", *, variants: bool = False) -> list[tuple[str, type[BaseModel]]]:
     """Every nested section model with its dotted name, found by walking the field annotations. A union
     section (`[vehicle]`) gives its default variant, or with `variants` every one of them."""
     found = []

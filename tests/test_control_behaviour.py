@@ -37,7 +37,9 @@ class Run:
     def now(self) -> float:
         return self.k * PERIOD
 
-    def tick(self, *tracks: TrackObservation, position: float = 10.0, state: VehicleState = VehicleState.MOVING, **kw) -> Intent:
+    def tick(
+        self, *tracks: TrackObservation, position: float = 10.0, state: VehicleState = VehicleState.MOVING, **kw
+    ) -> Intent:
         frame = PerceptionInput(self.now, self.k, tracks)
         intent = self.patrol.update(self.now, frame, vehicle(self.now, position, state, **kw))
         self.intents.append(intent)
@@ -159,7 +161,9 @@ def test_end_of_line_stops_and_stays(position):
     assert run.intents[-1].mode is Mode.PATROL
     end = run.tick(position=position)
     assert end.mode is Mode.END_OF_LINE and end.stop and end.speed_mps == 0.0 and run.patrol.done
-    later = run.ticks(50, defect(box=0.5), position=10.0, state=VehicleState.READY) + run.ticks(5, state=VehicleState.FAILSAFE)
+    later = run.ticks(50, defect(box=0.5), position=10.0, state=VehicleState.READY) + run.ticks(
+        5, state=VehicleState.FAILSAFE
+    )
     assert all(i.mode is Mode.END_OF_LINE and i.stop for i in later)
     assert run.modes() == [Mode.END_OF_LINE]
 
@@ -172,7 +176,13 @@ def test_vehicle_reported_end_of_line():
 
 
 @pytest.mark.parametrize(
-    "blocked", [{"state": VehicleState.FAILSAFE}, {"state": VehicleState.FAULT}, {"state": VehicleState.DISCONNECTED}, {"link_ok": False}]
+    "blocked",
+    [
+        {"state": VehicleState.FAILSAFE},
+        {"state": VehicleState.FAULT},
+        {"state": VehicleState.DISCONNECTED},
+        {"link_ok": False},
+    ],
 )
 def test_vehicle_not_ready_waits_then_resumes(blocked):
     """A vehicle in FAILSAFE/FAULT/unknown state or with its link down: WAIT at speed 0 (STOP), then cruise again."""

@@ -405,7 +405,7 @@ def test_reverse_through_zero_stops_first():
 
 def test_the_shipped_limits_are_the_configs_own():
     """One home for defaults: the gate's shipped limits are exactly what `gridscout config --default` prints."""
-    assert TestShippedLimits.LIMITS == SHIPPED.control.safety.limits()
+    assert SHIPPED.control.safety.limits() == TestShippedLimits.LIMITS
     assert TestShippedLimits.LIMITS.resend_s == SHIPPED.control.safety.resend_s
 
 

@@ -123,3 +123,38 @@ def test_periodic_outputs_and_battery():
     assert 19 <= sum(isinstance(m, Telemetry) for m in out) <= 21
     assert 9 <= sum(isinstance(m, Heartbeat) for m in out) <= 11
     assert 99.0 < sim.battery_pct < 100.0 and sim.battery_v < 25.2
+
+
+# -- faults to rehearse against ---------------------------------------------------------------
+
+
+def test_a_mute_crawler_says_nothing_at_all():
+    """--mute: no HELLO_ACK, no answers, no telemetry, no heartbeats."""
+    sim = CrawlerSim(SimConfig(mute=True), 0.0)
+    assert sim.handle(Packet(0, Hello()), 0.0) == []
+    assert sim.handle(Packet(1, SetSpeed(0.5)), 0.1) == []
+    assert sim.tick(1.0) == []
+
+
+def test_a_slow_crawler_answers_hello_only_after_its_boot_delay():
+    sim = CrawlerSim(SimConfig(hello_delay_s=2.0), 0.0)
+    assert sim.handle(Packet(0, Hello()), 0.0) == []
+    assert sim.handle(Packet(1, Hello()), 1.9) == []
+    (ack,) = sim.handle(Packet(2, Hello()), 2.1)
+    assert isinstance(ack, HelloAck) and ack.hello_seq == 2 and sim.session
+
+
+@pytest.mark.parametrize("reason", [NackReason.NO_SESSION, NackReason.FAULT])
+def test_a_refusing_crawler_nacks_every_command_even_in_a_session(reason):
+    sim = session(SimConfig(refuse=reason))
+    for seq, cmd in ((1, SetSpeed(0.2)), (2, Stop())):
+        (answer,) = sim.handle(Packet(seq, cmd), 0.1)
+        assert isinstance(answer, Nack) and answer.reason == reason
+    assert sim.target_mps == 0.0
+
+
+def test_a_crawler_that_never_acks_still_applies_commands():
+    sim = session(SimConfig(ack=False, accel_mps2=5.0))
+    assert sim.handle(Packet(1, SetSpeed(0.5)), 0.0) == []
+    assert sim.handle(Packet(1, SetSpeed(0.5)), 0.05) == []  # its retry, unanswered too
+    assert sim.target_mps == 0.5 and sim.state == CrawlerState.MOVING

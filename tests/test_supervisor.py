@@ -190,7 +190,11 @@ def test_process_that_may_not_finish_is_restarted_after_exit_0(make_supervisor, 
 def test_shutdown_stops_vehicle_first_then_sigterms_the_rest(make_supervisor, run_dir):
     """Shutdown: the vehicle (rank 0) exits on `stopping`, the rest on SIGTERM; all gone well within the timeout."""
     behaviour = {"mode": "ok", "by_name": {"vehicle": {"exit_on_stopping": True}}}
-    specs = [spec("perception", stop_rank=3), spec("vehicle", stop_rank=0, stops_vehicle=True), spec("control", stop_rank=1)]
+    specs = [
+        spec("perception", stop_rank=3),
+        spec("vehicle", stop_rank=0, stops_vehicle=True),
+        spec("control", stop_rank=1),
+    ]
     sup = make_supervisor(specs, behaviour, shutdown_timeout_s=3.0)
     sup.start()
     assert sup.wait_ready(5.0), logs(sup)

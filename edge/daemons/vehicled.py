@@ -63,6 +63,7 @@ class Vehicle:
         """Open the link when it is closed (with backoff), and service it; never blocks past `timeout_s`."""
         d = self.driver
         now = time.monotonic()
+        was = d.link_state
         if d.link_state is LinkState.CLOSED and now >= self._next_connect_s:
             try:
                 d.connect()
@@ -74,7 +75,6 @@ class Vehicle:
                 self._next_connect_s = now + self._connect_wait_s
                 self.rt.log.warning("%s; retrying in %.1f s", exc, self._connect_wait_s)
                 self._connect_wait_s = min(self._connect_wait_s * 2, RECONNECT_MAX_S)
-        was = d.link_state
         try:
             d.service(timeout_s)
         except LinkError as exc:
@@ -167,9 +167,15 @@ class Vehicle:
             )
         self.telemetry_pub.publish(replace(t, t_mono_ns=time.monotonic_ns(), link_ok=d.link_ok))
 
+    @property
+    def link_detail(self) -> str:
+        """Why the link is not up: the open error while closed, else the driver's own account."""
+        d = self.driver
+        return "" if self.connected else (self.detail if d.link_state is LinkState.CLOSED else d.link_detail)
+
     def publish_status(self) -> None:
         d, c = self.driver, self.driver.counters
-        key = (d.link_state, self.detail, c.handshakes, c.link_drops, c.unanswered, sum(c.refusals.values()))
+        key = (d.link_state, self.link_detail, c.handshakes, c.link_drops, c.unanswered, sum(c.refusals.values()))
         now = time.monotonic()
         if key == self._status_key and now - self._last_status_s < STATUS_PERIOD_S:
             return
@@ -180,7 +186,7 @@ class Vehicle:
                 t_mono_ns=time.monotonic_ns(),
                 uri=self.uri,
                 link=str(d.link_state),
-                detail=self.detail if not self.connected else "",
+                detail=self.link_detail,
                 connected_once=self.connected_once,
                 handshakes=c.handshakes,
                 link_drops=c.link_drops,
@@ -241,7 +247,7 @@ class Vehicle:
                 self.rt.log.warning(
                     "cannot send the shutdown STOP: vehicle %s not connected (%s); its own failsafe will stop it",
                     self.uri,
-                    self.detail or self.driver.link_detail,
+                    self.link_detail,
                 )
                 return False
             self.write(self._stop_command("shutdown", "SHUTDOWN"))

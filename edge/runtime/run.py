@@ -111,6 +111,8 @@ class Watch:
         if status is None:
             return
         self.vehicle = VehicleReport.from_status(status)
+        if not self.sm.fresh("vehicle_status"):  # its process is down: what it last said no longer holds
+            self.vehicle.link, self.vehicle.detail = "CLOSED", "the vehicle process is not reporting"
         # Say so, loudly, when a connected vehicle goes away, and when it comes back.
         if self.vehicle.connected_once:
             now = "connected" if status.link == "CONNECTED" else f"{status.link.lower()}: {status.detail}"

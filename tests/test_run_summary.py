@@ -1,0 +1,69 @@
+"""The verdict on a run: when it failed, and the one line that says why."""
+
+import pytest
+
+from gridscout.edge.runtime.messages import VehicleStatus
+from gridscout.edge.runtime.summary import RunSummary, VehicleReport
+
+URI = "crawler:/dev/ttyUSB0"
+
+
+def report(**fields) -> VehicleReport:
+    return VehicleReport(**{"uri": URI, "link": "CONNECTED", "connected_once": True, "handshakes": 1, **fields})
+
+
+def summary(vehicle: VehicleReport, **fields) -> RunSummary:
+    return RunSummary(mode="live", source="demo.mp4", vehicle=vehicle, **fields)
+
+
+def test_a_clean_run_passes_and_still_shows_its_vehicle_line():
+    s = summary(report())
+    assert s.ok and s.failures == []
+    assert (
+        f"vehicle    {URI}: connected (1 handshakes), 0 refusals, 0 retries, 0 unanswered, 0 link drops" in s.format()
+    )
+    assert "FAILED" not in s.format()
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"connected_once": False, "link": "CONNECTING", "detail": "no HELLO_ACK from a crawler on /dev/ttyUSB0 yet"},
+         f"vehicle {URI} never connected: no HELLO_ACK"),
+        ({"link": "CONNECTING", "detail": "crawler silent for 2.1 s"},
+         f"vehicle {URI} stopped answering and did not come back: crawler silent"),
+        ({"refusals": {"NO_SESSION": 30, "FAULT": 2}}, f"vehicle {URI} refused 32 commands (NO_SESSION 30, FAULT 2)"),
+        ({"unanswered": 4}, f"vehicle {URI} left 4 commands unanswered"),
+    ],
+)  # fmt: skip
+def test_each_vehicle_failure_fails_the_run_with_a_line_naming_the_uri(fields, expected):
+    s = summary(report(**fields))
+    assert not s.ok
+    assert s.failures[0].startswith(expected)
+    assert f"FAILED     {s.failures[0]}" in s.format().splitlines()
+
+
+def test_declining_to_drive_past_the_end_of_the_line_is_no_failure():
+    s = summary(report(refusals={"AT_END_OF_LINE": 1}))
+    assert s.ok and "1 refusals" in s.format()
+
+
+def test_a_chain_that_did_not_start_is_a_failure_before_the_vehicles():
+    s = summary(report(connected_once=False, link="CLOSED"), error="the chain did not start: perception not ready")
+    assert s.failures[0] == "the chain did not start: perception not ready" and len(s.failures) == 2
+
+
+def test_the_vehicle_processs_last_counters_complete_its_last_status():
+    """The last status may be up to a second old; the process's final heartbeat counts are never older."""
+    status = VehicleStatus(
+        t_mono_ns=1, uri=URI, link="CONNECTED", detail="", connected_once=True, handshakes=1, link_drops=0,
+        retries=1, unanswered=0, clamped=0, refusals={},
+    )  # fmt: skip
+    merged = VehicleReport.from_status(status).with_counts({"handshakes": 3, "retries": 5, "unanswered": 2})
+    assert (merged.handshakes, merged.retries, merged.unanswered) == (3, 5, 2)
+    assert not summary(merged).ok
+
+
+def test_the_json_summary_carries_the_verdict():
+    d = summary(report(unanswered=1)).as_dict()
+    assert d["ok"] is False and d["failures"] and d["vehicle"]["uri"] == URI
