@@ -239,11 +239,12 @@ class ChainRun:
 
 def run_chain_once(name: str, mode: str, source: str, *, burn_cores: int, timeout_s: float, keep: bool) -> ChainRun:
     work = Path(tempfile.mkdtemp(prefix="gs-bench-"))
-    base = free_port_block(len(TOPICS))
+    base = free_port_block(len(TOPICS) + 1)
     cfg = {
         "run": {"source": source, "mode": mode, "data_dir": str(work / "data")},
         "bus": {"transport": "tcp", "tcp_host": "127.0.0.1", "tcp_base_port": base},
-        "api": {"enabled": False},
+        # the whole chain, as `gridscout run` starts it: the fleet API too
+        "api": {"enabled": True, "port": base + len(TOPICS), "token": "bench"},
     }
     cfg_path = write_config(work / "bench.toml", cfg)
     load_config(cfg_path)  # fail here, with the config's own message, rather than in the subprocess

@@ -1,6 +1,6 @@
 """The fleet's view of a report is a true subset of the device's schema (one owner: the device's API)."""
 
-from gridscout.edge.reports.store import Report
+from gridscout.edge.reports.report import Report
 from gridscout.fleet.wire import ReportHeader
 
 

@@ -17,7 +17,8 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from gridscout.edge.reports.store import Report, ReportStore, ReviewState
+from gridscout.edge.reports.report import Report
+from gridscout.edge.reports.store import ReportStore, ReviewState
 
 API_VERSION = "1.0"
 NOT_FOUND = {404: {"description": "no report with this id"}}

@@ -11,7 +11,8 @@ from gridscout.edge.cli.argtypes import positive_int
 from gridscout.edge.defaults import DATA_DIR
 
 if TYPE_CHECKING:
-    from gridscout.edge.reports.store import Report, ReportStore
+    from gridscout.edge.reports.report import Report
+    from gridscout.edge.reports.store import ReportStore
 
 ROW = "{:<8}  {:>5}  {:<16}  {:>4}  {:<24}  {:<24}  {:<22}  {}"
 

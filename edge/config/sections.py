@@ -1,30 +1,20 @@
 """The config's sections, each a pydantic model whose fields carry their default and description.
 
 The behaviour and safety sections are where the control dataclasses get their values: `params()` and
-`limits()` build them, so each default exists here and nowhere else.
+`limits()` build them (with `gridscout.edge.runtime.settings`, as the chain's processes do), so each
+default exists here and nowhere else.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gridscout.control.behaviour import BehaviourParams
 from gridscout.control.safety import SafetyLimits
 from gridscout.edge.defaults import API_HOST, API_PORT, DATA_DIR
-
-T = TypeVar("T")
-
-
-def build(cls: type[T], section: BaseModel) -> T:
-    """A control dataclass from the section's fields of the same names (every one of them must be there)."""
-    values = section.model_dump()
-    missing = [f.name for f in dataclasses.fields(cls) if f.name not in values]  # type: ignore[arg-type]
-    if missing:
-        raise TypeError(f"{type(section).__name__} has no field for {cls.__name__}.{', '.join(missing)}")
-    return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+from gridscout.edge.runtime import settings
 
 
 class Section(BaseModel):
@@ -83,7 +73,7 @@ class BehaviourConfig(Section):
     end_margin_m: float = Field(1.0, ge=0, description="stop this far before line_end_m")
 
     def params(self) -> BehaviourParams:
-        return build(BehaviourParams, self)
+        return settings.behaviour_params(self.model_dump())
 
 
 class SafetyConfig(Section):
@@ -104,7 +94,7 @@ class SafetyConfig(Section):
     geofence_max_m: float | None = Field(None, description="stop beyond this position along the line")
 
     def limits(self) -> SafetyLimits:
-        return build(SafetyLimits, self)
+        return settings.safety_limits(self.model_dump())
 
 
 class ControlConfig(Section):

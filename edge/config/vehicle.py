@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, field_validator
 
 from gridscout.edge.config.sections import Section
+from gridscout.edge.runtime import settings
 from gridscout.hardware.crawler.driver import CrawlerSettings
 from gridscout.hardware.sim.crawler.core import SimConfig
 from gridscout.hardware.vehicle.uri import VEHICLE_FORMS, parse_vehicle_uri, vehicle_kind
@@ -64,14 +65,7 @@ class CrawlerVehicle(VehicleCommon):
         return uri
 
     def driver_settings(self) -> CrawlerSettings:
-        return CrawlerSettings(
-            baud=self.baud,
-            heartbeat_period_s=self.heartbeat_period_s,
-            ack_timeout_s=self.ack_timeout_s,
-            max_retries=self.max_retries,
-            link_timeout_s=self.link_timeout_s,
-            hello_resend_s=_DRIVER.hello_resend_s,
-        )
+        return settings.crawler_settings(self.model_dump())
 
 
 class SimCrawlerVehicle(CrawlerVehicle):
@@ -87,11 +81,7 @@ class SimCrawlerVehicle(CrawlerVehicle):
     )
 
     def sim_config(self) -> SimConfig:
-        return SimConfig(
-            line_length_m=self.sim_line_length_m,
-            max_speed_mps=self.sim_max_speed_mps,
-            heartbeat_timeout_s=self.sim_heartbeat_timeout_s,
-        )
+        return settings.sim_config(self.model_dump())
 
 
 #: vehicle kind (from the URI) -> its section model; the first is the default

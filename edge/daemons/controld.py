@@ -20,6 +20,7 @@ from gridscout.control.types import Intent, PerceptionInput, TrackObservation
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import ControlState, FrameDetections, VehicleCommand
+from gridscout.edge.runtime.settings import behaviour_params, safety_limits
 
 
 def perception_input(msg: FrameDetections, t_s: float) -> PerceptionInput:
@@ -36,8 +37,8 @@ class Control:
         self.rt = rt
         cfg = rt.config.control
         self.period_s = 1.0 / cfg.rate_hz
-        self.behaviour = Patrol(cfg.behaviour.params())
-        self.gate = SafetyGate(cfg.safety.limits())
+        self.behaviour = Patrol(behaviour_params(cfg.behaviour))
+        self.gate = SafetyGate(safety_limits(cfg.safety))
         self.sm = rt.submaster(["detections", "telemetry"], hwm=1000)
         self.commands = rt.publisher("vehicle_command")
         self.state_pub = rt.publisher("control_state")

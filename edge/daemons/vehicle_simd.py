@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
+from gridscout.edge.runtime.settings import sim_config
 from gridscout.hardware.sim.crawler.server import EventLog, PtyLink, SimServer
 from gridscout.hardware.vehicle.uri import sim_link_path
 
@@ -23,7 +24,7 @@ def run(rt: Runtime) -> int:
     link = PtyLink(sim_link_path(rt.spec_dir))
     log_path = Path(rt.spec.data_dir) / "logs" / SIM_LOG
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    server = SimServer(link, cfg.sim_config(), EventLog(log_path))  # notable events also go to this process's log
+    server = SimServer(link, sim_config(cfg), EventLog(log_path))  # notable events also go to this process's log
     rt.log.info("simulated crawler on %s (log %s)", link.url, log_path)
     stats = {"restarts": float(rt.restarts)}
     try:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from gridscout.control.vehicle import VehicleState, VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import TOPICS, CommandWritten, VehicleCommand, VehicleStatus
+from gridscout.edge.runtime.settings import crawler_settings
 from gridscout.hardware.vehicle.driver import LinkError, LinkState, VehicleDriver
 from gridscout.hardware.vehicle.registry import open_driver
 from gridscout.hardware.vehicle.uri import parse_vehicle_uri, sim_link_path
@@ -34,7 +35,7 @@ class Vehicle:
         if target.simulated:  # the simulator process links its pty here, the same path across its restarts
             target = replace(target, link=str(sim_link_path(rt.spec_dir, target.kind)))
         self.uri = self.cfg.uri
-        self.driver: VehicleDriver = open_driver(target, self.cfg.driver_settings())
+        self.driver: VehicleDriver = open_driver(target, crawler_settings(self.cfg))
         self.commands = rt.subscriber(["vehicle_command"], hwm=100)
         self.telemetry_pub = rt.publisher("telemetry")
         self.status_pub = rt.publisher("vehicle_status")

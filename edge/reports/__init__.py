@@ -1,20 +1,27 @@
 """Defect reports on the edge box: a crash-safe SQLite store and GeoJSON export.
 
-The reporter process writes with `ReportStore.upsert`; the fleet API reads (and records reviews)
+The reporter process writes with `ReportStore.write`; the fleet API reads (and records reviews)
 from the same file. Every insert or update takes a new per-device `seq`, so a puller asking for
-`since=<seq>` never misses a change.
+`since=<seq>` never misses a change. `Report` (pydantic, the API's schema) and `to_geojson` are
+loaded on first use, so the reporter never loads pydantic.
 """
 
-from gridscout.edge.reports.geojson import to_geojson
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from gridscout.edge.reports.store import (
     REVIEW_STATES,
-    Report,
     ReportObservation,
     ReportStore,
     ReviewState,
     StoreNotFoundError,
+    Written,
     report_id_for,
 )
+
+_LAZY = {"Report": "gridscout.edge.reports.report", "to_geojson": "gridscout.edge.reports.geojson"}
 
 __all__ = [
     "REVIEW_STATES",
@@ -23,6 +30,13 @@ __all__ = [
     "ReportStore",
     "ReviewState",
     "StoreNotFoundError",
+    "Written",
     "report_id_for",
     "to_geojson",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

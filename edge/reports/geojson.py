@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from gridscout.edge.reports.store import Report
+from gridscout.edge.reports.report import Report
 
 _GEOMETRY_FIELDS = {"lat", "lon", "alt"}
 

@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from gridscout.edge.reports.report import Report
 
 SCHEMA_VERSION = 1
 DB_NAME = "reports.db"
@@ -98,35 +100,6 @@ class ReportObservation(msgspec.Struct, frozen=True, kw_only=True):
     evidence_box_xyxy: tuple[float, float, float, float] | None = None  # pixels in evidence_jpeg
 
 
-class Report(BaseModel):
-    """A defect report as stored on the device and served by the fleet API."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str = Field(description="stable report id: uuid5 of device id and track key")
-    device_id: str
-    seq: int = Field(description="per-device sequence number; rises on every insert and update")
-    track_key: str
-    class_name: str
-    confidence: float = Field(description="best confidence seen")
-    first_seen: str = Field(description="ISO-8601 UTC, e.g. 2024-05-01T12:00:00.123Z")
-    last_seen: str = Field(description="ISO-8601 UTC")
-    position_m: float | None = Field(description="position along the line at the best observation, metres")
-    lat: float | None
-    lon: float | None
-    alt: float | None
-    box_xyxy: tuple[float, float, float, float] | None = Field(description="box in the evidence image, pixels")
-    frame_id: int = Field(description="frame of the best observation")
-    model_name: str
-    model_sha256: str
-    review_state: ReviewState
-    review_note: str | None
-    reviewed_at: str | None = Field(description="ISO-8601 UTC of the last review, if any")
-    has_evidence: bool
-    evidence_sha256: str | None = Field(description="sha256 of the evidence JPEG, to skip unchanged downloads")
-    observations: int = Field(description="how many observations were written into this report")
-
-
 def report_id_for(device_id: str, track_key: str) -> str:
     return str(uuid.uuid5(REPORT_NAMESPACE, f"{device_id}/{track_key}"))
 
@@ -141,33 +114,22 @@ def _default_device_id() -> str:
     return f"gs-{host}-{secrets.token_hex(3)}"
 
 
-def _row_to_report(row: tuple) -> Report:
-    (rid, device_id, seq, track_key, class_name, conf, first_ns, last_ns, pos, lat, lon, alt, frame_id,
-     model_name, model_sha, review_state, review_note, reviewed_ns, observations, ev_sha, *box) = row  # fmt: skip
-    return Report(
-        id=rid,
-        device_id=device_id,
-        seq=seq,
-        track_key=track_key,
-        class_name=class_name,
-        confidence=conf,
-        first_seen=iso_utc(first_ns),
-        last_seen=iso_utc(last_ns),
-        position_m=pos,
-        lat=lat,
-        lon=lon,
-        alt=alt,
-        box_xyxy=tuple(box) if box[0] is not None else None,
-        frame_id=frame_id,
-        model_name=model_name,
-        model_sha256=model_sha,
-        review_state=review_state,
-        review_note=review_note,
-        reviewed_at=iso_utc(reviewed_ns) if reviewed_ns is not None else None,
-        has_evidence=ev_sha is not None,
-        evidence_sha256=ev_sha,
-        observations=observations,
-    )
+def _report(row: tuple) -> Report:
+    # Imported here: pydantic (~17 MB) loads only in processes that read reports back (the API, the CLI),
+    # never in the reporter, which only writes.
+    from gridscout.edge.reports.report import report_from_row
+
+    return report_from_row(row)
+
+
+class Written(NamedTuple):
+    """What `ReportStore.write` did: the report's id and new seq, whether it was new, its best class and confidence."""
+
+    id: str
+    seq: int
+    created: bool
+    class_name: str
+    confidence: float
 
 
 class ReportStore:
@@ -228,10 +190,16 @@ class ReportStore:
 
     def _get(self, report_id: str) -> Report | None:
         row = self._db.execute(_SELECT + " WHERE r.id = ?", (report_id,)).fetchone()
-        return _row_to_report(row) if row else None
+        return _report(row) if row else None
 
     def upsert(self, obs: ReportObservation) -> Report:
-        """Insert or update the report for `obs.track_key`; either way it gets a new seq."""
+        """Insert or update the report for `obs.track_key` (it gets a new seq either way); the report as stored."""
+        report = self.get(self.write(obs).id)
+        assert report is not None
+        return report
+
+    def write(self, obs: ReportObservation) -> Written:
+        """`upsert` for a writer that needs no report back (the reporter process): no pydantic involved."""
         report_id = report_id_for(self.device_id, obs.track_key)
         with self._write() as db:
             seq = self._next_seq(db)
@@ -273,9 +241,10 @@ class ReportStore:
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (report_id, obs.evidence_jpeg, hashlib.sha256(obs.evidence_jpeg).hexdigest(), *box),
                 )
-            report = self._get(report_id)
-        assert report is not None
-        return report
+            class_name, confidence = db.execute(
+                "SELECT class_name, confidence FROM reports WHERE id = ?", (report_id,)
+            ).fetchone()
+        return Written(report_id, seq, current is None, class_name, confidence)
 
     def set_review(self, report_id: str, state: str, note: str | None = None) -> Report:
         """Record a human review; bumps seq so pullers see it. KeyError if the report is unknown."""
@@ -303,14 +272,14 @@ class ReportStore:
             rows = self._db.execute(
                 _SELECT + " WHERE r.device_id = ? AND r.seq > ? ORDER BY r.seq LIMIT ?", (self.device_id, since, limit)
             ).fetchall()
-        return [_row_to_report(row) for row in rows]
+        return [_report(row) for row in rows]
 
     def find(self, id_prefix: str) -> list[Report]:
         """Reports whose id starts with `id_prefix` (at most a few, for resolving short ids)."""
         pattern = id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self._lock:
             rows = self._db.execute(_SELECT + " WHERE r.id LIKE ? ESCAPE '\\' LIMIT 10", (pattern,)).fetchall()
-        return [_row_to_report(row) for row in rows]
+        return [_report(row) for row in rows]
 
     def evidence(self, report_id: str) -> bytes | None:
         with self._lock:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import zmq
 
-from gridscout.edge.config import Config
 from gridscout.edge.runtime.bus import Endpoints, HeartbeatSender, Publisher, Subscriber
 from gridscout.edge.runtime.messages import RunControl, check_publisher, check_subscriber
 from gridscout.edge.runtime.runspec import RunSpec, read_runspec
+from gridscout.edge.runtime.settings import ConfigView
 from gridscout.edge.runtime.submaster import SubMaster
 
 #: set by the supervisor when it starts the vehicle process only to stop the vehicle (see supervisor.shutdown)
@@ -40,7 +40,8 @@ class Runtime:
             )
         self.process = process
         self.spec: RunSpec = read_runspec(args[0])
-        self.config = Config.model_validate(self.spec.config)
+        #: the config `gridscout run` validated, as plain values (no pydantic in the chain's light processes)
+        self.config = ConfigView(self.spec.config)
         logging.basicConfig(
             level=logging.INFO,
             format=f"%(asctime)s {process}[%(process)d] %(levelname)s %(message)s",

@@ -1,0 +1,66 @@
+"""A defect report as the device stores it and the fleet API serves it (the API's response schema)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gridscout.edge.reports.store import ReviewState, iso_utc
+
+
+class Report(BaseModel):
+    """A defect report as stored on the device and served by the fleet API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="stable report id: uuid5 of device id and track key")
+    device_id: str
+    seq: int = Field(description="per-device sequence number; rises on every insert and update")
+    track_key: str
+    class_name: str
+    confidence: float = Field(description="best confidence seen")
+    first_seen: str = Field(description="ISO-8601 UTC, e.g. 2024-05-01T12:00:00.123Z")
+    last_seen: str = Field(description="ISO-8601 UTC")
+    position_m: float | None = Field(description="position along the line at the best observation, metres")
+    lat: float | None
+    lon: float | None
+    alt: float | None
+    box_xyxy: tuple[float, float, float, float] | None = Field(description="box in the evidence image, pixels")
+    frame_id: int = Field(description="frame of the best observation")
+    model_name: str
+    model_sha256: str
+    review_state: ReviewState
+    review_note: str | None
+    reviewed_at: str | None = Field(description="ISO-8601 UTC of the last review, if any")
+    has_evidence: bool
+    evidence_sha256: str | None = Field(description="sha256 of the evidence JPEG, to skip unchanged downloads")
+    observations: int = Field(description="how many observations were written into this report")
+
+
+def report_from_row(row: tuple) -> Report:
+    """A row of the store's report query as a Report."""
+    (rid, device_id, seq, track_key, class_name, conf, first_ns, last_ns, pos, lat, lon, alt, frame_id,
+     model_name, model_sha, review_state, review_note, reviewed_ns, observations, ev_sha, *box) = row  # fmt: skip
+    return Report(
+        id=rid,
+        device_id=device_id,
+        seq=seq,
+        track_key=track_key,
+        class_name=class_name,
+        confidence=conf,
+        first_seen=iso_utc(first_ns),
+        last_seen=iso_utc(last_ns),
+        position_m=pos,
+        lat=lat,
+        lon=lon,
+        alt=alt,
+        box_xyxy=tuple(box) if box[0] is not None else None,
+        frame_id=frame_id,
+        model_name=model_name,
+        model_sha256=model_sha,
+        review_state=review_state,
+        review_note=review_note,
+        reviewed_at=iso_utc(reviewed_ns) if reviewed_ns is not None else None,
+        has_evidence=ev_sha is not None,
+        evidence_sha256=ev_sha,
+        observations=observations,
+    )

@@ -1,0 +1,80 @@
+"""The resolved config as a chain process reads it, without pydantic.
+
+`gridscout run` validates the config once (pydantic, `gridscout.edge.config`) and hands every process
+its plain values in the run spec. A process reads them through `ConfigView` (attribute access,
+read-only) and builds its settings with the functions here, which `gridscout.edge.config` uses too:
+one builder per dataclass. Light processes (control, vehicle, the simulator) so never load pydantic,
+about 17 MB of RSS each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
+
+from gridscout.control.behaviour import BehaviourParams
+from gridscout.control.safety import SafetyLimits
+from gridscout.hardware.crawler.driver import CrawlerSettings
+from gridscout.hardware.sim.crawler.core import SimConfig
+
+T = TypeVar("T")
+
+#: sim-crawler's config keys -> SimConfig fields (the config prefixes them, the simulator does not)
+SIM_KEYS = {"sim_line_length_m": "line_length_m", "sim_max_speed_mps": "max_speed_mps",
+            "sim_heartbeat_timeout_s": "heartbeat_timeout_s"}  # fmt: skip
+
+
+class ConfigView(Mapping):
+    """Read-only attribute access to nested config values: `view.control.behaviour.hold_s`."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self._values[name]
+        except KeyError:
+            raise AttributeError(f"config has no key {name!r}") from None
+        return ConfigView(value) if isinstance(value, Mapping) else value
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def build(cls: type[T], values: Mapping[str, Any], renames: Mapping[str, str] | None = None) -> T:
+    """A settings dataclass from the config values of the same names (or renamed); every field must be there."""
+    renames = renames or {}
+    by_field = {renames.get(key, key): value for key, value in values.items()}
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    missing = [f.name for f in fields if f.name not in by_field and f.default is dataclasses.MISSING]
+    if missing:
+        raise TypeError(f"config has no value for {cls.__name__}.{', '.join(missing)}")
+    return cls(**{f.name: by_field[f.name] for f in fields if f.name in by_field})  # type: ignore[arg-type]
+
+
+def behaviour_params(section: Mapping[str, Any]) -> BehaviourParams:
+    """From `[control.behaviour]`."""
+    return build(BehaviourParams, section)
+
+
+def safety_limits(section: Mapping[str, Any]) -> SafetyLimits:
+    """From `[control.safety]`."""
+    return build(SafetyLimits, section)
+
+
+def crawler_settings(vehicle: Mapping[str, Any]) -> CrawlerSettings:
+    """From `[vehicle]` of a crawler kind; what the config does not set keeps the driver's own default."""
+    names = {f.name for f in dataclasses.fields(CrawlerSettings)}
+    return build(CrawlerSettings, {k: v for k, v in vehicle.items() if k in names})
+
+
+def sim_config(vehicle: Mapping[str, Any]) -> SimConfig:
+    """From `[vehicle]` with `uri = "sim-crawler"`: the `sim_*` keys."""
+    return build(SimConfig, {k: v for k, v in vehicle.items() if k in SIM_KEYS}, SIM_KEYS)
