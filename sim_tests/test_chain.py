@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import signal
 import time
 import urllib.error
@@ -312,26 +313,25 @@ def test_shutdown_while_the_vehicle_process_waits_for_its_restart_still_sends_st
 CHAOS_PROCESSES = ("camera", "perception", "control", "vehicle", "reporter", "vehicle_sim")
 
 
-@pytest.mark.slow
-def test_kill_9_of_a_random_process_every_3_s_never_hangs_a_replay(tmp_path):
-    """Scenario (the field report): during a replay of the bundled footage, a random chain process is
-    killed -9 every 3 s, 8 times. The run must finish on its own (no hang), with every frame published
-    and reports stored."""
-    import random
-
+def test_kill_9_of_a_random_process_again_and_again_never_hangs_a_replay(tmp_path):
+    """Scenario (the field report): during a replay of the bundled footage, a random chain process is killed
+    -9, 8 times in a row (every 1.5 s here: the replay is quicker than the footage). The run must finish on its
+    own (no hang) within a few minutes, with every frame published and reports stored."""
     rng = random.Random(7)
     chain = Chain(tmp_path, source=str(DEMO_FOOTAGE), mode="replay", extra={"api": {"enabled": False}})
+    kills: list[str] = []
     try:
-        chain.wait_for(lambda: (chain.data / "logs" / "camera.log").exists(), 60, "the chain to start")
-        time.sleep(5)
-        for _ in range(8):
-            if chain.proc.poll() is not None:
-                break
-            with contextlib.suppress(AssertionError, ProcessLookupError):
-                os.kill(chain.pid_of(rng.choice(CHAOS_PROCESSES), timeout_s=5), signal.SIGKILL)
-            time.sleep(3)
+        chain.wait_for(lambda: bool(chain.commands()), 60, "the chain to start")
+        while len(kills) < 8 and chain.proc.poll() is None:
+            victim = rng.choice(CHAOS_PROCESSES)
+            with contextlib.suppress(AssertionError, ProcessLookupError):  # it may be between restarts
+                os.kill(chain.pid_of(victim, timeout_s=2), signal.SIGKILL)
+                kills.append(victim)
+            time.sleep(1.5)
         chain.proc.wait(240)
         summary = chain.summary()
+        assert len(kills) == 8, f"the run ended after {len(kills)} kills ({kills})"
         assert summary["frames"] == 260 and summary["reports_created"] > 0, chain.stdout()
+        assert sum(summary["restarts"].values()) >= 8
     finally:
         chain.close()

@@ -18,6 +18,7 @@ from gridscout.control.vehicle import VehicleState, VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import TOPICS, CommandWritten, VehicleCommand, VehicleStatus
 from gridscout.edge.runtime.settings import crawler_settings
+from gridscout.edge.runtime.summary import COUNTERS
 from gridscout.hardware.vehicle.driver import LinkError, LinkState, VehicleDriver
 from gridscout.hardware.vehicle.registry import open_driver
 from gridscout.hardware.vehicle.uri import parse_vehicle_uri, sim_link_path
@@ -205,14 +206,10 @@ class Vehicle:
         c = self.driver.counters
         stats = {
             **self.stats,
+            **{name: float(getattr(c, name)) for name in COUNTERS},
             "connected": float(self.connected),
             "connected_once": float(self.connected_once),
-            "handshakes": c.handshakes,
-            "link_drops": c.link_drops,
-            "retries": c.retries,
-            "unanswered": c.unanswered,
-            "clamped": c.clamped,
-            "refusals": sum(c.refusals.values()),
+            "refusals": float(sum(c.refusals.values())),
         }
         self.rt.heartbeat.beat(ready=self.connected, stats=stats, force=force)
 

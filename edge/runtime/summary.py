@@ -7,12 +7,14 @@ is also one line of its own.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from gridscout.edge.runtime.messages import VehicleStatus
 
 #: refusals that do not fail a run: the crawler at the end of its line declining to go further
 HARMLESS_REFUSALS = frozenset({"AT_END_OF_LINE"})
+#: counters the vehicle process reports both in its status and in its heartbeat stats
+COUNTERS = ("handshakes", "link_drops", "retries", "unanswered", "clamped")
 
 
 @dataclass
@@ -31,36 +33,15 @@ class VehicleReport:
 
     @classmethod
     def from_status(cls, status: VehicleStatus) -> VehicleReport:
-        return cls(
-            uri=status.uri,
-            link=status.link,
-            detail=status.detail,
-            connected_once=status.connected_once,
-            handshakes=status.handshakes,
-            link_drops=status.link_drops,
-            retries=status.retries,
-            unanswered=status.unanswered,
-            clamped=status.clamped,
-            refusals=dict(status.refusals),
-            last_refusal=status.last_refusal,
-        )
+        return cls(**{f.name: getattr(status, f.name) for f in fields(cls)})
 
     def with_counts(self, stats: dict[str, float]) -> VehicleReport:
         """This report with the vehicle process's own counters (its heartbeat, sent last as it exits), which
         are never older than its last status message."""
-        return VehicleReport(
-            uri=self.uri,
-            link=self.link,
-            detail=self.detail,
-            connected_once=self.connected_once or bool(stats.get("connected_once")),
-            handshakes=max(self.handshakes, int(stats.get("handshakes", 0))),
-            link_drops=max(self.link_drops, int(stats.get("link_drops", 0))),
-            retries=max(self.retries, int(stats.get("retries", 0))),
-            unanswered=max(self.unanswered, int(stats.get("unanswered", 0))),
-            clamped=max(self.clamped, int(stats.get("clamped", 0))),
-            refusals=self.refusals or ({"unknown": int(stats["refusals"])} if stats.get("refusals") else {}),
-            last_refusal=self.last_refusal,
-        )
+        counts = {name: max(getattr(self, name), int(stats.get(name, 0))) for name in COUNTERS}
+        refusals = self.refusals or ({"unknown": int(stats["refusals"])} if stats.get("refusals") else {})
+        connected_once = self.connected_once or bool(stats.get("connected_once"))
+        return replace(self, connected_once=connected_once, refusals=refusals, **counts)
 
     def failures(self) -> list[str]:
         out = []
