@@ -335,3 +335,24 @@ def test_kill_9_of_a_random_process_again_and_again_never_hangs_a_replay(tmp_pat
         assert sum(summary["restarts"].values()) >= 8
     finally:
         chain.close()
+
+
+def test_a_camera_killed_in_live_mode_resumes_and_the_run_still_ends(tmp_path):
+    """Scenario: live mode (frames paced at 10 fps) and the camera process is killed -9. Its restart picks the
+    footage up where it was, frame ids run on (perception drops nothing it has not seen), and the run ends
+    with the footage as usual."""
+    chain = Chain(tmp_path, source="synthetic://demo?frames=150", extra={"api": {"enabled": False}})
+    detections = chain.subscribe(["detections"])
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            received = detections.recv(0.1)
+            if received is not None and received.msg.frame_id >= 40:
+                os.kill(chain.pid_of("camera"), signal.SIGKILL)
+                break
+        assert chain.wait(120) == 0, chain.stdout() + chain.stderr()[-3000:]
+        summary = chain.summary()
+        assert summary["restarts"]["camera"] == 1 and summary["frames"] == 150
+        assert "resuming at frame" in (chain.data / "logs" / "camera.log").read_text()
+    finally:
+        chain.close()
