@@ -22,6 +22,8 @@ from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, Frame
 
 #: frames kept for evidence, newest last (frames arrive just before their detections)
 FRAME_RING = 32
+#: a report takes the vehicle's position from telemetry no older than this (0.5 m at cruise speed)
+POSITION_MAX_AGE_S = 1.0
 
 
 @dataclass
@@ -104,7 +106,7 @@ class Reporter:
                 # simplejpeg (libjpeg-turbo): this process needs no OpenCV, ~30 MB of RSS
                 jpeg = simplejpeg.encode_jpeg(image, quality=self.cfg.jpeg_quality, colorspace="BGR")
         t: VehicleTelemetry | None = self.inputs["telemetry"]
-        fresh = self.inputs.fresh("telemetry")
+        fresh = self.inputs.fresh("telemetry", POSITION_MAX_AGE_S)
         report = self.store.write(
             ReportObservation(
                 track_key=st.key,

@@ -167,8 +167,9 @@ def _wait_for_end(sup: Supervisor, watch: Watch, out: Callable[[str], None]) -> 
                 idle = time.monotonic() - ended_at > 1.5 and reporter >= perception
                 if reporter >= last or idle or time.monotonic() - ended_at > DRAIN_TIMEOUT_S:
                     break
-        # A vehicle reconnecting right now (its simulator just restarted, say) gets a moment to come back.
-        deadline = time.monotonic() + END_RECONNECT_GRACE_S
+        # At the end of the footage, a vehicle reconnecting right now (its simulator just restarted, say) gets a
+        # moment to come back. Not after Ctrl-C: then the crew wants it stopped now.
+        deadline = time.monotonic() + (0.0 if stop["now"] else END_RECONNECT_GRACE_S)
         while watch.vehicle.connected_once and watch.vehicle.link != "CONNECTED" and time.monotonic() < deadline:
             sup.tick(0.05)
             watch.update(out)
