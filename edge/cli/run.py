@@ -25,7 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         epilog=(
             f"VEHICLE forms: {VEHICLE_FORMS}.\n"
-            "Every option can also be set in a config file; see `gridscout config --default`. Flags win."
+            "Every option can also be set in a config file; see `gridscout config --default`. Flags win.\n"
+            "Exit status: 0 the run did its job; 1 it could not (the vehicle never connected, was lost, refused "
+            "commands or left them unanswered: the summary's FAILED line says which); 2 bad input, found before "
+            "anything started."
         ),
     )
     p.add_argument("--config", type=Path, help="a TOML config file (see `gridscout config --default`)")
