@@ -7,11 +7,16 @@ A manifest (paths relative to the manifest):
     model = "insulator.onnx"
     conf = 0.25
     imgsz = 384          # optional: run a dynamic-shape model at another size than it was exported
+    crop_conf = 0.25     # optional: least stage-one score whose crop stage two searches (default: conf)
+    tile = 800           # optional: frames longer than tile_above are also searched in tiles this big
+    tile_overlap = 0.25
+    tile_above = 1280
     [stage2]
     model = "missing_cap.onnx"
     parent = "insulator"
     margin = 0.10
     conf = 0.25
+    max_crops = 8        # parents searched per frame, best first
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gridscout.perception.cascade import Cascade
 from gridscout.perception.detector import Detector
 from gridscout.perception.errors import ModelError
+from gridscout.perception.tiling import TiledDetector
 
 
 class StageSpec(BaseModel):
@@ -37,15 +43,27 @@ class StageSpec(BaseModel):
     )
 
 
+class ParentStageSpec(StageSpec):
+    crop_conf: float | None = Field(
+        None, ge=0.0, le=1.0, description="least stage-one score for a crop to be searched; default `conf`"
+    )
+    tile: int | None = Field(
+        None, ge=64, le=8192, description="frames larger than `tile_above` are also searched in tiles this big (px)"
+    )
+    tile_overlap: float = Field(0.25, ge=0.0, lt=1.0, description="least share of a tile its neighbour shares")
+    tile_above: int = Field(1280, ge=64, description="tile frames whose long side exceeds this (px)")
+
+
 class ChildStageSpec(StageSpec):
     parent: str = Field("insulator", description="stage-one class whose crops this stage searches")
     margin: float = Field(0.10, ge=0.0, le=1.0, description="crop margin, as a fraction of the parent box")
+    max_crops: int = Field(8, ge=1, le=1000, description="most parents searched per frame, best first")
 
 
 class CascadeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="model name, as written into reports")
-    stage1: StageSpec
+    stage1: ParentStageSpec
     stage2: ChildStageSpec
 
 
@@ -92,7 +110,20 @@ def load_model(
                 imgsz=stage.imgsz,
             )
         )
-    return Cascade(stages[0], stages[1], parent=spec.stage2.parent, margin=spec.stage2.margin, name=spec.name)
+    first: Detector | TiledDetector = stages[0]
+    s1 = spec.stage1
+    if s1.tile is not None:
+        first = TiledDetector(stages[0], tile_px=s1.tile, overlap=s1.tile_overlap, min_frame_px=s1.tile_above)
+    crop_conf = None if conf is not None or s1.crop_conf is None else s1.crop_conf
+    return Cascade(
+        first,
+        stages[1],
+        parent=spec.stage2.parent,
+        margin=spec.stage2.margin,
+        max_crops=spec.stage2.max_crops,
+        crop_conf=crop_conf,
+        name=spec.name,
+    )
 
 
 def model_sha256(model: Detector | Cascade) -> str:
