@@ -5,6 +5,8 @@
     python -m gridscout.models.train --stage missing_cap --init models/runs/missing_cap/weights/best.pt \
         --name missing_cap-mixed --hours 0.7
     python -m gridscout.models.train --stage missing_cap --resume models/runs/missing_cap/weights/last.pt
+    python -m gridscout.models.train --stage insulator --data build/datasets/stage1_field/data.yaml \
+        --init models/checkpoints/insulator.pt --name insulator-field --hours 1.2
 
 Prepare the data first: `python -m gridscout.models.prepare_data`. Needs the [train] extra.
 """
@@ -37,6 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", type=Path, help="continue an interrupted run from its last.pt")
     parser.add_argument("--name", help="run folder under models/runs (default: the stage)")
     parser.add_argument("--datasets", type=Path, default=REPO / "build" / "datasets")
+    parser.add_argument(
+        "--data", type=Path, help="a data.yaml to train on instead of the stage's own (e.g. stage1_field/data.yaml)"
+    )
     args = parser.parse_args(argv)
 
     configure()
@@ -46,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         YOLO(str(args.resume)).train(resume=True)
         return
     data_yaml, default_size = STAGES[args.stage]
-    data = args.datasets / data_yaml
+    data = args.data or args.datasets / data_yaml
     if not data.exists():
         parser.error(f"{data} not found: run `python -m gridscout.models.prepare_data` first")
     # Weights come from a checkpoint (kept by the trainer) or the architecture yaml (from scratch).

@@ -62,12 +62,17 @@ class Cascade:
         return self.stage1, self.stage2
 
     def detect(self, image: np.ndarray) -> Detections:
+        return self.detect_traced(image)[0]
+
+    def detect_traced(self, image: np.ndarray) -> tuple[Detections, np.ndarray]:
+        """`detect`, plus for each output box the stage-one score behind it: its own for a stage-one box,
+        its parent's for a stage-two box (evaluation sweeps `crop_conf` with it)."""
         height, width = image.shape[:2]
         first = self.stage1.detect(image)
         first = Detections(first.boxes, first.scores, first.class_ids, self.names)
         is_parent = (first.class_ids == self.parent_id) & (first.scores >= self.crop_conf)
         parents = np.flatnonzero(is_parent)[: self.max_crops]
-        found = []
+        found, parent_scores = [], []
         for index in parents:
             x1, y1, x2, y2 = grow_box(first.boxes[index], self.margin, width, height)
             if x2 - x1 < self.min_crop_px or y2 - y1 < self.min_crop_px:
@@ -76,9 +81,11 @@ class Cascade:
             part.boxes += np.array([x1, y1, x1, y1], np.float32)
             part.class_ids += self.offset
             found.append(part)
+            parent_scores.append(np.full(len(part), first.scores[index], np.float32))
         if not found:
-            return first
+            return first, first.scores.copy()
         second = Detections.concat(found, self.names)
+        parent = np.concatenate(parent_scores)
         # Overlapping parents see the same defect twice: keep the best of each.
-        second = second.select(nms(second.boxes, second.scores, second.class_ids, self.stage2.iou))
-        return Detections.concat([first, second], self.names)
+        keep = nms(second.boxes, second.scores, second.class_ids, self.stage2.iou)
+        return Detections.concat([first, second.select(keep)], self.names), np.concatenate([first.scores, parent[keep]])

@@ -3,13 +3,12 @@
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
 from gridscout.hardware.camera import open_source
-from gridscout.models.evaluate import read_split, read_truth
+from gridscout.models.eval_sets import cplid
 from gridscout.models.metrics import ClassStats
 from gridscout.perception.model_loader import load_model
 
@@ -62,11 +61,9 @@ def test_finds_the_defects_in_an_unseen_synthetic_flight(model):
 def test_finds_the_insulators_in_cplid_val(model):
     insulator_id = model.names.index("insulator")
     stats = ClassStats()
-    for image_path, label_path in read_split(CPLID, "val")[::2]:
-        image = cv2.imread(str(image_path))
-        classes, boxes = read_truth(label_path, image.shape[1], image.shape[0])
-        detections = model.detect(image)
+    for sample in cplid(CPLID, "val")[::2]:
+        detections = model.detect(sample.load())
         keep = detections.class_ids == insulator_id
-        stats.add(detections.boxes[keep], detections.scores[keep], boxes[classes == 0])
+        stats.add(detections.boxes[keep], detections.scores[keep], sample.boxes("insulator"))
     assert stats.n_gt > 80
     assert stats.recall_at(model.stage1.conf) >= 0.9
