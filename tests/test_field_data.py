@@ -41,7 +41,7 @@ def test_a_pasted_string_lands_where_its_label_says_at_a_field_scale(dataset, tm
     canvas = background(bg, 4000, 2250, rng)
     assert canvas.shape == (2250, 4000, 3)
     image, labels = paste_strings(canvas, [cut], rng)
-    (string, box), (cap_class, cap) = labels
+    (_, box), (cap_class, cap) = labels
     assert cap_class == MISSING_CAP
     share = (box[2] - box[0]) / 4000 / (240 / 640)  # its share of the frame, against CPLID's
     assert SCALE_RANGE[0] - 1e-6 <= share <= SCALE_RANGE[1] + 1e-6
