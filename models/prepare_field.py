@@ -5,7 +5,7 @@
     python -m gridscout.models.prepare_field --synthetic build/datasets/synthetic_4k
 
 Writes, under build/ (git-ignored; nothing derived from CPLID val or the held-out negatives):
-- `stage1_field`: stage one's set. Train: the CPLID train frames; tiles (as `perception.tiling` cuts
+- `stage1_field`: stage one's set. Train: the CPLID train frames (twice); tiles (as `perception.tiling` cuts
   them at inference) of 4000x2250 composites, CPLID *train* strings pasted at 1/8-1/4 of their share of
   the frame into the *training fold* of the real negatives (`models.paste`); tiles of the synthetic 4K
   renders; the training-fold negatives themselves, at random windows and scales, with no label. Tiles
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,11 +38,16 @@ from gridscout.perception.model_loader import load_model
 from gridscout.perception.tiling import tiles
 
 REPO = Path(__file__).resolve().parent.parent
-TILE, OVERLAP = 960, 0.3  # the shipped manifest's tiling
+SHIPPED = REPO / "models" / "gridscout_cplid.toml"
+#: tiles are cut as the shipped manifest has stage one cut them at inference
+_STAGE1 = tomllib.loads(SHIPPED.read_text())["stage1"]
+TILE, OVERLAP = _STAGE1["tile"], _STAGE1["tile_overlap"]
 COMPOSITE = (4000, 2250)
 STRINGS_PER_COMPOSITE = 5
 EMPTY_TILE_EVERY = 4
 NEGATIVE_WINDOWS = 12
+#: stage one sees each CPLID train frame this often per epoch
+CPLID_REPEATS = 2
 #: a string cut by a tile edge is labelled in that tile when at least this share of it is inside
 MIN_VISIBLE = 0.6
 
@@ -192,16 +198,19 @@ def string_crops(
     return written
 
 
-def cplid_stage1(cplid: Path, split: Split, source: str) -> int:
-    """CPLID frames as they are (symlinked), insulator labels only."""
+def cplid_stage1(cplid: Path, split: Split, source: str, repeats: int = 1) -> int:
+    """CPLID frames as they are (symlinked, `repeats` times so real photos keep their weight among the
+    tiles), insulator labels only."""
     n = 0
     for image in sorted((cplid / "images" / source).glob("*.jpg")):
-        (split.images / image.name).symlink_to(image.resolve())
         rows = read_yolo_labels(cplid / "labels" / source / f"{image.stem}.txt")
         rows = rows[rows[:, 0] == INSULATOR] if len(rows) else rows
         text = "".join(f"0 {r[1]:.6f} {r[2]:.6f} {r[3]:.6f} {r[4]:.6f}\n" for r in rows)
-        (split.labels / f"{image.stem}.txt").write_text(text)
-        n += 1
+        for r in range(repeats):
+            stem = image.stem if repeats == 1 else f"{image.stem}_r{r}"
+            (split.images / f"{stem}.jpg").symlink_to(image.resolve())
+            (split.labels / f"{stem}.txt").write_text(text)
+            n += 1
     return n
 
 
@@ -223,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--miner",
         type=Path,
-        default=REPO / "models" / "gridscout_cplid.toml",
+        default=SHIPPED,
         help="model whose stage one proposes the hard negatives for stage two",
     )
     parser.add_argument("--mine-conf", type=float, default=0.1, help="least stage-one score mined")
@@ -233,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     s1, s2 = args.out / "stage1_field", args.out / "stage2_field"
     train1, train2 = Split(s1, "train"), Split(s2, "train")
     counts = {
-        "stage one: CPLID frames": cplid_stage1(args.cplid, train1, "train"),
+        "stage one: CPLID frames": cplid_stage1(args.cplid, train1, "train", CPLID_REPEATS),
         "stage two: CPLID crops": cplid_stage2(args.cplid, train2, "train", rng),
         "stage one: tiles": 0,
         "stage two: string crops": 0,

@@ -100,3 +100,25 @@ def test_shipped_model_is_small_enough():
     manifest = tomllib.loads(DEFAULT_MODEL.read_text())
     files = [DEFAULT_MODEL.parent / manifest[stage]["model"] for stage in ("stage1", "stage2")]
     assert sum(f.stat().st_size for f in files) <= 15_000_000
+
+
+def test_a_folder_of_4k_survey_photos_needs_no_flags(tmp_path):
+    """Scenario: `gridscout detect photos/` on 4000x2250 survey photos. No flag is needed: stage one also
+    searches full-resolution tiles, so it finds strings a whole-frame pass shrinks to nothing, and the
+    boxes come back in the photos' own pixels."""
+    from gridscout.hardware.sim.synthetic_source import SyntheticSource
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    image, truth = SyntheticSource("synthetic://still?seed=7&frames=4&width=4000&height=2250").render(3)
+    assert sum(b.class_name == "insulator" for b in truth) >= 5
+    cv2.imwrite(str(photos / "DJI_0001.JPG"), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    out = tmp_path / "dets.jsonl"
+    result = gridscout("detect", str(photos), "--jsonl", str(out))
+    assert result.returncode == 0, result.stderr
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["name"] == "DJI_0001.JPG"
+    boxes = [d["box"] for d in record["detections"] if d["class"] == "insulator"]
+    assert len(boxes) >= 3  # a whole-frame pass at 384 px finds almost none of them
+    assert all(0 <= b[0] < b[2] <= 4000 and 0 <= b[1] < b[3] <= 2250 for b in boxes)
+    assert max(b[2] for b in boxes) > 1280  # in photo pixels, not a tile's

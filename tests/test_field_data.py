@@ -81,10 +81,11 @@ def test_recall_and_false_defect_rate_follow_both_thresholds():
 
 
 def test_field_tiles_are_the_inference_tiles():
-    """Training tiles are cut exactly as the shipped manifest tiles a frame (one source for the layout)."""
+    """Training tiles are cut exactly as the shipped manifest tiles a frame (the manifest is the one source)."""
+    from gridscout.edge.defaults import DEFAULT_MODEL
     from gridscout.models import prepare_field
+    from gridscout.perception.model_loader import load_model
 
-    manifest = (Path(__file__).resolve().parents[1] / "models" / "gridscout_cplid.toml").read_text()
-    if "tile =" in manifest:
-        assert f"tile = {prepare_field.TILE}" in manifest and f"tile_overlap = {prepare_field.OVERLAP}" in manifest
+    stage1 = load_model(DEFAULT_MODEL, threads=1).stage1
+    assert (stage1.tile_px, stage1.overlap) == (prepare_field.TILE, prepare_field.OVERLAP)
     assert len(tiles(4000, 2250, prepare_field.TILE, prepare_field.OVERLAP)) > 1
