@@ -167,6 +167,25 @@ def curve_column(runs: dict[str, list[Result]], crop_conf: float) -> list[dict]:
     return points
 
 
+def _bar(key: str) -> float:
+    return next(limit for k, _, limit in BARS if k == key)
+
+
+def best_point(points: list[dict]) -> dict | None:
+    """The curve's point to ship: within the false-defect bar, the best mean recall over CPLID val and the
+    large-frame proxies; on a tie the higher thresholds (more margin against false defects)."""
+    limit = _bar("negatives.false_defects_per_100")
+    ok = [p for p in points if p.get("false_defects_per_100", float("inf")) <= limit]
+    if not ok:
+        return None
+
+    def key(p: dict) -> tuple[float, float, float]:
+        recalls = [p[k] for k in ("cplid_val_recall", "proxies_recall") if k in p]
+        return (round(sum(recalls) / len(recalls), 4) if recalls else 0.0, p["crop_conf"], p["conf"])
+
+    return max(ok, key=key)
+
+
 def draw_curve(points: list[dict], shipped: tuple[float, float], path: Path) -> None:
     """Recall (CPLID val, large-frame proxies) against false defects per 100 frames, one dot per threshold pair."""
     w, h, m = 900, 600, 70
@@ -301,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         results["thresholds"] = {"crop_conf": shipped[0], "conf": shipped[1]}
         if results.get("curve"):
             draw_curve(results["curve"], shipped, args.curve)
+            results["best_point"] = best_point(results["curve"])
     small = [r.load() for r in cplid(args.cplid, "val")[: args.speed_images]]
     large = frames_12mp(args.cplid, args.negatives)
     results["speed"] = {
@@ -344,6 +364,10 @@ def report(results: dict, args: argparse.Namespace) -> None:
     if "thresholds" in results:
         t = results["thresholds"]
         print(f"thresholds: crop_conf {t['crop_conf']:g}, stage-two conf {t['conf']:g}; curve -> {args.curve}")
+    if "best_point" in results:
+        b = results["best_point"]
+        print("  best point on the curve within the false-defect bar: " + (
+            "none" if b is None else ", ".join(f"{k} {v:g}" for k, v in b.items())))  # fmt: skip
     for entry, threads in zip(results["speed"]["by_threads"], args.threads, strict=True):
         a, b = entry["640x480"], entry["12mp"]
         print(f"detect() at {threads} thread(s): 640x480 median {a['median_ms']} ms (p90 {a['p90_ms']}); "

@@ -12,8 +12,19 @@ Writes, under build/ (git-ignored; nothing derived from CPLID val or the held-ou
   with no string are kept one in `EMPTY_TILE_EVERY`. Val: CPLID val, as before.
 - `stage2_field`: stage two's set. Train: the jittered CPLID train crops of `models.prepare_data`, crops
   of the pasted strings and of the synthetic renders' strings, and hard negatives: the crops stage one
-  (`--miner`) proposes on the training-fold negatives and on string-free tiles, with no label. Val: CPLID
-  val crops, as before.
+  (`--miner`) proposes on the training-fold negatives and on string-free tiles, with no label; and, as
+  before, the string crops of the first `--extra-images` frames of each `--extra` close-up or flight set
+  (vertical and oblique strings, which CPLID lacks). Val: CPLID val crops, as before.
+
+With `--synthetic-only` it writes `stage1_synthetic` and `stage2_synthetic` instead, from the project's own
+renders alone (no CPLID, no real negatives, no mining by a CPLID-trained model): the tiles and string crops
+of the `--synthetic` 4K renders and the frames and crops of the `--stills` close-up sets, whose val split
+is the val. A model trained on them, measured on CPLID val, is the model card's "synthetic to real" figure:
+
+    python -m gridscout.hardware.sim.make_dataset --out build/datasets/synthetic_stills --images 400 \
+        --val-images 60 --seed 1000 --defect-rate 0.7
+    python -m gridscout.models.prepare_field --synthetic-only --synthetic build/datasets/synthetic_4k \
+        --stills build/datasets/synthetic_stills
 """
 
 from __future__ import annotations
@@ -223,6 +234,40 @@ def cplid_stage2(cplid: Path, split: Split, source: str, rng: random.Random) -> 
     return n
 
 
+def _no_mining(stem: str, image: np.ndarray) -> int:
+    return 0
+
+
+def synthetic_only(renders: list[Path], stills: list[Path], out: Path, rng: random.Random) -> dict[str, int]:
+    """`stage1_synthetic` and `stage2_synthetic` from the project's renders alone (see the module's doc)."""
+    s1, s2 = out / "stage1_synthetic", out / "stage2_synthetic"
+    train1, train2, val1, val2 = Split(s1, "train"), Split(s2, "train"), Split(s1, "val"), Split(s2, "val")
+    counts = {"stage one: still frames": 0, "stage one: tiles": 0, "stage two: crops": 0, "val frames": 0}
+    for root in stills:
+        counts["stage one: still frames"] += cplid_stage1(root, train1, "train")
+        counts["stage two: crops"] += cplid_stage2(root, train2, "train", rng)
+        counts["val frames"] += cplid_stage1(root, val1, "val")
+        cplid_stage2(root, val2, "val", rng)
+    large = [frame for root in renders for frame in synthetic(root)]
+    for stem, load in tqdm(large, desc="renders", unit="frame"):
+        image, labels = load()
+        counts["stage one: tiles"] += write_tiles(image, labels, train1, stem, rng, _no_mining)[0]
+        counts["stage two: crops"] += string_crops(image, labels, train2, stem, rng)
+    print(write_yaml(s1, "insulator"))
+    print(write_yaml(s2, "missing_cap"))
+    return counts
+
+
+def extra_stage2(root: Path, split: Split, limit: int, rng: random.Random) -> int:
+    """Stage-two crops (jittered, positives 3 times) of the first `limit` frames of a make_dataset set."""
+    n = 0
+    for image_path in sorted((root / "images" / "train").glob("*.jpg"))[:limit]:
+        label = root / "labels" / "train" / f"{image_path.stem}.txt"
+        stem = f"{root.name}_{image_path.stem}"
+        n += crop_insulators(image_path, label, split.images, split.labels, stem, 3, True, rng)
+    return n
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cplid", type=Path, default=SHARED / "cplid")
@@ -237,8 +282,22 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--mine-conf", type=float, default=0.1, help="least stage-one score mined")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--extra", type=Path, action="append", default=[], help="a make_dataset set whose string crops join stage two"
+    )
+    parser.add_argument("--extra-images", type=int, default=300, help="frames used from each --extra set")
+    parser.add_argument("--synthetic-only", action="store_true", help="the renders-only sets (see above)")
+    parser.add_argument(
+        "--stills", type=Path, action="append", default=[], help="a make_dataset close-up set (--synthetic-only)"
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
+    if args.synthetic_only:
+        if not args.stills or any(not (root / "images" / "val").is_dir() for root in args.stills):
+            parser.error("--synthetic-only needs --stills sets made with --val-images (their val is the val)")
+        for key, value in synthetic_only(args.synthetic, args.stills, args.out, rng).items():
+            print(f"  {key}: {value}")
+        return
     s1, s2 = args.out / "stage1_field", args.out / "stage2_field"
     train1, train2 = Split(s1, "train"), Split(s2, "train")
     counts = {
@@ -265,6 +324,11 @@ def main(argv: list[str] | None = None) -> None:
         train1.write(stem, window, [])
         counts["stage two: mined negatives"] += mine(stem, window)
     counts["stage one: negative windows"] = len(windows)
+    for root in args.extra:  # last, on their own seeds: the sets above do not change with them
+        extra_rng = random.Random(f"{args.seed}/{root.name}")
+        counts["stage two: synthetic set crops"] = counts.get("stage two: synthetic set crops", 0) + extra_stage2(
+            root, train2, args.extra_images, extra_rng
+        )
     print(write_yaml(s1, "insulator"))
     print(write_yaml(s2, "missing_cap"))
     for key, value in counts.items():

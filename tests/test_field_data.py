@@ -89,3 +89,46 @@ def test_field_tiles_are_the_inference_tiles():
     stage1 = load_model(DEFAULT_MODEL, threads=1).stage1
     assert (stage1.tile_px, stage1.overlap) == (prepare_field.TILE, prepare_field.OVERLAP)
     assert len(tiles(4000, 2250, prepare_field.TILE, prepare_field.OVERLAP)) > 1
+
+
+def test_synthetic_only_sets_hold_renders_alone(dataset, tmp_path):
+    """The "synthetic to real" model's data: stills frames and crops, render tiles and string crops, and the
+    stills' own val split as the val; nothing else goes in."""
+    from gridscout.models.prepare_field import synthetic_only
+
+    for kind in ("images", "labels"):  # the fixture's photo doubles as the stills' val frame
+        (dataset / kind / "val").mkdir()
+    (dataset / "images" / "val" / "v.jpg").symlink_to(dataset / "images" / "train" / "a.jpg")
+    (dataset / "labels" / "val" / "v.txt").write_text((dataset / "labels" / "train" / "a.txt").read_text())
+    renders = tmp_path / "renders"
+    (renders / "images" / "train").mkdir(parents=True)
+    (renders / "labels" / "train").mkdir(parents=True)
+    big = np.full((1500, 2600, 3), 60, np.uint8)
+    big[700:760, 1200:1500] = (0, 200, 255)
+    cv2.imwrite(str(renders / "images" / "train" / "r.jpg"), big)
+    (renders / "labels" / "train" / "r.txt").write_text(f"0 {1350 / 2600} {730 / 1500} {300 / 2600} {60 / 1500}\n")
+
+    out = tmp_path / "out"
+    counts = synthetic_only([renders], [dataset], out, random.Random(0))
+    assert counts["stage one: still frames"] == 1 and counts["val frames"] == 1
+    assert counts["stage one: tiles"] >= 1 and counts["stage two: crops"] >= 2  # a still's crop, a render's string
+    train1 = sorted(p.name for p in (out / "stage1_synthetic" / "images" / "train").iterdir())
+    assert train1[0] == "a.jpg" and all(n == "a.jpg" or n.startswith("syn4k_r_t") for n in train1)
+    assert [p.name for p in (out / "stage1_synthetic" / "images" / "val").iterdir()] == ["v.jpg"]
+    labelled = [p for p in (out / "stage1_synthetic" / "labels" / "train").glob("syn4k_*") if p.read_text()]
+    assert labelled  # the render's string is labelled in the tiles that hold it
+    assert "val: images/val" in (out / "stage2_synthetic" / "data.yaml").read_text()
+
+
+def test_the_curve_picks_the_best_recall_within_the_false_defect_bar(tmp_path):
+    from gridscout.models.evaluate import best_point, draw_curve
+
+    keys = ("crop_conf", "conf", "false_defects_per_100", "cplid_val_recall", "proxies_recall")
+    rows = [(0.25, 0.25, 5.0, 1.0, 0.95), (0.25, 0.5, 0.0, 0.9, 0.85)]
+    rows += [(0.45, 0.5, 0.0, 0.9, 0.85), (0.6, 0.7, 0.0, 0.7, 0.5)]
+    points = [dict(zip(keys, row, strict=True)) for row in rows]
+    assert best_point(points) == points[2]  # the tie goes to the higher thresholds
+    assert best_point(points[:1]) is None
+    draw_curve(points, (0.45, 0.5), tmp_path / "curve.png")
+    image = cv2.imread(str(tmp_path / "curve.png"))
+    assert image.shape == (600, 900, 3) and (image < 128).any()

@@ -330,7 +330,8 @@ def draw_string(img: np.ndarray, cam: Camera, s: InsulatorString, haze: np.ndarr
         rx2, ry2 = int(min(w, np.ceil(x2) + 3)), int(min(h, np.ceil(y2) + 3))
         if rx2 > rx1 and ry2 > ry1:
             roi = (ry1, ry2, rx1, rx2, img[ry1:ry2, rx1:rx2].copy())
-    pts = np.round(np.nan_to_num(poly * ONE)).astype(np.int32)  # non-finite corners are masked out by `ok`
+    # non-finite corners are masked out by `ok`; zero them so that the cast stays in range
+    pts = np.round(np.nan_to_num(poly * ONE, nan=0.0, posinf=0.0, neginf=0.0)).astype(np.int32)
     col = colours.tolist()
     detail = px_radius >= 6.0
     part = s.part[sel]
