@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from gridscout.edge.defaults import DEFAULT_MODEL
 from gridscout.models.eval_sets import (
     PROXY_SIZE,
     REPO,
@@ -48,7 +49,6 @@ from gridscout.perception.cascade import Cascade
 from gridscout.perception.detector import Detector
 from gridscout.perception.model_loader import load_model
 
-DEFAULT_MODEL = REPO / "models" / "gridscout_cplid.toml"
 DEFECT, INSULATOR = "missing_cap", "insulator"
 EVAL_CONF = 0.001
 CROP_GRID = (0.15, 0.25, 0.35, 0.45, 0.6)
