@@ -58,7 +58,7 @@ COMPOSITE = (4000, 2250)
 STRINGS_PER_COMPOSITE = 5
 EMPTY_TILE_EVERY = 4
 NEGATIVE_WINDOWS = 12
-#: stage one sees each CPLID train frame this often per epoch
+#: stage one sees each CPLID train frame this often per epoch (by default)
 CPLID_REPEATS = 2
 #: a string cut by a tile edge is labelled in that tile when at least this share of it is inside
 MIN_VISIBLE = 0.6
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     s1, s2 = args.out / "stage1_field", args.out / "stage2_field"
     train1, train2 = Split(s1, "train"), Split(s2, "train")
     counts = {
-        "stage one: CPLID frames": cplid_stage1(args.cplid, train1, "train", CPLID_REPEATS),
+        "stage one: CPLID frames": cplid_stage1(args.cplid, train1, "train", args.cplid_repeats),
         "stage two: CPLID crops": cplid_stage2(args.cplid, train2, "train", rng),
         "stage one: tiles": 0,
         "stage two: string crops": 0,

@@ -7,6 +7,9 @@
     python -m gridscout.models.train --stage missing_cap --resume models/runs/missing_cap/weights/last.pt
     python -m gridscout.models.train --stage insulator --data build/datasets/stage1_field/data.yaml \
         --init models/checkpoints/insulator.pt --name insulator-field --hours 1.2
+    python -m gridscout.models.train --stage insulator --data build/datasets/stage1_field/data.yaml \
+        --init models/runs/insulator-field/weights/best.pt --name insulator-field2 --hours 0.5 \
+        --override optimizer=AdamW --override lr0=0.0005 --override warmup_epochs=0
 
 Prepare the data first: `python -m gridscout.models.prepare_data`. Needs the [train] extra.
 """
@@ -42,7 +45,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--data", type=Path, help="a data.yaml to train on instead of the stage's own (e.g. stage1_field/data.yaml)"
     )
+    parser.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an ultralytics train setting, e.g. lr0=0.0005 (repeatable; numbers and true/false are parsed)",
+    )
     args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.override:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--override {item!r}: expected KEY=VALUE")
+        overrides[key] = _scalar(value)
 
     configure()
     from ultralytics import YOLO
@@ -74,8 +90,19 @@ def main(argv: list[str] | None = None) -> None:
         seed=0,
         deterministic=False,
         patience=0,
-        **extra,
+        **{**extra, **overrides},
     )
+
+
+def _scalar(text: str) -> bool | int | float | str:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 if __name__ == "__main__":
