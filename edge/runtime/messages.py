@@ -211,6 +211,9 @@ class Topic:
     carries_pixels: bool = False
     #: the field saying when the data was true (freshness is judged by it), e.g. a frame's capture time
     time_field: str = "t_mono_ns"
+    #: carried over PUB/SUB, so any listed consumer (the recorder among them) can hear it; False for the
+    #: heartbeats' PUSH/PULL, which only their one consumer reads
+    pubsub: bool = True
 
     @property
     def stale_after_s(self) -> float:
@@ -237,7 +240,7 @@ TOPICS: dict[str, Topic] = {
         Topic("report_event", ReportEvent, None, "reporter", ()),
         Topic("run_control", RunControl, 2.0, "supervisor", (EVERY_PROCESS,)),
         # Heartbeats go over one PUSH/PULL socket to the supervisor rather than PUB/SUB.
-        Topic("heartbeat", ProcessHeartbeat, 2.0, EVERY_PROCESS, ("supervisor",)),
+        Topic("heartbeat", ProcessHeartbeat, 2.0, EVERY_PROCESS, ("supervisor",), pubsub=False),
     )
 }
 
