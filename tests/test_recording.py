@@ -38,7 +38,9 @@ from gridscout.edge.runtime.messages import (
     RunControl,
     VehicleCommand,
     VehicleStatus,
+    check_subscriber,
 )
+from gridscout.edge.runtime.process_table import PROCESSES
 
 ROOT = Path(__file__).resolve().parents[1]
 W, H = 64, 48
@@ -123,6 +125,17 @@ SAMPLES: dict[type, object] = {
 
 
 # -- every topic ------------------------------------------------------------------------------------------
+
+
+def test_the_recorder_consumes_every_topic_it_can_hear():
+    """Scenario: a topic added to the table without the recorder among its consumers fails here (and the
+    recorder process, which subscribes to `RECORDED_TOPICS`, would fail at start-up)."""
+    assert set(RECORDED_TOPICS) == {name for name, t in TOPICS.items() if t.pubsub}
+    for topic in RECORDED_TOPICS:
+        check_subscriber("recorder", topic)
+    unheard = {name for name, t in TOPICS.items() if not t.pubsub}
+    assert unheard == {"heartbeat"}, "only the heartbeats' PUSH/PULL is out of the recorder's reach"
+    assert "recorder" in {p.name for p in PROCESSES}
 
 
 @pytest.mark.parametrize("topic", sorted(TOPICS))
