@@ -11,10 +11,11 @@ heartbeat (the run summary shows it); it never stops the process, let alone the 
 
 from __future__ import annotations
 
+import json
 import time
 
 from gridscout.edge.recording.policy import recordings_dir
-from gridscout.edge.recording.recorder import Recorder
+from gridscout.edge.recording.recorder import CONFIG_KEY, Recorder
 from gridscout.edge.recording.retention import enforce_retention
 from gridscout.edge.recording.topics import RECORDED_TOPICS
 from gridscout.edge.reports.store import ReportStore
@@ -25,6 +26,13 @@ from gridscout.edge.runtime.settings import recorder_settings
 #: frames queued for the recorder at most (a 640x480 frame is 0.9 MB); the rest of the bus gets `BUS_HWM`
 FRAMES_HWM = 20
 BUS_HWM = 2000
+
+
+def recorded_config(config: dict) -> str:
+    """The run's config as the recording keeps it: JSON, without the API token (recordings get shared)."""
+    api = {**config.get("api", {}), "token": ""} if "api" in config else None
+    kept = {**config, **({"api": api} if api is not None else {})}
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"))
 
 
 class RecorderProcess:
@@ -45,6 +53,8 @@ class RecorderProcess:
                 "model": rt.spec.model,
                 "mode": rt.mode,
                 "restarts": str(rt.restarts),
+                # the resolved config, so `gridscout replay` re-runs the stages with the settings the run had
+                CONFIG_KEY: recorded_config(rt.spec.config),
             },
             on_rotate=lambda _closed: self.apply_retention(),
         )
@@ -79,17 +89,19 @@ class RecorderProcess:
         except Exception as exc:  # retention failing must not stop the recording
             self.stats["retention_errors"] += 1
             self.rt.log.error("retention at start-up: %s: %s", type(exc).__name__, exc)
-        if not self.rt.wait_until_running(self.stats, idle=lambda: self.take(0.02)):
+        if not self.rt.wait_until_running(self.stats, idle=lambda: self.take(0.02)) and self.rt.stop_requested:
             self.recorder.close()
             return 0
         try:
-            while not self.rt.should_stop:
+            # Not on `stopping`: the shutdown is recorded too (the reporter's final writes, the vehicle's STOP
+            # and its acknowledgement). The supervisor SIGTERMs the rest of the chain once the vehicle has stopped.
+            while not self.rt.stop_requested:
                 self.take(0.05)
                 self.recorder.tick()
                 self.rt.heartbeat.beat(stats=self.stats)
                 self.rt.poll()
             deadline = time.monotonic() + 0.5
-            while self.take(0.0) and time.monotonic() < deadline:  # what was in flight when told to stop
+            while self.take(0.05) and time.monotonic() < deadline:  # what was in flight when told to stop
                 pass
         finally:
             self.recorder.close()

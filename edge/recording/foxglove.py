@@ -279,6 +279,11 @@ def image(meta: FrameMeta, pixels: np.ndarray, quality: int) -> CompressedImage:
     return CompressedImage(Time.of_ns(meta.t_capture_wall_ns), CAMERA_FRAME, jpeg, "jpeg")
 
 
+def jpeg_image(meta: FrameMeta, jpeg: bytes) -> CompressedImage:
+    """An already-encoded JPEG (a recorded frame, replayed) as a CompressedImage stamped with its capture time."""
+    return CompressedImage(Time.of_ns(meta.t_capture_wall_ns), CAMERA_FRAME, bytes(jpeg), "jpeg")
+
+
 def annotations(det: FrameDetections) -> ImageAnnotations:
     """A box (closed polygon) and a `class score #track` label per detection, in source pixels."""
     stamp = Time.of_ns(det.t_capture_wall_ns)

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: after a failed write, wait this long before opening a new segment
 RETRY_S = 1.0
+#: the recording's `gridscout` metadata key holding the run's resolved config (JSON)
+CONFIG_KEY = "config"
 #: counters the recorder keeps (the recorder process sends them in its heartbeat; the run summary shows them)
 STATS = ("messages", "images", "annotations", "locations", "segments", "bytes", "errors", "dropped",
          "frames_missed", "frames_without_pixels", "retention_errors")  # fmt: skip
@@ -71,7 +73,8 @@ class Recorder:
     # -- the public face ------------------------------------------------------------------------------
 
     def record(self, topic: str, msg: Any, image: Any = None) -> bool:
-        """Record one bus message (and, for frames, its pixels). False when it could not be recorded."""
+        """Record one bus message (and, for frames, its pixels, or its JPEG as bytes). False when it could not
+        be recorded."""
         try:
             segment = self._segment_for_write()
             if segment is None:
@@ -151,7 +154,10 @@ class Recorder:
         if image is None:
             self.stats["frames_without_pixels"] += 1
             return
-        view = foxglove.encode(foxglove.image(meta, image, self.settings.jpeg_quality))
+        if isinstance(image, bytes | bytearray | memoryview):
+            view = foxglove.encode(foxglove.jpeg_image(meta, image))
+        else:
+            view = foxglove.encode(foxglove.image(meta, image, self.settings.jpeg_quality))
         segment.write(foxglove.IMAGE_TOPIC, view, log_time_ns=log_ns, publish_time_ns=publish_ns,
                       sequence=meta.frame_id)  # fmt: skip
         self.stats["images"] += 1
