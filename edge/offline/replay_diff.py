@@ -191,8 +191,8 @@ class StageDiff:
         if len(self.examples) < EXAMPLES:
             self.examples.append(text)
 
-    def line(self) -> str:
-        counts = f"{self.before} recorded, {self.after} replayed"
+    def line(self, before: str = "recorded") -> str:
+        counts = f"{self.before} {before}, {self.after} replayed"
         if self.identical:
             return f"{counts}: all the same"
         return f"{counts}: {self.same} same, {self.changed} changed, {self.added} added, {self.removed} removed"
@@ -225,8 +225,9 @@ class Diff:
             **{s.stage: {**asdict(s), "identical": s.identical} for s in self.stages},
         }
 
-    def format(self, *, examples: bool = True) -> str:
-        """For people: one line per stage, then the first few differences under it."""
+    def format(self, *, examples: bool = True, only: Iterable[str] | None = None, before: str = "recorded") -> str:
+        """For people: one line per stage (or those in `only`), then the first few differences under it.
+        `before` names the side compared against (the recording's outputs, or a test's expected ones)."""
         tol = self.tolerances
         labels = {
             "detections": f"boxes; IoU >= {tol.iou:g}, score ± {tol.score:g}, same track",
@@ -235,8 +236,11 @@ class Diff:
             "writes": f"report writes in order; confidence ± {tol.confidence:g}",
         }
         lines = []
+        wanted = set(only) if only is not None else None
         for s in self.stages:
-            lines.append(f"{s.stage:<10} {s.line()}    [{labels[s.stage]}]")
+            if wanted is not None and s.stage not in wanted:
+                continue
+            lines.append(f"{s.stage:<10} {s.line(before)}    [{labels[s.stage]}]")
             if examples:
                 lines += [f"             {e}" for e in s.examples]
         return "\n".join(lines)
