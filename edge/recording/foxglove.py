@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -20,6 +21,10 @@ import simplejpeg
 
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.runtime.messages import FrameDetections, FrameMeta
+
+#: a Foxglove layout for recordings (installed with the package): the annotated camera, plots of the vehicle's
+#: speed and the commands, the behaviour's modes and the stops, and a map of /vehicle/location
+LAYOUT_FILE = Path(__file__).with_name("foxglove_layout.json")
 
 IMAGE_TOPIC = "/camera/image"
 ANNOTATIONS_TOPIC = "/camera/annotations"
