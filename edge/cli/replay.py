@@ -43,7 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--video", type=Path, help="also write the annotated camera here (.mp4 or .avi): boxes, track "
                    "ids, the vehicle's state and speed, control's mode and command")  # fmt: skip
-    p.add_argument("--realtime", action="store_true", help="replay at the recorded pace, not as fast as possible")
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="replay at the recorded pace, publishing on the bus over tcp (bus.tcp_host, bus.tcp_base_port) as a "
+        "running chain would, for live tools",
+    )
     p.add_argument(
         "--recorded-detections",
         action="store_true",
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             out_dir=data / REPLAYS_DIR / recording.name,
             rerun_perception=not args.recorded_detections,
             realtime=args.realtime,
+            publish=args.realtime,
             video=args.video,
             progress=not args.no_progress and sys.stderr.isatty(),
             config_source=config_source,

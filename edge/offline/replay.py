@@ -19,10 +19,11 @@ From them comes one timeline on the run's own monotonic clock (every bus message
 The second pass streams the camera images in step with that timeline. The stages are the daemons' own
 (`PerceptionStage`, `ControlStage`, `ReporterStage`), on that clock instead of the wall clock, so the same
 recording, model and config give the same outputs every time, as fast as the CPU allows (`realtime`:
-at the recorded pace). The recording's run id, device id and mode are kept, so report ids come out the
-same as the run's. What comes out: `replay.mcap` (the same recorder and channels as a run: frames, images,
-telemetry, detections and their annotations, control states, commands, report writes), a report store,
-and `diff.json`: how the outputs differ from the recorded ones (`replay_diff`).
+at the recorded pace, published on the bus over tcp for live tools, `BusEcho`). The recording's run id,
+device id and mode are kept, so report ids come out the same as the run's. What comes out: `replay.mcap`
+(the same recorder and channels as a run: frames, images, telemetry, detections and their annotations,
+control states, commands, report writes), a report store, and `diff.json`: how the outputs differ from
+the recorded ones (`replay_diff`).
 """
 
 from __future__ import annotations
@@ -262,6 +263,8 @@ class ReplayOptions:
     rerun_perception: bool = True
     #: at the recorded pace rather than as fast as possible
     realtime: bool = False
+    #: with `realtime`: publish on the bus over tcp too (`BusEcho`)
+    publish: bool = False
     video: Path | None = None
     progress: bool = False
     tolerances: Tolerances = field(default_factory=Tolerances)
@@ -383,6 +386,47 @@ class _Timeline:
         return self.mono_ns + self.offset
 
 
+class BusEcho:
+    """`--realtime`: what the replay takes in and puts out, published on the bus over tcp as a running chain
+    would (`bus.tcp_host`, `bus.tcp_base_port` + the topic's index), for live tools to watch. Messages keep
+    their recorded times. Every socket is bound before the replay starts, so a busy port is said at once."""
+
+    TOPICS = ("frames", "telemetry", "detections", "control_state", "vehicle_command", "report_event")
+
+    def __init__(self, bus: dict[str, Any]) -> None:
+        import zmq
+
+        from gridscout.edge.runtime.bus import Endpoints, Publisher
+
+        self.ctx = zmq.Context()
+        self.endpoints = Endpoints("tcp", tcp_host=bus["tcp_host"], tcp_base_port=bus["tcp_base_port"])
+        self.publishers: dict[str, Publisher] = {}
+        try:
+            for topic in self.TOPICS:
+                self.publishers[topic] = Publisher(self.ctx, self.endpoints, topic, hwm=1000)
+        except zmq.ZMQError as exc:
+            self.close()
+            raise ReplayError(
+                f"cannot publish the replay on {self.endpoints.of(topic)} ({exc}); is a chain running with "
+                "bus.transport = 'tcp'? Set another bus.tcp_base_port with --config"
+            ) from exc
+
+    def publish(self, topic: str, msg: Any, pixels: np.ndarray | None) -> None:
+        pub = self.publishers.get(topic)
+        if pub is None:
+            return
+        if topic == "frames":
+            if pixels is not None:
+                pub.publish_frame(msg, pixels)
+        else:
+            pub.publish(msg)
+
+    def close(self) -> None:
+        for pub in self.publishers.values():
+            pub.close()
+        self.ctx.destroy(linger=200)
+
+
 def _events(rec: Recording, rerun: bool, rate_hz: float) -> list[tuple[int, int, int, str, Any]]:
     events: list[tuple[int, int, int, str, Any]] = []
     for i, tel in enumerate(rec.telemetry):
@@ -450,10 +494,13 @@ def run_replay(
         mono_ns=lambda: timeline.mono_ns,
     )
     new = Outputs()
+    echo = BusEcho(cfg["bus"]) if options.realtime and options.publish else None
 
-    def emit(topic: str, msg: Any, image: Any = None) -> None:
+    def emit(topic: str, msg: Any, image: Any = None, pixels: np.ndarray | None = None) -> None:
         recorder.record(topic, msg, image)
         new.take(msg, rec.t0_ns)
+        if echo is not None:
+            echo.publish(topic, msg, pixels)
 
     store = ReportStore(out_dir, device_id=rec.device_id)
     reporter = ReporterStage(
@@ -509,7 +556,7 @@ def run_replay(
             elif kind == "frame":
                 jpeg = image_of(fid)
                 pixels = decode_jpeg(jpeg) if jpeg is not None else None
-                emit("frames", payload, jpeg)
+                emit("frames", payload, jpeg, pixels)
                 bar.update(1)
                 if pixels is None:
                     result.missing_images += 1
@@ -541,6 +588,8 @@ def run_replay(
         recorder.close()
         if video is not None:
             video.close()
+        if echo is not None:
+            echo.close()
     if recorder.stats["errors"]:
         raise OSError(f"{out_dir}: writing the replay's recording failed: {recorder.last_error}")
     (written,) = recorder.finished

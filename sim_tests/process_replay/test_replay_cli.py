@@ -5,21 +5,27 @@ recording; the annotated video; the recorded pace."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import zmq
 from mcap.writer import Writer
 
 from gridscout.edge.offline.replay import DIFF_NAME, MARKER_NAME, MCAP_NAME, load_recording
 from gridscout.edge.recording.naming import segments_in
 from gridscout.edge.recording.reader import SegmentReader
 from gridscout.edge.reports.store import ReportStore
+from gridscout.edge.runtime.bus import Endpoints, Subscriber
+from gridscout.edge.runtime.messages import TOPICS
 from gridscout.hardware.camera import open_source
+from sim_tests.chain import free_port_block
 from sim_tests.process_replay import refs
 
 DEFECT = refs.ref_path(refs.SCENES[0])
@@ -128,14 +134,52 @@ def test_a_recording_that_cannot_be_replayed_is_one_line_naming_it_and_exit_2(tm
     assert line.startswith(f"gridscout replay: error: {path}") and says in line, line
 
 
-def test_realtime_replays_at_the_recorded_pace(tmp_path):
-    recorded_s = load_recording(LIVE).duration_s
-    t0 = time.monotonic()
-    result, _ = replay(LIVE, tmp_path / "d", "--recorded-detections", "--realtime")
-    elapsed = time.monotonic() - t0
-    assert result.returncode == 0, result.stdout
+def test_realtime_replays_at_the_recorded_pace_and_publishes_on_the_bus(tmp_path):
+    """Scenario: a live tool listens on the bus while a recording is replayed --realtime. The replay takes at
+    least 0.8 of the recorded time, and the tool hears the frames (with pixels), detections and commands."""
+    base = free_port_block(len(TOPICS))
+    config = tmp_path / "bus.toml"
+    config.write_text(f"[bus]\ntcp_base_port = {base}\n[recorder]\njpeg_quality = 30\n")
+    ctx = zmq.Context()
+    sub = Subscriber(ctx, Endpoints("tcp", tcp_base_port=base), ["frames", "detections", "vehicle_command"])
+    heard: Counter = Counter()
+    try:
+        recorded_s = load_recording(LIVE).duration_s
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gridscout.edge.cli", "replay", str(LIVE), "--data", str(tmp_path / "d"),
+             "--config", str(config), "--recorded-detections", "--realtime"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        while proc.poll() is None:
+            received = sub.recv(0.05)
+            if received is not None:
+                heard[received.topic] += 1
+                if received.topic == "frames":
+                    assert received.image is not None and received.image.shape == (240, 320, 3)
+        elapsed = time.monotonic() - t0
+        out, err = proc.communicate()
+    finally:
+        sub.close()
+        ctx.destroy(linger=0)
+    assert proc.returncode == 0, out + err
     assert elapsed >= 0.8 * recorded_s, (elapsed, recorded_s)
-    assert "at the recorded pace" in result.stdout
+    assert "at the recorded pace" in out
+    assert heard["frames"] >= 10 and heard["detections"] >= 10 and heard["vehicle_command"] > 0, heard
+
+
+def test_realtime_on_a_busy_bus_port_is_one_line_and_exit_2(tmp_path):
+    base = free_port_block(len(TOPICS))
+    config = tmp_path / "bus.toml"
+    config.write_text(f"[bus]\ntcp_base_port = {base}\n")
+    with socket.socket() as taken:  # a chain already publishing frames there
+        taken.bind(("127.0.0.1", base))
+        taken.listen()
+        result = gridscout("replay", str(LIVE), "--data", str(tmp_path / "d"), "--config", str(config),
+                           "--recorded-detections", "--realtime", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert f"tcp://127.0.0.1:{base}" in line and "bus.tcp_base_port" in line, line
 
 
 def test_video_export_draws_every_frame_with_boxes_and_the_vehicle_state(tmp_path):
