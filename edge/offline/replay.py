@@ -13,8 +13,8 @@ From them comes one timeline on the run's own monotonic clock (every bus message
   Control and the reporter take them then;
 - each telemetry message at its time: the vehicle, simulated from what it reported (a replay never
   drives a vehicle; its commands go into the new recording only);
-- each control tick at the time the run's control ticked (its untriggered `control_state` messages; a
-  recording without them gets ticks at `control.rate_hz`).
+- each control tick at the time the run's control ticked (its untriggered `control_state` messages, and
+  any command whose state the recording lacks; a recording without them gets ticks at `control.rate_hz`).
 
 The second pass streams the camera images in step with that timeline. The stages are the daemons' own
 (`PerceptionStage`, `ControlStage`, `ReporterStage`), on that clock instead of the wall clock, so the same
@@ -55,7 +55,7 @@ from gridscout.edge.recording.policy import RecorderSettings
 from gridscout.edge.recording.reader import SegmentReader
 from gridscout.edge.recording.recorder import CONFIG_KEY, Recorder
 from gridscout.edge.reports.store import ReportStore
-from gridscout.edge.runtime.messages import ControlState, FrameDetections, FrameMeta
+from gridscout.edge.runtime.messages import ControlState, FrameDetections, FrameMeta, VehicleCommand
 from gridscout.hardware.camera.base import SourceError
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,8 @@ class Recording:
     frames: dict[int, FrameMeta]
     detections: dict[int, FrameDetections]
     telemetry: list[VehicleTelemetry]
-    ticks: list[ControlState]
+    #: when the run's control ticked (monotonic ns)
+    ticks: list[int]
     #: frame id -> when the run's control first had that frame's detections (its first control state naming it)
     control_had: dict[int, int]
     outputs: Outputs
@@ -196,14 +197,24 @@ def load_recording(path: str | Path) -> Recording:
                 f"{p}: not a GridScout recording: expected the /bus/frames and {foxglove.IMAGE_TOPIC} channels "
                 f"`gridscout run` writes, found {found}"
             )
-        metadata = {**reader.metadata.get("gridscout", {}), **metadata}
+        theirs = reader.metadata.get("gridscout", {})
+        if metadata.get("run_id") and theirs.get("run_id") and theirs["run_id"] != metadata["run_id"]:
+            raise ReplayError(
+                f"{path}: holds segments of more than one run ({metadata['run_id'][:8]}, {theirs['run_id'][:8]}, "
+                "...); replay one segment, or a folder of one run's segments"
+            )
+        metadata = {**theirs, **metadata}
         if reader.truncated:
             truncated.append(f"{p.name}: {reader.detail}")
     if not frames:
         raise ReplayError(f"{paths[0]}: no camera frames recorded (nothing to replay)")
     assert t0 is not None and t_end is not None
     states.sort(key=lambda cs: cs.t_mono_ns)
-    ticks = [cs for cs in states if not cs.triggered]
+    stepped = {cs.t_mono_ns for cs in states}
+    # A command is stamped with its step's time, as its state is; one whose state is not in the recording (a
+    # segment cut between the two) still says control ticked then.
+    orphans = {m.t_mono_ns for _, m in produced if isinstance(m, VehicleCommand) and m.t_mono_ns not in stepped}
+    ticks = sorted({cs.t_mono_ns for cs in states if not cs.triggered} | orphans)
     control_had: dict[int, int] = {}
     newest = -1
     for cs in states:
@@ -448,7 +459,7 @@ def _events(rec: Recording, rerun: bool, rate_hz: float) -> list[tuple[int, int,
         previous = at
         events.append((at, _DETECTIONS, fid, "detections", fid))
     if rec.ticks:
-        events += [(cs.t_mono_ns, _TICK, i, "tick", None) for i, cs in enumerate(rec.ticks)]
+        events += [(t, _TICK, i, "tick", None) for i, t in enumerate(rec.ticks)]
     else:  # no control in the recording: tick at the configured rate from the first frame
         start = min(m.t_mono_ns for m in rec.frames.values())
         period = round(1e9 / rate_hz)
@@ -468,14 +479,14 @@ def run_replay(
     cfg = options.config
     replay_mode = rec.mode == "replay"
     out_dir = options.out_dir
-    prepare_out_dir(out_dir)
-    (out_dir / MARKER_NAME).write_text(json.dumps({"recording": [str(p) for p in rec.paths]}) + "\n")
     model = None
-    if options.rerun_perception:
+    if options.rerun_perception:  # first: a bad model must not cost an earlier replay's output
         from gridscout.perception.model_loader import load_model
 
         p = cfg["perception"]
         model = load_model(options.model, threads=p["threads"] or None, provider=p["provider"], conf=p["conf"])
+    prepare_out_dir(out_dir)
+    (out_dir / MARKER_NAME).write_text(json.dumps({"recording": [str(p) for p in rec.paths]}) + "\n")
     timeline = _Timeline(rec)
     segments = out_dir / ".segments"
     recorder = Recorder(

@@ -5,6 +5,7 @@ recording; the annotated video; the recorded pace."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -132,6 +133,37 @@ def test_a_recording_that_cannot_be_replayed_is_one_line_naming_it_and_exit_2(tm
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"gridscout replay: error: {path}") and says in line, line
+
+
+def test_a_recording_cut_short_replays_up_to_its_last_complete_chunk(tmp_path):
+    """Scenario: the box lost power mid-run; the segment has no footer. The replay says so and replays
+    what is there."""
+    cut = tmp_path / "cut.mcap"
+    cut.write_bytes(DEFECT.read_bytes()[: int(DEFECT.stat().st_size * 0.6)])
+    result, summary = replay(cut, tmp_path / "d", "--recorded-detections")
+    assert result.returncode == 0, result.stdout
+    assert "truncated  cut.mcap: ends after" in result.stdout
+    assert summary["truncated"] and 0 < summary["frames"] < 16
+
+
+def test_a_bad_model_is_exit_2_and_leaves_the_last_replay_alone(tmp_path):
+    data = tmp_path / "d"
+    replay(DEFECT, data, "--recorded-detections")
+    result = gridscout("replay", str(DEFECT), "--data", str(data), "--model", str(tmp_path / "nope.onnx"),
+                       cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2 and "nope.onnx: model not found" in result.stderr
+    assert (data / "replays" / DEFECT.stem / MCAP_NAME).exists()
+
+
+def test_a_folder_of_two_runs_is_refused_naming_both(tmp_path):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for second, ref in enumerate((DEFECT, LIVE)):  # two runs' segments, named as the recorder names them
+        run = load_recording(ref).run_id[:8]
+        shutil.copyfile(ref, folder / f"20260101T00000{second}.000000Z_{run}_0000.mcap")
+    assert len(segments_in(folder)) == 2
+    result = gridscout("replay", str(folder), "--data", str(tmp_path / "d"), cwd=tmp_path)
+    assert result.returncode == 2 and "more than one run" in result.stderr, result.stderr
 
 
 def test_realtime_replays_at_the_recorded_pace_and_publishes_on_the_bus(tmp_path):
