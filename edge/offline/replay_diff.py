@@ -96,11 +96,12 @@ class Report:
     first_frame: int
     last_frame: int
 
+    def summary(self) -> str:
+        frames = f"frames {self.first_frame}-{self.last_frame}"
+        return f"{self.class_name} {self.confidence:.3f} ({frames}, {self.writes} writes)"
+
     def describe(self) -> str:
-        return (
-            f"report {self.report_id[:8]}: {self.class_name} {self.confidence:.3f} "
-            f"(frames {self.first_frame}-{self.last_frame}, {self.writes} writes)"
-        )
+        return f"report {self.report_id[:8]}: {self.summary()}"
 
 
 @dataclass
@@ -363,7 +364,7 @@ def diff_reports(before: dict[str, Report], after: dict[str, Report], tol: Toler
             d.note(f"removed {a.describe()}")
         elif a.class_name != b.class_name or abs(a.confidence - b.confidence) > tol.confidence:
             d.changed += 1
-            d.note(f"{a.describe()} -> {b.class_name} {b.confidence:.3f}")
+            d.note(f"{a.describe()} -> {b.summary()}")
         else:
             d.same += 1
     return d
