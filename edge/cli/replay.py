@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from gridscout.edge.defaults import DATA_DIR, DEFAULT_MODEL
+from gridscout.edge.defaults import DATA_DIR, DEFAULT_MODEL, RECORDINGS_DIR
 
 #: where under the data dir a replay's output goes: DATA/replays/<recording>/
 REPLAYS_DIR = "replays"
@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="the model to re-run perception with (default: the recorded run's)")
     p.add_argument("--config", type=Path, help="a TOML config to replay with (default: the recorded run's config)")
     p.add_argument(
-        "--data", help=f"data directory; the output goes to DATA/{REPLAYS_DIR}/<recording> (default ./{DATA_DIR})"
+        "--data",
+        help=f"data directory; the output goes to DATA/{REPLAYS_DIR}/<recording> (default: the data directory the "
+        f"recording is in, else ./{DATA_DIR})",
     )
     p.add_argument("--video", type=Path, help="also write the annotated camera here (.mp4 or .avi): boxes, track "
                    "ids, the vehicle's state and speed, control's mode and command")  # fmt: skip
@@ -89,6 +91,18 @@ def resolve_model(args: argparse.Namespace, config: dict, recorded: str) -> Path
     return DEFAULT_MODEL
 
 
+def data_dir(args: argparse.Namespace, config: dict, segment: Path) -> Path:
+    """--data; else the --config's data dir; else the data dir the recording is in (DATA/recordings/...);
+    else ./gridscout-data."""
+    if args.data:
+        return Path(args.data)
+    if args.config:
+        return Path(config["run"]["data_dir"])
+    if segment.resolve().parent.name == RECORDINGS_DIR:
+        return segment.resolve().parent.parent
+    return Path(f"./{DATA_DIR}")
+
+
 def run(args: argparse.Namespace) -> int:
     from gridscout.edge.offline.replay import ReplayOptions, load_recording, run_replay
 
@@ -97,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         config["perception"]["model"] = args.model
     model = resolve_model(args, config, recording.metadata.get("model", ""))
-    data = Path(args.data) if args.data else Path(config["run"]["data_dir"] if args.config else f"./{DATA_DIR}")
+    data = data_dir(args, config, recording.paths[0])
     result = run_replay(
         recording,
         ReplayOptions(

@@ -105,6 +105,18 @@ def test_a_second_replay_replaces_the_first_but_never_a_folder_it_did_not_write(
     assert third.returncode == 2 and "not written by gridscout replay" in third.stderr
 
 
+def test_by_default_a_replay_goes_to_the_data_dir_the_recording_is_in(tmp_path):
+    recordings = tmp_path / "data" / "recordings"
+    recordings.mkdir(parents=True)
+    shutil.copyfile(DEFECT, recordings / DEFECT.name)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = gridscout("replay", str(recordings / DEFECT.name), "--recorded-detections", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "replays" / DEFECT.stem / MCAP_NAME).exists()
+    assert not any(elsewhere.iterdir())
+
+
 def test_a_changed_config_exits_1_and_the_summary_says_what_changed(tmp_path):
     config = tmp_path / "changed.toml"
     config.write_text("[reporter]\nmin_hits = 6\n[control.safety]\nmax_accel_mps2 = 0.25\n")
