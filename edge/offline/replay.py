@@ -150,7 +150,6 @@ def load_recording(path: str | Path) -> Recording:
     frames: dict[int, FrameMeta] = {}
     detections: dict[int, FrameDetections] = {}
     telemetry: list[VehicleTelemetry] = []
-    ticks: list[ControlState] = []
     states: list[ControlState] = []
     produced: list[tuple[int, Any]] = []
     images = 0
@@ -210,10 +209,10 @@ def load_recording(path: str | Path) -> Recording:
         raise ReplayError(f"{paths[0]}: no camera frames recorded (nothing to replay)")
     assert t0 is not None and t_end is not None
     states.sort(key=lambda cs: cs.t_mono_ns)
-    stepped = {cs.t_mono_ns for cs in states}
-    # A command is stamped with its step's time, as its state is; one whose state is not in the recording (a
-    # segment cut between the two) still says control ticked then.
-    orphans = {m.t_mono_ns for _, m in produced if isinstance(m, VehicleCommand) and m.t_mono_ns not in stepped}
+    # A command is stamped with its step's time, as its state is; one after the last state (a segment cut
+    # between the two) still says control ticked then.
+    last_state = states[-1].t_mono_ns if states else -1
+    orphans = {m.t_mono_ns for _, m in produced if isinstance(m, VehicleCommand) and m.t_mono_ns > last_state}
     ticks = sorted({cs.t_mono_ns for cs in states if not cs.triggered} | orphans)
     control_had: dict[int, int] = {}
     newest = -1
