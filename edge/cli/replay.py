@@ -13,27 +13,42 @@ from gridscout.edge.defaults import DATA_DIR, DEFAULT_MODEL, RECORDINGS_DIR
 REPLAYS_DIR = "replays"
 
 
+DESCRIPTION = """\
+Re-run perception, control and the reporter on the frames and telemetry of a
+`gridscout run` recording, in lock-step: every frame in order, on the
+recording's own clock, as fast as the CPU allows. The vehicle is simulated
+from the recorded telemetry: a replay never moves a vehicle.
+
+Writes DATA/replays/<recording>/: replay.mcap (a new recording), diff.json
+and a report store, and prints how the detections, commands and reports
+differ from the recorded ones."""
+
+EPILOG = """\
+RECORDING is a segment (DATA/recordings/<time>_<run>_<n>.mcap) or a folder of
+one run's segments. The config and the model are the ones the run recorded
+(the shipped model when its model is not on this machine); --config and
+--model replace them.
+
+exit status:
+  0  replayed; the outputs are the same as recorded (within the tolerances shown)
+  1  replayed; the outputs changed (the summary and diff.json say how)
+  2  bad input, one line naming it: a missing, corrupt or non-GridScout
+     recording, a bad config or model, a busy bus port with --realtime
+
+examples:
+  gridscout replay gridscout-data/recordings/20250314T101502.123456Z_3f2a9c1e_0000.mcap
+  gridscout replay RUN.mcap --config stricter.toml        # what would this config have done?
+  gridscout replay RUN.mcap --recorded-detections         # control and reporter alone, exact
+  gridscout replay RUN.mcap --video replay.mp4            # for people without Foxglove"""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "replay",
         help="re-run perception, control and reporting on a recording and diff the outputs",
-        description=(
-            "Re-run perception, control and the reporter on the frames and telemetry of a `gridscout run` "
-            "recording, in lock-step: every frame in order, on the recording's own clock, as fast as the CPU "
-            "allows. The vehicle is simulated from the recorded telemetry; a replay never moves a vehicle. "
-            "Writes DATA/replays/<recording>/: replay.mcap (a new recording), diff.json, and a report store; "
-            "prints how the detections, commands and reports differ from the recorded ones."
-        ),
-        epilog=(
-            "RECORDING: a segment (DATA/recordings/<time>_<run>_<n>.mcap) or a folder of one run's segments.\n"
-            "By default the config and the model are the ones the run recorded (the shipped model when its "
-            "model is not on this machine); --config and --model replace them.\n"
-            "Exit status: 0 replayed, outputs the same as recorded (within tolerance); 1 replayed, outputs "
-            "changed (the summary and diff.json say how); 2 bad input (a missing, corrupt or non-GridScout "
-            "recording, a bad config or model), one line naming it.\n"
-            "Example: gridscout replay gridscout-data/recordings/20250314T101502.123456Z_3f2a9c1e_0000.mcap "
-            "--video replay.mp4"
-        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=DESCRIPTION,
+        epilog=EPILOG,
     )
     p.add_argument("recording", help="the recording: an .mcap segment or a folder of one run's segments")
     p.add_argument("--model", help="the model to re-run perception with (default: the recorded run's)")

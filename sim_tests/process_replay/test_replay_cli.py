@@ -259,7 +259,7 @@ def test_replay_help_names_the_forms_and_the_exit_statuses(tmp_path):
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     needles = ["--realtime", "--video", "--recorded-detections", "--config", "--model", "--data"]
-    needles += ["never moves a vehicle", "Exit status: 0", "1 replayed, outputs changed", "2 bad input"]
+    needles += ["never moves a vehicle", "exit status: 0 replayed", "1 replayed; the outputs changed", "2 bad input"]
     for needle in needles:
         assert needle in text, needle
 
