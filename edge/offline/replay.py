@@ -579,6 +579,8 @@ def run_replay(
                     ready[fid] = (None, pixels)
             elif kind == "detections":
                 det, pixels = ready.pop(fid, (None, None))
+                while ready and next(iter(ready)) < fid:  # frames no detections came for (in frame order)
+                    del ready[next(iter(ready))]
                 det = det if perception is not None else rec.detections.get(fid)
                 if det is None:
                     continue
