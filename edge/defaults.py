@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gridscout import hardware, models
 
-DEFAULT_MODEL = Path(models.__file__).resolve().parent / "gridscout_cplid.toml"
+DEFAULT_MODEL = Path(models.__file__).resolve().parent / "gridscout_field.toml"
 DEMO_FOOTAGE = Path(hardware.__file__).resolve().parent / "sim" / "assets" / "demo.mp4"
 #: where reports, logs and the API token live, relative to the working directory
 DATA_DIR = Path("gridscout-data")

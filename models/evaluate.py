@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from gridscout.edge.defaults import DEFAULT_MODEL
 from gridscout.models.eval_sets import (
     PROXY_SIZE,
     REPO,
@@ -48,7 +49,6 @@ from gridscout.perception.cascade import Cascade
 from gridscout.perception.detector import Detector
 from gridscout.perception.model_loader import load_model
 
-DEFAULT_MODEL = REPO / "models" / "gridscout_cplid.toml"
 DEFECT, INSULATOR = "missing_cap", "insulator"
 EVAL_CONF = 0.001
 CROP_GRID = (0.15, 0.25, 0.35, 0.45, 0.6)
@@ -271,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, nargs="*", default=[2], help="thread counts to time")
     parser.add_argument("--speed-images", type=int, default=60, help="640x480 images used for timing")
     parser.add_argument("--speed-only", action="store_true")
+    parser.add_argument("--no-speed", action="store_true", help="skip timing (e.g. while the cores are busy)")
+    parser.add_argument("--no-curve", action="store_true", help="skip the threshold curve (a run per crop threshold)")
     parser.add_argument("--curve", type=Path, default=REPO / "models" / "threshold_curve.png", help="the curve PNG")
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args(argv)
@@ -291,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         traced_model = load_model(args.model, threads=2)
         low_floors(traced_model)
         traced = {name: run(traced_model, sets[name], f"{name} (low floors)") for name in sets if name == "cplid"}
-        if isinstance(shipped_model, Cascade):
+        if isinstance(shipped_model, Cascade) and not args.no_curve:
             results["curve"] = []
             for crop_conf in sorted({*CROP_GRID, shipped[0]}):
                 column_model = load_model(args.model, threads=2)
@@ -321,15 +323,16 @@ def main(argv: list[str] | None = None) -> int:
         if results.get("curve"):
             draw_curve(results["curve"], shipped, args.curve)
             results["best_point"] = best_point(results["curve"])
-    small = [r.load() for r in cplid(args.cplid, "val")[: args.speed_images]]
-    large = frames_12mp(args.cplid, args.negatives)
-    results["speed"] = {
-        "by_threads": [
+    results["speed"] = {"by_threads": []}
+    if not args.no_speed:
+        small = [r.load() for r in cplid(args.cplid, "val")[: args.speed_images]]
+        large = frames_12mp(args.cplid, args.negatives)
+        results["speed"]["by_threads"] = [
             {"640x480": measure_speed(args.model, small, t), "12mp": measure_speed(args.model, large, t, repeats=1)}
             for t in args.threads
         ]
-    }
-    two = next((s for s, t in zip(results["speed"]["by_threads"], args.threads, strict=True) if t == 2), None)
+    by_threads = zip(results["speed"]["by_threads"], args.threads, strict=False)
+    two = next((s for s, t in by_threads if t == 2), None)
     if two:
         results["speed"]["640x480_ms"] = two["640x480"]["median_ms"]
         results["speed"]["12mp_s"] = round(two["12mp"]["median_ms"] / 1000, 3)
@@ -368,7 +371,7 @@ def report(results: dict, args: argparse.Namespace) -> None:
         b = results["best_point"]
         print("  best point on the curve within the false-defect bar: " + (
             "none" if b is None else ", ".join(f"{k} {v:g}" for k, v in b.items())))  # fmt: skip
-    for entry, threads in zip(results["speed"]["by_threads"], args.threads, strict=True):
+    for entry, threads in zip(results["speed"]["by_threads"], args.threads, strict=False):
         a, b = entry["640x480"], entry["12mp"]
         print(f"detect() at {threads} thread(s): 640x480 median {a['median_ms']} ms (p90 {a['p90_ms']}); "
               f"12 MP median {b['median_ms'] / 1000:.2f} s")  # fmt: skip

@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from gridscout.edge.defaults import DEFAULT_MODEL
 from gridscout.models.eval_sets import SHARED, TRAIN_FOLD, negative_paths
 from gridscout.models.paste import INSULATOR, MISSING_CAP, background, cutouts, paste_strings
 from gridscout.models.prepare_data import crop_insulators
@@ -49,7 +50,7 @@ from gridscout.perception.model_loader import load_model
 from gridscout.perception.tiling import tiles
 
 REPO = Path(__file__).resolve().parent.parent
-SHIPPED = REPO / "models" / "gridscout_cplid.toml"
+SHIPPED = DEFAULT_MODEL
 #: tiles are cut as the shipped manifest has stage one cut them at inference
 _STAGE1 = tomllib.loads(SHIPPED.read_text())["stage1"]
 TILE, OVERLAP = _STAGE1["tile"], _STAGE1["tile_overlap"]

@@ -55,7 +55,7 @@ def test_detect_writes_video_jsonl_and_summary(small_video, tmp_path):
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
     assert video.read()[1].shape == (240, 320, 3)
     stats = json.loads(summary.read_text())
-    assert stats["frames"] == 8 and stats["model"] == "gridscout-cplid-cascade-v1"
+    assert stats["frames"] == 8 and stats["model"] == tomllib.loads(DEFAULT_MODEL.read_text())["name"]
 
 
 def test_default_source_is_the_bundled_demo():

@@ -27,3 +27,14 @@ def test_every_top_level_package_has_a_room():
     mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
     for package in mapping:
         assert f"| `{package}` |" in DOC, package
+
+
+def test_the_perception_section_names_every_key_of_the_shipped_manifest():
+    """The doc describes the manifest by its keys (values live only in the manifest)."""
+    from gridscout.edge.defaults import DEFAULT_MODEL
+
+    manifest = tomllib.loads(DEFAULT_MODEL.read_text())
+    for stage in ("stage1", "stage2"):
+        for key in manifest[stage]:
+            if key not in ("model", "iou", "parent"):
+                assert f"`{stage}.{key}`" in DOC, f"{stage}.{key}"

@@ -62,7 +62,7 @@ def test_the_wheel_holds_only_the_gridscout_namespace(main_wheel):
 
 def test_the_wheel_carries_the_shipped_model_and_demo_footage_but_no_tests(main_wheel):
     names = set(main_wheel.namelist())
-    assert {"gridscout/models/gridscout_cplid.toml", "gridscout/models/insulator.onnx"} <= names
+    assert {"gridscout/models/gridscout_field.toml", "gridscout/models/insulator.onnx"} <= names
     assert "gridscout/models/missing_cap.onnx" in names
     assert "gridscout/hardware/sim/assets/demo.mp4" in names
     assert "gridscout/edge/recording/foxglove_layout.json" in names  # README points people at it
