@@ -13,3 +13,5 @@ DATA_DIR = Path("gridscout-data")
 #: the fleet API binds loopback unless told otherwise
 API_HOST = "127.0.0.1"
 API_PORT = 8470
+#: where `gridscout run` records, inside the data directory, unless `recorder.dir` says otherwise
+RECORDINGS_DIR = "recordings"

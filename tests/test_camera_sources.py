@@ -204,12 +204,14 @@ def test_unknown_scheme_lists_accepted_forms() -> None:
     assert "synthetic://" in str(err.value)
 
 
-def test_mcap_is_not_available_yet(tmp_path: Path) -> None:
+def test_mcap_is_a_recording_source(tmp_path: Path) -> None:
+    """`.mcap` opens as a recording (tests/test_mcap_source.py has the rest); a bare magic is no recording."""
     rec = tmp_path / "drive.mcap"
     rec.write_bytes(b"\x89MCAP0\r\n")
-    for uri in (rec, tmp_path / "missing.mcap"):
-        with pytest.raises(SourceError, match=r"\.mcap.*mcap replay is not available yet"):
-            open_source(uri)
+    with pytest.raises(SourceError, match=r"drive\.mcap: empty"):
+        open_source(rec)
+    with pytest.raises(SourceError, match=r"missing\.mcap: not found"):
+        open_source(tmp_path / "missing.mcap")
 
 
 def test_single_image_is_refused(tmp_path: Path) -> None:

@@ -65,6 +65,7 @@ def test_the_wheel_carries_the_shipped_model_and_demo_footage_but_no_tests(main_
     assert {"gridscout/models/gridscout_field.toml", "gridscout/models/insulator.onnx"} <= names
     assert "gridscout/models/missing_cap.onnx" in names
     assert "gridscout/hardware/sim/assets/demo.mp4" in names
+    assert "gridscout/edge/recording/foxglove_layout.json" in names  # README points people at it
     assert not any("/tests/" in n or n.endswith(".pt") for n in names)
 
 

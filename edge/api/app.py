@@ -111,6 +111,8 @@ def create_app(data_dir: Path, token: str) -> FastAPI:
         since: Annotated[int, Query(ge=0, description="return reports with seq greater than this")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
     ) -> ReportPage:
+        if since:  # the puller holds everything up to `since`: recordings of those reports may go
+            store.mark_pulled(since)
         reports = store.list(since=since, limit=limit)
         return ReportPage(device_id=store.device_id, reports=reports, next_since=reports[-1].seq if reports else since)
 

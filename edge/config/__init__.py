@@ -22,6 +22,7 @@ from gridscout.edge.config.sections import (
     CameraConfig,
     ControlConfig,
     PerceptionConfig,
+    RecorderConfig,
     ReporterConfig,
     RunConfig,
     SafetyConfig,
@@ -48,6 +49,7 @@ __all__ = [
     "ControlConfig",
     "CrawlerVehicle",
     "PerceptionConfig",
+    "RecorderConfig",
     "ReporterConfig",
     "RunConfig",
     "SafetyConfig",
@@ -70,6 +72,7 @@ class Config(Section):
     )
     control: ControlConfig = Field(default_factory=ControlConfig, description="behaviours and the safety gate")
     reporter: ReporterConfig = Field(default_factory=ReporterConfig, description="defect reports")
+    recorder: RecorderConfig = Field(default_factory=RecorderConfig, description="the MCAP recording of every run")
     api: ApiConfig = Field(default_factory=ApiConfig, description="the fleet HTTP API")
     supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig, description="process watchdog")
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gridscout.control.behaviour import BehaviourParams
 from gridscout.control.safety import SafetyLimits
 from gridscout.edge.defaults import API_HOST, API_PORT, DATA_DIR
+from gridscout.edge.recording.policy import RecorderSettings
 from gridscout.edge.runtime import settings
 
 
@@ -109,6 +110,25 @@ class ReporterConfig(Section):
     track_lost_s: float = Field(1.5, gt=0, description="a track unseen this long is closed with a final update")
     confidence_step: float = Field(0.02, ge=0, le=1, description="a new best frame must beat the old by this much")
     jpeg_quality: int = Field(90, ge=10, le=100, description="evidence JPEG quality")
+
+
+class RecorderConfig(Section):
+    enabled: bool = Field(True, description="record every bus topic (and the camera as JPEG) to MCAP segments")
+    dir: str = Field("", description="where the segments go; empty: data_dir/recordings")
+    segment_max_s: float = Field(300.0, gt=0, description="start a new segment after this many seconds")
+    segment_max_mb: float = Field(512.0, gt=0, description="... or once a segment holds this many megabytes")
+    chunk_max_s: float = Field(
+        1.0, gt=0, le=60, description="write the open chunk to disk at least this often (a crash loses at most it)"
+    )
+    chunk_max_kb: float = Field(1024.0, gt=0, description="... or once it holds this many kilobytes")
+    fsync: bool = Field(True, description="fsync every chunk, so a power cut also loses at most the open chunk")
+    jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of the recorded camera frames")
+    max_total_mb: float = Field(
+        8192.0, gt=0, description="keep all recordings under this; oldest first, never unpulled report evidence"
+    )
+
+    def settings(self) -> RecorderSettings:
+        return settings.recorder_settings(self.model_dump())
 
 
 class ApiConfig(Section):

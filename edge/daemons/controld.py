@@ -7,12 +7,17 @@ real), and judges perception by the capture time of the frame behind it, telemet
 vehicle reported, and the vehicle process by when its latest message was made. In replay the
 behaviour runs on the footage's own clock, so the same footage gives the same decisions however
 fast it is processed.
+
+`ControlStage` is the step itself (inputs in; a command and a state out, on a clock passed in), which
+`gridscout replay` drives with recorded messages and recorded times; `Control` adds the bus and the loop.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from gridscout.control.behaviour import Patrol
 from gridscout.control.safety import SafetyGate
@@ -21,6 +26,7 @@ from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import ControlState, FrameDetections, VehicleCommand
 from gridscout.edge.runtime.settings import behaviour_params, safety_limits
+from gridscout.edge.runtime.submaster import data_time_s
 
 
 def perception_input(msg: FrameDetections, t_s: float) -> PerceptionInput:
@@ -32,86 +38,117 @@ def perception_input(msg: FrameDetections, t_s: float) -> PerceptionInput:
     return PerceptionInput(t_s=t_s, frame_id=msg.frame_id, tracks=tracks)
 
 
-class Control:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        cfg = rt.config.control
-        self.period_s = 1.0 / cfg.rate_hz
-        self.behaviour = Patrol(behaviour_params(cfg.behaviour))
-        self.gate = SafetyGate(safety_limits(cfg.safety))
-        self.sm = rt.submaster(["detections", "telemetry"], hwm=1000)
-        self.commands = rt.publisher("vehicle_command")
-        self.state_pub = rt.publisher("control_state")
-        self.replay = rt.mode == "replay"
+class ControlStep(NamedTuple):
+    #: what the gate let through (None: nothing to send this step)
+    command: VehicleCommand | None
+    state: ControlState
+
+
+class ControlStage:
+    """The behaviour and the gate over the latest detections and telemetry. Pure apart from the clock, which
+    the caller passes: `take` each input as it arrives, `step(now_ns)` on each tick (and, live, on each new
+    detections). The same inputs at the same times give the same commands."""
+
+    def __init__(self, control: Mapping[str, Any], *, replay: bool) -> None:
+        self.behaviour = Patrol(behaviour_params(control["behaviour"]))
+        self.gate = SafetyGate(safety_limits(control["safety"]))
+        self.replay = replay
+        self.detections: FrameDetections | None = None
+        self.telemetry: VehicleTelemetry | None = None
         self.perception: PerceptionInput | None = None
         self.intent: Intent | None = None
-        self.lateness_ms: deque[float] = deque(maxlen=4000)
-        self.stats: dict[str, float] = dict.fromkeys(
-            ("ticks", "commands", "stops", "fault_stops", "holds", "jitter_p99_ms", "last_frame_id"), 0.0
-        )
-
-    @property
-    def telemetry(self) -> VehicleTelemetry | None:
-        return self.sm["telemetry"]
 
     def take(self, msg: object) -> bool:
-        """Take in one message; True when it is new detections (worth a step at once)."""
+        """Take in one message; True when it is new detections (worth a step at once, live)."""
+        if isinstance(msg, VehicleTelemetry):
+            self.telemetry = msg
+            return False
         if not isinstance(msg, FrameDetections):
             return False
+        self.detections = msg
         t_s = msg.t_source_s if self.replay else msg.t_capture_mono_ns / 1e9
         self.perception = perception_input(msg, t_s)
-        self.stats["last_frame_id"] = msg.frame_id
         if self.replay:  # the behaviour steps on the footage's clock, once per frame
             self.intent = self.behaviour.update(t_s, self.perception, self.telemetry)
         return True
 
-    def step(self, *, triggered_by: FrameDetections | None = None) -> None:
-        now = time.monotonic()
+    def step(self, now_ns: int, *, triggered_by: FrameDetections | None = None) -> ControlStep:
+        now = now_ns / 1e9
         if not self.replay or self.intent is None:
             self.intent = self.behaviour.update(now, self.perception, self.telemetry)
         t = self.telemetry
         decision = self.gate.step(
             now,
             self.intent.command,
-            last_perception_s=self.sm.data_time_s("detections"),
-            last_telemetry_s=self.sm.data_time_s("telemetry"),
+            last_perception_s=data_time_s("detections", self.detections),
+            last_telemetry_s=data_time_s("telemetry", t),
             link_ok=bool(t and t.link_ok),
             position_m=t.position_m if t else None,
             # the vehicle process itself: it republishes telemetry at a fixed rate while it lives
             last_link_s=t.t_mono_ns / 1e9 if t else None,
             vehicle_max_speed_mps=t.max_speed_mps if t else None,
         )
-        detections: FrameDetections | None = self.sm["detections"]
-        frame_id = detections.frame_id if detections else -1
+        frame_id = self.detections.frame_id if self.detections else -1
+        command = None
         if decision.command is not None:
             c = decision.command
-            self.commands.publish(
-                VehicleCommand(
-                    t_mono_ns=time.monotonic_ns(),
-                    frame_id=frame_id,
-                    speed_mps=c.speed_mps,
-                    stop=c.stop,
-                    reason=c.reason if not decision.stopped_for else f"{decision.stopped_for}: {c.reason}",
-                    mode=str(self.intent.mode),
-                    t_capture_mono_ns=triggered_by.t_capture_mono_ns if triggered_by else 0,
-                )
-            )
-            self.stats["commands"] += 1
-            self.stats["stops"] += c.stop
-        self.stats["fault_stops"] = sum(self.gate.stop_counts.values())
-        self.stats["holds"] = sum(1 for tr in self.behaviour.transitions if str(tr.to_mode) == "HOLD")
-        self.state_pub.publish(
-            ControlState(
-                t_mono_ns=time.monotonic_ns(),
+            command = VehicleCommand(
+                t_mono_ns=now_ns,
                 frame_id=frame_id,
+                speed_mps=c.speed_mps,
+                stop=c.stop,
+                reason=c.reason if not decision.stopped_for else f"{decision.stopped_for}: {c.reason}",
                 mode=str(self.intent.mode),
-                desired_speed_mps=self.intent.speed_mps,
-                reason=self.intent.reason,
-                gate_reasons=decision.reasons,
-                target_track_id=self.intent.target_track_id if self.intent.target_track_id is not None else -1,
-                triggered=triggered_by is not None,
+                t_capture_mono_ns=triggered_by.t_capture_mono_ns if triggered_by else 0,
             )
+        state = ControlState(
+            t_mono_ns=now_ns,
+            frame_id=frame_id,
+            mode=str(self.intent.mode),
+            desired_speed_mps=self.intent.speed_mps,
+            reason=self.intent.reason,
+            gate_reasons=decision.reasons,
+            target_track_id=self.intent.target_track_id if self.intent.target_track_id is not None else -1,
+            triggered=triggered_by is not None,
         )
+        return ControlStep(command, state)
+
+    @property
+    def holds(self) -> int:
+        return sum(1 for tr in self.behaviour.transitions if str(tr.to_mode) == "HOLD")
+
+
+class Control:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        cfg = rt.config.control
+        self.period_s = 1.0 / cfg.rate_hz
+        self.stage = ControlStage(cfg, replay=rt.mode == "replay")
+        self.sm = rt.submaster(["detections", "telemetry"], hwm=1000)
+        self.commands = rt.publisher("vehicle_command")
+        self.state_pub = rt.publisher("control_state")
+        self.replay = rt.mode == "replay"
+        self.lateness_ms: deque[float] = deque(maxlen=4000)
+        self.stats: dict[str, float] = dict.fromkeys(
+            ("ticks", "commands", "stops", "fault_stops", "holds", "jitter_p99_ms", "last_frame_id"), 0.0
+        )
+
+    def take(self, msg: object) -> bool:
+        """Take in one message; True when it is new detections (worth a step at once)."""
+        fresh = self.stage.take(msg)
+        if fresh:
+            self.stats["last_frame_id"] = msg.frame_id  # type: ignore[attr-defined]
+        return fresh
+
+    def step(self, *, triggered_by: FrameDetections | None = None) -> None:
+        command, state = self.stage.step(time.monotonic_ns(), triggered_by=triggered_by)
+        if command is not None:
+            self.commands.publish(command)
+            self.stats["commands"] += 1
+            self.stats["stops"] += command.stop
+        self.stats["fault_stops"] = sum(self.stage.gate.stop_counts.values())
+        self.stats["holds"] = self.stage.holds
+        self.state_pub.publish(state)
 
     def run(self) -> int:
         if not self.rt.wait_until_running(self.stats):

@@ -2,6 +2,9 @@
 
 live: drain the frame queue and work on the newest; frames skipped are counted as dropped.
 replay: every frame in order (the camera waits for our detections before sending more).
+
+`PerceptionStage` is the per-frame step (detect, track, the bus message), which `gridscout replay`
+runs on recorded frames too; this module adds the bus, the acknowledgements and the counters.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ def _threads(configured: int) -> int:
     return configured or max(1, (os.cpu_count() or 2) - 1)
 
 
-def to_message(meta: FrameMeta, dets, infer_ms: float, model_name: str, sha: str, epoch: int) -> FrameDetections:
+def to_message(
+    meta: FrameMeta, dets, infer_ms: float, model_name: str, sha: str, epoch: int, t_mono_ns: int | None = None
+) -> FrameDetections:
     boxes = tuple(
         DetectionBox(
             float(b[0]),
@@ -39,7 +44,7 @@ def to_message(meta: FrameMeta, dets, infer_ms: float, model_name: str, sha: str
         for b, s, c, t in zip(dets.boxes, dets.scores, dets.class_ids, dets.track_ids, strict=True)
     )
     return FrameDetections(
-        t_mono_ns=time.monotonic_ns(),
+        t_mono_ns=time.monotonic_ns() if t_mono_ns is None else t_mono_ns,
         frame_id=meta.frame_id,
         t_capture_mono_ns=meta.t_capture_mono_ns,
         t_capture_wall_ns=meta.t_capture_wall_ns,
@@ -54,19 +59,37 @@ def to_message(meta: FrameMeta, dets, infer_ms: float, model_name: str, sha: str
     )
 
 
+class PerceptionStage:
+    """One frame in, its tracked detections out: the model, the tracker and the message, nothing else.
+
+    The perception process calls `step` on each frame it takes; `gridscout replay` on each recorded frame,
+    stamping the message with the recorded time (`t_mono_ns`) rather than the clock."""
+
+    def __init__(self, model, *, frame_rate: float, epoch: int = 0) -> None:
+        self.model = model
+        self.sha = model_sha256(model)
+        self.tracker = Tracker(frame_rate=frame_rate)
+        self.epoch = epoch
+
+    def step(self, meta: FrameMeta, image: np.ndarray, *, t_mono_ns: int | None = None) -> FrameDetections:
+        t0 = time.perf_counter()
+        dets = self.tracker.update(self.model.detect(image))
+        infer_ms = (time.perf_counter() - t0) * 1e3
+        return to_message(meta, dets, infer_ms, self.model.name, self.sha, self.epoch, t_mono_ns)
+
+
 def run(rt: Runtime) -> int:
     cfg = rt.config.perception
     rt.heartbeat.beat(ready=False, force=True)
     model = load_model(
         rt.spec.model or DEFAULT_MODEL, threads=_threads(cfg.threads), provider=cfg.provider, conf=cfg.conf
     )
-    sha = model_sha256(model)
     model.detect(np.zeros((64, 64, 3), np.uint8))  # warm up before saying ready
     live = rt.mode == "live"
     frames = rt.subscriber(["frames"], hwm=2 if live else 1000)
     out = rt.publisher("detections", hwm=1000)
     acks = rt.publisher("frame_ack", hwm=1000)
-    tracker: Tracker | None = None
+    stage = PerceptionStage(model, frame_rate=rt.config.camera.fps or 10.0, epoch=rt.restarts)
     stats = {"frames": 0.0, "dropped_frames": 0.0, "infer_ms_total": 0.0, "last_frame_id": -1.0}
     last_id = -1
     try:
@@ -87,15 +110,11 @@ def run(rt: Runtime) -> int:
             if live:
                 stats["dropped_frames"] += max(0, meta.frame_id - last_id - 1) if last_id >= 0 else 0
             last_id = meta.frame_id
-            if tracker is None:
-                tracker = Tracker(frame_rate=rt.config.camera.fps or 10.0)
-            t0 = time.perf_counter()
-            dets = tracker.update(model.detect(received.image))
-            infer_ms = (time.perf_counter() - t0) * 1e3
-            out.publish(to_message(meta, dets, infer_ms, model.name, sha, rt.restarts))
+            detections = stage.step(meta, received.image)
+            out.publish(detections)
             acks.publish(FrameAck(t_mono_ns=time.monotonic_ns(), frame_id=meta.frame_id))
             stats["frames"] += 1
-            stats["infer_ms_total"] += infer_ms
+            stats["infer_ms_total"] += detections.infer_ms
             stats["last_frame_id"] = meta.frame_id
         return 0
     finally:

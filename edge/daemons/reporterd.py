@@ -4,13 +4,18 @@ A defect track becomes a report once seen on `min_hits` frames. It is written ag
 confidence beats the best by `confidence_step` (with the new frame as evidence), at most every
 `update_interval_s` to move last-seen along, and once more when the track is lost. Time here is
 the footage's clock in replay (deterministic) and the monotonic clock live.
+
+`ReporterStage` is that logic on a clock passed in, which `gridscout replay` runs on recorded inputs;
+`Reporter` adds the bus and the store's lifetime.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simplejpeg
@@ -19,6 +24,7 @@ from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.reports.store import ReportObservation, ReportStore
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, FrameMeta, ReportEvent
+from gridscout.edge.runtime.submaster import data_time_s
 
 #: frames kept for evidence, newest last (frames arrive just before their detections)
 FRAME_RING = 32
@@ -38,48 +44,66 @@ class TrackState:
     last_detections: FrameDetections | None = None
 
 
-class Reporter:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.cfg = rt.config.reporter
-        self.replay = rt.mode == "replay"
-        self.store = ReportStore(rt.spec.data_dir, device_id=rt.spec.device_id)
-        self.inputs = rt.submaster(["frames", "detections", "telemetry"], hwm=1000 if self.replay else 50)
-        self.events = rt.publisher("report_event")
+class ReporterStage:
+    """Defect tracks in, report writes out: the reporter's whole logic, on a clock passed in.
+
+    `take_frame` keeps frames for evidence, `take_telemetry` the vehicle's latest report, and
+    `on_detections(det, now_ns)` decides and writes; `now_ns` is the monotonic time the detections are
+    handled at (the clock live, the recorded time in `gridscout replay`), which judges the telemetry's
+    age and, live, the tracks' timing. Each write goes to the store and then to `emit` as a ReportEvent."""
+
+    def __init__(
+        self,
+        cfg: Mapping[str, Any],
+        store: ReportStore,
+        *,
+        run_id: str,
+        replay: bool,
+        emit: Callable[[ReportEvent], None],
+    ) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.run_id = run_id
+        self.replay = replay
+        self.emit = emit
+        self.telemetry: VehicleTelemetry | None = None
         self.frames: OrderedDict[int, np.ndarray] = OrderedDict()
         self.tracks: dict[str, TrackState] = {}
         self.stats: dict[str, float] = dict.fromkeys(
             ("reports_created", "reports_updated", "evidence_written", "last_frame_id", "missing_evidence_frames"), 0.0
         )
         self.stats["last_frame_id"] = -1
+        self._now_ns = 0
 
-    def now_s(self, det: FrameDetections) -> float:
-        return det.t_source_s if self.replay else time.monotonic()
+    def track_time_s(self, det: FrameDetections) -> float:
+        """The tracks' clock: the footage's own in replay (deterministic), the monotonic clock live."""
+        return det.t_source_s if self.replay else self._now_ns / 1e9
 
-    def take(self, topic: str, msg: object, image: np.ndarray | None) -> None:
-        if isinstance(msg, FrameMeta) and image is not None:
-            self.frames[msg.frame_id] = image
-            while len(self.frames) > FRAME_RING:
-                self.frames.popitem(last=False)
-        elif isinstance(msg, FrameDetections):
-            self.on_detections(msg)
+    def take_frame(self, meta: FrameMeta, image: np.ndarray) -> None:
+        self.frames[meta.frame_id] = image
+        while len(self.frames) > FRAME_RING:
+            self.frames.popitem(last=False)
 
-    def on_detections(self, det: FrameDetections) -> None:
+    def take_telemetry(self, msg: VehicleTelemetry) -> None:
+        self.telemetry = msg
+
+    def on_detections(self, det: FrameDetections, now_ns: int) -> None:
         if det.frame_id <= self.stats["last_frame_id"] and self.replay:
             return  # a resent frame we already handled
-        now = self.now_s(det)
+        self._now_ns = now_ns
+        now = self.track_time_s(det)
         for box in det.boxes:
             if not box.is_defect or box.track_id < 0:
                 continue
-            key = f"{self.rt.spec.run_id}:{det.epoch}:{box.class_name}:{box.track_id}"
+            key = f"{self.run_id}:{det.epoch}:{box.class_name}:{box.track_id}"
             st = self.tracks.setdefault(key, TrackState(key))
             st.hits += 1
             st.last_seen_s, st.last_box, st.last_detections = now, box, det
             st.unwritten_sighting = True
-            if st.hits < self.cfg.min_hits:
+            if st.hits < self.cfg["min_hits"]:
                 continue
-            better = box.score >= st.best_written + self.cfg.confidence_step
-            due = st.last_written_s is None or now - st.last_written_s >= self.cfg.update_interval_s
+            better = box.score >= st.best_written + self.cfg["confidence_step"]
+            due = st.last_written_s is None or now - st.last_written_s >= self.cfg["update_interval_s"]
             if better or due:
                 self.write(st, det, box, with_evidence=better)
         self.close_lost(now)
@@ -87,14 +111,20 @@ class Reporter:
 
     def close_lost(self, now: float) -> None:
         for key, st in list(self.tracks.items()):
-            if now - st.last_seen_s < self.cfg.track_lost_s:
+            if now - st.last_seen_s < self.cfg["track_lost_s"]:
                 continue
             if st.last_written_s is not None and st.unwritten_sighting and st.last_detections and st.last_box:
                 self.write(st, st.last_detections, st.last_box, with_evidence=False)
             del self.tracks[key]
 
-    def close_all(self) -> None:
+    def close_all(self, now_ns: int) -> None:
+        self._now_ns = now_ns
         self.close_lost(float("inf"))
+
+    def position_fresh(self) -> bool:
+        """The telemetry is recent enough to place a report (judged like SubMaster.fresh, on our clock)."""
+        stamp = data_time_s("telemetry", self.telemetry)
+        return stamp is not None and self._now_ns / 1e9 - stamp <= POSITION_MAX_AGE_S
 
     def write(self, st: TrackState, det: FrameDetections, box: DetectionBox, *, with_evidence: bool) -> None:
         jpeg = None
@@ -104,9 +134,9 @@ class Reporter:
                 self.stats["missing_evidence_frames"] += 1
             else:
                 # simplejpeg (libjpeg-turbo): this process needs no OpenCV, ~30 MB of RSS
-                jpeg = simplejpeg.encode_jpeg(image, quality=self.cfg.jpeg_quality, colorspace="BGR")
-        t: VehicleTelemetry | None = self.inputs["telemetry"]
-        fresh = self.inputs.fresh("telemetry", POSITION_MAX_AGE_S)
+                jpeg = simplejpeg.encode_jpeg(image, quality=self.cfg["jpeg_quality"], colorspace="BGR")
+        t = self.telemetry
+        fresh = t is not None and self.position_fresh()
         report = self.store.write(
             ReportObservation(
                 track_key=st.key,
@@ -125,15 +155,15 @@ class Reporter:
             )
         )
         created = st.last_written_s is None
-        st.last_written_s = self.now_s(det)
+        st.last_written_s = self.track_time_s(det)
         st.unwritten_sighting = False
         if jpeg is not None:
             st.best_written = box.score
             self.stats["evidence_written"] += 1
         self.stats["reports_created" if created else "reports_updated"] += 1
-        self.events.publish(
+        self.emit(
             ReportEvent(
-                t_mono_ns=time.monotonic_ns(),
+                t_mono_ns=self._now_ns,
                 frame_id=det.frame_id,
                 report_id=report.id,
                 seq=report.seq,
@@ -142,6 +172,27 @@ class Reporter:
                 created=created,
             )
         )
+
+
+class Reporter:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.replay = rt.mode == "replay"
+        self.store = ReportStore(rt.spec.data_dir, device_id=rt.spec.device_id)
+        self.inputs = rt.submaster(["frames", "detections", "telemetry"], hwm=1000 if self.replay else 50)
+        self.events = rt.publisher("report_event")
+        self.stage = ReporterStage(
+            rt.config.reporter, self.store, run_id=rt.spec.run_id, replay=self.replay, emit=self.events.publish
+        )
+        self.stats = self.stage.stats
+
+    def take(self, topic: str, msg: object, image: np.ndarray | None) -> None:
+        if isinstance(msg, FrameMeta) and image is not None:
+            self.stage.take_frame(msg, image)
+        elif isinstance(msg, VehicleTelemetry):
+            self.stage.take_telemetry(msg)
+        elif isinstance(msg, FrameDetections):
+            self.stage.on_detections(msg, time.monotonic_ns())
 
     def run(self) -> int:
         if not self.rt.wait_until_running(self.stats):
@@ -154,7 +205,7 @@ class Reporter:
                 self.rt.poll()
             for r in self.inputs.update(0.0):  # what was already in flight when we were told to stop
                 self.take(r.topic, r.msg, r.image)
-            self.close_all()
+            self.stage.close_all(time.monotonic_ns())
         finally:
             self.rt.heartbeat.beat(stats=self.stats, force=True)
             self.store.close()

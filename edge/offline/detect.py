@@ -79,7 +79,7 @@ class DetectSummary:
         return "\n".join(lines)
 
 
-class _VideoOut:
+class VideoOut:
     """Opens the writer on the first frame, when the size is known."""
 
     def __init__(self, path: Path, fps: float) -> None:
@@ -109,7 +109,7 @@ def run_detect(options: DetectOptions) -> DetectSummary:
         raise
     tracker = Tracker(frame_rate=source.fps or 10.0)
     summary = DetectSummary(source=source.name, model=model.name)
-    video = _VideoOut(options.out, source.fps or 10.0) if options.out else None
+    video = VideoOut(options.out, source.fps or 10.0) if options.out else None
     jsonl: IO[str] | None = None
     total = source.frame_count
     if options.max_frames is not None:

@@ -296,6 +296,36 @@ class ReportStore:
                 "SELECT COALESCE(MAX(seq), 0) FROM reports WHERE device_id = ?", (self.device_id,)
             ).fetchone()[0]
 
+    def mark_pulled(self, seq: int) -> None:
+        """The fleet asked for the reports after `seq`, so it holds every report up to it (the puller commits
+        each page with its checkpoint before it asks for the next). Kept as a high-water mark: an update to a
+        report takes a new seq, and so makes it unpulled again."""
+        if seq <= self.pulled_seq():
+            return
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO meta VALUES ('pulled_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+                " WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                (str(seq),),
+            )
+
+    def pulled_seq(self) -> int:
+        """The highest seq the fleet is known to hold (0: nothing pulled yet)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'pulled_seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def unpulled_spans(self) -> list[tuple[str, int, int]]:
+        """(report id, first seen, last seen) in wall-clock ns of each report the fleet has not pulled yet:
+        the time spans whose recordings hold its evidence."""
+        pulled = self.pulled_seq()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, first_seen_ns, last_seen_ns FROM reports WHERE device_id = ? AND seq > ? ORDER BY seq",
+                (self.device_id, pulled),
+            ).fetchall()
+        return [(r[0], int(r[1]), int(r[2])) for r in rows]
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

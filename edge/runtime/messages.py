@@ -211,33 +211,45 @@ class Topic:
     carries_pixels: bool = False
     #: the field saying when the data was true (freshness is judged by it), e.g. a frame's capture time
     time_field: str = "t_mono_ns"
+    #: carried over PUB/SUB, so any listed consumer (the recorder among them) can hear it; False for the
+    #: heartbeats' PUSH/PULL, which only their one consumer reads
+    pubsub: bool = True
 
     @property
     def stale_after_s(self) -> float:
         return STALE_PERIODS / self.rate_hz if self.rate_hz else EVENT_STALE_S
 
 
+#: the recorder process: a consumer of every PUB/SUB topic (gridscout.edge.daemons.recorderd)
+REC = "recorder"
+
 # The topic table, in the spirit of openpilot's cereal/services.py. Rates are nominal. The runtime holds
 # every process to it: publishing a topic it does not produce, or subscribing to one it does not consume,
-# stops the process at start-up (`check_publisher`, `check_subscriber`).
+# stops the process at start-up (`check_publisher`, `check_subscriber`). The recorder consumes every topic it
+# can hear; tests/test_recording.py fails when a new topic leaves it out.
 TOPICS: dict[str, Topic] = {
     t.name: t
     for t in (
-        Topic("frames", FrameMeta, 10.0, "camera", ("perception", "reporter"), carries_pixels=True),
-        Topic("frame_ack", FrameAck, 10.0, "perception", ("camera",)),
-        Topic("camera_status", CameraStatus, 1.0, "camera", ("supervisor",)),
+        Topic("frames", FrameMeta, 10.0, "camera", ("perception", "reporter", REC), carries_pixels=True),
+        Topic("frame_ack", FrameAck, 10.0, "perception", ("camera", REC)),
+        Topic("camera_status", CameraStatus, 1.0, "camera", ("supervisor", REC)),
         Topic(
-            "detections", FrameDetections, 10.0, "perception", ("control", "reporter"), time_field="t_capture_mono_ns"
+            "detections",
+            FrameDetections,
+            10.0,
+            "perception",
+            ("control", "reporter", REC),
+            time_field="t_capture_mono_ns",
         ),
-        Topic("control_state", ControlState, 20.0, "control", ()),
-        Topic("vehicle_command", VehicleCommand, 20.0, "control", ("vehicle",)),
-        Topic("telemetry", VehicleTelemetry, 20.0, "vehicle", ("control", "reporter"), time_field="t_rx_mono_ns"),
-        Topic("vehicle_status", VehicleStatus, 1.0, "vehicle", ("supervisor",)),
-        Topic("command_written", CommandWritten, None, "vehicle", ()),
-        Topic("report_event", ReportEvent, None, "reporter", ()),
+        Topic("control_state", ControlState, 20.0, "control", (REC,)),
+        Topic("vehicle_command", VehicleCommand, 20.0, "control", ("vehicle", REC)),
+        Topic("telemetry", VehicleTelemetry, 20.0, "vehicle", ("control", "reporter", REC), time_field="t_rx_mono_ns"),
+        Topic("vehicle_status", VehicleStatus, 1.0, "vehicle", ("supervisor", REC)),
+        Topic("command_written", CommandWritten, None, "vehicle", (REC,)),
+        Topic("report_event", ReportEvent, None, "reporter", (REC,)),
         Topic("run_control", RunControl, 2.0, "supervisor", (EVERY_PROCESS,)),
         # Heartbeats go over one PUSH/PULL socket to the supervisor rather than PUB/SUB.
-        Topic("heartbeat", ProcessHeartbeat, 2.0, EVERY_PROCESS, ("supervisor",)),
+        Topic("heartbeat", ProcessHeartbeat, 2.0, EVERY_PROCESS, ("supervisor",), pubsub=False),
     )
 }
 

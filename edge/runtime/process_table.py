@@ -43,6 +43,13 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         "vehicle-sim", "gridscout.edge.daemons.vehicle_simd", watchdog_s=2.0, enabled=_simulated_vehicle, stop_rank=7
     ),
     ProcessSpec("reporter", "gridscout.edge.daemons.reporterd", watchdog_s=5.0, stop_rank=8),
+    ProcessSpec(
+        "recorder",
+        "gridscout.edge.daemons.recorderd",
+        watchdog_s=5.0,
+        enabled=lambda c: c.recorder.enabled,
+        stop_rank=8,
+    ),
     ProcessSpec("api", "gridscout.edge.daemons.apid", watchdog_s=10.0, enabled=lambda c: c.api.enabled, stop_rank=9),
     ProcessSpec("vehicle", "gridscout.edge.daemons.vehicled", watchdog_s=1.0, stop_rank=0, stops_vehicle=True),
     ProcessSpec("control", "gridscout.edge.daemons.controld", watchdog_s=1.0, stop_rank=1),

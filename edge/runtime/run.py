@@ -28,13 +28,14 @@ import zmq
 from gridscout.edge.api.token import resolve_token
 from gridscout.edge.config import Config
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
+from gridscout.edge.recording.policy import recordings_dir
 from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.bus import Endpoints
 from gridscout.edge.runtime.messages import VehicleStatus, check_publisher, check_subscriber
 from gridscout.edge.runtime.process_table import enabled_processes
 from gridscout.edge.runtime.runspec import RunSpec, write_runspec
 from gridscout.edge.runtime.submaster import SubMaster
-from gridscout.edge.runtime.summary import RunSummary, VehicleReport
+from gridscout.edge.runtime.summary import RecordingReport, RunSummary, VehicleReport
 from gridscout.edge.runtime.supervisor import Supervisor
 from gridscout.hardware.vehicle.uri import parse_vehicle_uri
 
@@ -181,6 +182,10 @@ def _wait_for_end(sup: Supervisor, watch: Watch, out: Callable[[str], None]) -> 
 def summarise(sup: Supervisor, config: Config, source: str, vehicle: VehicleReport, elapsed_s: float) -> RunSummary:
     cam, per, ctl = sup.stats("camera"), sup.stats("perception"), sup.stats("control")
     veh, rep = sup.stats("vehicle"), sup.stats("reporter")
+    recording = RecordingReport(enabled=False)
+    if config.recorder.enabled:
+        directory = recordings_dir(config.recorder.dir, config.run.data_dir)
+        recording = RecordingReport.from_stats(str(directory), sup.stats("recorder"))
     return RunSummary(
         mode=config.run.mode,
         source=source,
@@ -200,10 +205,12 @@ def summarise(sup: Supervisor, config: Config, source: str, vehicle: VehicleRepo
             "vehicle link errors": int(veh.get("link_errors", 0)),
             "commands dropped (vehicle not connected)": int(veh.get("commands_dropped", 0)),
             "process failures": len(sup.events),
+            "recording errors": recording.errors + recording.retention_errors,
         },
         restarts={name: m.restarts for name, m in sup.procs.items()},
         data_dir=config.run.data_dir,
         elapsed_s=elapsed_s,
+        recording=recording,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from gridscout.control.behaviour import BehaviourParams
 from gridscout.control.safety import SafetyLimits
+from gridscout.edge.recording.policy import RecorderSettings
 from gridscout.hardware.crawler.driver import CrawlerSettings
 from gridscout.hardware.sim.crawler.core import SimConfig
 
@@ -78,3 +79,8 @@ def crawler_settings(vehicle: Mapping[str, Any]) -> CrawlerSettings:
 def sim_config(vehicle: Mapping[str, Any]) -> SimConfig:
     """From `[vehicle]` with `uri = "sim-crawler"`: the `sim_*` keys."""
     return build(SimConfig, {k: v for k, v in vehicle.items() if k in SIM_KEYS}, SIM_KEYS)
+
+
+def recorder_settings(section: Mapping[str, Any]) -> RecorderSettings:
+    """From `[recorder]` (its `enabled` and `dir` are the recorder process's own business)."""
+    return build(RecorderSettings, section)

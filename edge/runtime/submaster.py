@@ -18,6 +18,13 @@ from gridscout.edge.runtime.bus import Endpoints, Received, Subscriber
 from gridscout.edge.runtime.messages import TOPICS
 
 
+def data_time_s(topic: str, msg: Any) -> float | None:
+    """When a message of `topic` says its data was true (its `time_field`), in monotonic seconds (None: no
+    message, or never true). The one rule for freshness, shared by SubMaster and the stages `gridscout replay` runs."""
+    stamp = getattr(msg, TOPICS[topic].time_field, 0) if msg is not None else 0
+    return stamp / 1e9 if stamp else None
+
+
 class SubMaster:
     def __init__(self, ctx: zmq.Context, endpoints: Endpoints, topics: list[str], *, hwm: int = 100) -> None:
         self.topics = list(topics)
@@ -49,9 +56,7 @@ class SubMaster:
 
     def data_time_s(self, topic: str) -> float | None:
         """When the latest message's data was true, in monotonic seconds (None: no message, or never true)."""
-        msg = self.latest[topic]
-        stamp = getattr(msg, TOPICS[topic].time_field, 0) if msg is not None else 0
-        return stamp / 1e9 if stamp else None
+        return data_time_s(topic, self.latest[topic])
 
     def age_s(self, topic: str, now_s: float | None = None) -> float | None:
         """Age of the latest data of `topic` (None: never had any)."""

@@ -73,6 +73,51 @@ class VehicleReport:
 
 
 @dataclass
+class RecordingReport:
+    """What the recorder did: where, how much, and what went wrong (its heartbeat counters)."""
+
+    enabled: bool = True
+    directory: str = ""
+    segments: int = 0
+    messages: int = 0
+    images: int = 0
+    errors: int = 0
+    dropped: int = 0
+    frames_missed: int = 0
+    retention_errors: int = 0
+    over_budget: bool = False
+
+    @classmethod
+    def from_stats(cls, directory: str, stats: dict[str, float]) -> RecordingReport:
+        counts = {f.name: int(stats.get(f.name, 0)) for f in fields(cls) if f.type == "int"}
+        return cls(directory=directory, over_budget=bool(stats.get("over_budget")), **counts)
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.errors or self.dropped or self.retention_errors)
+
+    def format(self) -> str:
+        if not self.enabled:
+            return "off (recorder.enabled = false)"
+        text = f"{self.directory}: {self.segments} segments, {self.messages} messages ({self.images} images)"
+        problems = [
+            f"{n} {what}"
+            for n, what in (
+                (self.errors, "write errors"),
+                (self.dropped, "messages dropped"),
+                (self.frames_missed, "frames missed"),
+                (self.retention_errors, "retention errors"),
+            )
+            if n
+        ]
+        if self.over_budget:
+            problems.append("over its disk budget (unpulled report evidence is kept)")
+        if problems:
+            text += ("; FAILING: " if self.failing else "; ") + ", ".join(problems) + " (see logs/recorder.log)"
+        return text
+
+
+@dataclass
 class RunSummary:
     mode: str
     source: str
@@ -89,6 +134,7 @@ class RunSummary:
     restarts: dict[str, int] = field(default_factory=dict)
     data_dir: str = ""
     elapsed_s: float = 0.0
+    recording: RecordingReport = field(default_factory=RecordingReport)
     #: set when the chain could not run at all (a process that never started)
     error: str = ""
 
@@ -112,6 +158,7 @@ class RunSummary:
             f"commands   {self.commands} written to the vehicle, {self.stops} of them stops",
             f"faults     {faults}",
             f"restarts   {restarts}",
+            f"recording  {self.recording.format()}",
             f"reports    {self.data_dir} (gridscout reports list --data {self.data_dir})",
         ]
         lines += [f"FAILED     {failure}" for failure in self.failures]

@@ -5,7 +5,7 @@
 - `clip.mp4` (.avi, .mkv, .mov, ...): a video file.
 - `folder/`: a folder of images, in sorted order.
 - `synthetic://...`: rendered scenes from `gridscout.hardware.sim`.
-- `*.mcap`: recordings, not available yet.
+- `run.mcap`: a recording; the frames of its `foxglove.CompressedImage` camera channel.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from gridscout.hardware.camera.base import CameraStalled, FrameSource, SourceError
 from gridscout.hardware.camera.capture import STREAM_SCHEMES, LiveCapture, redact
 from gridscout.hardware.camera.folder import IMAGE_SUFFIXES, ImageFolder
+from gridscout.hardware.camera.mcap_file import McapFile
 from gridscout.hardware.camera.pacing import Paced
 from gridscout.hardware.camera.video_file import VideoFile
 
@@ -26,6 +27,7 @@ __all__ = [
     "FrameSource",
     "ImageFolder",
     "LiveCapture",
+    "McapFile",
     "Paced",
     "SourceError",
     "VideoFile",
@@ -35,7 +37,7 @@ __all__ = [
 ACCEPTED_FORMS = (
     "a camera index (0, 1, ...) or device path (/dev/video0), "
     "a stream URL (rtsp://, rtsps://, http://, https://), a video file (.mp4, .avi, .mkv, .mov, ...), "
-    "a folder of images, or synthetic://..."
+    "a folder of images, an .mcap recording, or synthetic://..."
 )
 #: URI schemes served by simulators, as "module:Class". The HAL's device code never imports the
 #: simulators; they are loaded by name when such a URI is opened.
@@ -73,7 +75,7 @@ def _open(uri: str, fps: float | None) -> FrameSource:
 
     path = Path(uri).expanduser()
     if path.suffix.lower() == ".mcap":
-        raise SourceError(f"{uri}: mcap replay is not available yet (it comes with the process chain recorder)")
+        return McapFile(path, fps=fps)
     if not path.exists():
         raise SourceError(f"{uri}: not found; expected {ACCEPTED_FORMS}")
     if uri.startswith("/dev/"):
