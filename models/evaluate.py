@@ -173,7 +173,9 @@ def _bar(key: str) -> float:
 
 def best_point(points: list[dict]) -> dict | None:
     """The curve's point to ship: within the false-defect bar, the best mean recall over CPLID val and the
-    large-frame proxies; on a tie the higher thresholds (more margin against false defects)."""
+    large-frame proxies. On a tie, the lower crop threshold (searching more strings is what finds defects on
+    photos unlike the training data, where stage one is less sure) and the higher stage-two confidence
+    (the margin against false defects)."""
     limit = _bar("negatives.false_defects_per_100")
     ok = [p for p in points if p.get("false_defects_per_100", float("inf")) <= limit]
     if not ok:
@@ -181,7 +183,7 @@ def best_point(points: list[dict]) -> dict | None:
 
     def key(p: dict) -> tuple[float, float, float]:
         recalls = [p[k] for k in ("cplid_val_recall", "proxies_recall") if k in p]
-        return (round(sum(recalls) / len(recalls), 4) if recalls else 0.0, p["crop_conf"], p["conf"])
+        return (round(sum(recalls) / len(recalls), 4) if recalls else 0.0, -p["crop_conf"], p["conf"])
 
     return max(ok, key=key)
 
