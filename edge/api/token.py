@@ -37,7 +37,8 @@ def resolve_token(data_dir: Path, configured: str | None) -> tuple[str, bool]:
     if path.exists():
         return _read_token_file(path), False
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
+    # hex: a urlsafe token may start with "-", which `--token TOKEN` on a command line takes for an option
+    token = secrets.token_hex(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
