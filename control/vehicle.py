@@ -56,7 +56,22 @@ class VehicleTelemetry:
     battery_pct: float | None = None
     lat_deg: float | None = None
     lon_deg: float | None = None
+    #: altitude above mean sea level (GPS)
     alt_m: float | None = None
+    #: altitude above the home (take-off) point, what altitude limits and missions are given in
+    alt_rel_m: float | None = None
+    #: speed over ground, whatever the direction (a drone's sideways drift included)
+    ground_speed_mps: float | None = None
+    #: direction of travel over ground, degrees clockwise from true north
+    heading_deg: float | None = None
+    #: the vehicle body's attitude (degrees; yaw clockwise from true north), for geotagging
+    roll_deg: float | None = None
+    pitch_deg: float | None = None
+    yaw_deg: float | None = None
+    #: the autopilot's own mode name ("GUIDED", "OFFBOARD", ...), None for vehicles without modes
+    mode: str | None = None
+    #: None for vehicles that cannot be armed (the crawler)
+    armed: bool | None = None
     #: the newest command the vehicle says it applied (-1: none)
     last_cmd_seq: int = -1
     #: the vehicle's own speed limit, from its handshake; control never commands more
