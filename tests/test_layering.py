@@ -3,8 +3,10 @@
 - Our own code is imported only as `gridscout.<package>`: the top-level folders are never importable
   by their bare names once installed, so a bare `import edge` works in a checkout and breaks in a wheel.
 - control is pure: it imports the standard library and nothing else.
-- hardware (the HAL) imports nothing above it. The only piece of control it may use is
-  `gridscout.control.vehicle`, the pure vocabulary (telemetry, states, limits) every vehicle driver speaks.
+- hardware (the HAL) imports nothing above it. The only pieces of control it may use are pure
+  vocabulary: `gridscout.control.vehicle` (telemetry, states, limits every vehicle driver speaks),
+  `gridscout.control.geodesy` (the local frame) and `gridscout.control.mission` (the mission a
+  MAVLink driver flies and its guidance).
 - The HAL's device code (camera, crawler link and driver, vehicle registry) never imports the
   simulators in `gridscout.hardware.sim`: a simulator is plugged in by URI, named in a table.
 - perception never imports control (or anything above it).
@@ -23,6 +25,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("edge", "perception", "control", "hardware", "models", "fleet")
 TRAINING_ONLY = {"torch", "ultralytics"}
+#: the pure pieces of control the HAL may import
+CONTROL_FOR_THE_HAL = ("vehicle", "geodesy", "mission")
 HAL_DEVICE_CODE = ("camera", "crawler", "vehicle")
 
 
@@ -84,12 +88,14 @@ def test_control_imports_only_the_standard_library():
 
 
 def test_hardware_imports_nothing_above_it():
-    """Scenario: a driver reaching into the edge runtime or perception; only control's vehicle vocabulary is shared."""
+    """Scenario: a driver reaching into the edge runtime, perception or control's behaviour; only control's
+    vocabulary (vehicle, geodesy, mission) is shared."""
 
     def forbidden(_path: Path, name: str) -> bool:
         ours = _ours(name)
         if ours == "control":
-            return not name.startswith("gridscout.control.vehicle")
+            parts = name.split(".")
+            return len(parts) < 3 or parts[2] not in CONTROL_FOR_THE_HAL
         return ours in ("edge", "perception", "models", "fleet") or name.split(".")[0] in TRAINING_ONLY
 
     assert not offenders("hardware", forbidden)
