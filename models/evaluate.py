@@ -5,7 +5,8 @@
     python -m gridscout.models.evaluate --speed-only --threads 1 2
 
 What it measures (data sets in `models.eval_sets`):
-- CPLID val: AP50 and AP50-95 per class, the cascade run as deployed but with low score floors;
+- CPLID val: AP50 and AP50-95 per class, the cascade run as deployed (the same crops searched) with
+  every score kept, so each class's precision-recall curve is traced over its own stage's score;
 - false defects per 100 frames on the real negatives' held-out fold (no training saw it), 4 views each;
 - recall (and AP50) on large-frame proxies: CPLID val strings pasted small into 4000x2250 negatives, and
   synthetic 4K survey-style photos;
@@ -14,7 +15,8 @@ What it measures (data sets in `models.eval_sets`):
 - speed: detect() per 640x480 frame and per 12 MP photo (4000x3000), pre- and post-processing included.
 
 The shipped thresholds are measured in a run of the model exactly as shipped; the APs in a run with low
-score floors; each column of the curve (one crop threshold) in a run of its own, with stage one as a
+score floors on both stages but the shipped crop threshold and crop cap (a defect AP over crops the
+shipped cascade never searches would rank stage two on inputs it is never given); each column of the curve (one crop threshold) in a run of its own, with stage one as a
 model shipping that threshold runs it (tiled frames merge the same boxes), stage two's confidence swept
 afterwards. Needs no ultralytics. Exit 1 when a bar is missed.
 """
@@ -88,10 +90,9 @@ def run(model: Detector | Cascade, samples: list[Sample], what: str) -> list[Res
 
 
 def low_floors(model: Detector | Cascade) -> None:
-    """For APs: every stage keeps (nearly) everything, and every crop is searched."""
+    """For APs: each stage keeps (nearly) every box; the crops searched stay the shipped ones."""
     if isinstance(model, Cascade):
-        model.stage1.conf = model.stage2.conf = model.crop_conf = EVAL_CONF
-        model.max_crops = max(model.max_crops, 64)
+        model.stage1.conf = model.stage2.conf = EVAL_CONF
     else:
         model.conf = EVAL_CONF
 
