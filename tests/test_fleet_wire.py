@@ -17,7 +17,7 @@ def test_a_device_report_parses_as_the_fleet_header():
     report = Report(
         id="r1", device_id="d", seq=7, track_key="k", class_name="missing_cap", confidence=0.9,
         first_seen="2026-01-01T00:00:00.000Z", last_seen="2026-01-01T00:00:01.000Z", position_m=None,
-        lat=None, lon=None, alt=None, box_xyxy=None, frame_id=3, model_name="m", model_sha256="0" * 64,
+        lat=None, lon=None, alt=None, error_m=None, box_xyxy=None, frame_id=3, model_name="m", model_sha256="0" * 64,
         review_state="new", review_note=None, reviewed_at=None, has_evidence=True, evidence_sha256="ab",
         observations=1,
     )  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from gridscout.edge.config.geotag import GeotagConfig
 from gridscout.edge.config.sections import (
     ApiConfig,
     BehaviourConfig,
@@ -72,6 +73,7 @@ class Config(Section):
     )
     control: ControlConfig = Field(default_factory=ControlConfig, description="behaviours and the safety gate")
     reporter: ReporterConfig = Field(default_factory=ReporterConfig, description="defect reports")
+    geotag: GeotagConfig = Field(default_factory=GeotagConfig, description="where defects are: camera and errors")
     recorder: RecorderConfig = Field(default_factory=RecorderConfig, description="the MCAP recording of every run")
     api: ApiConfig = Field(default_factory=ApiConfig, description="the fleet HTTP API")
     supervisor: SupervisorConfig = Field(default_factory=SupervisorConfig, description="process watchdog")

@@ -21,9 +21,10 @@ class Report(BaseModel):
     first_seen: str = Field(description="ISO-8601 UTC, e.g. 2024-05-01T12:00:00.123Z")
     last_seen: str = Field(description="ISO-8601 UTC")
     position_m: float | None = Field(description="position along the line at the best observation, metres")
-    lat: float | None
-    lon: float | None
-    alt: float | None
+    lat: float | None = Field(description="WGS84 latitude of the defect, degrees")
+    lon: float | None = Field(description="WGS84 longitude of the defect, degrees")
+    alt: float | None = Field(description="altitude of the defect above sea level, metres")
+    error_m: float | None = Field(description="how far off lat/lon may be, metres (2DRMS: about a 95 % radius)")
     box_xyxy: tuple[float, float, float, float] | None = Field(description="box in the evidence image, pixels")
     frame_id: int = Field(description="frame of the best observation")
     model_name: str
@@ -38,7 +39,7 @@ class Report(BaseModel):
 
 def report_from_row(row: tuple) -> Report:
     """A row of the store's report query as a Report."""
-    (rid, device_id, seq, track_key, class_name, conf, first_ns, last_ns, pos, lat, lon, alt, frame_id,
+    (rid, device_id, seq, track_key, class_name, conf, first_ns, last_ns, pos, lat, lon, alt, error_m, frame_id,
      model_name, model_sha, review_state, review_note, reviewed_ns, observations, ev_sha, *box) = row  # fmt: skip
     return Report(
         id=rid,
@@ -53,6 +54,7 @@ def report_from_row(row: tuple) -> Report:
         lat=lat,
         lon=lon,
         alt=alt,
+        error_m=error_m,
         box_xyxy=tuple(box) if box[0] is not None else None,
         frame_id=frame_id,
         model_name=model_name,

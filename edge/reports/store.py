@@ -26,7 +26,8 @@ import msgspec
 if TYPE_CHECKING:
     from gridscout.edge.reports.report import Report
 
-SCHEMA_VERSION = 1
+#: 2 added reports.error_m (a v1 store is migrated when opened)
+SCHEMA_VERSION = 2
 DB_NAME = "reports.db"
 # Report ids are uuid5(REPORT_NAMESPACE, f"{device_id}/{track_key}"): the same input always gives the same id.
 REPORT_NAMESPACE = uuid.UUID("6f0c1a52-3b9e-5d5e-9c4a-6772696473c0")
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS reports (
     lat            REAL,
     lon            REAL,
     alt            REAL,
+    error_m        REAL,
     frame_id       INTEGER NOT NULL,
     model_name     TEXT NOT NULL,
     model_sha256   TEXT NOT NULL,
@@ -72,7 +74,7 @@ CREATE TABLE IF NOT EXISTS evidence (
 
 _SELECT = """
 SELECT r.id, r.device_id, r.seq, r.track_key, r.class_name, r.confidence, r.first_seen_ns, r.last_seen_ns,
-       r.position_m, r.lat, r.lon, r.alt, r.frame_id, r.model_name, r.model_sha256, r.review_state,
+       r.position_m, r.lat, r.lon, r.alt, r.error_m, r.frame_id, r.model_name, r.model_sha256, r.review_state,
        r.review_note, r.reviewed_at_ns, r.observations, e.sha256, e.x1, e.y1, e.x2, e.y2
 FROM reports r LEFT JOIN evidence e ON e.report_id = r.id
 """
@@ -93,9 +95,10 @@ class ReportObservation(msgspec.Struct, frozen=True, kw_only=True):
     model_name: str
     model_sha256: str
     position_m: float | None = None  # distance along the line
-    lat: float | None = None
+    lat: float | None = None  # WGS84 degrees of the defect (not of the vehicle)
     lon: float | None = None
-    alt: float | None = None
+    alt: float | None = None  # metres above sea level
+    error_m: float | None = None  # how far off lat/lon may be (about a 95 % radius)
     evidence_jpeg: bytes | None = None  # only when this observation is a new best frame
     evidence_box_xyxy: tuple[float, float, float, float] | None = None  # pixels in evidence_jpeg
 
@@ -120,6 +123,13 @@ def _report(row: tuple) -> Report:
     from gridscout.edge.reports.report import report_from_row
 
     return report_from_row(row)
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    """Bring a store written by an older GridScout up to SCHEMA_VERSION, inside the opening transaction."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(reports)")}
+    if version < 2 and "error_m" not in columns:
+        db.execute("ALTER TABLE reports ADD COLUMN error_m REAL")
 
 
 class Written(NamedTuple):
@@ -175,12 +185,13 @@ class ReportStore:
             version = int(meta.get("schema_version", SCHEMA_VERSION))
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path} has schema version {version}; this GridScout knows {SCHEMA_VERSION}")
+            _migrate(db, version)
             stored = meta.get("device_id")
             if stored and device_id and stored != device_id:
                 raise ValueError(f"{self.path} belongs to device {stored!r}, not {device_id!r}")
             chosen = stored or device_id or _default_device_id()
             db.execute("INSERT OR IGNORE INTO meta VALUES ('device_id', ?)", (chosen,))
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return chosen
 
@@ -211,11 +222,11 @@ class ReportStore:
             if current is None:
                 db.execute(
                     "INSERT INTO reports (id, device_id, seq, track_key, class_name, confidence, first_seen_ns,"
-                    " last_seen_ns, position_m, lat, lon, alt, frame_id, model_name, model_sha256)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " last_seen_ns, position_m, lat, lon, alt, error_m, frame_id, model_name, model_sha256)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (report_id, self.device_id, seq, obs.track_key, obs.class_name, obs.confidence, obs.t_wall_ns,
-                     obs.t_wall_ns, obs.position_m, obs.lat, obs.lon, obs.alt, obs.frame_id, obs.model_name,
-                     obs.model_sha256),
+                     obs.t_wall_ns, obs.position_m, obs.lat, obs.lon, obs.alt, obs.error_m, obs.frame_id,
+                     obs.model_name, obs.model_sha256),
                 )  # fmt: skip
                 better, had_evidence = True, False
             else:
@@ -229,9 +240,9 @@ class ReportStore:
                 if better:  # the best observation defines class, confidence, position and model
                     db.execute(
                         "UPDATE reports SET class_name = ?, confidence = ?, position_m = ?, lat = ?, lon = ?, alt = ?,"
-                        " frame_id = ?, model_name = ?, model_sha256 = ? WHERE id = ?",
-                        (obs.class_name, obs.confidence, obs.position_m, obs.lat, obs.lon, obs.alt, obs.frame_id,
-                         obs.model_name, obs.model_sha256, report_id),
+                        " error_m = ?, frame_id = ?, model_name = ?, model_sha256 = ? WHERE id = ?",
+                        (obs.class_name, obs.confidence, obs.position_m, obs.lat, obs.lon, obs.alt, obs.error_m,
+                         obs.frame_id, obs.model_name, obs.model_sha256, report_id),
                     )  # fmt: skip
             # Evidence follows the best confidence; a report with none yet takes whatever frame comes.
             if obs.evidence_jpeg is not None and (better or not had_evidence):

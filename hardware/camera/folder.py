@@ -1,7 +1,8 @@
-"""Frames from a folder of images, in sorted file-name order."""
+"""Frames from a folder of images, in sorted file-name order, each with its photo's camera pose when it has one."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,10 +11,15 @@ import cv2
 import numpy as np
 
 from gridscout.hardware.camera.base import FrameSource, SourceError
-from gridscout.hardware.frame import Frame
+from gridscout.hardware.camera.photo_pose import read_photo_pose
+from gridscout.hardware.frame import CameraPose, Frame
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 DEFAULT_FOLDER_FPS = 10.0
+#: photos whose missing or bad pose metadata is logged one by one; the rest are only counted
+POSE_WARNINGS_LOGGED = 3
 
 
 def is_image(path: Path) -> bool:
@@ -22,20 +28,28 @@ def is_image(path: Path) -> bool:
 
 def read_image(path: Path) -> np.ndarray | None:
     """The image as HxWx3 BGR uint8, or None when it cannot be read or decoded."""
+    return _decode(_read_bytes(path))
+
+
+def _read_bytes(path: Path) -> np.ndarray | None:
     try:
         data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: that fails on some non-ASCII paths
     except OSError:
         return None
-    if data.size == 0:
-        return None
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return data if data.size else None
+
+
+def _decode(data: np.ndarray | None) -> np.ndarray | None:
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
 
 
 class ImageFolder(FrameSource):
     """Each image in a folder (not recursive; hidden files ignored) as one frame, named by file.
 
     `fps` is the nominal rate used for realtime pacing (default 10). Images that cannot be
-    decoded are counted in `corrupt_frames` and skipped.
+    decoded are counted in `corrupt_frames` and skipped. Each frame carries the camera pose its photo's
+    EXIF/XMP gives (`Frame.pose`); a photo whose metadata is missing or bad is still a frame (pose None,
+    or a pose without angles), with a warning logged and counted in `pose_warnings`.
     """
 
     def __init__(self, path: str | Path, *, fps: float | None = None) -> None:
@@ -53,14 +67,25 @@ class ImageFolder(FrameSource):
             kinds = " ".join(sorted(IMAGE_SUFFIXES))
             raise SourceError(f"{self.path}: folder has no images ({kinds})")
         self.frame_count = len(self.files)
+        self.pose_warnings = 0
 
     def __iter__(self) -> Iterator[Frame]:
         frame_id = 0
         for path in self.files:
-            image = read_image(path)
-            if image is None:
+            data = _read_bytes(path)
+            image = _decode(data)
+            if data is None or image is None:
                 self._count_corrupt(f"{path.name} could not be decoded")
                 continue
             t_mono, t_wall = time.monotonic_ns(), time.time_ns()
-            yield Frame(image, frame_id, t_mono, t_wall, self.name, path.name)
+            yield Frame(image, frame_id, t_mono, t_wall, self.name, path.name, self._pose(path.name, data.tobytes()))
             frame_id += 1
+
+    def _pose(self, name: str, data: bytes) -> CameraPose | None:
+        pose, warning = read_photo_pose(data)
+        if warning is not None:
+            self.pose_warnings += 1
+            if self.pose_warnings <= POSE_WARNINGS_LOGGED:
+                more = "; further ones are counted only" if self.pose_warnings == POSE_WARNINGS_LOGGED else ""
+                log.warning("%s: %s (%d photos so far without a full pose%s)", name, warning, self.pose_warnings, more)
+        return pose
