@@ -33,6 +33,10 @@ class BehaviourParams:
 class Patrol:
     """PATROL → APPROACH → HOLD → RESUME → PATROL …, with WAIT (vehicle not ready) and END_OF_LINE (terminal).
 
+    The same machine drives a crawler and a drone or rover flying a mission: speeds are along the path, HOLD
+    asks for speed 0 (a crawler stands, a drone hovers), and the line ends at `line_end_m`, for a mission
+    the length of its flight path (`gridscout.edge.runtime.settings.behaviour_params` sets it).
+
     Call `update` once per control tick. Mode changes are appended to `transitions` for the caller to publish.
     A track is held at most once (it is marked held when the hold starts, even if a WAIT cuts the hold short).
     """
@@ -132,6 +136,8 @@ class Patrol:
             return "no telemetry"
         if not vehicle.link_ok:
             return "vehicle link down"
+        if vehicle.armed is False:  # None: a vehicle that has no arming (the crawler)
+            return "vehicle disarmed"
         return None if vehicle.state.can_drive else f"vehicle {vehicle.state}"
 
     def _enter(self, now_s: float, mode: Mode, reason: str) -> None:

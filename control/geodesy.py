@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -170,6 +171,24 @@ def _on_segment(x: float, y: float, a: tuple[float, float], b: tuple[float, floa
     if abs(cross) > tol * max(length, tol):
         return False
     return min(ax, bx) - tol <= x <= max(ax, bx) + tol and min(ay, by) - tol <= y <= max(ay, by) + tol
+
+
+def segment_crosses_polygon(
+    a: tuple[float, float], b: tuple[float, float], polygon: Sequence[tuple[float, float]]
+) -> bool:
+    """True when segment a-b properly crosses an edge of the polygon (touching or running along one does not
+    count): with both ends inside, the segment leaves and re-enters a concave polygon exactly when this is True."""
+
+    def side(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    ring = list(polygon)
+    if len(ring) > 1 and ring[0] != ring[-1]:
+        ring.append(ring[0])
+    for c, d in itertools.pairwise(ring):
+        if side(a, b, c) * side(a, b, d) < 0 and side(c, d, a) * side(c, d, b) < 0:
+            return True
+    return False
 
 
 def point_in_polygon(x: float, y: float, polygon: Sequence[tuple[float, float]], *, tol: float = 1e-9) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from gridscout.control.geodesy import LocalFrame, point_in_polygon
+from gridscout.control.geodesy import LocalFrame, point_in_polygon, segment_crosses_polygon
 
 _MIN_SEGMENT_M = 0.01  # consecutive route points closer than this are one point
 
@@ -304,22 +304,9 @@ def parse_mission(obj: dict, source: str) -> Mission:
                 where = f"path point {i} ({lon:.6f}, {lat:.6f})"
                 raise fail(f"geofence: expected it to hold the flight path, but {where} is outside")
         for i, (a, b) in enumerate(itertools.pairwise(path.points)):
-            if _crosses_ring(a, b, mission.geofence_local):
+            if segment_crosses_polygon(a, b, mission.geofence_local):
                 raise fail(f"geofence: expected it to hold the flight path, but path segment {i} leaves it")
     return mission
-
-
-def _crosses_ring(a: tuple[float, float], b: tuple[float, float], ring: Sequence[tuple[float, float]]) -> bool:
-    """True when segment a-b properly crosses an edge of the ring (touching it does not count)."""
-
-    def side(p, q, r) -> float:
-        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
-
-    closed = list(ring) if ring[0] == ring[-1] else [*ring, ring[0]]
-    for c, d in itertools.pairwise(closed):
-        if side(a, b, c) * side(a, b, d) < 0 and side(c, d, a) * side(c, d, b) < 0:
-            return True
-    return False
 
 
 def _number(props: dict, key: str, fail, *, default: object = ..., positive: bool = False) -> float | None:

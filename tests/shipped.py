@@ -18,5 +18,5 @@ def behaviour_params(**changes: object) -> BehaviourParams:
     return replace(SHIPPED.control.behaviour.params(), **changes)
 
 
-def safety_limits(**changes: object) -> SafetyLimits:
-    return replace(SHIPPED.control.safety.limits(), **changes)
+def safety_limits(vehicle_uri: str = SHIPPED.vehicle.uri, **changes: object) -> SafetyLimits:
+    return replace(SHIPPED.control.safety.limits(vehicle_uri), **changes)

@@ -4,11 +4,16 @@ against different limits, and parametrized sweeps plus a seeded random walk chec
 import itertools
 import math
 import random
+from dataclasses import replace
+from typing import ClassVar
 
 import pytest
 
-from gridscout.control.safety import GateDecision, SafetyGate, SafetyLimits
+from gridscout.control.geodesy import LocalFrame, point_in_polygon
+from gridscout.control.mission import Mission, parse_mission, velocity_setpoint
+from gridscout.control.safety import HOLD_FAULTS, GateDecision, HaltAction, SafetyGate, SafetyLimits
 from gridscout.control.types import SpeedCommand
+from gridscout.edge.runtime.settings import hold_action
 from tests.shipped import SHIPPED, safety_limits
 
 PERIOD = 0.05  # the control loop's period (20 Hz)
@@ -29,10 +34,38 @@ def is_stop(decision: GateDecision) -> bool:
     return decision.command is not None and decision.command.stop
 
 
+def is_halt(decision: GateDecision) -> bool:
+    """A STOP, or a HOLD (speed 0 sent while a fault keeps the vehicle halted)."""
+    c = decision.command
+    return c is not None and (c.stop or (decision.stopped_for is not None and c.speed_mps == 0.0))
+
+
 class GateRules:
-    """Rules every gate configuration must satisfy; subclasses pick the limits."""
+    """Rules every gate configuration must satisfy; subclasses pick the limits (and a mission, and where the
+    vehicle is on it, for drones and rovers)."""
 
     LIMITS: SafetyLimits
+    MISSION: Mission | None = None
+    #: `SafetyGate.step` keywords saying where the vehicle is (lat/lon/altitude), for a gate with a mission
+    WHERE: ClassVar[dict] = {}
+
+    def new_gate(self) -> SafetyGate:
+        return SafetyGate(self.LIMITS, self.MISSION)
+
+    def good(self, now: float, **overrides) -> dict:
+        return good(now) | self.WHERE | overrides
+
+    def halts(self, decision: GateDecision) -> bool:
+        """The decision halts the vehicle the way the rules say: a requested stop, or a fault outside
+        HOLD_FAULTS, with a STOP; HOLD_FAULTS with the limits' hold_action (a HOLD is speed 0, no STOP)."""
+        c = decision.command
+        if c is None or c.speed_mps != 0.0:
+            return False
+        faults = () if decision.stopped_for is None else decision.reasons
+        if faults and faults[0].startswith("recovering from "):
+            faults = (decision.stopped_for,)
+        hold = bool(faults) and all(f.startswith(HOLD_FAULTS) for f in faults)
+        return c.stop is not (hold and self.LIMITS.hold_action is HaltAction.HOLD)
 
     @property
     def period(self) -> float:
@@ -41,9 +74,9 @@ class GateRules:
 
     def gate_at_speed(self, speed: float = 0.5, ticks: int = 100) -> tuple[SafetyGate, int]:
         """A gate driven with healthy inputs for `ticks` ticks towards `speed`; returns it and the next tick."""
-        gate = SafetyGate(self.LIMITS)
+        gate = self.new_gate()
         for k in range(ticks):
-            gate.step(tick(k), speed, **good(tick(k)))
+            gate.step(tick(k), speed, **self.good(tick(k)))
         return gate, ticks
 
     def clamp(self, speed: float) -> float:
@@ -52,10 +85,10 @@ class GateRules:
     @pytest.mark.parametrize("desired", [-1e9, -2.0, -0.5, -0.0, 0.0, 0.1, 0.5, 1.0, 1.5, 1e9])
     def test_speed_sweep_is_clamped_and_reached(self, desired):
         """Any finite desired speed is clamped to [-max_reverse, max_speed] and reached after the ramp."""
-        gate = SafetyGate(self.LIMITS)
+        gate = self.new_gate()
         sent = []
         for k in range(300):
-            decision = gate.step(tick(k), desired, **good(tick(k)))
+            decision = gate.step(tick(k), desired, **self.good(tick(k)))
             if decision.command is not None:
                 sent.append(decision.command)
         assert sent and not any(c.stop for c in sent)
@@ -67,31 +100,31 @@ class GateRules:
     def test_invalid_desired_speed_stops(self, desired):
         """NaN, inf, None or a non-number as desired speed is a fault: an immediate STOP."""
         gate, k = self.gate_at_speed()
-        decision = gate.step(tick(k), desired, **good(tick(k)))
-        assert is_stop(decision) and decision.stopped_for == "command_invalid"
+        decision = gate.step(tick(k), desired, **self.good(tick(k)))
+        assert self.halts(decision) and decision.stopped_for == "command_invalid"
 
     def test_nan_speed_inside_a_command_stops(self):
         """A SpeedCommand carrying NaN is as bad as a bare NaN."""
         gate, k = self.gate_at_speed()
-        decision = gate.step(tick(k), SpeedCommand(math.nan, False, "broken"), **good(tick(k)))
-        assert is_stop(decision) and decision.stopped_for == "command_invalid"
+        decision = gate.step(tick(k), SpeedCommand(math.nan, False, "broken"), **self.good(tick(k)))
+        assert self.halts(decision) and decision.stopped_for == "command_invalid"
 
     def test_requested_stop_is_sent_at_once(self):
         """A STOP asked by the behaviour bypasses the rate limit and the decel limit and is no fault."""
         gate, k = self.gate_at_speed(self.LIMITS.max_speed_mps)
         now = tick(k - 1) + 0.001  # right after the last command: a speed change would be rate limited
-        decision = gate.step(now, SpeedCommand(0.0, True, "end of line"), **good(now))
-        assert is_stop(decision) and decision.stopped_for is None
+        decision = gate.step(now, SpeedCommand(0.0, True, "end of line"), **self.good(now))
+        assert self.halts(decision) and decision.stopped_for is None
         assert "requested: end of line" in decision.reasons
         assert gate.stop_counts == {}
 
     def test_fault_stop_right_after_a_requested_stop_is_sent(self):
         """A fault starting just after a requested STOP still sends its own STOP at once, despite the rate limit."""
         gate, k = self.gate_at_speed()
-        gate.step(tick(k), SpeedCommand(0.0, True, "hold"), **good(tick(k)))
+        gate.step(tick(k), SpeedCommand(0.0, True, "hold"), **self.good(tick(k)))
         now = tick(k) + 0.001
-        decision = gate.step(now, SpeedCommand(0.0, True, "hold"), **good(now, link_ok=False))
-        assert is_stop(decision) and decision.stopped_for == "link_lost"
+        decision = gate.step(now, SpeedCommand(0.0, True, "hold"), **self.good(now, link_ok=False))
+        assert self.halts(decision) and decision.stopped_for == "link_lost"
 
     @pytest.mark.parametrize(
         "perception,telemetry,link", list(itertools.product(("fresh", "stale", "missing"), repeat=3))
@@ -110,11 +143,12 @@ class GateRules:
             link_ok=link != "missing",
             last_link_s=old if link == "stale" else now,
             position_m=50.0,
+            **self.WHERE,
         )
         expected = {f"perception_{perception}", f"telemetry_{telemetry}"} - {"perception_fresh", "telemetry_fresh"}
         expected |= {"stale": {"link_stale"}, "missing": {"link_lost"}, "fresh": set()}[link]
-        assert set(decision.reasons if is_stop(decision) else ()) == expected
-        assert is_stop(decision) == bool(expected)
+        assert set(decision.reasons if self.halts(decision) else ()) == expected
+        assert self.halts(decision) == bool(expected)
         assert (decision.stopped_for is None) == (not expected)
 
     @pytest.mark.parametrize("source", ["perception", "telemetry", "link"])
@@ -124,38 +158,39 @@ class GateRules:
         gate, k = self.gate_at_speed()
         now = tick(k)
         timeout = getattr(self.LIMITS, f"{source}_timeout_s")
-        inputs = good(now, last_link_s=now) | {f"last_{source}_s": now - timeout - margin}
+        inputs = self.good(now, last_link_s=now) | {f"last_{source}_s": now - timeout - margin}
         decision = gate.step(now, 0.5, **inputs)
-        assert is_stop(decision) == stale
+        assert self.halts(decision) == stale
         if stale:
             assert decision.stopped_for == f"{source}_stale"
 
     @pytest.mark.parametrize("source", ["perception", "telemetry", "link"])
     @pytest.mark.parametrize("phase", [0.0, 0.001, 0.02, 0.049])
     def test_stop_no_later_than_timeout_plus_one_period(self, source, phase):
-        """The bar: after the last good input the first step past the timeout is a STOP, at most
-        timeout + one control period (and at most 0.5 s) after that input; no STOP before the timeout."""
+        """The bar: after the last good input the first step past the timeout halts (a STOP; for stale
+        perception the limits' hold_action, a HOLD for drones), at most timeout + one control period (and at
+        most 0.5 s) after that input; no halt before the timeout."""
         gate, k = self.gate_at_speed()
         last_good = tick(k) + phase  # inputs are not aligned with control ticks
         timeout = getattr(self.LIMITS, f"{source}_timeout_s")
         for j in range(k + 1, k + 40):
             now = tick(j)
-            inputs = good(now, last_link_s=now) | {f"last_{source}_s": min(now, last_good)}
+            inputs = self.good(now, last_link_s=now) | {f"last_{source}_s": min(now, last_good)}
             decision = gate.step(now, 0.5, **inputs)
             if now - last_good > timeout:
-                assert is_stop(decision), f"no STOP at {now - last_good:.3f} s after the last {source}"
+                assert self.halts(decision), f"no STOP at {now - last_good:.3f} s after the last {source}"
                 assert now - last_good <= timeout + PERIOD + TOL
                 assert now - last_good <= 0.5
                 return
-            assert not is_stop(decision)
+            assert not self.halts(decision)
         pytest.fail("never stopped")
 
     def test_dropped_link_stops_on_the_same_step(self):
         """The driver reporting link_ok=False stops on that very step, even right after a command."""
         gate, k = self.gate_at_speed()
         now = tick(k - 1) + 0.001
-        decision = gate.step(now, 0.5, **good(now, link_ok=False))
-        assert is_stop(decision) and decision.stopped_for == "link_lost"
+        decision = gate.step(now, 0.5, **self.good(now, link_ok=False))
+        assert self.halts(decision) and decision.stopped_for == "link_lost"
 
     def test_stop_repeats_at_the_rate_limit_while_the_fault_holds(self):
         """A fault's STOP goes out at once, then is re-sent once per period (not faster) so a lost one is repeated."""
@@ -164,8 +199,8 @@ class GateRules:
         stops = []
         for j in range(200):  # 2 s at 100 Hz with perception gone
             now = 110.0 + j * 0.01
-            decision = gate.step(now, 0.5, **good(now, last_perception_s=None))
-            assert decision.command is None or decision.command.stop
+            decision = gate.step(now, 0.5, **self.good(now, last_perception_s=None))
+            assert decision.command is None or is_halt(decision)
             if decision.command is not None:
                 stops.append(now)
         assert stops[0] == 110.0
@@ -178,13 +213,13 @@ class GateRules:
         gate, k = self.gate_at_speed()
         bad = {"perception": {"last_perception_s": None}, "link": {"link_ok": False}, "position": {"position_m": None}}
         for j in range(k, k + 10):
-            decision = gate.step(tick(j), 0.5, **good(tick(j)) | bad[fault])
-            assert decision.command.stop if j == k else decision.command is None or decision.command.stop
+            decision = gate.step(tick(j), 0.5, **self.good(tick(j)) | bad[fault])
+            assert is_halt(decision) if j == k else decision.command is None or is_halt(decision)
         cleared = tick(k + 10)
         first_move = None
         for j in range(k + 10, k + 40):
-            decision = gate.step(tick(j), 0.5, **good(tick(j)))
-            if decision.command is not None and not decision.command.stop:
+            decision = gate.step(tick(j), 0.5, **self.good(tick(j)))
+            if decision.command is not None and not is_halt(decision):
                 first_move = (tick(j), decision.command.speed_mps)
                 break
             assert decision.stopped_for is not None
@@ -195,14 +230,14 @@ class GateRules:
     def test_flapping_fault_restarts_recovery(self):
         """One bad message during recovery restarts the recovery wait."""
         gate, k = self.gate_at_speed()
-        gate.step(tick(k), 0.5, **good(tick(k), link_ok=False))
+        gate.step(tick(k), 0.5, **self.good(tick(k), link_ok=False))
         for j in range(k + 1, k + 8):  # 0.35 s good, then one more link loss
-            decision = gate.step(tick(j), 0.5, **good(tick(j)))
-            assert decision.command is None or decision.command.stop
-        gate.step(tick(k + 8), 0.5, **good(tick(k + 8), link_ok=False))
+            decision = gate.step(tick(j), 0.5, **self.good(tick(j)))
+            assert decision.command is None or is_halt(decision)
+        gate.step(tick(k + 8), 0.5, **self.good(tick(k + 8), link_ok=False))
         for j in range(k + 9, k + 9 + 10):  # still inside the new recovery window
-            decision = gate.step(tick(j), 0.5, **good(tick(j)))
-            assert decision.command is None or decision.command.stop
+            decision = gate.step(tick(j), 0.5, **self.good(tick(j)))
+            assert decision.command is None or is_halt(decision)
         assert gate.stop_counts == {"link_lost": 2}
 
     @pytest.mark.parametrize("jump", [-0.001, -1.0, -1e6, 1.5, 1e6])
@@ -210,39 +245,39 @@ class GateRules:
         """The clock going backwards, or jumping forward more than max_time_jump_s, is a fault."""
         gate, k = self.gate_at_speed()
         now = tick(k - 1) + jump
-        decision = gate.step(now, 0.5, **good(now))
-        assert is_stop(decision)
+        decision = gate.step(now, 0.5, **self.good(now))
+        assert self.halts(decision)
         assert decision.stopped_for == ("time_backwards" if jump < 0 else "time_jump")
 
     @pytest.mark.parametrize("now", [math.nan, math.inf, None])
     def test_invalid_time_stops(self, now):
         """A NaN, infinite or missing clock reading is a fault."""
         gate, k = self.gate_at_speed()
-        decision = gate.step(now, 0.5, **good(tick(k)))
-        assert is_stop(decision) and decision.stopped_for == "time_invalid"
+        decision = gate.step(now, 0.5, **self.good(tick(k)))
+        assert self.halts(decision) and decision.stopped_for == "time_invalid"
 
     @pytest.mark.parametrize("age", [math.nan, math.inf, -math.inf, -10.0])
     def test_invalid_input_timestamps_stop(self, age):
         """A NaN/inf input timestamp, or one far in the future, is a fault."""
         gate, k = self.gate_at_speed()
-        decision = gate.step(tick(k), 0.5, **good(tick(k), last_telemetry_s=tick(k) - age))
-        assert is_stop(decision) and decision.stopped_for == "telemetry_invalid"
+        decision = gate.step(tick(k), 0.5, **self.good(tick(k), last_telemetry_s=tick(k) - age))
+        assert self.halts(decision) and decision.stopped_for == "telemetry_invalid"
 
     @pytest.mark.parametrize("position", [None, math.nan, math.inf, -math.inf])
     def test_missing_or_invalid_position_stops(self, position):
         """No position (or a non-finite one) means we cannot check the geofence: STOP."""
         gate, k = self.gate_at_speed()
-        decision = gate.step(tick(k), 0.5, **good(tick(k), position_m=position))
-        assert is_stop(decision)
+        decision = gate.step(tick(k), 0.5, **self.good(tick(k), position_m=position))
+        assert self.halts(decision)
         assert decision.stopped_for == ("position_missing" if position is None else "position_invalid")
 
     def test_accel_and_decel_ramps(self):
         """Speeding up is limited by max_accel per period; a non-stop slowdown by max_decel per period."""
-        gate = SafetyGate(self.LIMITS)
+        gate = self.new_gate()
         speeds = []
         for k in range(200):
             desired = self.LIMITS.max_speed_mps if k < 100 else 0.0
-            decision = gate.step(tick(k), desired, **good(tick(k)))
+            decision = gate.step(tick(k), desired, **self.good(tick(k)))
             if decision.command is not None:
                 speeds.append((k, decision.command.speed_mps))
         for (_, v1), (k2, v2) in itertools.pairwise(speeds):
@@ -255,16 +290,16 @@ class GateRules:
     def test_fault_stop_from_full_speed_is_immediate(self):
         """A fault at full speed is a STOP at once, not a decel ramp."""
         gate, k = self.gate_at_speed(self.LIMITS.max_speed_mps, ticks=200)
-        decision = gate.step(tick(k), self.LIMITS.max_speed_mps, **good(tick(k), link_ok=False))
+        decision = gate.step(tick(k), self.LIMITS.max_speed_mps, **self.good(tick(k), link_ok=False))
         assert decision.command == SpeedCommand(0.0, True, "link_lost")
 
     def test_rate_limit_with_a_fast_caller(self):
         """Called at 1 kHz with a changing wish, non-stop commands are still at least 1/max_rate apart."""
-        gate = SafetyGate(self.LIMITS)
+        gate = self.new_gate()
         sent = []
         for j in range(3000):
             now = 100.0 + j * 0.001
-            decision = gate.step(now, 0.2 + 0.3 * math.sin(j / 50), **good(now))
+            decision = gate.step(now, 0.2 + 0.3 * math.sin(j / 50), **self.good(now))
             if decision.command is not None:
                 sent.append(now)
         assert all(b - a >= 1 / self.LIMITS.max_command_rate_hz - 1e-6 for a, b in itertools.pairwise(sent))
@@ -275,7 +310,7 @@ class GateRules:
         gate, k = self.gate_at_speed(0.5, ticks=200)
         sent = []
         for j in range(k, k + 200):
-            decision = gate.step(tick(j), 0.5, **good(tick(j)))
+            decision = gate.step(tick(j), 0.5, **self.good(tick(j)))
             if decision.command is not None:
                 assert decision.command.speed_mps == pytest.approx(0.5)
                 sent.append(tick(j))
@@ -288,7 +323,7 @@ class GateRules:
         script = [{"last_perception_s": None}] * 5 + [{}] * 20 + [{"last_perception_s": None}] * 3
         script += [{}] * 20 + [{"link_ok": False, "last_perception_s": None}] * 4 + [{}] * 20
         for j, bad in enumerate(script, start=k):
-            gate.step(tick(j), 0.5, **good(tick(j)) | bad)
+            gate.step(tick(j), 0.5, **self.good(tick(j)) | bad)
         assert gate.stop_counts == {"perception_missing": 3, "link_lost": 1}
 
     @pytest.mark.parametrize("seed", range(4))
@@ -330,17 +365,17 @@ class GateRules:
                 or math.isnan(position)
                 or not math.isfinite(desired)
             )
-            decision = gate.step(now, desired, **inputs)
+            decision = gate.step(now, desired, **self.WHERE | inputs)
             command = decision.command
             if faulty:
-                assert command is None or command.stop
+                assert command is None or is_halt(decision)
                 assert decision.stopped_for is not None
                 if not prev_faulty:  # onset: a STOP now, unless one is already in force from an earlier fault
-                    assert (command is not None and command.stop) or stopped_since_move
+                    assert is_halt(decision) or stopped_since_move
                 clean_since = None
             elif clean_since is None:
                 clean_since = now
-            if command is not None and command.stop:
+            if is_halt(decision):
                 assert command.speed_mps == 0.0
                 stopped_since_move, stops = True, stops + 1
             elif command is not None:
@@ -405,7 +440,7 @@ def test_reverse_through_zero_stops_first():
 
 def test_the_shipped_limits_are_the_configs_own():
     """One home for defaults: the gate's shipped limits are exactly what `gridscout config --default` prints."""
-    assert SHIPPED.control.safety.limits() == TestShippedLimits.LIMITS
+    assert SHIPPED.control.safety.limits(SHIPPED.vehicle.uri) == TestShippedLimits.LIMITS
     assert TestShippedLimits.LIMITS.resend_s == SHIPPED.control.safety.resend_s
 
 
@@ -422,3 +457,244 @@ def test_the_vehicles_own_speed_limit_lowers_the_gates(vehicle_max):
     valid = vehicle_max is not None and math.isfinite(vehicle_max) and vehicle_max >= 0
     top = min(SHIPPED.control.safety.max_speed_mps, vehicle_max) if valid else SHIPPED.control.safety.max_speed_mps
     assert max(sent) == pytest.approx(top) and sent[-1] == pytest.approx(top)
+
+
+# ---- drones and rovers: a mission, its geofence polygon, the altitude band, the ground-speed limit ----
+
+FRAME = LocalFrame(59.9, 10.7)
+
+
+def lonlat(east: float, north: float) -> list[float]:
+    lat, lon, _ = FRAME.to_global(east, north)
+    return [lon, lat]
+
+
+def where(east: float, north: float, alt_rel_m: float | None = 20.0) -> dict:
+    """`SafetyGate.step` keywords for a vehicle at (east, north) of the missions' frame, alt_rel_m above home."""
+    lat, lon, _ = FRAME.to_global(east, north)
+    return {"lat_deg": lat, "lon_deg": lon, "alt_rel_m": alt_rel_m}
+
+
+def mission(route, fence_ring=None, altitude_m: float = 20.0) -> Mission:
+    """A mission over `route` (local east/north points) with an optional geofence ring (local points)."""
+    line = {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": [lonlat(*p) for p in route]},
+        "properties": {"altitude_m": altitude_m, "cruise_speed_mps": 3.0},
+    }
+    features = [line]
+    if fence_ring is not None:
+        ring = [lonlat(*p) for p in fence_ring]
+        features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}})
+    return parse_mission({"type": "FeatureCollection", "features": features}, "test-mission.geojson")
+
+
+#: 200 m east along y = 0, fenced by a box 20 m beyond each end and 15 m to each side
+LINE = mission([(0, 0), (200, 0)], [(-20, -15), (220, -15), (220, 15), (-20, 15)])
+DRONE = safety_limits(
+    hold_action=HaltAction.HOLD, max_speed_mps=2.0, min_alt_rel_m=5.0, max_alt_rel_m=60.0, max_ground_speed_mps=5.0
+)
+
+
+class TestDroneLimits(GateRules):
+    """A drone flying a fenced mission: every rule above holds (stale perception HOLDs instead of STOPping)."""
+
+    LIMITS = DRONE
+    MISSION = LINE
+    WHERE: ClassVar[dict] = where(50.0, 0.0)
+
+    def step_at(self, gate: SafetyGate, k: int, speed: float, **at) -> GateDecision:
+        return gate.step(tick(k), speed, **good(tick(k)) | at)
+
+    @pytest.mark.parametrize(
+        ("east", "north", "fault"),
+        [
+            (50.0, 0.0, None),
+            (50.0, 14.9, None),
+            (-19.9, -14.9, None),
+            (50.0, 15.2, "geofence_outside"),
+            (221.0, 0.0, "geofence_outside"),
+            (-500.0, 3000.0, "geofence_outside"),
+        ],
+    )
+    def test_a_vehicle_outside_the_geofence_is_held(self, east, north, fault):
+        gate, k = self.gate_at_speed(1.0)
+        decision = self.step_at(gate, k, 1.0, **where(east, north))
+        assert decision.stopped_for == fault
+        if fault:
+            assert decision.command == SpeedCommand(0.0, False, fault)  # a HOLD: speed 0, no STOP
+
+    @pytest.mark.parametrize(
+        ("alt", "fault"),
+        [(5.0, None), (60.0, None), (4.99, "altitude_low"), (60.01, "altitude_high"), (-3.0, "altitude_low")],
+    )
+    def test_altitude_band_above_home(self, alt, fault):
+        gate, k = self.gate_at_speed(1.0)
+        decision = self.step_at(gate, k, 1.0, **where(50.0, 0.0, alt))
+        assert decision.stopped_for == fault
+        if fault:
+            assert decision.command.speed_mps == 0.0 and not decision.command.stop
+
+    @pytest.mark.parametrize(
+        ("at", "fault"),
+        [
+            ({"lat_deg": None}, "gps_missing"),
+            ({"lon_deg": None}, "gps_missing"),
+            ({"lat_deg": math.nan}, "gps_invalid"),
+            ({"lat_deg": 95.0}, "gps_invalid"),
+            ({"alt_rel_m": None}, "altitude_missing"),
+            ({"alt_rel_m": math.inf}, "altitude_invalid"),
+        ],
+    )
+    def test_a_vehicle_that_does_not_say_where_it_is_stops(self, at, fault):
+        """Not knowing where a flying vehicle is, is no position fault to hover through: a STOP."""
+        gate, k = self.gate_at_speed(1.0)
+        decision = self.step_at(gate, k, 1.0, **self.WHERE | at)
+        assert decision.stopped_for == fault and is_stop(decision)
+
+    def test_a_command_that_would_leave_the_fence_is_held(self):
+        """A U-shaped fence: the vehicle is in the upper arm, the path in the lower; the guidance's way back
+        to the path crosses the gap between the arms, outside the fence, within the horizon."""
+        fence = [(-20, -5), (220, -5), (220, 40), (-20, 40), (-20, 25), (150, 25), (150, 5), (-20, 5)]
+        u_line = mission([(0, 0), (200, 0)], fence)
+        gate = SafetyGate(self.LIMITS, u_line)
+        for k in range(40):
+            gate.step(tick(k), 1.0, **good(tick(k)) | where(50.0, 0.0))
+        decision = gate.step(tick(40), 1.0, **good(tick(40)) | where(50.0, 26.5))
+        assert decision.stopped_for == "geofence_ahead" and decision.command.speed_mps == 0.0
+        far = gate.step(tick(41), 1.0, **good(tick(41)) | where(200.0, 35.0))  # the arm's end: straight down is in
+        assert far.stopped_for in ("geofence_ahead", None)  # nothing new outside; recovery still waits
+        assert gate.stop_counts == {"geofence_ahead": 1}
+
+    def test_the_prediction_follows_the_guidance_not_a_straight_line(self):
+        """Near the path's end the guidance stops the vehicle: a fence just beyond the end is no violation,
+        though a straight line at full speed over the horizon would cross it."""
+        tight = mission([(0, 0), (200, 0)], [(-5, -5), (203, -5), (203, 5), (-5, 5)])
+        gate = SafetyGate(self.LIMITS, tight)
+        sent = []
+        for k in range(200):
+            decision = gate.step(tick(k), 2.0, **good(tick(k)) | where(196.0, 0.0))
+            sent.append(decision)
+        assert all(d.stopped_for is None for d in sent)
+        assert max(d.command.speed_mps for d in sent if d.command) == pytest.approx(2.0)
+
+    def test_altitude_ahead(self):
+        """A mission whose altitude is above the band: climbing towards it is held before the ceiling."""
+        high = mission([(0, 0), (200, 0)], altitude_m=80.0)
+        gate = SafetyGate(self.LIMITS, high)
+        decisions = [gate.step(tick(k), 1.0, **good(tick(k)) | where(50.0, 0.0, 58.0)) for k in range(10)]
+        assert decisions[0].stopped_for == "altitude_ahead"
+        assert not any(d.command and d.command.speed_mps for d in decisions)
+
+    def test_the_ground_speed_limit_lowers_the_speed_along_the_path(self):
+        """Off the path, the guidance adds a correction at right angles: the along-path speed is lowered so
+        the ground speed stays at the limit (and back on the path, full speed returns)."""
+        limits = replace(self.LIMITS, max_speed_mps=4.0, max_ground_speed_mps=3.0)
+        gate = SafetyGate(limits, LINE)
+        for k in range(200):
+            gate.step(tick(k), 4.0, **good(tick(k)) | where(50.0, 0.0))
+        decision = gate.step(tick(200), 4.0, **good(tick(200)) | where(50.0, 10.0))  # 10 m off: 2 m/s correction
+        assert "ground_speed" in decision.reasons
+        assert decision.command.speed_mps == pytest.approx(math.sqrt(3.0**2 - 2.0**2))
+        v_n, v_e, _ = velocity_setpoint(LINE.path, 50.0, 10.0, 20.0, decision.command.speed_mps, 20.0)
+        assert math.hypot(v_n, v_e) <= 3.0
+
+    def test_corrections_alone_over_the_limit_hold(self):
+        """A ground-speed limit below the largest correction: far off the path the only way under it is
+        standing still."""
+        gate = SafetyGate(replace(self.LIMITS, max_ground_speed_mps=1.0), LINE)
+        decisions = [gate.step(tick(k), 2.0, **good(tick(k)) | where(50.0, 12.0)) for k in range(20)]
+        assert all(d.command is None or d.command.speed_mps == 0.0 for d in decisions)
+        assert gate.stop_counts == {}  # no fault: the speed is capped to zero
+
+    @pytest.mark.parametrize("seed", range(4))
+    def test_geofence_and_speed_limits_are_never_exceeded(self, seed):
+        """Property test over random commands: a vehicle drifting (wind, lag) around a concave fenced mission
+        under random desired speeds, gusts and GPS jumps. Every motion command is sent only while the vehicle is
+        inside the fence and the altitude band, asks for a ground speed within the limit, keeps the next control
+        period's straight-line motion inside, and keeps the guidance flown over the horizon inside."""
+        rng = random.Random(seed)
+        # the route's arm of the fence (y -20..20) and a second arm above it (30..50), joined beyond x = 150:
+        # from the upper arm the guidance's way back to the route crosses the gap between them
+        fence = [(-30, -20), (170, -20), (170, 50), (-30, 50), (-30, 30), (150, 30), (150, 20), (-30, 20)]
+        route = [(0, 0), (60, 10), (120, 0)]
+        flight = mission(route, fence, altitude_m=25.0)
+        lim = replace(self.LIMITS, max_ground_speed_mps=rng.choice([1.5, 2.5, 4.0]), min_alt_rel_m=10.0)
+        gate = SafetyGate(lim, flight)
+        e, n, u = rng.uniform(0, 100), rng.uniform(-10, 20), rng.uniform(15, 40)
+        moves = holds = 0
+        desired, held_since = 2.0, None
+        for k in range(3000):
+            if rng.random() < 0.05:
+                desired = rng.choice([rng.uniform(-4, 6), 1e9, 4.0, 0.0])
+            if rng.random() < 0.01:  # a gust
+                e, n, u = e + rng.uniform(-15, 15), n + rng.uniform(-15, 15), u + rng.uniform(-8, 8)
+            elif rng.random() < 0.005:  # a GPS jump anywhere around the fence, the notch's arms included
+                e, n, u = rng.uniform(-40, 180), rng.uniform(-30, 60), rng.uniform(5, 65)
+            if held_since is not None and tick(k) - held_since > 2.0:  # the crew flies it back over the line
+                (e, n), u, held_since = flight.path.point_at(rng.uniform(0, flight.path.length_m)), 25.0, None
+            decision = gate.step(tick(k), desired, **good(tick(k)) | where(e, n, u))
+            c = decision.command
+            if c is not None and not is_halt(decision) and c.speed_mps != 0.0:
+                moves += 1
+                assert point_in_polygon(e, n, flight.geofence_local)
+                assert lim.min_alt_rel_m <= u <= lim.max_alt_rel_m
+                v_n, v_e, v_d = velocity_setpoint(flight.path, e, n, u, c.speed_mps, flight.altitude_m)
+                assert math.hypot(v_n, v_e) <= lim.max_ground_speed_mps + TOL
+                assert point_in_polygon(e + v_e * PERIOD, n + v_n * PERIOD, flight.geofence_local)
+                pe, pn, pu = e, n, u
+                for _ in range(round(lim.prediction_horizon_s / 0.05)):
+                    w_n, w_e, w_d = velocity_setpoint(flight.path, pe, pn, pu, c.speed_mps, flight.altitude_m)
+                    pe, pn, pu = pe + w_e * 0.05, pn + w_n * 0.05, pu - w_d * 0.05
+                    assert point_in_polygon(pe, pn, flight.geofence_local, tol=0.05), (pe, pn)
+            elif c is not None and c.speed_mps == 0.0:
+                holds += 1
+            if decision.stopped_for is None:
+                held_since = None
+            elif held_since is None:
+                held_since = tick(k)
+            # the vehicle flies the last command's setpoint (speed 0: it holds), with some drift
+            last = gate._last_sent
+            speed = 0.0 if last is None or last.stop else last.speed_mps
+            if speed:
+                v_n, v_e, v_d = velocity_setpoint(flight.path, e, n, u, speed, flight.altitude_m)
+            else:
+                v_n = v_e = v_d = 0.0
+            e += (v_e + rng.gauss(0, 0.3)) * PERIOD
+            n += (v_n + rng.gauss(0, 0.3)) * PERIOD
+            u -= (v_d + rng.gauss(0, 0.1)) * PERIOD
+        assert moves > 100 and holds > 10  # the walk really flew, and really got held
+
+
+def test_the_hold_action_follows_the_vehicle_kind():
+    """One place says how each vehicle halts for stale perception, the geofence and the altitude band."""
+    assert SHIPPED.control.safety.hold_action == "auto"
+    assert hold_action("auto", "sim-crawler") is HaltAction.STOP
+    assert hold_action("auto", "crawler:/dev/ttyUSB0") is HaltAction.STOP
+    assert hold_action("auto", None) is HaltAction.STOP
+    assert hold_action("hold", "sim-crawler") is HaltAction.HOLD
+    assert hold_action("stop", "sim-crawler") is HaltAction.STOP
+
+
+def test_stale_perception_holds_a_drone_within_half_a_second():
+    """Scenario: the camera dies while the drone flies its mission. Within 0.5 s of the last frame the gate sends
+    a HOLD (speed 0: brake and hover, no STOP), re-sends it while perception stays away, and resumes (ramped)
+    once perception is back and has stayed good for recover_s."""
+    gate = SafetyGate(DRONE, LINE)
+    last_frame = None
+    first_hold = resumed = None
+    for k in range(200):
+        now = tick(k)
+        if k < 60 or k >= 120:
+            last_frame = now
+        decision = gate.step(now, 3.0, **good(now, last_perception_s=last_frame) | where(50.0, 0.0))
+        c = decision.command
+        if 60 <= k < 120 and c is not None and first_hold is None and decision.stopped_for:
+            first_hold = now
+            assert c == SpeedCommand(0.0, False, "perception_stale")
+        if first_hold is not None and k < 120:
+            assert c is None or (c.speed_mps == 0.0 and not c.stop)
+        if k >= 120 and c is not None and c.speed_mps > 0 and resumed is None:
+            resumed = now
+    assert first_hold is not None and first_hold - tick(59) <= 0.5
+    assert resumed is not None and resumed - tick(120) >= DRONE.recover_s - TOL

@@ -11,6 +11,7 @@ from gridscout.control.geodesy import (
     distance_m,
     from_ecef,
     point_in_polygon,
+    segment_crosses_polygon,
     to_ecef,
 )
 
@@ -148,3 +149,18 @@ def test_random_points_agree_with_a_grid_count():
         x, y = rng.uniform(-1, 5), rng.uniform(-1, 4)
         expected = (0 <= x <= 4 and 0 <= y <= 1) or (0 <= x <= 1 and 0 <= y <= 3)
         assert point_in_polygon(x, y, ell) is expected, (x, y)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "crosses"),
+    [
+        ((3.0, 6.0), (7.0, 6.0), True),  # across the notch of the concave polygon: out and back in
+        ((2.0, 2.0), (8.0, 2.0), False),  # below the notch
+        ((5.0, 5.0), (5.0, 1.0), False),  # from the notch's vertex: touching is no crossing
+        ((-1.0, 5.0), (1.0, 5.0), True),  # from outside in
+        ((0.0, 2.0), (0.0, 8.0), False),  # along an edge
+    ],
+)
+def test_segment_crosses_polygon(a, b, crosses):
+    assert segment_crosses_polygon(a, b, CONCAVE) is crosses
+    assert segment_crosses_polygon(a, b, [*CONCAVE, CONCAVE[0]]) is crosses

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", help="camera URI: video file, image folder, device, rtsp://, synthetic://")
     p.add_argument("--vehicle", help="sim-crawler (default) or crawler:<pyserial URL>[?baud=N]")
     p.add_argument("--model", help="an .onnx model or a cascade .toml manifest (default: the shipped model)")
+    p.add_argument("--mission", help="a GeoJSON mission (the line a drone or rover flies; see docs/flying.md)")
     p.add_argument("--data", help="data directory for reports, logs and the API token (default ./gridscout-data)")
     p.add_argument("--api", type=parse_host_port, help="fleet API address HOST:PORT (default 127.0.0.1:8470)")
     p.add_argument("--no-api", action="store_true", help="do not serve the fleet API")
@@ -51,6 +52,7 @@ def resolve(args: argparse.Namespace) -> Config:
         ("source", "run.source"),
         ("vehicle", "vehicle.uri"),
         ("model", "perception.model"),
+        ("mission", "mission.file"),
         ("data", "run.data_dir"),
         ("mode", "run.mode"),
     ):

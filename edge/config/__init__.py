@@ -22,6 +22,7 @@ from gridscout.edge.config.sections import (
     BusConfig,
     CameraConfig,
     ControlConfig,
+    MissionConfig,
     PerceptionConfig,
     RecorderConfig,
     ReporterConfig,
@@ -49,6 +50,7 @@ __all__ = [
     "ConfigError",
     "ControlConfig",
     "CrawlerVehicle",
+    "MissionConfig",
     "PerceptionConfig",
     "RecorderConfig",
     "ReporterConfig",
@@ -71,6 +73,7 @@ class Config(Section):
         default_factory=VARIANTS[DEFAULT_KIND],
         description=f"the vehicle and its link; the keys depend on the kind its uri names ({VEHICLE_FORMS})",
     )
+    mission: MissionConfig = Field(default_factory=MissionConfig, description="the line a drone or rover flies")
     control: ControlConfig = Field(default_factory=ControlConfig, description="behaviours and the safety gate")
     reporter: ReporterConfig = Field(default_factory=ReporterConfig, description="defect reports")
     geotag: GeotagConfig = Field(default_factory=GeotagConfig, description="where defects are: camera and errors")
@@ -85,6 +88,24 @@ class Config(Section):
             raise ValueError(
                 f"vehicle.command_timeout_s = {timeout} must exceed control.safety.resend_s = {resend}, "
                 "or the driver stops the vehicle between keep-alives"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _mission_within_the_limits(self) -> Config:
+        if self.mission.file is None:
+            return self
+        mission, safety = self.mission.load(), self.control.safety
+        low, high = safety.min_alt_rel_m, safety.max_alt_rel_m
+        if (low is not None and mission.altitude_m < low) or (high is not None and mission.altitude_m > high):
+            raise ValueError(
+                f"mission {self.mission.file}: altitude_m = {mission.altitude_m} is outside "
+                f"control.safety.min_alt_rel_m .. max_alt_rel_m ({low} .. {high})"
+            )
+        if mission.cruise_speed_mps > safety.max_speed_mps:
+            raise ValueError(
+                f"mission {self.mission.file}: cruise_speed_mps = {mission.cruise_speed_mps} exceeds "
+                f"control.safety.max_speed_mps = {safety.max_speed_mps}; raise that or slow the mission"
             )
         return self
 
@@ -147,7 +168,8 @@ def _describe(source: str, exc: ValidationError) -> str:
                 hint = f"; it applies to uri = {' or '.join(elsewhere)} only"
             problems.append(f"unknown key {dotted!r}{hint}")
         else:
-            problems.append(f"{dotted} = {err.get('input')!r}: {err['msg'].removeprefix('Value error, ').lower()}")
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{dotted} = {err.get('input')!r}: {msg[:1].lower()}{msg[1:]}")  # paths keep their case
     return f"{source}: " + "; ".join(problems)
 
 

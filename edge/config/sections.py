@@ -7,11 +7,13 @@ default exists here and nowhere else.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gridscout.control.behaviour import BehaviourParams
+from gridscout.control.mission import Mission, MissionError, load_mission
 from gridscout.control.safety import SafetyLimits
 from gridscout.edge.defaults import API_HOST, API_PORT, DATA_DIR
 from gridscout.edge.recording.policy import RecorderSettings
@@ -58,8 +60,32 @@ class PerceptionConfig(Section):
     conf: float | None = Field(None, ge=0, le=1, description="minimum confidence, overriding the model's")
 
 
+class MissionConfig(Section):
+    file: str | None = Field(
+        None,
+        description="a GeoJSON mission (the conductor route, standoff_m, altitude_m, cruise_speed_mps, optional "
+        "geofence Polygon) for drones and rovers; unset: none (a crawler rides its line)",
+    )
+
+    @field_validator("file")
+    @classmethod
+    def _loads(cls, file: str | None) -> str | None:
+        if file is None:
+            return None
+        try:
+            load_mission(file)
+        except MissionError as e:
+            raise ValueError(str(e)) from None
+        return str(Path(file).resolve())  # the chain's processes read it too, whatever their directory
+
+    def load(self) -> Mission | None:
+        return settings.mission(self.model_dump())
+
+
 class BehaviourConfig(Section):
-    cruise_speed_mps: float = Field(0.5, ge=0, description="patrol speed along the line")
+    cruise_speed_mps: float = Field(
+        0.5, ge=0, description="patrol speed along the line (a mission's cruise_speed_mps replaces it)"
+    )
     slow_speed_mps: float = Field(0.15, ge=0, description="approach speed once a defect is confirmed")
     hold_s: float = Field(3.0, ge=0, description="how long to hold still for a close look")
     defect_min_confidence: float = Field(0.4, ge=0, le=1, description="a defect track counts from this confidence")
@@ -70,11 +96,13 @@ class BehaviourConfig(Section):
     approach_timeout_s: float = Field(1.5, gt=0, description="hold anyway after approaching this long")
     track_lost_s: float = Field(1.0, gt=0, description="a defect track unseen this long is forgotten")
     resume_s: float = Field(2.0, ge=0, description="after a hold, cruise this long before new defects count as new")
-    line_end_m: float | None = Field(None, description="stop at this position along the line; unset: the vehicle says")
+    line_end_m: float | None = Field(
+        None, description="stop at this position along the line; unset: a mission's path length, else the vehicle says"
+    )
     end_margin_m: float = Field(1.0, ge=0, description="stop this far before line_end_m")
 
-    def params(self) -> BehaviourParams:
-        return settings.behaviour_params(self.model_dump())
+    def params(self, mission: Mission | None = None) -> BehaviourParams:
+        return settings.behaviour_params(self.model_dump(), mission)
 
 
 class SafetyConfig(Section):
@@ -93,9 +121,32 @@ class SafetyConfig(Section):
     max_time_jump_s: float = Field(1.0, gt=0, description="a clock step larger than this between ticks is a fault")
     geofence_min_m: float | None = Field(None, description="stop below this position along the line")
     geofence_max_m: float | None = Field(None, description="stop beyond this position along the line")
+    hold_action: Literal["auto", "stop", "hold"] = Field(
+        "auto",
+        description="how stale perception, the geofence and the altitude band halt the vehicle: stop (an explicit "
+        "STOP), hold (speed 0: brake and hover or stand, ready to go on); auto: stop for a crawler, hold otherwise",
+    )
+    min_alt_rel_m: float | None = Field(None, description="hold below this altitude above home (unset: no floor)")
+    max_alt_rel_m: float | None = Field(
+        120.0, description="hold above this altitude above home (120 m: the usual legal ceiling; unset: none)"
+    )
+    max_ground_speed_mps: float = Field(
+        5.0, gt=0, le=30, description="fastest speed over ground a command may ask for, path corrections included"
+    )
+    prediction_horizon_s: float = Field(
+        2.0, ge=0, le=10, description="hold a command that would leave the geofence or altitude band this soon"
+    )
 
-    def limits(self) -> SafetyLimits:
-        return settings.safety_limits(self.model_dump())
+    @model_validator(mode="after")
+    def _altitude_band(self) -> SafetyConfig:
+        low, high = self.min_alt_rel_m, self.max_alt_rel_m
+        if low is not None and high is not None and low >= high:
+            raise ValueError(f"control.safety.min_alt_rel_m = {low} must be below max_alt_rel_m = {high}")
+        return self
+
+    def limits(self, vehicle_uri: str) -> SafetyLimits:
+        """The gate's limits for the vehicle `vehicle_uri` names (which settles hold_action = "auto")."""
+        return settings.safety_limits(self.model_dump(), vehicle_uri)
 
 
 class ControlConfig(Section):

@@ -20,12 +20,13 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from gridscout.control.behaviour import Patrol
+from gridscout.control.mission import Mission
 from gridscout.control.safety import SafetyGate
 from gridscout.control.types import Intent, PerceptionInput, TrackObservation
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import ControlState, FrameDetections, VehicleCommand
-from gridscout.edge.runtime.settings import behaviour_params, safety_limits
+from gridscout.edge.runtime.settings import behaviour_params, mission, safety_limits
 from gridscout.edge.runtime.submaster import data_time_s
 
 
@@ -47,11 +48,22 @@ class ControlStep(NamedTuple):
 class ControlStage:
     """The behaviour and the gate over the latest detections and telemetry. Pure apart from the clock, which
     the caller passes: `take` each input as it arrives, `step(now_ns)` on each tick (and, live, on each new
-    detections). The same inputs at the same times give the same commands."""
+    detections). The same inputs at the same times give the same commands.
 
-    def __init__(self, control: Mapping[str, Any], *, replay: bool) -> None:
-        self.behaviour = Patrol(behaviour_params(control["behaviour"]))
-        self.gate = SafetyGate(safety_limits(control["safety"]))
+    `vehicle_uri` settles how the gate halts (`[control.safety] hold_action`; None: STOP for every fault);
+    `mission`, for a drone or rover, gives the behaviour its cruise speed and the line's end (the flight
+    path's length) and the gate its geofence and path."""
+
+    def __init__(
+        self,
+        control: Mapping[str, Any],
+        *,
+        replay: bool,
+        vehicle_uri: str | None = None,
+        mission: Mission | None = None,
+    ) -> None:
+        self.behaviour = Patrol(behaviour_params(control["behaviour"], mission))
+        self.gate = SafetyGate(safety_limits(control["safety"], vehicle_uri), mission)
         self.replay = replay
         self.detections: FrameDetections | None = None
         self.telemetry: VehicleTelemetry | None = None
@@ -87,6 +99,9 @@ class ControlStage:
             # the vehicle process itself: it republishes telemetry at a fixed rate while it lives
             last_link_s=t.t_mono_ns / 1e9 if t else None,
             vehicle_max_speed_mps=t.max_speed_mps if t else None,
+            lat_deg=t.lat_deg if t else None,
+            lon_deg=t.lon_deg if t else None,
+            alt_rel_m=t.alt_rel_m if t else None,
         )
         frame_id = self.detections.frame_id if self.detections else -1
         command = None
@@ -123,7 +138,14 @@ class Control:
         self.rt = rt
         cfg = rt.config.control
         self.period_s = 1.0 / cfg.rate_hz
-        self.stage = ControlStage(cfg, replay=rt.mode == "replay")
+        flight = mission(rt.config.mission)
+        self.stage = ControlStage(cfg, replay=rt.mode == "replay", vehicle_uri=rt.config.vehicle.uri, mission=flight)
+        if flight is not None:
+            fence = "a geofence" if flight.geofence else "no geofence"
+            rt.log.info(
+                "mission %r: %.1f m path at %g m above home, %g m/s, %s",
+                flight.name, flight.path.length_m, flight.altitude_m, flight.cruise_speed_mps, fence,
+            )  # fmt: skip
         self.sm = rt.submaster(["detections", "telemetry"], hwm=1000)
         self.commands = rt.publisher("vehicle_command")
         self.state_pub = rt.publisher("control_state")

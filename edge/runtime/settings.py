@@ -14,10 +14,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from gridscout.control.behaviour import BehaviourParams
-from gridscout.control.safety import SafetyLimits
+from gridscout.control.mission import Mission, load_mission
+from gridscout.control.safety import HaltAction, SafetyLimits
 from gridscout.edge.recording.policy import RecorderSettings
 from gridscout.hardware.crawler.driver import CrawlerSettings
 from gridscout.hardware.sim.crawler.core import SimConfig
+from gridscout.hardware.vehicle.uri import parse_vehicle_uri
 
 T = TypeVar("T")
 
@@ -60,14 +62,36 @@ def build(cls: type[T], values: Mapping[str, Any], renames: Mapping[str, str] | 
     return cls(**{f.name: by_field[f.name] for f in fields if f.name in by_field})  # type: ignore[arg-type]
 
 
-def behaviour_params(section: Mapping[str, Any]) -> BehaviourParams:
-    """From `[control.behaviour]`."""
-    return build(BehaviourParams, section)
+def mission(section: Mapping[str, Any]) -> Mission | None:
+    """From `[mission]`: the mission file loaded (the config checked it loads), or None when none is set."""
+    return load_mission(section["file"]) if section.get("file") else None
 
 
-def safety_limits(section: Mapping[str, Any]) -> SafetyLimits:
-    """From `[control.safety]`."""
-    return build(SafetyLimits, section)
+def behaviour_params(section: Mapping[str, Any], mission: Mission | None = None) -> BehaviourParams:
+    """From `[control.behaviour]`; a mission sets the cruise speed, and the line's end (its flight path's length)
+    unless line_end_m is set."""
+    values = dict(section)
+    if mission is not None:
+        values["cruise_speed_mps"] = mission.cruise_speed_mps
+        if values.get("line_end_m") is None:
+            values["line_end_m"] = mission.path.length_m
+    return build(BehaviourParams, values)
+
+
+def hold_action(setting: str, vehicle_uri: str | None) -> HaltAction:
+    """`[control.safety] hold_action`; "auto": a crawler STOPs (its STOP frame is how it stands on the conductor),
+    every other vehicle HOLDs (a drone brakes and hovers in its mode, a rover stands, both ready to go on), and
+    a vehicle not named (None) STOPs, the one halt every driver takes."""
+    if setting != "auto":
+        return HaltAction(setting)
+    if vehicle_uri is None or parse_vehicle_uri(vehicle_uri).driver == "crawler":
+        return HaltAction.STOP
+    return HaltAction.HOLD
+
+
+def safety_limits(section: Mapping[str, Any], vehicle_uri: str | None) -> SafetyLimits:
+    """From `[control.safety]`, for the vehicle `vehicle_uri` names (None: not known, see hold_action)."""
+    return build(SafetyLimits, {**section, "hold_action": hold_action(section["hold_action"], vehicle_uri)})
 
 
 def crawler_settings(vehicle: Mapping[str, Any]) -> CrawlerSettings:
