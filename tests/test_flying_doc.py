@@ -1,0 +1,36 @@
+"""docs/flying.md keeps up with the code: its example mission loads, and it names every mission property, every
+limit the gate holds a mission to, and every autopilot parameter the MAVLink driver checks."""
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+from gridscout.control.mission import Mission, parse_mission
+from gridscout.edge.config import SafetyConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = (ROOT / "docs" / "flying.md").read_text()
+
+#: the gate's limits that only a mission (a drone or rover) brings into play
+MISSION_LIMITS = ("min_alt_rel_m", "max_alt_rel_m", "max_ground_speed_mps", "prediction_horizon_s", "hold_action")
+
+
+def test_the_example_mission_loads():
+    example = re.search(r"```json\n(.*?)```", DOC, re.DOTALL)
+    assert example, "docs/flying.md has no ```json example"
+    mission = parse_mission(json.loads(example.group(1)), "docs/flying.md")
+    assert mission.geofence is not None and mission.standoff_m == 12.0
+
+
+def test_every_mission_property_is_described():
+    properties = {f.name for f in dataclasses.fields(Mission)} - {"line", "geofence"}
+    for name in properties:
+        assert f"| `{name}` |" in DOC, name
+
+
+def test_every_mission_limit_is_described():
+    for key in MISSION_LIMITS:
+        assert key in SafetyConfig.model_fields, key
+        assert f"`{key}`" in DOC, key
+
