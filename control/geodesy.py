@@ -191,6 +191,20 @@ def segment_crosses_polygon(
     return False
 
 
+def distance_to_boundary(x: float, y: float, polygon: Sequence[tuple[float, float]]) -> float:
+    """The distance from (x, y) to the nearest edge of the polygon, inside or out (in the polygon's units)."""
+    ring = list(polygon)
+    if len(ring) > 1 and ring[0] != ring[-1]:
+        ring.append(ring[0])
+    best = math.inf
+    for (ax, ay), (bx, by) in itertools.pairwise(ring):
+        dx, dy = bx - ax, by - ay
+        length2 = dx * dx + dy * dy
+        t = 0.0 if length2 == 0.0 else min(max(((x - ax) * dx + (y - ay) * dy) / length2, 0.0), 1.0)
+        best = min(best, math.hypot(x - ax - t * dx, y - ay - t * dy))
+    return best
+
+
 def point_in_polygon(x: float, y: float, polygon: Sequence[tuple[float, float]], *, tol: float = 1e-9) -> bool:
     """True when (x, y) lies inside the polygon or on its boundary (within `tol`, in the polygon's units).
 

@@ -16,6 +16,7 @@ flight path is the route offset sideways (mitred corners); `velocity_setpoint` s
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import math
@@ -27,6 +28,8 @@ from pathlib import Path
 from gridscout.control.geodesy import LocalFrame, point_in_polygon, segment_crosses_polygon
 
 _MIN_SEGMENT_M = 0.01  # consecutive route points closer than this are one point
+#: the fastest correction `velocity_setpoint` adds back onto the path or the altitude, by default (m/s)
+MAX_CORRECTION_MPS = 2.0
 
 
 class MissionError(ValueError):
@@ -39,78 +42,75 @@ class Path2D:
 
     points: tuple[tuple[float, float], ...]
     _cum: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    #: per segment: start east, start north, unit direction (de, dn), length, bounding box (e, n min and max)
+    _segments: tuple[tuple[float, ...], ...] = field(init=False, repr=False, compare=False)
+    #: the last `locate` query and its answer: the gate asks about one position several times a tick
+    _last: list = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pts = tuple((float(e), float(n)) for e, n in self.points)
         if len(pts) < 2 or not all(math.isfinite(c) for p in pts for c in p):
             raise ValueError(f"a path needs two or more finite points, got {pts!r}")
-        cum = [0.0]
+        cum, segments = [0.0], []
         for (e0, n0), (e1, n1) in itertools.pairwise(pts):
             length = math.hypot(e1 - e0, n1 - n0)
             if length <= 0.0:
                 raise ValueError(f"a path's consecutive points must differ, got {(e0, n0)!r} twice")
             cum.append(cum[-1] + length)
+            de, dn = (e1 - e0) / length, (n1 - n0) / length
+            segments.append((e0, n0, de, dn, length, min(e0, e1), max(e0, e1), min(n0, n1), max(n0, n1)))
         object.__setattr__(self, "points", pts)
         object.__setattr__(self, "_cum", tuple(cum))
+        object.__setattr__(self, "_segments", tuple(segments))
+        object.__setattr__(self, "_last", [None, None])
 
     @property
     def length_m(self) -> float:
         return self._cum[-1]
 
     def _segment(self, s_m: float) -> int:
-        """Index of the segment holding arc length s (clamped to the path)."""
-        for i in range(len(self.points) - 2):
-            if s_m < self._cum[i + 1]:
-                return i
-        return len(self.points) - 2
-
-    def _direction(self, i: int) -> tuple[float, float]:
-        (e0, n0), (e1, n1) = self.points[i], self.points[i + 1]
-        length = self._cum[i + 1] - self._cum[i]
-        return (e1 - e0) / length, (n1 - n0) / length
+        """Index of the segment holding arc length s (clamped to the path; a vertex belongs to the segment
+        after it)."""
+        return min(max(bisect.bisect_right(self._cum, s_m) - 1, 0), len(self._segments) - 1)
 
     def point_at(self, s_m: float) -> tuple[float, float]:
         """(east, north) at arc length s, clamped to the path's ends."""
         s = min(max(s_m, 0.0), self.length_m)
         i = self._segment(s)
-        de, dn = self._direction(i)
-        e0, n0 = self.points[i]
+        e0, n0, de, dn = self._segments[i][:4]
         along = s - self._cum[i]
         return e0 + de * along, n0 + dn * along
 
     def tangent_at(self, s_m: float) -> tuple[float, float]:
         """Unit direction of travel (de, dn) at arc length s (at a corner: the segment after it)."""
-        return self._direction(self._segment(min(max(s_m, 0.0), self.length_m)))
+        return self._segments[self._segment(min(max(s_m, 0.0), self.length_m))][2:4]
 
     def locate(self, east: float, north: float) -> tuple[float, float, float]:
         """(s, cross, beyond): the nearest point's arc length (clamped to the path), the signed offset to
         the right of the direction of travel, and how far along the path's extension the point lies past
         an end (negative before the start, positive after the end, 0 alongside the path)."""
-        best: tuple[float, float, float, float] | None = None  # (distance², s, cross, beyond)
-        last = len(self.points) - 2
-        for i in range(last + 1):
-            de, dn = self._direction(i)
-            e0, n0 = self.points[i]
-            seg = self._cum[i + 1] - self._cum[i]
+        if self._last[0] == (east, north):
+            return self._last[1]
+        best_d2, best = math.inf, (0.0, 0.0, 0.0)
+        last = len(self._segments) - 1
+        for i, (e0, n0, de, dn, seg, e_lo, e_hi, n_lo, n_hi) in enumerate(self._segments):
+            gap_e = max(e_lo - east, 0.0, east - e_hi)
+            gap_n = max(n_lo - north, 0.0, north - n_hi)
+            if gap_e * gap_e + gap_n * gap_n >= best_d2:
+                continue  # its bounding box is further away than the nearest point so far
             along = (east - e0) * de + (north - n0) * dn
-            cross = (east - e0) * dn - (north - n0) * de  # right normal is (dn, -de)
-            beyond = 0.0
-            if along < 0.0:
-                beyond = along if i == 0 else 0.0
-                clamped = 0.0
-            elif along > seg:
-                beyond = along - seg if i == last else 0.0
-                clamped = seg
-            else:
-                clamped = along
+            perp = (east - e0) * dn - (north - n0) * de  # right normal is (dn, -de)
+            clamped = min(max(along, 0.0), seg)
+            d2 = (along - clamped) ** 2 + perp * perp
+            if d2 >= best_d2 - 1e-12:
+                continue
+            beyond = along if i == 0 and along < 0.0 else along - seg if i == last and along > seg else 0.0
+            cross = perp
             if beyond == 0.0 and clamped != along:  # nearest to an interior vertex: the distance is radial
-                sign = 1.0 if cross >= 0.0 else -1.0
-                cross = sign * math.hypot(along - clamped, cross)
-            d2 = (along - clamped) ** 2 + ((east - e0) * dn - (north - n0) * de) ** 2
-            if best is None or d2 < best[0] - 1e-12:
-                best = (d2, self._cum[i] + clamped, cross, beyond)
-        assert best is not None
-        return best[1], best[2], best[3]
+                cross = math.copysign(math.sqrt(d2), perp if perp != 0.0 else 1.0)
+            best_d2, best = d2, (self._cum[i] + clamped, cross, beyond)
+        self._last[:] = [(east, north), best]
+        return best
 
     def project(self, east: float, north: float) -> tuple[float, float]:
         """(s_m, cross_m): arc length of the nearest point on the path (in [0, length]) and the signed
@@ -133,7 +133,7 @@ def velocity_setpoint(
     *,
     gain_cross: float = 0.5,
     gain_alt: float = 0.8,
-    max_correction_mps: float = 2.0,
+    max_correction_mps: float = MAX_CORRECTION_MPS,
 ) -> tuple[float, float, float]:
     """(v_north, v_east, v_down) in m/s, NED as MAVLink wants, to fly `path` at `speed_mps`.
 

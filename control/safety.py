@@ -24,12 +24,12 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gridscout.control.geodesy import point_in_polygon, segment_crosses_polygon
-from gridscout.control.mission import Mission, velocity_setpoint
+from gridscout.control.geodesy import distance_to_boundary, point_in_polygon, segment_crosses_polygon
+from gridscout.control.mission import MAX_CORRECTION_MPS, Mission, velocity_setpoint
 from gridscout.control.types import SpeedCommand
 
 _EPS = 1e-6  # slack on time comparisons, so float error in 20 Hz timestamps never skips a due command
-_PREDICTION_STEP_S = 0.1  # the look-ahead flies the guidance forward in steps this long
+_PREDICTION_STEP_S = 0.25  # the look-ahead flies the guidance forward in steps this long
 
 
 class HaltAction(StrEnum):
@@ -229,11 +229,22 @@ class SafetyGate:
         altitude band makes the command a fault."""
         if pose is None or self.mission is None:
             return ()
-        lim, fence = self.limits, self._fence
-        check_alt = pose.alt_rel_m is not None and (lim.min_alt_rel_m is not None or lim.max_alt_rel_m is not None)
+        lim, horizon = self.limits, self.limits.prediction_horizon_s
+        low, high, u0 = lim.min_alt_rel_m, lim.max_alt_rel_m, pose.alt_rel_m
+        # Only a limit within reach over the horizon needs the guidance flown forward: horizontally the along
+        # speed is capped at max_ground_speed_mps and each correction at MAX_CORRECTION_MPS, vertically the
+        # altitude correction alone moves it.
+        reach = horizon * math.hypot(max(lim.max_ground_speed_mps, MAX_CORRECTION_MPS), MAX_CORRECTION_MPS) + 1.0
+        fence = self._fence
+        if fence is not None and distance_to_boundary(pose.east_m, pose.north_m, fence) > reach:
+            fence = None
+        climb = horizon * MAX_CORRECTION_MPS + 0.5
+        check_alt = u0 is not None and (
+            (low is not None and u0 - low <= climb) or (high is not None and high - u0 <= climb)
+        )
         if fence is None and not check_alt:
             return ()
-        steps = math.ceil(lim.prediction_horizon_s / _PREDICTION_STEP_S - _EPS)
+        steps = math.ceil(horizon / _PREDICTION_STEP_S - _EPS)
         for speed in {plan.target, plan.speed} - {0.0}:  # at speed 0 the driver holds: nothing moves
             e, n, u = pose.east_m, pose.north_m, pose.alt_rel_m
             for _ in range(steps):

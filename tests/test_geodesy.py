@@ -9,6 +9,7 @@ from gridscout.control.geodesy import (
     LocalFrame,
     bearing_deg,
     distance_m,
+    distance_to_boundary,
     from_ecef,
     point_in_polygon,
     segment_crosses_polygon,
@@ -164,3 +165,19 @@ def test_random_points_agree_with_a_grid_count():
 def test_segment_crosses_polygon(a, b, crosses):
     assert segment_crosses_polygon(a, b, CONCAVE) is crosses
     assert segment_crosses_polygon(a, b, [*CONCAVE, CONCAVE[0]]) is crosses
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "distance"),
+    [
+        (5.0, 1.0, 1.0),
+        (5.0, 5.0, 0.0),
+        (5.0, 6.0, math.sqrt(0.5)),
+        (12.0, 5.0, 2.0),
+        (13.0, 14.0, 5.0),
+        (0.0, 0.0, 0.0),
+    ],
+)
+def test_distance_to_boundary(x, y, distance):
+    """Inside or out, the distance to the nearest edge (the notch's vertex included)."""
+    assert distance_to_boundary(x, y, CONCAVE) == pytest.approx(distance)
