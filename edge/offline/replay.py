@@ -20,10 +20,11 @@ The second pass streams the camera images in step with that timeline. The stages
 (`PerceptionStage`, `ControlStage`, `ReporterStage`), on that clock instead of the wall clock, so the same
 recording, model and config give the same outputs every time, as fast as the CPU allows (`realtime`:
 at the recorded pace, published on the bus over tcp for live tools, `BusEcho`). The recording's run id,
-device id and mode are kept, so report ids come out the same as the run's. What comes out: `replay.mcap`
-(the same recorder and channels as a run: frames, images, telemetry, detections and their annotations,
-control states, commands, report writes), a report store, and `diff.json`: how the outputs differ from
-the recorded ones (`replay_diff`).
+device id and mode are kept, so report ids come out the same as the run's for tracks numbered the same.
+What comes out: `replay.mcap` (the same recorder and channels as a run: frames, images, telemetry,
+detections and their annotations, control states, commands, report writes), a report store, and
+`diff.json`: how the outputs differ from the recorded ones (`replay_diff`, which pairs reports by what they
+are, so a renumbered track's report is the same report under another id).
 """
 
 from __future__ import annotations

@@ -41,12 +41,13 @@ UPDATE_ENV = "GRIDSCOUT_UPDATE_REFS"
 STAGES = ("perception", "control", "reporter")
 
 #: what each stage is held to. Perception: onnxruntime may round differently on another CPU or version, so
-#: boxes must overlap 0.95 and scores agree to 0.02 (track ids exactly). Control and the reporter are
-#: deterministic on the same inputs: exact (their confidences are the recorded detections' own).
+#: boxes must overlap 0.95 and scores agree to 0.02 (track ids exactly: no renumbering). Control and the
+#: reporter are deterministic on the same inputs: exact (their confidences are the recorded detections' own,
+#: and a report id that changes is a change).
 TOLERANCES = {
-    "perception": Tolerances(iou=0.95, score=0.02, confidence=0.0),
-    "control": Tolerances(iou=1.0, score=0.0, confidence=0.0),
-    "reporter": Tolerances(iou=1.0, score=0.0, confidence=0.0),
+    "perception": Tolerances(iou=0.95, score=0.02, confidence=0.0, renumbering=False),
+    "control": Tolerances(iou=1.0, score=0.0, confidence=0.0, renumbering=False),
+    "reporter": Tolerances(iou=1.0, score=0.0, confidence=0.0, renumbering=False),
 }
 
 

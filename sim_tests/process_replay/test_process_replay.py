@@ -1,9 +1,9 @@
 """Process replay: each stage re-run on the reference recordings' inputs gives the expected outputs.
 
-Tolerances (`refs.TOLERANCES`): perception boxes IoU >= 0.95, scores within 0.02, track ids exact;
-control and the reporter exact. A failure prints what changed (counts and the first examples). When a
-change is intended: `python -m sim_tests.process_replay.refs --update-refs` (or run these tests with
-GRIDSCOUT_UPDATE_REFS=1), and commit the new expected outputs with the change.
+Tolerances (`refs.TOLERANCES`): perception boxes IoU >= 0.95, scores within 0.02, track ids exact (no
+renumbering); control and the reporter exact (report ids too). A failure prints what changed (counts and
+the first examples). When a change is intended: `python -m sim_tests.process_replay.refs --update-refs`
+(or run these tests with GRIDSCOUT_UPDATE_REFS=1), and commit the new expected outputs with the change.
 """
 
 from __future__ import annotations
