@@ -3,11 +3,14 @@
 Each 20 Hz tick: `Patrol.update` turns perception and telemetry into an `Intent`; `SafetyGate.step` turns the
 intent's command into what may be sent (or STOP on stale, lost or bad input). Pure standard-library Python,
 with every time passed in, so runs are deterministic and replayable. Perception never imports this package.
-`vehicle` is the vocabulary every vehicle driver speaks (telemetry, states, limits); the HAL uses it too.
+`vehicle` is the vocabulary every vehicle driver speaks (telemetry, states, limits); `geodesy` (a WGS84 local
+frame) and `mission` (the line a drone or rover flies, and the guidance along it) are pure too. The HAL uses all three.
 """
 
 from gridscout.control.behaviour import BehaviourParams, Patrol
-from gridscout.control.safety import GateDecision, SafetyGate, SafetyLimits
+from gridscout.control.geodesy import LocalFrame
+from gridscout.control.mission import Mission, MissionError, Path2D, load_mission, velocity_setpoint
+from gridscout.control.safety import GateDecision, HaltAction, SafetyGate, SafetyLimits
 from gridscout.control.types import (
     Intent,
     Mode,
@@ -21,8 +24,13 @@ from gridscout.control.vehicle import VehicleLimits, VehicleState, VehicleTeleme
 __all__ = [
     "BehaviourParams",
     "GateDecision",
+    "HaltAction",
     "Intent",
+    "LocalFrame",
+    "Mission",
+    "MissionError",
     "Mode",
+    "Path2D",
     "Patrol",
     "PerceptionInput",
     "SafetyGate",
@@ -33,4 +41,6 @@ __all__ = [
     "VehicleLimits",
     "VehicleState",
     "VehicleTelemetry",
+    "load_mission",
+    "velocity_setpoint",
 ]
