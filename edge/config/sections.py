@@ -128,7 +128,7 @@ class SafetyConfig(Section):
     )
     min_alt_rel_m: float | None = Field(None, description="hold below this altitude above home (unset: no floor)")
     max_alt_rel_m: float | None = Field(
-        120.0, description="hold above this altitude above home (120 m: the usual legal ceiling; unset: none)"
+        120.0, gt=0, description="hold above this altitude above home (120 m: the usual legal ceiling for drones)"
     )
     max_ground_speed_mps: float = Field(
         5.0, gt=0, le=30, description="fastest speed over ground a command may ask for, path corrections included"
