@@ -193,3 +193,64 @@ def test_kill_9_mid_write_loses_nothing_committed(tmp_path):
         assert store.latest_seq() in (len(printed), len(printed) + 1)  # at most one commit not yet printed
         superseded = {int(seq) for rid, seq, _ in printed if rows[rid].seq > int(seq)}
         assert set(seqs) | superseded == set(range(1, store.latest_seq() + 1))
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE reports (
+    id TEXT PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL, track_key TEXT NOT NULL,
+    class_name TEXT NOT NULL, confidence REAL NOT NULL, first_seen_ns INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL,
+    position_m REAL, lat REAL, lon REAL, alt REAL, frame_id INTEGER NOT NULL, model_name TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    review_state TEXT NOT NULL DEFAULT 'new' CHECK (review_state IN ('new', 'confirmed', 'rejected')),
+    review_note TEXT, reviewed_at_ns INTEGER, observations INTEGER NOT NULL DEFAULT 1, UNIQUE (device_id, seq)
+);
+CREATE TABLE evidence (
+    report_id TEXT PRIMARY KEY REFERENCES reports(id) ON DELETE CASCADE, jpeg BLOB NOT NULL, sha256 TEXT NOT NULL,
+    x1 REAL, y1 REAL, x2 REAL, y2 REAL
+);
+INSERT INTO meta VALUES ('device_id', 'gs-old-device'), ('schema_version', '1');
+INSERT INTO reports (id, device_id, seq, track_key, class_name, confidence, first_seen_ns, last_seen_ns, position_m,
+                     lat, lon, alt, frame_id, model_name, model_sha256)
+VALUES ('old-report', 'gs-old-device', 7, 'run:1', 'missing_cap', 0.8, 1, 2, 12.5, 47.5, 8.25, 400.0, 3, 'm', 'ab');
+"""
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_reports(tmp_path):
+    """Scenario: a box upgraded from a GridScout without geotag errors opens its old reports.db: the reports
+    are all there (error unknown), new writes store their error, and the file says it is now version 2."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with sqlite3.connect(data / "reports.db") as db:
+        db.executescript(V1_SCHEMA)
+    with ReportStore(data) as store:
+        assert store.device_id == "gs-old-device"
+        (old,) = store.list()
+        assert (old.id, old.seq, old.lat, old.lon, old.alt, old.error_m) == ("old-report", 7, 47.5, 8.25, 400.0, None)
+        new = store.upsert(observe("new", 0.9, lat=47.6, lon=8.3, error_m=4.5))
+        assert new.seq == 8 and new.error_m == 4.5
+    with sqlite3.connect(data / "reports.db") as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    with ReportStore(data) as again:  # opening a migrated store again changes nothing
+        assert [r.error_m for r in again.list()] == [None, 4.5]
+
+
+def test_geojson_is_rfc_7946_that_gis_tools_open(store):
+    """Points are [lon, lat, alt] (longitude first), every feature has a geometry (null allowed) and flat
+    properties including error_m, and there is no `crs` member (RFC 7946 dropped it: WGS84 always)."""
+    store.upsert(observe("geo", 0.9, lat=59.62, lon=10.95, alt=120.5, error_m=3.25))
+    store.upsert(observe("flat", 0.8, lat=59.63, lon=10.96))
+    store.upsert(observe("none", 0.7, position_m=15.0))
+    collection = json.loads(json.dumps(to_geojson(store.list())))
+    assert set(collection) == {"type", "features"} and collection["type"] == "FeatureCollection"
+    for feature in collection["features"]:
+        assert set(feature) == {"type", "id", "geometry", "properties"} and feature["type"] == "Feature"
+        assert all(not isinstance(v, dict) for v in feature["properties"].values())
+        geometry = feature["geometry"]
+        if geometry is not None:
+            lon, lat, *alt = geometry["coordinates"]
+            assert geometry["type"] == "Point" and -180 <= lon <= 180 and -90 <= lat <= 90 and len(alt) <= 1
+    geo, flat, none = collection["features"]
+    assert geo["geometry"]["coordinates"] == [10.95, 59.62, 120.5] and geo["properties"]["error_m"] == 3.25
+    assert flat["geometry"]["coordinates"] == [10.96, 59.63]
+    assert none["geometry"] is None and none["properties"]["error_m"] is None

@@ -17,13 +17,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="find grid defects in footage",
         description=(
             "Detect insulators and defects in a video file, a folder of images, a camera, a stream or a "
-            "synthetic scene; track them; write an annotated video and JSON lines; print a summary. "
-            "With no SOURCE it runs on the bundled demo footage."
+            "synthetic scene; track them; place them on the map where the frames carry a camera pose "
+            "(geotagged photos' EXIF/XMP, synthetic flights); write an annotated video, JSON lines and "
+            "reports; print a summary. With no SOURCE it runs on the bundled demo footage."
         ),
         epilog=(
             "SOURCE forms: video.mp4 | images/ | 0 or /dev/video0 | rtsp://host/stream | "
             "synthetic://demo | synthetic://drone?seed=3&frames=300.\n"
-            "Example: gridscout detect flight.mp4 --out annotated.mp4 --jsonl detections.jsonl"
+            "Example: gridscout detect flight.mp4 --out annotated.mp4 --jsonl detections.jsonl\n"
+            "Example: gridscout detect survey/ --data survey-data && "
+            "gridscout reports --data survey-data export --geojson defects.geojson"
         ),
     )
     p.add_argument("source", nargs="?", default=None, help="what to look at (default: the bundled demo footage)")
@@ -35,6 +38,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, help="write the annotated video here (.mp4 or .avi)")
     p.add_argument("--jsonl", type=Path, help="write one JSON line per frame here")
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="also store the defects as reports in this data directory (one per tracked defect; for a folder of "
+        "photos, one per defect per photo), for gridscout reports and the fleet API",
+    )
+    p.add_argument(
+        "--config", type=Path, help="a config file: its [geotag] camera and error budget, [reporter] and [mission]"
+    )
+    p.add_argument("--mission", type=Path, help="a mission file (GeoJSON): its line height is where defects are placed")
     p.add_argument("--summary-json", type=Path, help="also write the summary as JSON here")
     p.add_argument("--conf", type=unit_float, help="minimum confidence, overriding the model's (0-1)")
     p.add_argument("--threads", type=positive_int, help="onnxruntime threads (default: all cores)")
@@ -51,9 +64,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gridscout.edge.config import load_config
     from gridscout.edge.offline.detect import DetectOptions, run_detect
 
     source = args.source or str(DEMO_FOOTAGE)
+    config = load_config(args.config)
+    mission_file = args.mission or _configured_mission(config)
+    mission = None
+    if mission_file:
+        from gridscout.control.mission import load_mission
+
+        mission = load_mission(mission_file)
     summary = run_detect(
         DetectOptions(
             source=source,
@@ -66,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
             realtime=args.realtime,
             progress=not args.no_progress and sys.stderr.isatty(),
             max_frames=args.max_frames,
+            data=args.data,
+            geotag=config.geotag.settings(),
+            reporter=config.reporter.model_dump(),
+            mission=mission,
         )
     )
     print(summary.format())
@@ -75,3 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if args.summary_json:
         args.summary_json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
     return 0
+
+
+def _configured_mission(config) -> str | None:
+    """`[mission] file`, when the config has that section and sets it."""
+    section = getattr(config, "mission", None)
+    return getattr(section, "file", None) or None

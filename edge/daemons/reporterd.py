@@ -5,8 +5,11 @@ confidence beats the best by `confidence_step` (with the new frame as evidence),
 `update_interval_s` to move last-seen along, and once more when the track is lost. Time here is
 the footage's clock in replay (deterministic) and the monotonic clock live.
 
-`ReporterStage` is that logic on a clock passed in, which `gridscout replay` runs on recorded inputs;
-`Reporter` adds the bus and the store's lifetime.
+Each write places the defect on the map (`gridscout.edge.geotag.placement`): from the frame's own camera
+pose when it has one, else from fresh telemetry with the configured camera mount, or on the mission's line.
+
+`ReporterStage` is that logic on a clock passed in, which `gridscout replay` and `gridscout detect --data` run
+on recorded inputs; `Reporter` adds the bus and the store's lifetime.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ import numpy as np
 import simplejpeg
 
 from gridscout.control.vehicle import VehicleTelemetry
+from gridscout.edge.geotag.placement import ReportPlacer
+from gridscout.edge.geotag.settings import geotag_settings
 from gridscout.edge.reports.store import ReportObservation, ReportStore
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, FrameMeta, ReportEvent
 from gridscout.edge.runtime.submaster import data_time_s
+from gridscout.hardware.frame import CameraPose
 
 #: frames kept for evidence, newest last (frames arrive just before their detections)
 FRAME_RING = 32
@@ -47,10 +53,12 @@ class TrackState:
 class ReporterStage:
     """Defect tracks in, report writes out: the reporter's whole logic, on a clock passed in.
 
-    `take_frame` keeps frames for evidence, `take_telemetry` the vehicle's latest report, and
-    `on_detections(det, now_ns)` decides and writes; `now_ns` is the monotonic time the detections are
-    handled at (the clock live, the recorded time in `gridscout replay`), which judges the telemetry's
-    age and, live, the tracks' timing. Each write goes to the store and then to `emit` as a ReportEvent."""
+    `take_frame` keeps frames for evidence (with their camera pose, when the source knows it),
+    `take_telemetry` the vehicle's latest report, and `on_detections(det, now_ns)` decides and writes;
+    `now_ns` is the monotonic time the detections are handled at (the clock live, the recorded time in
+    `gridscout replay`), which judges the telemetry's age and, live, the tracks' timing. Each write goes to
+    the store and then to `emit` as a ReportEvent; `placer` puts it on the map (None: position along the
+    line only)."""
 
     def __init__(
         self,
@@ -60,14 +68,16 @@ class ReporterStage:
         run_id: str,
         replay: bool,
         emit: Callable[[ReportEvent], None],
+        placer: ReportPlacer | None = None,
     ) -> None:
         self.cfg = cfg
+        self.placer = placer
         self.store = store
         self.run_id = run_id
         self.replay = replay
         self.emit = emit
         self.telemetry: VehicleTelemetry | None = None
-        self.frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.frames: OrderedDict[int, tuple[np.ndarray, CameraPose | None]] = OrderedDict()
         self.tracks: dict[str, TrackState] = {}
         self.stats: dict[str, float] = dict.fromkeys(
             ("reports_created", "reports_updated", "evidence_written", "last_frame_id", "missing_evidence_frames"), 0.0
@@ -79,8 +89,8 @@ class ReporterStage:
         """The tracks' clock: the footage's own in replay (deterministic), the monotonic clock live."""
         return det.t_source_s if self.replay else self._now_ns / 1e9
 
-    def take_frame(self, meta: FrameMeta, image: np.ndarray) -> None:
-        self.frames[meta.frame_id] = image
+    def take_frame(self, meta: FrameMeta, image: np.ndarray, pose: CameraPose | None = None) -> None:
+        self.frames[meta.frame_id] = (image, pose)
         while len(self.frames) > FRAME_RING:
             self.frames.popitem(last=False)
 
@@ -128,15 +138,20 @@ class ReporterStage:
 
     def write(self, st: TrackState, det: FrameDetections, box: DetectionBox, *, with_evidence: bool) -> None:
         jpeg = None
+        image, frame_pose = self.frames.get(det.frame_id, (None, None))
         if with_evidence:
-            image = self.frames.get(det.frame_id)
             if image is None:
                 self.stats["missing_evidence_frames"] += 1
             else:
-                # simplejpeg (libjpeg-turbo): this process needs no OpenCV, ~30 MB of RSS
-                jpeg = simplejpeg.encode_jpeg(image, quality=self.cfg["jpeg_quality"], colorspace="BGR")
+                jpeg = evidence_jpeg(image, self.cfg["jpeg_quality"])
         t = self.telemetry
         fresh = t is not None and self.position_fresh()
+        fix = None
+        if self.placer is not None:
+            box_xyxy = (box.x1, box.y1, box.x2, box.y2)
+            fix = self.placer.place(
+                box_xyxy, det.width, det.height, frame_pose=frame_pose, telemetry=t if fresh else None
+            )
         report = self.store.write(
             ReportObservation(
                 track_key=st.key,
@@ -147,9 +162,10 @@ class ReporterStage:
                 model_name=det.model_name,
                 model_sha256=det.model_sha256,
                 position_m=t.position_m if t and fresh else None,
-                lat=t.lat_deg if t and fresh else None,
-                lon=t.lon_deg if t and fresh else None,
-                alt=t.alt_m if t and fresh else None,
+                lat=fix.lat if fix else None,
+                lon=fix.lon if fix else None,
+                alt=fix.alt_m if fix else None,
+                error_m=fix.error_m if fix else None,
                 evidence_jpeg=jpeg,
                 evidence_box_xyxy=(box.x1, box.y1, box.x2, box.y2) if jpeg else None,
             )
@@ -174,6 +190,22 @@ class ReporterStage:
         )
 
 
+def evidence_jpeg(image: np.ndarray, quality: int) -> bytes:
+    """A BGR frame as evidence JPEG: simplejpeg (libjpeg-turbo), so this process needs no OpenCV (~30 MB RSS)."""
+    return simplejpeg.encode_jpeg(image, quality=quality, colorspace="BGR")
+
+
+def report_placer(config: Mapping[str, Any]) -> ReportPlacer:
+    """The run's placer: `[geotag]`, and the mission of `[mission] file` when one is set."""
+    mission = None
+    mission_file = (config.get("mission") or {}).get("file")
+    if mission_file:
+        from gridscout.control.mission import load_mission
+
+        mission = load_mission(mission_file)
+    return ReportPlacer(geotag_settings(config["geotag"]), mission)
+
+
 class Reporter:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -182,7 +214,12 @@ class Reporter:
         self.inputs = rt.submaster(["frames", "detections", "telemetry"], hwm=1000 if self.replay else 50)
         self.events = rt.publisher("report_event")
         self.stage = ReporterStage(
-            rt.config.reporter, self.store, run_id=rt.spec.run_id, replay=self.replay, emit=self.events.publish
+            rt.config.reporter,
+            self.store,
+            run_id=rt.spec.run_id,
+            replay=self.replay,
+            emit=self.events.publish,
+            placer=report_placer(rt.config),
         )
         self.stats = self.stage.stats
 

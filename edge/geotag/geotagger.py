@@ -8,9 +8,9 @@ sea level uses `[geotag] ground_alt_m` for the ground's.
 Error budget (1 sigma, independent; see `projection` for the propagation): the position fix per
 horizontal axis (`gps_horizontal_error_m`, or the RTK fix's own), the camera's height
 (`gps_vertical_error_m`, or the RTK fix's own, combined with `target_height_error_m`: how far the defect
-may sit off the plane), pitch and roll (`attitude_error_deg`), yaw (`yaw_error_deg`), and the box centre
-(`box_centre_error` of the box's size, at least a pixel). A fix whose error would exceed `max_error_m` is
-no fix.
+may sit off the plane), the heading (`yaw_error_deg`), the tilt about each horizontal axis
+(`attitude_error_deg`), and the box centre (`box_centre_error` of the box's size, at least a pixel). A fix
+whose error would exceed `max_error_m` is no fix.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from gridscout.control.geodesy import LocalFrame
 from gridscout.edge.geotag.intrinsics import intrinsics_for
-from gridscout.edge.geotag.projection import RayInputs, locate
+from gridscout.edge.geotag.projection import Ray, locate
 from gridscout.edge.geotag.settings import GeotagSettings
 from gridscout.hardware.frame import CameraPose
 
@@ -76,9 +76,12 @@ class Geotagger:
         if height_above is None:
             self.misses["no altitude above home"] += 1
             return None
+        if height_above <= 0:
+            self.misses["camera not above the plane"] += 1
+            return None
         s = self.settings
         x1, y1, x2, y2 = box
-        inputs = RayInputs(
+        ray = Ray(
             0.0, 0.0, height_above, pose.yaw_deg, pose.pitch_deg, pose.roll_deg or 0.0,
             (x1 + x2) / 2, (y1 + y2) / 2, intr.f_px, intr.cx, intr.cy,
         )  # fmt: skip
@@ -96,7 +99,7 @@ class Geotagger:
                 max(1.0, s.box_centre_error * (y2 - y1)),
             ]
         )
-        found = locate(inputs, sigmas, s.min_depression_deg)
+        found = locate(ray, sigmas, s.min_depression_deg)
         if found is None:
             self.misses["ray near or above the horizon"] += 1
             return None

@@ -6,9 +6,12 @@ degrees) rotates camera axes into the world as R = Rz(yaw) Ry(pitch) Rx(roll), t
 gimbal angles and MAVLink's ATTITUDE use.
 
 The error is first-order propagation: the Jacobian J of the ground point (north, east) with respect to
-p = (north, east, camera height above the plane, yaw, pitch, roll, pixel u, pixel v), taken by central
-differences, maps the inputs' 1-sigma errors (independent, diagonal Σ) to the point's covariance
-C = J Σ Jᵀ; `error_m` = 2 √(trace C), the "2DRMS" radius that holds the point with about 95 % probability.
+p = (north, east, camera height above the plane, heading error, tilt errors about north and east, pixel u,
+pixel v), taken by central differences, maps the inputs' 1-sigma errors (independent, diagonal Σ) to the
+point's covariance C = J Σ Jᵀ; `error_m` = 2 √(trace C), the "2DRMS" radius that holds the point with about
+95 % probability. Attitude errors are small rotations of the camera about the world's down, north and east
+axes (a heading error and two tilts), not errors of its Euler angles, which lose an axis looking straight
+down (there yaw and roll turn about the same one).
 A ray that meets the plane at a grazing angle has a huge, badly linearised error: rays less than
 `min_depression_deg` below the horizon give no point at all.
 """
@@ -48,12 +51,12 @@ def euler_deg(rot: np.ndarray) -> tuple[float, float, float]:
 
 
 @dataclass(frozen=True, slots=True)
-class RayInputs:
-    """Everything the ground point depends on (the vector p of the module docstring), and the pinhole."""
+class Ray:
+    """A pixel's ray from a posed pinhole camera `height_m` above the plane, at (north, east) in a local frame."""
 
     north_m: float
     east_m: float
-    height_m: float  # camera above the plane
+    height_m: float
     yaw_deg: float
     pitch_deg: float
     roll_deg: float
@@ -64,49 +67,40 @@ class RayInputs:
     cy: float
 
     def vector(self) -> np.ndarray:
-        return np.array(
-            [
-                self.north_m,
-                self.east_m,
-                self.height_m,
-                self.yaw_deg,
-                self.pitch_deg,
-                self.roll_deg,
-                self.u_px,
-                self.v_px,
-            ]
-        )
+        """p of the module docstring at the nominal point (no attitude error)."""
+        return np.array([self.north_m, self.east_m, self.height_m, 0.0, 0.0, 0.0, self.u_px, self.v_px])
 
 
-def plane_hit(p: np.ndarray, f_px: float, cx: float, cy: float, min_depression_deg: float) -> np.ndarray | None:
-    """(north, east) where the ray of pixel (u, v) meets the plane `height` below the camera, or None.
+def plane_hit(p: np.ndarray, ray: Ray, min_depression_deg: float) -> np.ndarray | None:
+    """(north, east) where the ray of p (the module docstring's vector) meets the plane, or None.
 
     None when the ray points less than `min_depression_deg` below the horizon (or the camera is not above
     the plane)."""
-    north, east, height, yaw, pitch, roll, u, v = p
+    north, east, height, d_heading, d_tilt_n, d_tilt_e, u, v = p
     if height <= 0:
         return None
-    ray = rotation(yaw, pitch, roll) @ np.array([1.0, (u - cx) / f_px, (v - cy) / f_px])
-    if ray[2] < math.sin(math.radians(min_depression_deg)) * float(np.linalg.norm(ray)):
+    # a small rotation about the world's down, north and east axes (z, x and y of NED), then the attitude
+    camera = rotation(d_heading, d_tilt_e, d_tilt_n) @ rotation(ray.yaw_deg, ray.pitch_deg, ray.roll_deg)
+    d = camera @ np.array([1.0, (u - ray.cx) / ray.f_px, (v - ray.cy) / ray.f_px])
+    if d[2] < math.sin(math.radians(min_depression_deg)) * float(np.linalg.norm(d)):
         return None
-    t = height / ray[2]
-    return np.array([north + t * ray[0], east + t * ray[1]])
+    t = height / d[2]
+    return np.array([north + t * d[0], east + t * d[1]])
 
 
-def locate(inputs: RayInputs, sigmas: np.ndarray, min_depression_deg: float) -> tuple[np.ndarray, float] | None:
+def locate(ray: Ray, sigmas: np.ndarray, min_depression_deg: float) -> tuple[np.ndarray, float] | None:
     """The ground point (north, east) and its 2DRMS error in metres, or None for a grazing ray.
 
-    `sigmas` are the 1-sigma errors of the eight inputs in `RayInputs.vector` order."""
-    p = inputs.vector()
-    intr = (inputs.f_px, inputs.cx, inputs.cy, min_depression_deg)
-    hit = plane_hit(p, *intr)
+    `sigmas` are the 1-sigma errors of the eight inputs of p, in order (metres, degrees, pixels)."""
+    p = ray.vector()
+    hit = plane_hit(p, ray, min_depression_deg)
     if hit is None:
         return None
     jac = np.empty((2, len(p)))
     for i, step in enumerate(_STEPS):
         dp = np.zeros(len(p))
         dp[i] = step
-        ahead, behind = plane_hit(p + dp, *intr), plane_hit(p - dp, *intr)
+        ahead, behind = plane_hit(p + dp, ray, min_depression_deg), plane_hit(p - dp, ray, min_depression_deg)
         if ahead is None or behind is None:
             return None  # within a step of grazing: no honest error to give
         jac[:, i] = (ahead - behind) / (2 * step)

@@ -1,4 +1,9 @@
-"""`gridscout detect`: run the detector and tracker over a source, write video, JSONL and a summary."""
+"""`gridscout detect`: run the detector and tracker over a source, write video, JSONL, reports and a summary.
+
+Each detection is placed on the map from its frame's own camera pose (a geotagged photo's EXIF/XMP, a
+rendered flight's camera): `"geo": {"lat", "lon", "alt_m", "error_m"}` in the JSON lines, null without a
+pose. `--data DIR` also stores the defects as reports (`detect_reports`).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from gridscout.edge.geotag.placement import ReportPlacer
+from gridscout.edge.geotag.settings import GeotagSettings
 from gridscout.edge.offline.annotate import draw_detections
-from gridscout.hardware.camera import open_source
+from gridscout.hardware.camera import ImageFolder, open_source
 from gridscout.hardware.camera.base import FrameSource
 from gridscout.perception.model_loader import load_model
 from gridscout.perception.tracker import Tracker
@@ -35,6 +42,13 @@ class DetectOptions:
     realtime: bool = False
     progress: bool = True
     max_frames: int | None = None
+    #: store reports in this data directory's report store
+    data: Path | None = None
+    #: `[geotag]` (camera, error budget) and `[reporter]` values; None: the config's defaults
+    geotag: GeotagSettings | None = None
+    reporter: dict | None = None
+    #: the mission whose line height the rays are cast onto (control.mission.Mission)
+    mission: object | None = None
 
 
 @dataclass
@@ -46,6 +60,10 @@ class DetectSummary:
     corrupt_frames: int = 0
     detections: Counter = field(default_factory=Counter)
     tracks: dict[str, set[int]] = field(default_factory=dict)
+    geotagged: int = 0
+    geo_misses: Counter = field(default_factory=Counter)
+    reports: int | None = None
+    data: str | None = None
 
     @property
     def fps(self) -> float:
@@ -61,6 +79,9 @@ class DetectSummary:
             "corrupt_frames": self.corrupt_frames,
             "detections": dict(sorted(self.detections.items())),
             "tracks": {name: len(ids) for name, ids in sorted(self.tracks.items())},
+            "geotagged": self.geotagged,
+            "not_geotagged": dict(sorted(self.geo_misses.items())),
+            "reports": self.reports,
         }
 
     def format(self) -> str:
@@ -76,6 +97,14 @@ class DetectSummary:
             lines.append(f"{name:<12} {self.detections.get(name, 0):>10} {len(self.tracks.get(name, ())):>7}")
         if not names:
             lines.append("(nothing detected)")
+        total = sum(self.detections.values())
+        if total:
+            why = ", ".join(f"{n} {reason}" for reason, n in self.geo_misses.most_common())
+            lines.append(
+                f"geo      {self.geotagged} of {total} detections placed on the map" + (f"; {why}" if why else "")
+            )
+        if self.reports is not None:
+            lines.append(f"reports  {self.reports} in {self.data} (gridscout reports list --data {self.data})")
         return "\n".join(lines)
 
 
@@ -109,6 +138,8 @@ def run_detect(options: DetectOptions) -> DetectSummary:
         raise
     tracker = Tracker(frame_rate=source.fps or 10.0)
     summary = DetectSummary(source=source.name, model=model.name)
+    placer = ReportPlacer(options.geotag or _default_geotag(), options.mission)  # type: ignore[arg-type]
+    reports = _reports(options, source, model, placer) if options.data else None
     video = VideoOut(options.out, source.fps or 10.0) if options.out else None
     jsonl: IO[str] | None = None
     total = source.frame_count
@@ -127,8 +158,15 @@ def run_detect(options: DetectOptions) -> DetectSummary:
                 summary.detections[name] += 1
                 if track >= 0:
                     summary.tracks.setdefault(name, set()).add(int(track))
+            records = detections.to_records()
+            for record, box in zip(records, detections.boxes, strict=True):
+                fix = placer.place(tuple(float(v) for v in box), frame.width, frame.height, frame_pose=frame.pose)
+                record["geo"] = fix.as_json() if fix else None
+                summary.geotagged += fix is not None
+            if reports is not None:
+                reports.take(frame, detections)
             if jsonl:
-                record = {"frame": frame.frame_id, "name": frame.name, "detections": detections.to_records()}
+                record = {"frame": frame.frame_id, "name": frame.name, "detections": records}
                 jsonl.write(json.dumps(record) + "\n")
             if video:
                 video.write(draw_detections(frame.image, detections))
@@ -140,10 +178,41 @@ def run_detect(options: DetectOptions) -> DetectSummary:
     finally:
         summary.seconds = time.perf_counter() - started
         summary.corrupt_frames = source.corrupt_frames
+        summary.geo_misses = placer.misses
         bar.close()
         source.close()
+        if reports is not None:
+            reports.close()
+            summary.reports, summary.data = reports.reports, str(options.data)
         if jsonl:
             jsonl.close()
         if video:
             video.close()
     return summary
+
+
+def _default_geotag() -> GeotagSettings:
+    from gridscout.edge.config.geotag import GeotagConfig
+
+    return GeotagConfig().settings()
+
+
+def _reports(options: DetectOptions, source: FrameSource, model, placer: ReportPlacer):
+    from gridscout.edge.config.sections import ReporterConfig
+    from gridscout.edge.offline.detect_reports import DetectReports
+    from gridscout.perception.model_loader import model_sha256
+
+    inner = getattr(source, "inner", source)
+    photos = isinstance(inner, ImageFolder)
+    key = str(Path(options.source).resolve()) if Path(options.source).exists() else options.source
+    assert options.data is not None
+    return DetectReports(
+        options.data,
+        source_key=key,
+        model_name=model.name,
+        model_sha256=model_sha256(model),
+        reporter_cfg=options.reporter or ReporterConfig().model_dump(),
+        placer=placer,
+        photos=photos,
+        fps=source.fps or 10.0,
+    )

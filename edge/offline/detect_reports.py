@@ -1,0 +1,121 @@
+"""`gridscout detect --data DIR`: the defects `detect` finds, stored as reports in DIR's report store.
+
+- Footage (video, synthetic, a recording): one report per tracked defect, written by the live reporter's
+  own logic (`ReporterStage` on the footage's clock), with the same evidence and updates.
+- Photos (a folder of images): one report per defect per photo, each with its photo as evidence. Ids
+  follow the photo's path, class and rank among that photo's defects (best first), so running `detect`
+  again on the same folder updates those reports rather than adding more.
+Both are placed on the map from each frame's own pose (`ReportPlacer`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gridscout.edge.daemons.perceptiond import to_message
+from gridscout.edge.daemons.reporterd import ReporterStage, evidence_jpeg
+from gridscout.edge.geotag.placement import ReportPlacer
+from gridscout.edge.reports.store import ReportObservation, ReportStore
+from gridscout.edge.runtime.messages import FrameMeta
+from gridscout.hardware.frame import Frame
+from gridscout.perception.detections import Detections
+from gridscout.perception.taxonomy import is_defect
+
+
+class DetectReports:
+    """Writes `detect`'s defects into `data_dir`'s store; `created` and `updated` count the writes."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        source_key: str,
+        model_name: str,
+        model_sha256: str,
+        reporter_cfg: Mapping[str, Any],
+        placer: ReportPlacer,
+        photos: bool,
+        fps: float,
+    ) -> None:
+        self.store = ReportStore(data_dir)
+        self.source_key = source_key
+        self.model_name, self.model_sha256 = model_name, model_sha256
+        self.cfg = reporter_cfg
+        self.placer = placer
+        self.photos = photos
+        self.fps = fps
+        self.written: set[str] = set()
+        # the same footage and model give the same run id, so the same report ids (as a replay-mode run)
+        run_id = uuid.uuid5(uuid.NAMESPACE_URL, f"detect|{source_key}|{model_sha256}").hex
+        self.stage = ReporterStage(
+            reporter_cfg, self.store, run_id=run_id, replay=True, emit=self._count, placer=placer
+        )
+
+    @property
+    def reports(self) -> int:
+        return len(self.written)
+
+    def _count(self, event: Any) -> None:
+        self.written.add(event.report_id)
+
+    def take(self, frame: Frame, dets: Detections) -> None:
+        if self.photos:
+            self._photo(frame, dets)
+            return
+        meta = FrameMeta(
+            t_mono_ns=time.monotonic_ns(),
+            frame_id=frame.frame_id,
+            t_capture_mono_ns=frame.t_capture_mono_ns,
+            t_capture_wall_ns=frame.t_capture_wall_ns,
+            width=frame.width,
+            height=frame.height,
+            source_name=frame.source_name,
+            name=frame.name,
+            t_source_s=frame.frame_id / self.fps,
+        )
+        self.stage.take_frame(meta, frame.image, frame.pose)
+        message = to_message(meta, dets, 0.0, self.model_name, self.model_sha256, 0)
+        self.stage.on_detections(message, meta.t_mono_ns)
+
+    def _photo(self, frame: Frame, dets: Detections) -> None:
+        """One report per defect in the photo, best first, each with the photo as evidence."""
+        jpeg: bytes | None = None
+        order = sorted(range(len(dets)), key=lambda i: -float(dets.scores[i]))
+        rank: dict[str, int] = {}
+        for i in order:
+            name = dets.names[int(dets.class_ids[i])]
+            if not is_defect(name):
+                continue
+            k = rank[name] = rank.get(name, -1) + 1
+            box = tuple(float(v) for v in dets.boxes[i])
+            fix = self.placer.place(box, frame.width, frame.height, frame_pose=frame.pose)  # type: ignore[arg-type]
+            jpeg = jpeg or evidence_jpeg(frame.image, self.cfg["jpeg_quality"])
+            written = self.store.write(
+                ReportObservation(
+                    track_key=f"photo:{self.source_key}/{frame.name}:{name}:{k}",
+                    class_name=name,
+                    confidence=float(dets.scores[i]),
+                    t_wall_ns=frame.t_capture_wall_ns,
+                    frame_id=frame.frame_id,
+                    model_name=self.model_name,
+                    model_sha256=self.model_sha256,
+                    lat=fix.lat if fix else None,
+                    lon=fix.lon if fix else None,
+                    alt=fix.alt_m if fix else None,
+                    error_m=fix.error_m if fix else None,
+                    evidence_jpeg=jpeg,
+                    evidence_box_xyxy=box,  # type: ignore[arg-type]
+                )
+            )
+            self.written.add(written.id)
+
+    def close(self) -> None:
+        try:
+            if not self.photos:
+                self.stage.close_all(time.monotonic_ns())
+        finally:
+            self.store.close()
