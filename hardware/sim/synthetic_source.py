@@ -6,8 +6,10 @@
     synthetic://demo                                                  the fixed demo flight
 
 Query keys: seed, frames, width, height, fps, speed (m/s), defect_rate (0..1) and defect_types
-(comma list of missing_cap, broken_disc, bird_nest). Frames are rendered on demand and are a pure
-function of the URI; `truth(frame_id)` gives each frame's boxes.
+(comma list of missing_cap, broken_disc, bird_nest); lat, lon, ground_alt (m above sea level) and
+bearing (the line's direction, degrees clockwise from north) place the scene on the earth. Frames are
+rendered on demand and are a pure function of the URI; `truth(frame_id)` gives each frame's boxes,
+`Frame.pose` its camera pose, and `object_geo(frame_id, object_id)` where a box's object truly is.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from gridscout.hardware.camera.base import FrameSource, SourceError
-from gridscout.hardware.frame import Frame
+from gridscout.hardware.frame import CameraPose, Frame
 from gridscout.hardware.sim.scene.classes import parse_defect_types
-from gridscout.hardware.sim.scene.scene import Scene, SceneParams, TruthBox, render_still
+from gridscout.hardware.sim.scene.scene import Scene, SceneParams, TruthBox
 
 __all__ = ["DEMO", "SyntheticSource", "TruthBox", "params_from_uri", "render_synthetic"]
 
@@ -77,6 +79,10 @@ KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "speed": ("speed", _float(0.0, 50.0, lo_open=True)),
     "defect_rate": ("defect_rate", _float(0.0, 1.0)),
     "defect_types": ("defect_types", _defects),
+    "lat": ("lat", _float(-85.0, 85.0)),
+    "lon": ("lon", _float(-180.0, 180.0)),
+    "ground_alt": ("ground_alt_m", _float(-500.0, 9000.0)),
+    "bearing": ("bearing_deg", _float(0.0, 359.999)),
 }
 
 
@@ -128,7 +134,7 @@ class SyntheticSource(FrameSource):
         self.fps = self.params.fps
         self.name = "synthetic-demo" if kind == "demo" else f"synthetic-{kind}-s{self.params.seed}"
         self._scene: Scene | None = None
-        self._last: tuple[int, tuple[np.ndarray, list[TruthBox]]] | None = None  # stills are slow: keep one
+        self._last: tuple[int, Scene, tuple[np.ndarray, list[TruthBox]]] | None = None  # stills are slow: keep one
 
     @property
     def scene(self) -> Scene:
@@ -137,17 +143,36 @@ class SyntheticSource(FrameSource):
             self._scene = Scene(self.params)
         return self._scene
 
+    def scene_of(self, frame_id: int) -> Scene:
+        """The scene frame `frame_id` is rendered from (each still is a scene of its own)."""
+        self._check(frame_id)
+        if not self._stills:
+            return self.scene
+        return self._still(frame_id)[0]
+
+    def _still(self, frame_id: int) -> tuple[Scene, tuple[np.ndarray, list[TruthBox]]]:
+        if self._last is None or self._last[0] != frame_id:
+            # the same scene as render_still(seed, ...) with this URI's place on the earth
+            params = replace(self.params, seed=_still_seed(self.params.seed, frame_id), frames=1, fps=10.0)
+            scene = Scene(params)
+            self._last = (frame_id, scene, scene.render_with_truth(0))
+        return self._last[1], self._last[2]
+
     def render(self, frame_id: int) -> tuple[np.ndarray, list[TruthBox]]:
         """Image and ground truth of one frame, in any order."""
         self._check(frame_id)
         if self._stills:
-            if self._last is None or self._last[0] != frame_id:
-                p = self.params
-                shot = render_still(_still_seed(p.seed, frame_id), p.width, p.height, p.defect_types, p.defect_rate)
-                self._last = (frame_id, shot)
-            image, truth = self._last[1]
+            image, truth = self._still(frame_id)[1]
             return image.copy(), list(truth)
         return self.scene.render_with_truth(frame_id)
+
+    def pose(self, frame_id: int) -> CameraPose:
+        """The camera pose of one frame."""
+        return self.scene_of(frame_id).camera_pose(0 if self._stills else frame_id)
+
+    def object_geo(self, frame_id: int, object_id: str) -> tuple[float, float, float]:
+        """(lat, lon, altitude above sea level) of an object in frame `frame_id`'s truth (`TruthBox.object_id`)."""
+        return self.scene_of(frame_id).object_geo(object_id)
 
     def truth(self, frame_id: int) -> list[TruthBox]:
         """Ground-truth boxes of a frame (pixel xyxy, clipped to the frame)."""
@@ -174,6 +199,7 @@ class SyntheticSource(FrameSource):
                 t_capture_wall_ns=time.time_ns(),
                 source_name=self.name,
                 name=f"{self.name}#{i:06d}",
+                pose=self.pose(i),
             )
 
 

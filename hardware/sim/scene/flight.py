@@ -53,6 +53,11 @@ class DroneFlight:
     yaw: float
     pitch: float
     wander: Wander
+    #: the crossarm level it flies beside (its strings are what it inspects) and the side (+1: +Y)
+    level: int = 0
+    side: int = 1
+    #: transit speed between towers, m/s
+    speed: float = 0.0
 
     def pose(self, t: float) -> Pose:
         w = self.wander.at(t)
@@ -116,7 +121,7 @@ def drone_flight(
         near = np.exp(-(((x + ahead - towers_x) / 10.0) ** 2)).max()
         x += (fast - (fast - slow) * near) / rate
     wander = Wander.random(rng, (0.25, 0.3, 0.2, 0.03, 0.02, 0.0))
-    return DroneFlight(start, table, rate, float(yaw), float(pitch), wander)
+    return DroneFlight(start, table, rate, float(yaw), float(pitch), wander, level, side, float(speed))
 
 
 def crawler_flight(rng: np.random.Generator, layout: Layout, x_start: float, speed: float) -> CrawlerFlight:

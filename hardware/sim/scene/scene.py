@@ -4,7 +4,10 @@
     image, truth = scene.render_with_truth(42)
 
 Frames are a pure function of (params, frame index): the same seed gives byte-identical images and
-identical boxes, and frame i can be rendered without frames 0..i-1.
+identical boxes, and frame i can be rendered without frames 0..i-1. The scene stands somewhere on the
+earth (`SceneParams.lat`, `lon`, `ground_alt_m`, `bearing_deg`; `georef`), so each frame has a camera
+pose (`camera_pose(i)`) and each object a WGS84 position (`object_geo(object_id)`): geotags can be
+checked against the truth.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from gridscout.hardware.frame import CameraPose
 from gridscout.hardware.sim.scene.backgrounds import TERRAINS, Backdrop, make_backdrop, render_backdrop
 from gridscout.hardware.sim.scene.camera import NEAR, Camera, look_rotation, spheres_in_view
 from gridscout.hardware.sim.scene.classes import CLASS_NAMES, DEFAULT_DEFECT_TYPES, DEFECT_TYPES, INSULATOR
@@ -33,6 +37,13 @@ from gridscout.hardware.sim.scene.flight import (
     crawler_flight,
     drone_flight,
     still_pose,
+)
+from gridscout.hardware.sim.scene.georef import (
+    DEFAULT_BEARING_DEG,
+    DEFAULT_GROUND_ALT_M,
+    DEFAULT_LAT,
+    DEFAULT_LON,
+    GeoRef,
 )
 from gridscout.hardware.sim.scene.layout import Layout, build_layout
 from gridscout.hardware.sim.scene.postfx import PAD, CameraLook, apply_look, make_look
@@ -65,7 +76,8 @@ class TruthBox:
 @dataclass(frozen=True)
 class SceneParams:
     """What to render. `speed` (m/s along the line) defaults by mode; `defect_rate` is the share of
-    cap-and-pin strings that get a missing cap (and, if asked for, of other defects)."""
+    cap-and-pin strings that get a missing cap (and, if asked for, of other defects). `lat`, `lon`,
+    `ground_alt_m` and `bearing_deg` place the scene on the earth (they change no pixel)."""
 
     mode: str = "drone"
     seed: int = 0
@@ -76,6 +88,10 @@ class SceneParams:
     defect_types: tuple[str, ...] = DEFAULT_DEFECT_TYPES
     defect_rate: float = 0.35
     speed: float | None = None
+    lat: float = DEFAULT_LAT
+    lon: float = DEFAULT_LON
+    ground_alt_m: float = DEFAULT_GROUND_ALT_M
+    bearing_deg: float = DEFAULT_BEARING_DEG
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -86,6 +102,10 @@ class SceneParams:
             raise ValueError(f"frames {self.frames} / fps {self.fps}: expected frames >= 1 and 0 < fps <= 240")
         if not 0.0 <= self.defect_rate <= 1.0:
             raise ValueError(f"defect_rate {self.defect_rate}: expected 0..1")
+        if not (-85.0 <= self.lat <= 85.0 and -180.0 <= self.lon <= 180.0):
+            raise ValueError(f"position ({self.lat}, {self.lon}): expected latitude -85..85 and longitude -180..180")
+        if not 0.0 <= self.bearing_deg < 360.0:
+            raise ValueError(f"bearing {self.bearing_deg}: expected degrees 0 <= bearing < 360")
         unknown = [t for t in self.defect_types if t not in DEFECT_TYPES]
         if unknown:
             raise ValueError(f"defect type {unknown[0]!r}: expected some of {', '.join(DEFECT_TYPES)}")
@@ -199,6 +219,35 @@ class Scene:
 
     def camera(self, i: int) -> Camera:
         return self._camera_for(self.pose(i))
+
+    # --- on the earth ---------------------------------------------------------------------------
+
+    @property
+    def georef(self) -> GeoRef:
+        p = self.params
+        return GeoRef(p.lat, p.lon, p.ground_alt_m, p.bearing_deg)
+
+    def camera_pose(self, i: int) -> CameraPose:
+        """Frame i's camera as a `CameraPose` (source "synthetic", exact focal length in pixels)."""
+        pose = self.pose(i)
+        x, y, z = (float(v) for v in pose.pos)
+        return self.georef.camera_pose((x, y, z), pose.yaw, pose.pitch, pose.roll, self.f)
+
+    def object_position(self, object_id: str) -> np.ndarray:
+        """Scene metres of an object of the truth: a string's centre ("s3"), a defect's ("s3d0"), a nest's ("n1")."""
+        kind, index, defect = _parse_object_id(object_id)
+        if kind == "n":
+            return np.asarray(self.layout.nests[index].centre, float)
+        string = self.layout.strings[index]
+        if defect is None:
+            return np.asarray(string.centre, float)
+        frustum = string.defects[defect][1]
+        return 0.5 * (frustum.c1[0] + frustum.c2[0])
+
+    def object_geo(self, object_id: str) -> tuple[float, float, float]:
+        """(lat, lon, altitude above sea level) of an object of the truth."""
+        x, y, z = (float(v) for v in self.object_position(object_id))
+        return self.georef.to_global(x, y, z)
 
     # --- frames ---------------------------------------------------------------------------------
 
@@ -320,6 +369,17 @@ class Scene:
 
     def render_with_truth(self, i: int) -> tuple[np.ndarray, list[TruthBox]]:
         return self.render(i), self.truth(i)
+
+
+def _parse_object_id(object_id: str) -> tuple[str, int, int | None]:
+    """("s", 3, 0) for "s3d0", ("s", 3, None) for "s3", ("n", 1, None) for "n1"."""
+    head, _, defect = object_id.partition("d")
+    try:
+        if head[:1] not in ("s", "n") or (head[0] == "n" and defect):
+            raise ValueError
+        return head[0], int(head[1:]), int(defect) if defect else None
+    except ValueError:
+        raise KeyError(f"object id {object_id!r}: expected s<i>, s<i>d<k> or n<i>") from None
 
 
 def _defect_indices(cam: Camera, s: InsulatorString, defects: list[tuple[int, np.ndarray]]) -> list[int]:
