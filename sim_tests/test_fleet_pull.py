@@ -250,3 +250,20 @@ def test_cli_serve_and_fleet_pull_end_to_end(tmp_path, monkeypatch):
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=10)
     assert server.returncode == 0
+
+
+def test_geotagged_reports_reach_the_fleet_with_their_position_and_error(device, tmp_path):
+    """A report placed on the map carries lat, lon, alt and error_m through the API into the fleet database."""
+    server, store = device
+    placed = store.upsert(
+        ReportObservation(
+            track_key="run-2:track-1", class_name="missing_cap", confidence=0.8, t_wall_ns=1_714_564_900_000_000_000,
+            frame_id=3, model_name="m", model_sha256="ef" * 32, lat=59.6201234, lon=10.9512345, alt=123.25,
+            error_m=4.75,
+        )
+    )  # fmt: skip
+    into = tmp_path / "fleet.db"
+    assert pull([server.url], TOKEN, into, page_size=50).ok
+    pulled = fleet_rows(into)[placed.id]["report"]
+    assert (pulled["lat"], pulled["lon"], pulled["alt"], pulled["error_m"]) == (59.6201234, 10.9512345, 123.25, 4.75)
+    assert all(row["report"]["error_m"] is None for rid, row in fleet_rows(into).items() if rid != placed.id)
