@@ -45,7 +45,7 @@ def telemetry(t_ns: int, **values) -> VehicleTelemetry:
     return VehicleTelemetry(t_mono_ns=t_ns, t_rx_mono_ns=t_ns, state=VehicleState.MOVING, link_ok=True, **values)
 
 
-def run_stage(tmp_path, placer: ReportPlacer, telemetry_at=None, frame_pose=None, frames: int = 3):  # noqa: ANN001
+def run_stage(tmp_path, placer: ReportPlacer, telemetry_at=None, frame_pose=None, frames: int = 3):
     """Frames 0.1 s apart, each with its detections (and the telemetry made for it, if any); the stored report."""
     with ReportStore(tmp_path / "data", device_id="gs-test") as store:
         stage = ReporterStage(
