@@ -6,9 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gridscout.edge.cli.argtypes import positive_int, unit_float
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
+
+if TYPE_CHECKING:
+    from gridscout.edge.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -102,7 +106,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _configured_mission(config) -> str | None:
-    """`[mission] file`, when the config has that section and sets it."""
-    section = getattr(config, "mission", None)
-    return getattr(section, "file", None) or None
+def _configured_mission(config: Config) -> str | None:
+    """`[mission] file`, when the config sets it."""
+    return str(config.mission.file) if config.mission.file else None

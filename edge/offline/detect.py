@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -26,6 +26,10 @@ from gridscout.hardware.camera import ImageFolder, open_source
 from gridscout.hardware.camera.base import FrameSource
 from gridscout.perception.model_loader import load_model
 from gridscout.perception.tracker import Tracker
+
+if TYPE_CHECKING:
+    from gridscout.control.mission import Mission
+    from gridscout.edge.offline.detect_reports import DetectReports
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +51,8 @@ class DetectOptions:
     #: `[geotag]` (camera, error budget) and `[reporter]` values; None: the config's defaults
     geotag: GeotagSettings | None = None
     reporter: dict | None = None
-    #: the mission whose line height the rays are cast onto (control.mission.Mission)
-    mission: object | None = None
+    #: the mission whose line height the rays are cast onto
+    mission: Mission | None = None
 
 
 @dataclass
@@ -138,7 +142,7 @@ def run_detect(options: DetectOptions) -> DetectSummary:
         raise
     tracker = Tracker(frame_rate=source.fps or 10.0)
     summary = DetectSummary(source=source.name, model=model.name)
-    placer = ReportPlacer(options.geotag or _default_geotag(), options.mission)  # type: ignore[arg-type]
+    placer = ReportPlacer(options.geotag or _default_geotag(), options.mission)
     reports = _reports(options, source, model, placer) if options.data else None
     video = VideoOut(options.out, source.fps or 10.0) if options.out else None
     jsonl: IO[str] | None = None
@@ -197,7 +201,7 @@ def _default_geotag() -> GeotagSettings:
     return GeotagConfig().settings()
 
 
-def _reports(options: DetectOptions, source: FrameSource, model, placer: ReportPlacer):
+def _reports(options: DetectOptions, source: FrameSource, model: Any, placer: ReportPlacer) -> DetectReports:
     from gridscout.edge.config.sections import ReporterConfig
     from gridscout.edge.offline.detect_reports import DetectReports
     from gridscout.perception.model_loader import model_sha256
