@@ -196,6 +196,16 @@ def _iou(a, b) -> float:
 
 
 if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        here = Path(tmp)
+        line = write_flight_mission("synthetic://demo", here / "line.geojson")
+        run = gridscout("detect", "synthetic://demo", "--jsonl", "d.jsonl", "--mission", str(line), cwd=here)
+        assert run.returncode == 0, run.stderr
+        found = detection_errors(here / "d.jsonl")
+    spread = f"median {np.median(found):.2f} m, p90 {np.percentile(found, 90):.2f} m, max {max(found):.2f} m"
+    print(f"synthetic://demo: {len(found)} missing-cap detections of the shipped model; error {spread}")
     for uri in FLIGHTS:
         actual, claimed = truth_errors(uri, step=1)
         spread = f"median {np.median(actual):.2f} m, p90 {np.percentile(actual, 90):.2f} m, max {max(actual):.2f} m"

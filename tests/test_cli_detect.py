@@ -48,7 +48,8 @@ def test_detect_writes_video_jsonl_and_summary(small_video, tmp_path):
     assert lines[3]["name"] == "flight#000003"
     for record in lines:
         for det in record["detections"]:
-            assert set(det) == {"class", "confidence", "box", "track_id"}
+            assert set(det) == {"class", "confidence", "box", "track_id", "geo"}
+            assert det["geo"] is None  # a video carries no camera pose
             x1, y1, x2, y2 = det["box"]
             assert 0 <= x1 <= x2 <= 320 and 0 <= y1 <= y2 <= 240
     video = cv2.VideoCapture(str(out))
