@@ -20,11 +20,12 @@ import numpy as np
 import pytest
 
 from gridscout.control.geodesy import distance_m
-from gridscout.control.mission import parse_mission
+from gridscout.control.mission import load_mission, parse_mission
 from gridscout.edge.config.geotag import GeotagConfig
+from gridscout.edge.defaults import DEMO_MISSION
 from gridscout.edge.geotag import Geotagger
 from gridscout.hardware.sim.flight_mission import flight_mission, write_flight_mission
-from gridscout.hardware.sim.synthetic_source import SyntheticSource
+from gridscout.hardware.sim.synthetic_source import DEMO, SyntheticSource
 from tests.geotagged_photos import pose_metadata, write_photo
 
 SETTINGS = GeotagConfig().settings()
@@ -91,6 +92,13 @@ def test_the_mission_of_a_flight_is_the_line_the_camera_flew():
         assert abs(pose.alt_rel_m - mission.altitude_m) < 1.0
     assert max(abs(c) for c in cross) < 1.0
     assert along[0] < 2.0 and along[-1] > mission.path.length_m - 12.0
+
+
+def test_the_bundled_demo_mission_is_the_demo_footages_line():
+    """hardware/sim/assets/demo.mission.geojson is what make_demo writes for the demo flight (regenerate both with
+    `python -m gridscout.hardware.sim.make_demo`), and it loads as a mission."""
+    assert json.loads(DEMO_MISSION.read_text()) == flight_mission(DEMO)
+    assert load_mission(DEMO_MISSION).line_height_m is not None
 
 
 def test_a_still_scene_has_no_mission():

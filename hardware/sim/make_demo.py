@@ -1,7 +1,8 @@
 """Write the bundled demo footage: `python -m gridscout.hardware.sim.make_demo`.
 
 Renders `synthetic://demo` to hardware/sim/assets/demo.mp4 (mp4v) and its ground truth to
-demo.truth.jsonl, one line per frame: {"frame": i, "boxes": [{"class": "missing_cap", "box": [x1, y1, x2, y2]}]}.
+demo.truth.jsonl, one line per frame: {"frame": i, "boxes": [{"class": "missing_cap", "box": [x1, y1, x2, y2]}]},
+and writes demo.mission.geojson, the mission of the line it flies (`flight_mission`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import cv2
 
 from gridscout.hardware.camera.base import SourceError
+from gridscout.hardware.sim.flight_mission import write_flight_mission
 from gridscout.hardware.sim.synthetic_source import SyntheticSource
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -44,8 +46,11 @@ def write_demo(uri: str = DEMO_URI, out_dir: Path = ASSETS, stem: str = "demo") 
                     print(f"\r{src.name}: {n}/{src.frame_count} frames", end="", file=sys.stderr, flush=True)
     finally:
         writer.release()
+    mission = write_flight_mission(src.scene, out_dir / f"{stem}.mission.geojson")
     dt = time.perf_counter() - t0
-    print(f"\nwrote {video} ({video.stat().st_size / 1e6:.1f} MB) and {truth} in {dt:.1f} s", file=sys.stderr)
+    print(
+        f"\nwrote {video} ({video.stat().st_size / 1e6:.1f} MB), {truth} and {mission} in {dt:.1f} s", file=sys.stderr
+    )
     return video, truth
 
 
