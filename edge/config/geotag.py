@@ -41,7 +41,9 @@ class GeotagConfig(Section):
     gps_vertical_error_m: float = Field(
         1.5, ge=0, description="1-sigma error of the camera's height above home (an RTK photo states its own)"
     )
-    attitude_error_deg: float = Field(1.0, ge=0, le=30, description="1-sigma error of the camera's pitch and roll")
+    attitude_error_deg: float = Field(
+        1.0, ge=0, le=30, description="1-sigma tilt error of the camera (its pitch and roll), about each level axis"
+    )
     yaw_error_deg: float = Field(2.0, ge=0, le=45, description="1-sigma error of the camera's yaw (compass heading)")
     box_centre_error: float = Field(
         0.1, ge=0, le=1, description="1-sigma error of a box's centre, as a share of the box's width and height"

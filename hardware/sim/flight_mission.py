@@ -7,7 +7,8 @@ or a crawler's conductor) as a LineString, and a geofence Polygon around the fli
 `standoff_m` (the drone's side offset; right of the direction of travel is positive), `altitude_m` (the
 camera's height above home, the ground), `cruise_speed_mps` (the transit speed between towers; the
 footage slows at towers) and `line_height_m`, the height of the inspected insulators: the level the drone
-flies beside, or the crawler's conductor.
+flies beside, or the crawler's conductor. `camera` (which control.mission does not read) holds
+`camera_setup`'s values, so the file alone says how to geotag the footage from a vehicle flying it.
 
 `camera_setup` gives the `[geotag]` values of the footage's camera relative to the direction of flight
 (a gimbal: yaw off the nose, pitch in the world; its horizontal field of view), for a run that geotags the
@@ -85,6 +86,7 @@ def flight_mission(scene: Scene | SceneParams | str) -> dict[str, Any]:
                     "altitude_m": round(altitude, 3),
                     "cruise_speed_mps": round(speed, 3),
                     "line_height_m": round(line_height, 3),
+                    "camera": camera_setup(sc),
                 },
             },
             {
