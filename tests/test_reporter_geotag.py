@@ -105,3 +105,14 @@ def test_the_reporters_placer_reads_geotag_and_the_mission_file_from_the_config(
     placer = report_placer(config)
     assert placer.settings.hfov_deg == 70.0 and placer.mission is not None and placer.mission.path.length_m > 100
     assert report_placer(CONFIG.model_dump()).mission is None
+
+
+def test_a_replay_places_reports_without_a_mission_file_that_is_not_on_this_machine(tmp_path):
+    config = CONFIG.model_dump()
+    config["mission"] = {**config.get("mission", {}), "file": str(tmp_path / "gone.geojson")}
+    placer = report_placer(config, mission_may_be_gone=True)
+    assert placer is not None and placer.mission is None
+    with pytest.raises(ValueError, match=r"gone\.geojson"):
+        report_placer(config)  # a run is told: its mission file is missing
+    old = {k: v for k, v in config.items() if k != "geotag"}
+    assert report_placer(old) is None  # a recording made before geotagging: nothing to place with

@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -195,11 +196,15 @@ def evidence_jpeg(image: np.ndarray, quality: int) -> bytes:
     return simplejpeg.encode_jpeg(image, quality=quality, colorspace="BGR")
 
 
-def report_placer(config: Mapping[str, Any]) -> ReportPlacer:
-    """The run's placer: `[geotag]`, and the mission of `[mission] file` when one is set."""
+def report_placer(config: Mapping[str, Any], *, mission_may_be_gone: bool = False) -> ReportPlacer | None:
+    """The run's placer: `[geotag]`, and the mission of `[mission] file` when one is set (None: a config from
+    before geotagging). `mission_may_be_gone`: a replay on another machine places without a mission file that
+    is not there, rather than failing."""
+    if "geotag" not in config:
+        return None
     mission = None
     mission_file = (config.get("mission") or {}).get("file")
-    if mission_file:
+    if mission_file and not (mission_may_be_gone and not Path(mission_file).is_file()):
         from gridscout.control.mission import load_mission
 
         mission = load_mission(mission_file)

@@ -46,7 +46,7 @@ from tqdm import tqdm
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.daemons.controld import ControlStage
 from gridscout.edge.daemons.perceptiond import PerceptionStage
-from gridscout.edge.daemons.reporterd import ReporterStage
+from gridscout.edge.daemons.reporterd import ReporterStage, report_placer
 from gridscout.edge.offline.annotate import draw_boxes, draw_status
 from gridscout.edge.offline.detect import VideoOut
 from gridscout.edge.offline.replay_diff import Diff, Outputs, Tolerances, diff, dump
@@ -515,7 +515,12 @@ def run_replay(
 
     store = ReportStore(out_dir, device_id=rec.device_id)
     reporter = ReporterStage(
-        cfg["reporter"], store, run_id=rec.run_id, replay=replay_mode, emit=lambda ev: emit("report_event", ev)
+        cfg["reporter"],
+        store,
+        run_id=rec.run_id,
+        replay=replay_mode,
+        emit=lambda ev: emit("report_event", ev),
+        placer=report_placer(cfg, mission_may_be_gone=True),
     )
     control = ControlStage(cfg["control"], replay=replay_mode)
     perception = (
