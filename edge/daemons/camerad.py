@@ -139,17 +139,7 @@ class Camera:
         live = source.is_live
         frame_id = self.next_id if live else frame.frame_id
         t_source_s = (frame.t_capture_mono_ns - t0_ns) / 1e9 if live or not source.fps else frame.frame_id / source.fps
-        return FrameMeta(
-            t_mono_ns=time.monotonic_ns(),
-            frame_id=frame_id,
-            t_capture_mono_ns=frame.t_capture_mono_ns,
-            t_capture_wall_ns=frame.t_capture_wall_ns,
-            width=frame.width,
-            height=frame.height,
-            source_name=frame.source_name,
-            name=frame.name,
-            t_source_s=t_source_s,
-        )
+        return FrameMeta.of(frame, frame_id=frame_id, t_source_s=t_source_s)
 
     def run(self) -> int:
         try:

@@ -66,17 +66,7 @@ class DetectReports:
         if self.photos:
             self._photo(frame, dets)
             return
-        meta = FrameMeta(
-            t_mono_ns=time.monotonic_ns(),
-            frame_id=frame.frame_id,
-            t_capture_mono_ns=frame.t_capture_mono_ns,
-            t_capture_wall_ns=frame.t_capture_wall_ns,
-            width=frame.width,
-            height=frame.height,
-            source_name=frame.source_name,
-            name=frame.name,
-            t_source_s=frame.frame_id / self.fps,
-        )
+        meta = FrameMeta.of(frame, frame_id=frame.frame_id, t_source_s=frame.frame_id / self.fps)
         self.stage.take_frame(meta, frame.image, frame.pose)
         message = to_message(meta, dets, 0.0, self.model_name, self.model_sha256, 0)
         self.stage.on_detections(message, meta.t_mono_ns)

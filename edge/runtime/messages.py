@@ -10,11 +10,16 @@ control reads; msgspec carries that dataclass as it is. Names never repeat a wir
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from gridscout.control.vehicle import VehicleTelemetry
+
+if TYPE_CHECKING:
+    from gridscout.hardware.frame import Frame
 
 __all__ = [
     "EVERY_PROCESS",
@@ -59,6 +64,21 @@ class FrameMeta(Message, frozen=True):
     #: seconds since the first frame on the source's own clock (frame_id / fps for files);
     #: replay mode runs control on this clock, so the same footage gives the same decisions
     t_source_s: float
+
+    @classmethod
+    def of(cls, frame: Frame, *, frame_id: int, t_source_s: float) -> FrameMeta:
+        """The meta of a camera frame, made now."""
+        return cls(
+            t_mono_ns=time.monotonic_ns(),
+            frame_id=frame_id,
+            t_capture_mono_ns=frame.t_capture_mono_ns,
+            t_capture_wall_ns=frame.t_capture_wall_ns,
+            width=frame.width,
+            height=frame.height,
+            source_name=frame.source_name,
+            name=frame.name,
+            t_source_s=t_source_s,
+        )
 
 
 class FrameAck(Message, frozen=True):
