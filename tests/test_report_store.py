@@ -129,14 +129,17 @@ def test_reports_command_list_show_export(store, tmp_path, capsys):
     assert run_reports_cli("--data", data, "list") == 0
     table = capsys.readouterr().out
     assert report.id[:8] in table and "broken_insulator" in table and "42.0 m" in table
+    placed = store.upsert(observe("placed", 0.7, lat=59.62, lon=10.95, error_m=4.4))
+    assert run_reports_cli("--data", data, "list", "--since", str(report.seq)) == 0
+    assert f"{placed.id[:8]}" in (row := capsys.readouterr().out) and "59.620000,10.950000 ±4 m" in row
     assert run_reports_cli("list", "--json", "--data", data) == 0
-    assert json.loads(capsys.readouterr().out)["id"] == report.id
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [report.id, placed.id]
     jpeg = tmp_path / "best.jpg"
     assert run_reports_cli("--data", data, "show", report.id[:6], "--evidence", str(jpeg)) == 0
     assert report.id in capsys.readouterr().out and jpeg.read_bytes() == b"\xff\xd8jpeg"
     geojson = tmp_path / "out.geojson"
     assert run_reports_cli("--data", data, "export", "--geojson", str(geojson)) == 0
-    assert len(json.loads(geojson.read_text())["features"]) == 1
+    assert len(json.loads(geojson.read_text())["features"]) == 2
     with pytest.raises(ValueError, match="exactly one"):
         run_reports_cli("--data", data, "show", "zzz")
     with pytest.raises(FileNotFoundError, match="no report store"):

@@ -56,7 +56,8 @@ def _open(args: argparse.Namespace) -> ReportStore:
 
 def _position(report: Report) -> str:
     if report.lat is not None and report.lon is not None:
-        return f"{report.lat:.6f},{report.lon:.6f}"
+        within = f" ±{report.error_m:.0f} m" if report.error_m is not None else ""
+        return f"{report.lat:.6f},{report.lon:.6f}{within}"
     return f"{report.position_m:.1f} m" if report.position_m is not None else "-"
 
 
