@@ -216,7 +216,7 @@ def _reports(options: DetectOptions, source: FrameSource, model: Any, placer: Re
         model_name=model.name,
         model_sha256=model_sha256(model),
         reporter_cfg=options.reporter or ReporterConfig().model_dump(),
-        placer=placer,
+        placer=ReportPlacer(placer.settings, placer.mission),  # its own misses: the summary counts detections
         photos=photos,
         fps=source.fps or 10.0,
     )
