@@ -103,6 +103,21 @@ class _Plan:
     notes: tuple[str, ...]
 
 
+def mission_problem(mission: Mission, limits: SafetyLimits) -> str | None:
+    """Why the gate could never let `mission` be flown as its file says (None: it can): its altitude outside
+    the band, or its cruise speed above the fastest command."""
+    low, high = limits.min_alt_rel_m, limits.max_alt_rel_m
+    if (low is not None and mission.altitude_m < low) or (high is not None and mission.altitude_m > high):
+        band = f"control.safety.min_alt_rel_m .. max_alt_rel_m ({low} .. {high})"
+        return f"altitude_m = {mission.altitude_m} is outside {band}"
+    if mission.cruise_speed_mps > limits.max_speed_mps:
+        return (
+            f"cruise_speed_mps = {mission.cruise_speed_mps} exceeds control.safety.max_speed_mps = "
+            f"{limits.max_speed_mps}; raise that or slow the mission"
+        )
+    return None
+
+
 def _halt_action(faults: tuple[str, ...], hold_action: HaltAction) -> HaltAction:
     if all(f.startswith(HOLD_FAULTS) for f in faults):
         return hold_action

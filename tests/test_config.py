@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from gridscout.edge.config import Config, ConfigError, _section_models, default_toml, load_config, override
 from gridscout.edge.config.vehicle import DEFAULT_KIND, VARIANTS
-from gridscout.edge.runtime.settings import hold_action
+from gridscout.edge.runtime.vehicle_kinds import KIND_KEYS, kind_defaults
 
 
 def _sections(model: type[BaseModel], prefix: str = "", *, variants: bool = False) -> list[tuple[str, type[BaseModel]]]:
@@ -300,8 +300,10 @@ def test_the_control_dataclasses_are_built_from_the_config_and_nothing_else(sect
     built = getattr(model, build)(*([Config().vehicle.uri] if section == "safety" else []))
     assert {f.name for f in dataclasses.fields(built)} == set(type(model).model_fields)
     expected = model.model_dump()
-    if section == "safety":  # "auto", settled by the default vehicle (a crawler STOPs)
-        expected["hold_action"] = hold_action(expected["hold_action"], Config().vehicle.uri)
+    if section == "safety":  # "auto" and the unset speed envelope, settled by the default vehicle's kind
+        kind = kind_defaults(Config().vehicle.uri)
+        expected["hold_action"] = kind.hold_action
+        expected |= {key: getattr(kind, key) for key in KIND_KEYS}
     assert dataclasses.asdict(built) == expected
     for f in dataclasses.fields(built):
         assert f.default is dataclasses.MISSING, f"{type(built).__name__}.{f.name} has a default of its own"

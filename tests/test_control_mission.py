@@ -8,12 +8,16 @@ from pathlib import Path
 import pytest
 
 from gridscout.control.geodesy import LocalFrame
+from gridscout.control.mission import load_mission
+from gridscout.control.safety import mission_problem
 from gridscout.control.types import Mode
 from gridscout.control.vehicle import VehicleState, VehicleTelemetry
 from gridscout.edge.cli.run import register
 from gridscout.edge.config import Config, ConfigError, load_config, override
 from gridscout.edge.daemons.controld import ControlStage
 from gridscout.edge.runtime.messages import DetectionBox, FrameDetections
+from gridscout.edge.runtime.vehicle_kinds import kind_defaults
+from tests.shipped import safety_limits
 
 FRAME = LocalFrame(59.9, 10.7)
 PERIOD_NS = 50_000_000
@@ -71,22 +75,33 @@ def test_a_bad_mission_file_is_named_with_what_was_expected(tmp_path):
         override(Config(), "mission.file", str(tmp_path / "absent.geojson"))
 
 
-@pytest.mark.parametrize(
-    ("mission", "safety", "expected"),
-    [
-        (
-            {"altitude_m": 150.0},
-            "",
-            r"altitude_m = 150.0 is outside control.safety.min_alt_rel_m .. max_alt_rel_m \(None .. 120.0\)",
-        ),
-        ({"altitude_m": 8.0}, "min_alt_rel_m = 10\n", r"altitude_m = 8.0 is outside .* \(10.0 .. 120.0\)"),
-        ({"cruise_speed_mps": 3.0}, "", "cruise_speed_mps = 3.0 exceeds control.safety.max_speed_mps = 1.0"),
-    ],
+BAND, FASTEST, SLOW = (
+    "control.safety.min_alt_rel_m .. max_alt_rel_m",
+    "control.safety.max_speed_mps",
+    "raise that or slow the mission",
 )
-def test_a_mission_the_limits_forbid_is_refused_before_the_run(tmp_path, mission, safety, expected):
-    path = write_mission(tmp_path, **mission)
-    with pytest.raises(ConfigError, match=f"mission {path}: {expected}"):
-        config_with(tmp_path, f'[mission]\nfile = "{path}"\n[control.safety]\n{safety}')
+
+
+@pytest.mark.parametrize(
+    ("mission", "limits", "expected"),
+    [
+        ({"altitude_m": 150.0}, {}, f"altitude_m = 150.0 is outside {BAND} (None .. 120.0)"),
+        ({"altitude_m": 8.0}, {"min_alt_rel_m": 10.0}, f"altitude_m = 8.0 is outside {BAND} (10.0 .. 120.0)"),
+        ({"cruise_speed_mps": 3.0}, {"max_speed_mps": 2.5}, f"cruise_speed_mps = 3.0 exceeds {FASTEST} = 2.5; {SLOW}"),
+        ({"altitude_m": 120.0, "cruise_speed_mps": 2.5}, {"max_speed_mps": 2.5}, None),
+    ],
+)  # fmt: skip
+def test_a_mission_the_limits_forbid_is_named(tmp_path, mission, limits, expected):
+    flight = load_mission(write_mission(tmp_path, **mission))
+    assert mission_problem(flight, safety_limits(**limits)) == expected
+
+
+def test_a_crawler_does_not_fly_its_mission(tmp_path):
+    """A crawler rides its conductor: its mission file only puts its reports on the map, so the file must load
+    but the flying limits do not apply, and control runs the crawler as without one."""
+    path = write_mission(tmp_path, altitude_m=500.0, cruise_speed_mps=9.0)
+    config = config_with(tmp_path, f'[mission]\nfile = "{path}"\n')
+    assert config.mission.load().altitude_m == 500.0 and not kind_defaults(config.vehicle.uri).flies_mission
 
 
 def test_an_empty_altitude_band_is_refused(tmp_path):

@@ -13,7 +13,8 @@ from gridscout.control.geodesy import LocalFrame, point_in_polygon
 from gridscout.control.mission import Mission, parse_mission, velocity_setpoint
 from gridscout.control.safety import HOLD_FAULTS, GateDecision, HaltAction, SafetyGate, SafetyLimits
 from gridscout.control.types import SpeedCommand
-from gridscout.edge.runtime.settings import hold_action
+from gridscout.edge.runtime import settings
+from gridscout.edge.runtime.vehicle_kinds import KIND_DEFAULTS, KIND_KEYS, kind_defaults
 from tests.shipped import SHIPPED, safety_limits
 
 PERIOD = 0.05  # the control loop's period (20 Hz)
@@ -455,7 +456,8 @@ def test_the_vehicles_own_speed_limit_lowers_the_gates(vehicle_max):
         if decision.command is not None:
             sent.append(decision.command.speed_mps)
     valid = vehicle_max is not None and math.isfinite(vehicle_max) and vehicle_max >= 0
-    top = min(SHIPPED.control.safety.max_speed_mps, vehicle_max) if valid else SHIPPED.control.safety.max_speed_mps
+    shipped = TestShippedLimits.LIMITS.max_speed_mps
+    top = min(shipped, vehicle_max) if valid else shipped
     assert max(sent) == pytest.approx(top) and sent[-1] == pytest.approx(top)
 
 
@@ -666,14 +668,25 @@ class TestDroneLimits(GateRules):
         assert moves > 100 and holds > 10  # the walk really flew, and really got held
 
 
-def test_the_hold_action_follows_the_vehicle_kind():
-    """One place says how each vehicle halts for stale perception, the geofence and the altitude band."""
-    assert SHIPPED.control.safety.hold_action == "auto"
-    assert hold_action("auto", "sim-crawler") is HaltAction.STOP
-    assert hold_action("auto", "crawler:/dev/ttyUSB0") is HaltAction.STOP
-    assert hold_action("auto", None) is HaltAction.STOP
-    assert hold_action("hold", "sim-crawler") is HaltAction.HOLD
-    assert hold_action("stop", "sim-crawler") is HaltAction.STOP
+def test_the_vehicle_kind_fills_in_what_the_config_leaves_to_it():
+    """One table says how each kind of vehicle halts and its speed envelope, where [control.safety] leaves them
+    unset (auto); a value the config sets wins; an unnamed vehicle gets the crawler's, the most cautious."""
+    safety = SHIPPED.control.safety
+    assert safety.hold_action == "auto" and all(getattr(safety, key) is None for key in KIND_KEYS)
+    crawler, mavlink = KIND_DEFAULTS["crawler"], KIND_DEFAULTS["mavlink"]
+    for uri in ("sim-crawler", "crawler:/dev/ttyUSB0", None):
+        assert kind_defaults(uri) is crawler
+        limits = safety.limits(uri) if uri else settings.safety_limits(safety.model_dump(), None)
+        assert limits.hold_action is HaltAction.STOP
+        assert [getattr(limits, key) for key in KIND_KEYS] == [getattr(crawler, key) for key in KIND_KEYS]
+    assert mavlink.hold_action is HaltAction.HOLD and mavlink.flies_mission and not crawler.flies_mission
+    assert mavlink.max_speed_mps > crawler.max_speed_mps
+    assert settings.hold_action("hold", "sim-crawler") is HaltAction.HOLD
+    assert settings.hold_action("stop", "sim-crawler") is HaltAction.STOP
+    section = safety.model_dump() | {"max_speed_mps": 0.7, "hold_action": "hold"}
+    set_by_hand = settings.safety_limits(section, "sim-crawler")
+    assert set_by_hand.max_speed_mps == 0.7 and set_by_hand.hold_action is HaltAction.HOLD
+    assert set_by_hand.max_accel_mps2 == crawler.max_accel_mps2
 
 
 def test_stale_perception_holds_a_drone_within_half_a_second():

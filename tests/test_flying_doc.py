@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gridscout.control.mission import Mission, parse_mission
 from gridscout.edge.config import SafetyConfig
+from gridscout.edge.runtime.vehicle_kinds import KIND_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "flying.md").read_text()
@@ -34,3 +35,13 @@ def test_every_mission_limit_is_described():
         assert key in SafetyConfig.model_fields, key
         assert f"`{key}`" in DOC, key
 
+
+def test_the_speed_envelope_per_vehicle_kind_is_quoted_from_its_table():
+    crawler, mavlink = KIND_DEFAULTS["crawler"], KIND_DEFAULTS["mavlink"]
+    assert mavlink.max_accel_mps2 == mavlink.max_decel_mps2  # the doc says one figure for both
+    quoted = (
+        f"{crawler.max_speed_mps:g} m/s, {crawler.max_accel_mps2:g} and {crawler.max_decel_mps2:g} m/s² for a "
+        f"crawler, {mavlink.max_speed_mps:g} m/s and {mavlink.max_accel_mps2:g} m/s² for a MAVLink drone or rover"
+    )
+    assert quoted in DOC
+    assert f"unset: {mavlink.max_ground_speed_mps:g} m/s for a MAVLink vehicle" in DOC

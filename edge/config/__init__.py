@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from gridscout.control.safety import mission_problem
 from gridscout.edge.config.geotag import GeotagConfig
 from gridscout.edge.config.sections import (
     ApiConfig,
@@ -39,6 +40,7 @@ from gridscout.edge.config.vehicle import (
     VehicleConfig,
     retarget,
 )
+from gridscout.edge.runtime.vehicle_kinds import kind_defaults
 from gridscout.hardware.vehicle.uri import VEHICLE_FORMS
 
 __all__ = [
@@ -93,20 +95,12 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _mission_within_the_limits(self) -> Config:
-        if self.mission.file is None:
+        """A mission the vehicle flies must fit the gate's limits (a crawler's only places its reports)."""
+        if self.mission.file is None or not kind_defaults(self.vehicle.uri).flies_mission:
             return self
-        mission, safety = self.mission.load(), self.control.safety
-        low, high = safety.min_alt_rel_m, safety.max_alt_rel_m
-        if (low is not None and mission.altitude_m < low) or (high is not None and mission.altitude_m > high):
-            raise ValueError(
-                f"mission {self.mission.file}: altitude_m = {mission.altitude_m} is outside "
-                f"control.safety.min_alt_rel_m .. max_alt_rel_m ({low} .. {high})"
-            )
-        if mission.cruise_speed_mps > safety.max_speed_mps:
-            raise ValueError(
-                f"mission {self.mission.file}: cruise_speed_mps = {mission.cruise_speed_mps} exceeds "
-                f"control.safety.max_speed_mps = {safety.max_speed_mps}; raise that or slow the mission"
-            )
+        problem = mission_problem(self.mission.load(), self.control.safety.limits(self.vehicle.uri))
+        if problem:
+            raise ValueError(f"mission {self.mission.file}: {problem}")
         return self
 
 

@@ -18,6 +18,7 @@ from gridscout.control.safety import SafetyLimits
 from gridscout.edge.defaults import API_HOST, API_PORT, DATA_DIR
 from gridscout.edge.recording.policy import RecorderSettings
 from gridscout.edge.runtime import settings
+from gridscout.edge.runtime.vehicle_kinds import described
 
 
 class Section(BaseModel):
@@ -106,10 +107,21 @@ class BehaviourConfig(Section):
 
 
 class SafetyConfig(Section):
-    max_speed_mps: float = Field(1.0, gt=0, le=10, description="fastest forward command the gate lets through")
+    max_speed_mps: float | None = Field(
+        None,
+        gt=0,
+        le=10,
+        description=f"fastest forward command the gate lets through; unset: {described('max_speed_mps')}",
+    )
     max_reverse_speed_mps: float = Field(0.0, ge=0, le=10, description="fastest reverse command (0: no reverse)")
-    max_accel_mps2: float = Field(0.5, gt=0, description="speed-up limit between commands")
-    max_decel_mps2: float = Field(1.5, gt=0, description="slow-down limit (an explicit stop is always allowed)")
+    max_accel_mps2: float | None = Field(
+        None, gt=0, description=f"speed-up limit between commands; unset: {described('max_accel_mps2')}"
+    )
+    max_decel_mps2: float | None = Field(
+        None,
+        gt=0,
+        description=f"slow-down limit (an explicit stop is always allowed); unset: {described('max_decel_mps2')}",
+    )
     max_command_rate_hz: float = Field(20.0, gt=0, le=200, description="most commands per second")
     perception_timeout_s: float = Field(0.3, gt=0, le=5, description="stop when no detections arrive for this long")
     telemetry_timeout_s: float = Field(0.3, gt=0, le=5, description="stop when the vehicle is silent this long")
@@ -124,14 +136,18 @@ class SafetyConfig(Section):
     hold_action: Literal["auto", "stop", "hold"] = Field(
         "auto",
         description="how stale perception, the geofence and the altitude band halt the vehicle: stop (an explicit "
-        "STOP), hold (speed 0: brake and hover or stand, ready to go on); auto: stop for a crawler, hold otherwise",
+        f"STOP), hold (speed 0: brake and hover or stand, ready to go on); auto: {described('hold_action')}",
     )
     min_alt_rel_m: float | None = Field(None, description="hold below this altitude above home (unset: no floor)")
     max_alt_rel_m: float | None = Field(
         120.0, gt=0, description="hold above this altitude above home (120 m: the usual legal ceiling for drones)"
     )
-    max_ground_speed_mps: float = Field(
-        5.0, gt=0, le=30, description="fastest speed over ground a command may ask for, path corrections included"
+    max_ground_speed_mps: float | None = Field(
+        None,
+        gt=0,
+        le=30,
+        description="fastest speed over ground a command may ask for, path corrections included; unset: "
+        + described("max_ground_speed_mps"),
     )
     prediction_horizon_s: float = Field(
         2.0, ge=0, le=10, description="hold a command that would leave the geofence or altitude band this soon"
@@ -145,7 +161,7 @@ class SafetyConfig(Section):
         return self
 
     def limits(self, vehicle_uri: str) -> SafetyLimits:
-        """The gate's limits for the vehicle `vehicle_uri` names (which settles hold_action = "auto")."""
+        """The gate's limits for the vehicle `vehicle_uri` names (its kind fills in what is unset or auto)."""
         return settings.safety_limits(self.model_dump(), vehicle_uri)
 
 

@@ -28,6 +28,7 @@ from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import ControlState, FrameDetections, VehicleCommand
 from gridscout.edge.runtime.settings import behaviour_params, mission, safety_limits
 from gridscout.edge.runtime.submaster import data_time_s
+from gridscout.edge.runtime.vehicle_kinds import kind_defaults
 
 
 def perception_input(msg: FrameDetections, t_s: float) -> PerceptionInput:
@@ -50,9 +51,9 @@ class ControlStage:
     the caller passes: `take` each input as it arrives, `step(now_ns)` on each tick (and, live, on each new
     detections). The same inputs at the same times give the same commands.
 
-    `vehicle_uri` settles how the gate halts (`[control.safety] hold_action`; None: STOP for every fault);
-    `mission`, for a drone or rover, gives the behaviour its cruise speed and the line's end (the flight
-    path's length) and the gate its geofence and path."""
+    `vehicle_uri` fills in the gate's limits its config leaves to the vehicle's kind (`vehicle_kinds`; None:
+    the crawler's); `mission`, for a drone or rover, gives the behaviour its cruise speed and the line's end
+    (the flight path's length) and the gate its geofence and path."""
 
     def __init__(
         self,
@@ -138,8 +139,9 @@ class Control:
         self.rt = rt
         cfg = rt.config.control
         self.period_s = 1.0 / cfg.rate_hz
-        flight = mission(rt.config.mission)
-        self.stage = ControlStage(cfg, replay=rt.mode == "replay", vehicle_uri=rt.config.vehicle.uri, mission=flight)
+        uri = rt.config.vehicle.uri
+        flight = mission(rt.config.mission) if kind_defaults(uri).flies_mission else None
+        self.stage = ControlStage(cfg, replay=rt.mode == "replay", vehicle_uri=uri, mission=flight)
         if flight is not None:
             fence = "a geofence" if flight.geofence else "no geofence"
             rt.log.info(

@@ -17,9 +17,9 @@ from gridscout.control.behaviour import BehaviourParams
 from gridscout.control.mission import Mission, load_mission
 from gridscout.control.safety import HaltAction, SafetyLimits
 from gridscout.edge.recording.policy import RecorderSettings
+from gridscout.edge.runtime.vehicle_kinds import KIND_KEYS, kind_defaults
 from gridscout.hardware.crawler.driver import CrawlerSettings
 from gridscout.hardware.sim.crawler.core import SimConfig
-from gridscout.hardware.vehicle.uri import parse_vehicle_uri
 
 T = TypeVar("T")
 
@@ -79,19 +79,17 @@ def behaviour_params(section: Mapping[str, Any], mission: Mission | None = None)
 
 
 def hold_action(setting: str, vehicle_uri: str | None) -> HaltAction:
-    """`[control.safety] hold_action`; "auto": a crawler STOPs (its STOP frame is how it stands on the conductor),
-    every other vehicle HOLDs (a drone brakes and hovers in its mode, a rover stands, both ready to go on), and
-    a vehicle not named (None) STOPs, the one halt every driver takes."""
-    if setting != "auto":
-        return HaltAction(setting)
-    if vehicle_uri is None or parse_vehicle_uri(vehicle_uri).driver == "crawler":
-        return HaltAction.STOP
-    return HaltAction.HOLD
+    """`[control.safety] hold_action`; "auto": the vehicle kind's (`vehicle_kinds.KIND_DEFAULTS`)."""
+    return kind_defaults(vehicle_uri).hold_action if setting == "auto" else HaltAction(setting)
 
 
 def safety_limits(section: Mapping[str, Any], vehicle_uri: str | None) -> SafetyLimits:
-    """From `[control.safety]`, for the vehicle `vehicle_uri` names (None: not known, see hold_action)."""
-    return build(SafetyLimits, {**section, "hold_action": hold_action(section["hold_action"], vehicle_uri)})
+    """From `[control.safety]`, for the vehicle `vehicle_uri` names (None: not known, see `kind_defaults`):
+    its kind fills in hold_action "auto" and the speed envelope's unset keys."""
+    kind = kind_defaults(vehicle_uri)
+    values = {**section, "hold_action": hold_action(section["hold_action"], vehicle_uri)}
+    values |= {key: getattr(kind, key) for key in KIND_KEYS if values.get(key) is None}
+    return build(SafetyLimits, values)
 
 
 def crawler_settings(vehicle: Mapping[str, Any]) -> CrawlerSettings:
