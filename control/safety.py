@@ -6,10 +6,11 @@ lost command is corrected within `resend_s`, at a tenth of the traffic of sendin
 while it holds it is re-sent at the full command rate, because a lost halt is the message that matters most.
 
 A fault halts the vehicle in one of two ways. A STOP (`SpeedCommand.stop`) brakes now and is acknowledged (a
-crawler's STOP frame; a drone's brake). A HOLD is speed 0 (the driver's `hold()`: a crawler stands, a drone brakes
-and hovers in its mode, ready to go on). `SafetyLimits.hold_action` says which one the position and perception
+crawler's STOP frame; a drone's brake). A HOLD is speed 0 (the driver's `hold()`: a crawler stands, a drone holds
+on the path in its mode, ready to go on). `SafetyLimits.hold_action` says which one the position and perception
 faults use (`HOLD_FAULTS`): stale perception, the geofence and the altitude band. Every other fault (telemetry,
-link, clock, a broken command or position) always STOPs.
+link, clock, a broken command or position) always STOPs, and so does a HOLD that would itself break a limit (a
+driver may hold by flying the guidance at speed 0, corrections back onto the path included).
 
 With a mission (a drone or rover flying `Mission.path`), the gate also knows where the vehicle is in the world:
 it holds a vehicle outside the mission's geofence polygon or the altitude band above home, and a command that
@@ -21,6 +22,7 @@ failsafe, see docs/flying.md) takes over, and the gate does nothing cleverer.
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -101,6 +103,8 @@ class _Plan:
     target: float  # the speed aimed at (clamped), which the ramp approaches
     speed: float  # what this step sends (ramped, ground-speed capped)
     notes: tuple[str, ...]
+    #: the guidance's corrections alone are faster over ground than the limit: even holding on the path is
+    corrections_too_fast: bool
 
 
 def mission_problem(mission: Mission, limits: SafetyLimits) -> str | None:
@@ -175,7 +179,7 @@ class SafetyGate:
         if not faults and not is_stop:
             speed = desired.speed_mps if isinstance(desired, SpeedCommand) else float(desired)
             plan = self._plan(now_s, speed, vehicle_max_speed_mps, pose)
-            faults = self._ahead(pose, plan)
+            faults = ("ground_speed",) if plan.corrections_too_fast else self._ahead(pose, {plan.target, plan.speed})
         if _finite(now_s):
             self._last_now = now_s
         self._stop_counts.update(f for f in faults if f not in self._faults)
@@ -183,11 +187,12 @@ class SafetyGate:
         if faults:
             onset = self._stopped_for is None
             self._stopped_for, self._clear_since = faults[0], None
-            self._halt = _halt_action(faults, self.limits.hold_action)
+            self._halt = self._safe(_halt_action(faults, self.limits.hold_action), pose)
             return self._stop(now_s, faults, force=onset, action=self._halt)
         if self._stopped_for is not None:
             self._clear_since = now_s if self._clear_since is None else self._clear_since
             if now_s - self._clear_since < self.limits.recover_s - _EPS:
+                self._halt = self._safe(self._halt, pose)
                 return self._stop(now_s, (f"recovering from {self._stopped_for}",), force=False, action=self._halt)
             self._stopped_for = None
         if plan is None:
@@ -235,13 +240,31 @@ class SafetyGate:
         v_n, v_e, _ = self._setpoint(pose, speed)
         if math.hypot(v_n, v_e) <= top:
             return abs(speed)
-        c_n, c_e, _ = self._setpoint(pose, 0.0)  # the corrections alone, at right angles to the path
-        correction = math.hypot(c_n, c_e)
+        correction = self._corrections_mps(pose)  # at right angles to the path
         return math.sqrt(top * top - correction * correction) * (1.0 - 1e-9) if correction < top else 0.0
 
-    def _ahead(self, pose: Pose | None, plan: _Plan) -> tuple[str, ...]:
-        """Fly the guidance forward over the horizon at the planned speeds; a point outside the geofence or the
-        altitude band makes the command a fault."""
+    def _corrections_mps(self, pose: Pose | None) -> float:
+        """The ground speed of the guidance's corrections alone (speed 0 along the path) where the vehicle is."""
+        if pose is None or self.mission is None:
+            return 0.0
+        c_n, c_e, _ = self._setpoint(pose, 0.0)
+        return math.hypot(c_n, c_e)
+
+    def _safe(self, action: HaltAction, pose: Pose | None) -> HaltAction:
+        """A HOLD, unless holding itself would break a limit: a driver may hold on the path (the MAVLink driver
+        flies the guidance at speed 0, its corrections back onto the path and the altitude included), and those
+        corrections must keep within the ground-speed limit, the geofence and the band; where they would not,
+        a STOP (brake where it is)."""
+        if action is HaltAction.STOP or pose is None or self.mission is None:
+            return action
+        outside = self._fence is not None and not point_in_polygon(pose.east_m, pose.north_m, self._fence)
+        if outside or self._corrections_mps(pose) > self.limits.max_ground_speed_mps or self._ahead(pose, (0.0,)):
+            return HaltAction.STOP
+        return action
+
+    def _ahead(self, pose: Pose | None, speeds: Iterable[float]) -> tuple[str, ...]:
+        """Fly the guidance forward over the horizon at each of `speeds` (0: holding on the path, corrections
+        only); a point outside the geofence or the altitude band makes the command a fault."""
         if pose is None or self.mission is None:
             return ()
         lim, horizon = self.limits, self.limits.prediction_horizon_s
@@ -260,7 +283,7 @@ class SafetyGate:
         if fence is None and not check_alt:
             return ()
         steps = math.ceil(horizon / _PREDICTION_STEP_S - _EPS)
-        for speed in {plan.target, plan.speed} - {0.0}:  # at speed 0 the driver holds: nothing moves
+        for speed in speeds:
             e, n, u = pose.east_m, pose.north_m, pose.alt_rel_m
             for _ in range(steps):
                 v_n, v_e, v_d = self._setpoint(Pose(e, n, u), speed)
@@ -349,7 +372,8 @@ class SafetyGate:
         ground = self._ground_speed_cap(pose, speed)
         capped = min(max(speed, -ground), ground)
         notes = (("clamped", target != desired_mps), ("ramped", speed != target), ("ground_speed", capped != speed))
-        return _Plan(target, capped, tuple(n for n, hit in notes if hit))
+        too_fast = self._corrections_mps(pose) > lim.max_ground_speed_mps
+        return _Plan(target, capped, tuple(n for n, hit in notes if hit), too_fast)
 
     def _move(self, now_s: float, plan: _Plan, reason: str) -> GateDecision:
         lim, last, since = self.limits, self._last_sent, self._since_sent(now_s)

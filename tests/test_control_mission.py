@@ -222,8 +222,8 @@ def test_stale_perception_leads_to_a_hold_within_half_a_second(tmp_path):
 @pytest.mark.parametrize(
     ("where", "fault", "stop"),
     [
-        ((10.0, 30.0), "geofence_outside", False),
-        ((10.0, -4.0, 150.0), "altitude_high", False),
+        ((10.0, 30.0), "geofence_outside", True),
+        ((10.0, -4.0, 150.0), "altitude_high", True),
         ((10.0, -4.0, None), "altitude_missing", True),
     ],
 )

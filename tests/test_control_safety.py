@@ -520,22 +520,31 @@ class TestDroneLimits(GateRules):
         ],
     )
     def test_a_vehicle_outside_the_geofence_is_held(self, east, north, fault):
+        """Held where it is: a STOP, since even holding on the path (the guidance's corrections) would fly it
+        across ground outside the fence; bringing it back is the pilot's job."""
         gate, k = self.gate_at_speed(1.0)
         decision = self.step_at(gate, k, 1.0, **where(east, north))
         assert decision.stopped_for == fault
         if fault:
-            assert decision.command == SpeedCommand(0.0, False, fault)  # a HOLD: speed 0, no STOP
+            assert decision.command == SpeedCommand(0.0, True, fault)
 
     @pytest.mark.parametrize(
-        ("alt", "fault"),
-        [(5.0, None), (60.0, None), (4.99, "altitude_low"), (60.01, "altitude_high"), (-3.0, "altitude_low")],
+        ("alt", "fault", "stop"),
+        [
+            (5.0, None, None),
+            (60.0, None, None),
+            (4.99, "altitude_low", False),  # a HOLD: holding climbs it back into the band at once
+            (60.01, "altitude_high", False),
+            (-3.0, "altitude_low", True),  # holding would stay below the band over the horizon: a STOP
+            (75.0, "altitude_high", True),
+        ],
     )
-    def test_altitude_band_above_home(self, alt, fault):
+    def test_altitude_band_above_home(self, alt, fault, stop):
         gate, k = self.gate_at_speed(1.0)
         decision = self.step_at(gate, k, 1.0, **where(50.0, 0.0, alt))
         assert decision.stopped_for == fault
         if fault:
-            assert decision.command.speed_mps == 0.0 and not decision.command.stop
+            assert decision.command.speed_mps == 0.0 and decision.command.stop is stop
 
     @pytest.mark.parametrize(
         ("at", "fault"),
@@ -601,20 +610,24 @@ class TestDroneLimits(GateRules):
         v_n, v_e, _ = velocity_setpoint(LINE.path, 50.0, 10.0, 20.0, decision.command.speed_mps, 20.0)
         assert math.hypot(v_n, v_e) <= 3.0
 
-    def test_corrections_alone_over_the_limit_hold(self):
-        """A ground-speed limit below the largest correction: far off the path the only way under it is
-        standing still."""
+    def test_corrections_alone_over_the_limit_stop(self):
+        """A ground-speed limit below the guidance's correction back onto the path, far off it: even holding
+        on the path would be too fast, so the vehicle brakes where it is (a STOP) until it is nearer."""
         gate = SafetyGate(replace(self.LIMITS, max_ground_speed_mps=1.0), LINE)
         decisions = [gate.step(tick(k), 2.0, **good(tick(k)) | where(50.0, 12.0)) for k in range(20)]
-        assert all(d.command is None or d.command.speed_mps == 0.0 for d in decisions)
-        assert gate.stop_counts == {}  # no fault: the speed is capped to zero
+        assert decisions[0].stopped_for == "ground_speed" and is_stop(decisions[0])
+        assert all(d.command is None or is_stop(d) for d in decisions)
+        near = [gate.step(tick(k), 2.0, **good(tick(k)) | where(50.0, 1.0)) for k in range(20, 60)]
+        assert any(d.command and d.command.speed_mps > 0 for d in near)  # 0.5 m/s of correction: it flies
 
     @pytest.mark.parametrize("seed", range(4))
     def test_geofence_and_speed_limits_are_never_exceeded(self, seed):
         """Property test over random commands: a vehicle drifting (wind, lag) around a concave fenced mission
-        under random desired speeds, gusts and GPS jumps. Every motion command is sent only while the vehicle is
-        inside the fence and the altitude band, asks for a ground speed within the limit, keeps the next control
-        period's straight-line motion inside, and keeps the guidance flown over the horizon inside."""
+        under random desired speeds, gusts and GPS jumps, flying every command as the MAVLink driver does (the
+        guidance at the commanded speed; a HOLD at speed 0, its corrections back onto the path included; a STOP
+        brakes). Every command but a STOP is sent only while the vehicle is inside the fence, asks for a ground
+        speed within the limit, and keeps the next control period's straight-line motion and the guidance flown
+        over the horizon inside the fence; a motion command only inside the altitude band too."""
         rng = random.Random(seed)
         # the route's arm of the fence (y -20..20) and a second arm above it (30..50), joined beyond x = 150:
         # from the upper arm the guidance's way back to the route crosses the gap between them
@@ -624,7 +637,7 @@ class TestDroneLimits(GateRules):
         lim = replace(self.LIMITS, max_ground_speed_mps=rng.choice([1.5, 2.5, 4.0]), min_alt_rel_m=10.0)
         gate = SafetyGate(lim, flight)
         e, n, u = rng.uniform(0, 100), rng.uniform(-10, 20), rng.uniform(15, 40)
-        moves = holds = 0
+        moves = holds = stops = 0
         desired, held_since = 2.0, None
         for k in range(3000):
             if rng.random() < 0.05:
@@ -637,10 +650,11 @@ class TestDroneLimits(GateRules):
                 (e, n), u, held_since = flight.path.point_at(rng.uniform(0, flight.path.length_m)), 25.0, None
             decision = gate.step(tick(k), desired, **good(tick(k)) | where(e, n, u))
             c = decision.command
-            if c is not None and not is_halt(decision) and c.speed_mps != 0.0:
-                moves += 1
+            if c is not None and not c.stop:
+                moves, holds = moves + (c.speed_mps != 0.0), holds + (c.speed_mps == 0.0)
                 assert point_in_polygon(e, n, flight.geofence_local)
-                assert lim.min_alt_rel_m <= u <= lim.max_alt_rel_m
+                if c.speed_mps != 0.0:
+                    assert lim.min_alt_rel_m <= u <= lim.max_alt_rel_m
                 v_n, v_e, v_d = velocity_setpoint(flight.path, e, n, u, c.speed_mps, flight.altitude_m)
                 assert math.hypot(v_n, v_e) <= lim.max_ground_speed_mps + TOL
                 assert point_in_polygon(e + v_e * PERIOD, n + v_n * PERIOD, flight.geofence_local)
@@ -649,23 +663,21 @@ class TestDroneLimits(GateRules):
                     w_n, w_e, w_d = velocity_setpoint(flight.path, pe, pn, pu, c.speed_mps, flight.altitude_m)
                     pe, pn, pu = pe + w_e * 0.05, pn + w_n * 0.05, pu - w_d * 0.05
                     assert point_in_polygon(pe, pn, flight.geofence_local, tol=0.05), (pe, pn)
-            elif c is not None and c.speed_mps == 0.0:
-                holds += 1
+            stops += c is not None and c.stop
             if decision.stopped_for is None:
                 held_since = None
             elif held_since is None:
                 held_since = tick(k)
-            # the vehicle flies the last command's setpoint (speed 0: it holds), with some drift
+            # the vehicle flies the last command (a STOP brakes; speed 0 holds on the path), with some drift
             last = gate._last_sent
-            speed = 0.0 if last is None or last.stop else last.speed_mps
-            if speed:
-                v_n, v_e, v_d = velocity_setpoint(flight.path, e, n, u, speed, flight.altitude_m)
-            else:
+            if last is None or last.stop:
                 v_n = v_e = v_d = 0.0
+            else:
+                v_n, v_e, v_d = velocity_setpoint(flight.path, e, n, u, last.speed_mps, flight.altitude_m)
             e += (v_e + rng.gauss(0, 0.3)) * PERIOD
             n += (v_n + rng.gauss(0, 0.3)) * PERIOD
             u -= (v_d + rng.gauss(0, 0.1)) * PERIOD
-        assert moves > 100 and holds > 10  # the walk really flew, and really got held
+        assert moves > 100 and holds > 10 and stops > 10  # the walk really flew, held and braked
 
 
 def test_the_vehicle_kind_fills_in_what_the_config_leaves_to_it():
