@@ -46,8 +46,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -172,11 +174,15 @@ def _role(proc: psutil.Process, root_pid: int) -> str:
 
 
 class MemorySampler(threading.Thread):
-    """Every 0.5 s: RSS and PSS summed over the process tree under `root_pid`; keeps the peaks."""
+    """Every 0.5 s: RSS and PSS summed over the process tree under `root_pid`; keeps the peaks. Also each
+    process's CPU time (user + system) at its last sample (what it did in its last 0.5 s is missed), and at
+    `mark()`, once the chain runs, so that start-up can be left out. `pss=False`: RSS only, which is far
+    cheaper to read than PSS (no walk of /proc/PID/smaps), for benches that must disturb the chain least."""
 
-    def __init__(self, root_pid: int) -> None:
+    def __init__(self, root_pid: int, *, pss: bool = True) -> None:
         super().__init__(daemon=True)
         self.root_pid = root_pid
+        self.pss = pss
         self.stop = threading.Event()
         self.peak_rss = 0
         self.peak_pss = 0
@@ -184,6 +190,26 @@ class MemorySampler(threading.Thread):
         self.at_peak: dict[str, tuple[int, int]] = {}  # role -> (rss, pss) in the peak-RSS sample
         self.samples = 0
         self.pss_available = True
+        self.cpu_s: dict[int, tuple[str, float]] = {}  # pid -> (role, CPU seconds at its last sample)
+        self.roles: dict[int, str] = {}  # pid -> its role while it ran (an exiting process's cmdline is empty)
+        self.cpu_at_mark: dict[int, float] = {}
+
+    def mark(self) -> None:
+        """Note each process's CPU time now (the chain has started)."""
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(self.root_pid)
+            for proc in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    cpu = proc.cpu_times()
+                    self.cpu_at_mark[proc.pid] = cpu.user + cpu.system
+
+    def cpu_by_role(self, *, since_mark: bool = False) -> dict[str, float]:
+        """CPU seconds per role, summed over its processes (a restarted daemon counts every instance);
+        `since_mark`: less what each had used by `mark()`."""
+        out: dict[str, float] = {}
+        for pid, (role, cpu) in self.cpu_s.items():
+            out[role] = out.get(role, 0.0) + cpu - (self.cpu_at_mark.get(pid, 0.0) if since_mark else 0.0)
+        return dict(sorted(out.items()))
 
     def sample(self) -> None:
         try:
@@ -195,14 +221,18 @@ class MemorySampler(threading.Thread):
         per: dict[str, tuple[int, int]] = {}
         for proc in procs:
             try:
-                info = proc.memory_full_info()
+                info = proc.memory_full_info() if self.pss else proc.memory_info()
+                cpu = proc.cpu_times()
             except psutil.Error:
                 continue
             pss = getattr(info, "pss", None)
             if pss is None:
                 self.pss_available = False
                 pss = 0
-            role = _role(proc, self.root_pid)
+            role = self.roles.get(proc.pid) or _role(proc, self.root_pid)
+            if role != "?":
+                self.roles[proc.pid] = role
+            self.cpu_s[proc.pid] = (role, cpu.user + cpu.system)
             rss0, pss0 = per.get(role, (0, 0))
             per[role] = (rss0 + info.rss, pss0 + pss)
             total_rss += info.rss
@@ -235,17 +265,35 @@ class ChainRun:
     ready_s: float = float("nan")
     returncode: int = 0
     log_tail: str = ""
+    #: what `inspect` returned on the run's data dir
+    inspected: Any = None
 
 
-def run_chain_once(name: str, mode: str, source: str, *, burn_cores: int, timeout_s: float, keep: bool) -> ChainRun:
+def run_chain_once(
+    name: str,
+    mode: str,
+    source: str,
+    *,
+    burn_cores: int,
+    timeout_s: float,
+    keep: bool,
+    extra: dict[str, dict[str, object]] | None = None,
+    inspect: Callable[[Path], Any] | None = None,
+    pss: bool = True,
+) -> ChainRun:
+    """One `gridscout run` subprocess, watched from outside. `extra`: config sections merged over the bench's;
+    `inspect` is called on the run's data dir once the chain has exited (before the temp dir goes); `pss`:
+    sample PSS too (see `MemorySampler`)."""
     work = Path(tempfile.mkdtemp(prefix="gs-bench-"))
     base = free_port_block(len(TOPICS) + 1)
-    cfg = {
+    cfg: dict[str, dict[str, object]] = {
         "run": {"source": source, "mode": mode, "data_dir": str(work / "data")},
         "bus": {"transport": "tcp", "tcp_host": "127.0.0.1", "tcp_base_port": base},
         # the whole chain, as `gridscout run` starts it: the fleet API too
         "api": {"enabled": True, "port": base + len(TOPICS), "token": "bench"},
     }
+    for section, keys in (extra or {}).items():
+        cfg.setdefault(section, {}).update(keys)
     cfg_path = write_config(work / "bench.toml", cfg)
     load_config(cfg_path)  # fail here, with the config's own message, rather than in the subprocess
     endpoints = Endpoints("tcp", tcp_host="127.0.0.1", tcp_base_port=base)
@@ -273,13 +321,14 @@ def run_chain_once(name: str, mode: str, source: str, *, burn_cores: int, timeou
             stdout=logf,
             stderr=subprocess.STDOUT,
         )
-    memory = MemorySampler(proc.pid)
+    memory = MemorySampler(proc.pid, pss=pss)
     memory.start()
     try:
         # The chain is running once control ticks: start the burners then, so startup is not slowed.
         while proc.poll() is None and not tap.messages["control_state"] and time.monotonic() - t0 < timeout_s:
             time.sleep(0.05)
         result.ready_s = time.monotonic() - t0
+        memory.mark()
         if burn_cores and proc.poll() is None:
             ctx = multiprocessing.get_context("fork")  # starts at once (spawn re-imports this module)
             burners = [
@@ -312,6 +361,8 @@ def run_chain_once(name: str, mode: str, source: str, *, burn_cores: int, timeou
     if summary_path.exists():
         result.summary = json.loads(summary_path.read_text())
     result.log_tail = log_path.read_text(errors="replace")[-3000:]
+    if inspect is not None:
+        result.inspected = inspect(work / "data")
     if keep:
         print(f"  [{name}] kept {work}", file=sys.stderr)
     else:
@@ -407,6 +458,9 @@ def analyse(run: ChainRun, source_fps: float, period_ms: float) -> dict:
         "memory_samples": mem.samples if mem else 0,
         "rss_mb_by_process": {k: v[0] / 2**20 for k, v in sorted(mem.at_peak.items())} if mem else {},
         "pss_mb_by_process": {k: v[1] / 2**20 for k, v in sorted(mem.at_peak.items())} if mem else {},
+        "cpu_s_by_process": mem.cpu_by_role() if mem else {},
+        # from the first control tick on: the processes' start-up left out
+        "cpu_s_running_by_process": mem.cpu_by_role(since_mark=True) if mem else {},
     }
 
 
@@ -474,6 +528,11 @@ def print_report(raw: dict, runs: list[dict], targets: list[dict], header: str) 
     )
     print(f"  memory at the RSS peak ({peak['name']}, {peak['processes']} processes), RSS/PSS MB: {parts}")
     print()
+    print_targets(targets)
+
+
+def print_targets(targets: list[dict]) -> None:
+    """The targets table: what, measured, limit, PASS/FAIL (n/a: not measured)."""
     print(f"{'target':<52} {'measured':>10} {'limit':>12}  result")
     for t in targets:
         verdict = "n/a" if t["ok"] is None else ("PASS" if t["ok"] else "FAIL")
@@ -516,6 +575,19 @@ def write_frames(frames: list[np.ndarray], folder: Path) -> None:
         cv2.imwrite(str(folder / f"{i:06d}.png"), image)
 
 
+def chain_source(frames: list[np.ndarray], truncated: bool, tmp: Path) -> str:
+    """The source the chain runs on: the demo footage, or (cut to `--frames`) exactly these frames as a PNG folder."""
+    if not truncated:
+        return str(DEMO_FOOTAGE)
+    write_frames(frames, tmp / "frames")
+    return str(tmp / "frames")
+
+
+def chain_timeout(mode: str, frames: int, source_fps: float) -> float:
+    """How long one chain run may take: the footage's length (live) or 0.5 s a frame (replay), plus start-up."""
+    return frames / source_fps + 90 if mode == "live" else frames * 0.5 + 90
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -540,15 +612,11 @@ def main(argv: list[str] | None = None) -> int:
     frames, source_fps, truncated = load_frames(args.frames or None)
     tmp = Path(tempfile.mkdtemp(prefix="gs-bench-src-"))
     try:
-        source = str(DEMO_FOOTAGE)
-        if truncated:  # the chain gets exactly these frames
-            write_frames(frames, tmp / "frames")
-            source = str(tmp / "frames")
+        source = chain_source(frames, truncated, tmp)
         threads = _threads(0)
         print(f"raw detector: timing {len(frames)} frames ...", file=sys.stderr)
         raw = measure_detector(frames, threads, args.repeats)
         del frames
-        footage_s = raw["frames"] / source_fps
         plan = [("live", "live", 0)]
         if not args.no_burn:
             plan.append(("live+burn", "live", args.burners))
@@ -558,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         period_ms = 1e3 / load_config(None).control.rate_hz
         for name, mode, burners in plan:
             print(f"chain run {name}: ...", file=sys.stderr)
-            timeout = footage_s + 90 if mode == "live" else raw["frames"] * 0.5 + 90
+            timeout = chain_timeout(mode, raw["frames"], source_fps)
             run = run_chain_once(name, mode, source, burn_cores=burners, timeout_s=timeout, keep=args.keep)
             if run.returncode != 0 or not run.detections:
                 print(f"chain run {name} failed (exit {run.returncode}); log tail:\n{run.log_tail}", file=sys.stderr)
