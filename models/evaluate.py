@@ -16,9 +16,10 @@ What it measures (data sets in `models.eval_sets`):
 
 The shipped thresholds are measured in a run of the model exactly as shipped; the APs in a run with low
 score floors on both stages but the shipped crop threshold and crop cap (a defect AP over crops the
-shipped cascade never searches would rank stage two on inputs it is never given); each column of the curve (one crop threshold) in a run of its own, with stage one as a
-model shipping that threshold runs it (tiled frames merge the same boxes), stage two's confidence swept
-afterwards. Needs no ultralytics. Exit 1 when a bar is missed.
+shipped cascade never searches would rank stage two on inputs it is never given); each column of the
+curve (one crop threshold) in a run of its own, with stage one as a model shipping that threshold runs
+it (tiled frames merge the same boxes), stage two's confidence swept afterwards. Needs no ultralytics.
+Exit 1 when a bar is missed.
 """
 
 from __future__ import annotations
