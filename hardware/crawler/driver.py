@@ -95,6 +95,8 @@ class CrawlerDriver:
         self.hello_ack: HelloAck | None = None
         self.counters = DriverCounters()
         self.last_write_mono_ns = 0  # latest STOP / SET_SPEED bytes handed to the link
+        self.warnings: list[str] = []  # the crawler announces its limits; nothing to check
+        self.last_failsafe = ""  # its FAILSAFE state is in its telemetry
         self.last_tx_mono_ns = 0  # latest frame of any kind (heartbeats included)
         self._decoder = FrameDecoder()
         self._t0_ns = time.monotonic_ns()
@@ -109,8 +111,9 @@ class CrawlerDriver:
         self._unanswered_since_ns: int | None = None  # oldest command still waiting for any answer
 
     @classmethod
-    def for_target(cls, target: VehicleTarget, settings: CrawlerSettings) -> CrawlerDriver:
-        """The driver for a parsed `crawler:` URI (its `?baud=` wins over the settings')."""
+    def for_target(cls, target: VehicleTarget, settings: CrawlerSettings, mission: object = None) -> CrawlerDriver:
+        """The driver for a parsed `crawler:` URI (its `?baud=` wins over the settings'). A crawler rides its
+        conductor: a mission's path is not its to follow, so `mission` is not used."""
         return cls(target.link, replace(settings, baud=target.baud) if target.baud else settings)
 
     # ---- the link ----

@@ -51,6 +51,8 @@ class DriverCounters:
     handshakes: int = 0
     #: speed commands lowered to the vehicle's own limit
     clamped: int = 0
+    #: times the vehicle left the driver's control unasked (its own failsafe, or the crew taking over)
+    failsafes: int = 0
 
 
 class LinkError(OSError):
@@ -72,6 +74,10 @@ class VehicleDriver(Protocol):
     counters: DriverCounters
     #: monotonic ns of the latest command bytes handed to the link
     last_write_mono_ns: int
+    #: what the driver found wrong with the vehicle's set-up (a failsafe parameter that is off), for the summary
+    warnings: list[str]
+    #: the latest time the vehicle left the driver's control unasked, described; empty when it never did
+    last_failsafe: str
 
     def connect(self) -> None:
         """Open the link and start the handshake; returns at once. Raises LinkError when it cannot open."""

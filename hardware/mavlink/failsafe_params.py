@@ -1,0 +1,73 @@
+"""The autopilot parameters that decide what the vehicle does when GridScout goes quiet, and how they should be.
+
+When the companion computer dies or its link drops, only the autopilot's own failsafe is left to act.
+At start-up the driver reads these with PARAM_REQUEST_READ and warns about each one that is off; the
+crew sets them (docs/architecture.md, "MAVLink vehicles", lists the same table, read from here).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gridscout.hardware.mavlink.mav import mavlink
+
+#: PX4 sends integer parameters bytewise in PARAM_VALUE's float (MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_BYTEWISE)
+_INT_TYPES = frozenset(
+    (
+        mavlink.MAV_PARAM_TYPE_UINT8,
+        mavlink.MAV_PARAM_TYPE_INT8,
+        mavlink.MAV_PARAM_TYPE_UINT16,
+        mavlink.MAV_PARAM_TYPE_INT16,
+        mavlink.MAV_PARAM_TYPE_UINT32,
+        mavlink.MAV_PARAM_TYPE_INT32,
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamCheck:
+    name: str
+    #: the crew's setting, in words ({system_id}: GridScout's own system id)
+    wanted: str
+    #: (value, GridScout's system id) -> as it should be
+    ok: Callable[[float, int], bool]
+    #: an older firmware may lack it: no answer is then a note, not a warning
+    optional: bool = False
+
+
+#: autopilot name -> the checks, read in this order
+CHECKS: dict[str, tuple[ParamCheck, ...]] = {
+    "ArduPilot": (
+        ParamCheck("FS_GCS_ENABLE", "not 0 (1: RTL, or the vehicle's own RTL/SmartRTL/Land/Hold)", lambda v, _: v != 0),
+        ParamCheck("FS_GCS_TIMEOUT", "at most 10 s (default 5)", lambda v, _: 0 < v <= 10, optional=True),
+        ParamCheck(
+            "SYSID_MYGCS",
+            "{system_id}, GridScout's vehicle.system_id, or its heartbeats do not hold off the GCS failsafe",
+            lambda v, system_id: int(v) == system_id,
+        ),
+    ),
+    "PX4": (
+        ParamCheck("COM_OF_LOSS_T", "at most 3 s (default 1)", lambda v, _: 0 < v <= 3),
+        ParamCheck(
+            "COM_OBL_RC_ACT",
+            "0 Position, 1 Altitude, 3 Return, 4 Land or 5 Hold (not 2 Manual, 6 Terminate, 7 Disarm)",
+            lambda v, _: int(v) in (0, 1, 3, 4, 5),
+        ),
+    ),
+}
+
+
+def decode_value(px4: bool, param_type: int, value: float) -> float:
+    """PARAM_VALUE's number as the parameter's own (PX4 packs integers bytewise into the float)."""
+    if px4 and param_type in _INT_TYPES:
+        return float(struct.unpack("<i", struct.pack("<f", value))[0])
+    return value
+
+
+def judge(check: ParamCheck, value: float, system_id: int) -> str:
+    """'' when `value` is as the crew should have it, else a warning naming the parameter and what is wanted."""
+    if check.ok(value, system_id):
+        return ""
+    return f"{check.name} = {value:g}: should be {check.wanted.format(system_id=system_id)}"
