@@ -1,10 +1,11 @@
-"""`gridscout sim`: simulators of the robot's devices (for now, `sim crawler`)."""
+"""`gridscout sim`: simulators of the robot's devices: `sim crawler`, and `sim drone` / `sim rover` over MAVLink."""
 
 from __future__ import annotations
 
 import argparse
 
 from gridscout.hardware.sim.crawler import server as crawler_sim
+from gridscout.hardware.sim.mavlink.options import add_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,3 +23,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     crawler_sim.add_arguments(crawler)
     crawler.set_defaults(func=crawler_sim.run)
+    for vehicle in ("drone", "rover"):
+        sim = devices.add_parser(
+            vehicle,
+            help=f"an ArduPilot-like MAVLink {vehicle} on loopback TCP or UDP",
+            description=(
+                f"Simulate an ArduPilot-like {vehicle} speaking MAVLink 2 (GUIDED, "
+                f"{'BRAKE' if vehicle == 'drone' else 'HOLD'}, LOITER, RTL; a 3 s setpoint timeout; the GCS failsafe) "
+                "on loopback. Prints the connection string alone on the first stdout line, then logs to stderr; "
+                "drive it with `gridscout run --vehicle mavlink:<that string> --mission FILE`. Stops on SIGTERM."
+            ),
+            epilog=f"Example: gridscout sim {vehicle} --tcp 127.0.0.1:5760 --log {vehicle}.jsonl",
+        )
+        sim.set_defaults(func=_run_mavlink)
+        add_arguments(sim, vehicle)
+
+
+def _run_mavlink(args: argparse.Namespace) -> int:
+    from gridscout.hardware.sim.mavlink.server import run  # pymavlink only when a simulator runs
+
+    return run(args)

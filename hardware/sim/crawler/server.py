@@ -73,9 +73,10 @@ class PtyLink:
 class EventLog:
     """JSON lines to a file (flushed per line) plus a readable line on stderr for the notable ones."""
 
-    def __init__(self, path: Path | None, stderr: TextIO = sys.stderr) -> None:
+    def __init__(self, path: Path | None, stderr: TextIO = sys.stderr, name: str = "crawler-sim") -> None:
         self._file = path.open("a", encoding="utf-8") if path else None
         self._stderr = stderr
+        self.name = name
 
     def write(self, event: dict[str, Any], *, echo: bool = True) -> None:
         record = {"t_wall": time.time(), "t_mono": event.get("t_mono", time.monotonic()), **event}
@@ -84,7 +85,7 @@ class EventLog:
             self._file.flush()
         if echo:
             details = " ".join(f"{k}={_fmt(v)}" for k, v in event.items() if k not in ("t_mono", "event"))
-            print(f"crawler-sim: {event['event']} {details}".rstrip(), file=self._stderr, flush=True)
+            print(f"{self.name}: {event['event']} {details}".rstrip(), file=self._stderr, flush=True)
 
     def close(self) -> None:
         if self._file:
