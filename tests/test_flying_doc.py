@@ -36,6 +36,14 @@ def test_every_mission_limit_is_described():
         assert f"`{key}`" in DOC, key
 
 
+def test_every_autopilot_parameter_the_driver_checks_is_on_the_checklist():
+    from gridscout.hardware.mavlink.failsafe_params import CHECKS
+
+    for checks in CHECKS.values():
+        for check in checks:
+            assert f"| `{check.name}` |" in DOC, check.name
+
+
 def test_the_speed_envelope_per_vehicle_kind_is_quoted_from_its_table():
     crawler, mavlink = KIND_DEFAULTS["crawler"], KIND_DEFAULTS["mavlink"]
     assert mavlink.max_accel_mps2 == mavlink.max_decel_mps2  # the doc says one figure for both
