@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gridscout.edge.defaults import DEFAULT_MODEL
+from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_MISSION
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -22,7 +22,12 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     ("args", "expected"),
     [
         (["--model", "nope.onnx"], "nope.onnx: model not found"),
-        (["--vehicle", "mavlink:/dev/x"], "vehicle.uri = 'mavlink:/dev/x': expected sim-crawler"),
+        (["--vehicle", "px4:/dev/x"], "vehicle.uri = 'px4:/dev/x': expected sim-crawler"),
+        (["--vehicle", "mavlink:tcp:127.0.0.1:5760"], "a MAVLink vehicle needs a mission to fly (--mission FILE"),
+        (
+            ["--vehicle", "mavlink:/dev/ttyACM9", "--mission", str(DEMO_MISSION)],
+            "/dev/ttyACM9 does not exist (is the autopilot plugged in",
+        ),
         (["--vehicle", "crawler:/dev/ttyUSB9"], "vehicle 'crawler:/dev/ttyUSB9': /dev/ttyUSB9 does not exist"),
         (["--source", "/nope/flight.mp4"], "cannot run: /nope/flight.mp4"),
         (["--mode", "fast"], "invalid choice: 'fast'"),

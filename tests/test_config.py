@@ -265,7 +265,11 @@ def test_a_simulator_key_in_a_real_crawlers_section_is_named(tmp_path):
 
 @pytest.mark.parametrize(
     ("uri", "expected"),
-    [("mavlink:/dev/x", "expected sim-crawler, or crawler:"), ("crawler:/dev/x?baud=fast", "baud must be an integer")],
+    [
+        ("px4:/dev/x", "expected sim-crawler, crawler:"),
+        ("crawler:/dev/x?baud=fast", "baud must be an integer"),
+        ("mavlink:tcp:host:5760?baud=9600", "?baud= is for serial links"),
+    ],
 )
 def test_a_bad_vehicle_uri_is_named_with_what_was_expected(tmp_path, uri, expected):
     message = _load_error(tmp_path, f'[vehicle]\nuri = "{uri}"\n')

@@ -9,6 +9,7 @@ from pathlib import Path
 from gridscout.control.mission import Mission, parse_mission
 from gridscout.edge.config import SafetyConfig
 from gridscout.edge.runtime.vehicle_kinds import KIND_DEFAULTS
+from gridscout.hardware.mavlink.failsafe_params import CHECKS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "flying.md").read_text()
@@ -37,8 +38,6 @@ def test_every_mission_limit_is_described():
 
 
 def test_every_autopilot_parameter_the_driver_checks_is_on_the_checklist():
-    from gridscout.hardware.mavlink.failsafe_params import CHECKS
-
     for checks in CHECKS.values():
         for check in checks:
             assert f"| `{check.name}` |" in DOC, check.name

@@ -163,7 +163,10 @@ def test_an_unanswered_command_is_resent_with_its_confirmation_counted_up(tmp_pa
     with simulator(tmp_path, "--drop-commands", "1") as sim:
         d = ready_driver(sim.url)
         d.stop()
-        run_until(d, lambda: not d.stop_pending, 3.0, "the STOP acknowledged after a resend")
+        run_until(
+            d, lambda: not d.stop_pending and d.counters.retries >= 2, 3.0, "the STOP acknowledged after a resend"
+        )
+        run_for(d, 0.3)
         assert d.counters.retries == 2 and d.counters.unanswered == 0  # DO_CHANGE_SPEED's at the start, the STOP's
         d.close()
         assert [c["confirmation"] for c in sim.commands("DO_SET_MODE")] == [1]

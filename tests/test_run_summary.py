@@ -31,9 +31,13 @@ def test_a_clean_run_passes_and_still_shows_its_vehicle_line():
         ({"connected_once": False, "link": "CONNECTING", "detail": "no HELLO_ACK from a crawler on /dev/ttyUSB0 yet"},
          f"vehicle {URI} never connected: no HELLO_ACK"),
         ({"link": "CONNECTING", "detail": "crawler silent for 2.1 s"},
-         f"vehicle {URI} stopped answering and did not come back: crawler silent"),
+         f"vehicle {URI} was lost and did not come back: crawler silent"),
         ({"refusals": {"NO_SESSION": 30, "FAULT": 2}}, f"vehicle {URI} refused 32 commands (NO_SESSION 30, FAULT 2)"),
         ({"unanswered": 4}, f"vehicle {URI} left 4 commands unanswered"),
+        ({"refusals": {"MAV_RESULT_DENIED": 1}}, f"vehicle {URI} refused 1 commands (MAV_RESULT_DENIED 1)"),
+        ({"failsafes": 1, "last_failsafe": "GUIDED -> RTL (GCS Failsafe: RTL)"},
+         f"vehicle {URI} left GridScout's control 1 times, its own failsafe or its crew taking over (latest: "
+         "GUIDED -> RTL (GCS Failsafe: RTL))"),
     ],
 )  # fmt: skip
 def test_each_vehicle_failure_fails_the_run_with_a_line_naming_the_uri(fields, expected):
@@ -67,3 +71,19 @@ def test_the_vehicle_processs_last_counters_complete_its_last_status():
 def test_the_json_summary_carries_the_verdict():
     d = summary(report(unanswered=1)).as_dict()
     assert d["ok"] is False and d["failures"] and d["vehicle"]["uri"] == URI
+
+
+def test_a_vehicle_set_up_badly_passes_with_a_warning_line_each():
+    """An autopilot failsafe parameter that is off is no failure of the run, but the summary says so."""
+    s = summary(report(warnings=["vehicle parameter FS_GCS_ENABLE = 0: should be not 0 (1: RTL, ...)"]))
+    assert s.ok
+    assert "warning    vehicle parameter FS_GCS_ENABLE = 0: should be not 0 (1: RTL, ...)" in s.format().splitlines()
+
+
+def test_a_failsafe_shows_on_the_vehicle_line_and_its_counters_survive_the_last_heartbeat():
+    status = VehicleStatus(
+        t_mono_ns=1, uri=URI, link="CONNECTED", detail="", connected_once=True, handshakes=1, link_drops=0,
+        retries=0, unanswered=0, clamped=0, refusals={}, failsafes=1, last_failsafe="GUIDED -> RTL",
+    )  # fmt: skip
+    merged = VehicleReport.from_status(status).with_counts({"failsafes": 2})
+    assert merged.failsafes == 2 and "2 failsafes (GUIDED -> RTL last)" in summary(merged).format()

@@ -1,8 +1,16 @@
-"""Vehicle URIs: `sim-crawler` or `crawler:<link>[?baud=N]`, and the errors for everything else."""
+"""Vehicle URIs: `sim-crawler`, `crawler:<link>[?baud=N]`, `sim-drone`, `sim-rover`, `mavlink:<connection>[?baud=N]`,
+and the errors for everything else."""
 
 import pytest
 
-from gridscout.hardware.vehicle.uri import VEHICLE_FORMS, VehicleTarget, parse_vehicle_uri, sim_link_path, vehicle_kind
+from gridscout.hardware.vehicle.uri import (
+    VEHICLE_FORMS,
+    VehicleTarget,
+    parse_vehicle_uri,
+    sim_link_path,
+    sim_mavlink_link,
+    vehicle_kind,
+)
 
 
 def test_sim_crawler_is_simulated_and_uses_the_crawler_driver():
@@ -45,20 +53,29 @@ def test_pyserial_url_with_baud():
 
 
 @pytest.mark.parametrize(
-    ("uri", "kind"), [("sim-crawler", "sim-crawler"), ("crawler:/dev/x", "crawler"), ("mavlink:x", None), ("", None)]
+    ("uri", "kind"),
+    [
+        ("sim-crawler", "sim-crawler"),
+        ("crawler:/dev/x", "crawler"),
+        ("mavlink:x", "mavlink"),
+        ("sim-drone", "sim-drone"),
+        ("sim-rover", "sim-rover"),
+        ("px4:x", None),
+        ("", None),
+    ],
 )
 def test_the_kind_comes_from_the_scheme_alone(uri, kind):
     assert vehicle_kind(uri) == kind
 
 
-@pytest.mark.parametrize("uri", ["", "crawler:", "mavlink:/dev/x", "sim-crawler2", "/dev/ttyUSB0"])
+@pytest.mark.parametrize("uri", ["", "crawler:", "mavlink:", "sim-crawler2", "sim-plane", "/dev/ttyUSB0"])
 def test_unrecognised_uris_name_the_uri_and_the_expected_forms(uri):
     """Anything that is neither form is refused with the URI quoted and both accepted forms spelt out."""
     with pytest.raises(ValueError) as info:
         parse_vehicle_uri(uri)
     message = str(info.value)
     assert repr(uri) in message
-    assert VEHICLE_FORMS in message or "no serial port" in message
+    assert VEHICLE_FORMS in message or "no serial port" in message or "no pymavlink connection string" in message
 
 
 def test_unknown_option_names_the_uri_and_the_accepted_option():
@@ -96,3 +113,40 @@ def test_blank_option_is_a_value_error(uri):
 def test_baud_out_of_range_is_refused():
     with pytest.raises(ValueError, match="baud"):
         parse_vehicle_uri("crawler:/dev/x?baud=0")
+
+
+@pytest.mark.parametrize(
+    ("uri", "link", "baud", "device"),
+    [
+        ("mavlink:tcp:127.0.0.1:5760", "tcp:127.0.0.1:5760", None, None),
+        ("mavlink:udpin:0.0.0.0:14550", "udpin:0.0.0.0:14550", None, None),
+        ("mavlink:udpout:10.0.0.2:14550", "udpout:10.0.0.2:14550", None, None),
+        ("mavlink:/dev/ttyACM0?baud=57600", "/dev/ttyACM0", 57600, "/dev/ttyACM0"),
+    ],
+)
+def test_mavlink_uris_carry_a_pymavlink_connection_string(uri, link, baud, device):
+    target = parse_vehicle_uri(uri)
+    assert (target.kind, target.driver, target.link, target.baud) == ("mavlink", "mavlink", link, baud)
+    assert target.serial_device == device and not target.simulated
+
+
+@pytest.mark.parametrize("kind", ["sim-drone", "sim-rover"])
+def test_the_mavlink_simulators_are_driven_by_the_mavlink_driver_over_loopback(kind):
+    target = parse_vehicle_uri(kind)
+    assert (target.driver, target.simulated, target.serial_device) == ("mavlink", True, None)
+    assert sim_mavlink_link(5761) == "tcp:127.0.0.1:5761"
+
+
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [
+        ("mavlink:tcp:127.0.0.1:5760?baud=57600", "?baud= is for serial links, not tcp:"),
+        ("mavlink:tcp:127.0.0.1:70000", "port 70000 is out of range"),
+        ("mavlink:wss:host", "'wss:host' is not a MAVLink link"),
+        ("mavlink:/dev/ttyACM0?rate=4", "unknown option(s) ['rate']"),
+    ],
+)
+def test_bad_mavlink_uris_say_what_is_wrong(uri, says):
+    with pytest.raises(ValueError) as info:
+        parse_vehicle_uri(uri)
+    assert repr(uri) in str(info.value) and says in str(info.value)

@@ -18,12 +18,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--default", action="store_true", help="print every key with its default and description")
     group.add_argument("--check", type=Path, metavar="FILE", help="validate FILE and print it resolved")
+    p.add_argument(
+        "--vehicle", metavar="URI", help="with --default: the [vehicle] keys of this kind (sim-drone, mavlink:..., ...)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.default:
-        print(default_toml(), end="")
+        try:
+            print(default_toml(args.vehicle), end="")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
         return 0
     try:
         config = load_config(args.check)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from gridscout.edge.cli.argtypes import parse_host_port
 from gridscout.edge.config import Config, ConfigError, load_config, override
-from gridscout.hardware.vehicle.uri import VEHICLE_FORMS
+from gridscout.edge.defaults import DEMO_MISSION
+from gridscout.hardware.vehicle.uri import SIM_VEHICLES, VEHICLE_FORMS, parse_vehicle_uri
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", type=Path, help="a TOML config file (see `gridscout config --default`)")
     p.add_argument("--source", help="camera URI: video file, image folder, device, rtsp://, synthetic://")
-    p.add_argument("--vehicle", help="sim-crawler (default) or crawler:<pyserial URL>[?baud=N]")
+    p.add_argument(
+        "--vehicle",
+        help="sim-crawler (default), crawler:<pyserial URL>[?baud=N], sim-drone, sim-rover or "
+        "mavlink:<pymavlink connection string> (e.g. mavlink:tcp:127.0.0.1:5760)",
+    )
     p.add_argument("--model", help="an .onnx model or a cascade .toml manifest (default: the shipped model)")
     p.add_argument("--mission", help="a GeoJSON mission (the line a drone or rover flies; see docs/flying.md)")
     p.add_argument("--data", help="data directory for reports, logs and the API token (default ./gridscout-data)")
@@ -63,6 +68,8 @@ def resolve(args: argparse.Namespace) -> Config:
         config = override(override(config, "api.host", args.api[0]), "api.port", args.api[1])
     if args.no_api:
         config = override(config, "api.enabled", False)
+    if config.mission.file is None and parse_vehicle_uri(config.vehicle.uri).kind in SIM_VEHICLES:
+        config = override(config, "mission.file", str(DEMO_MISSION))  # a simulated flight flies the demo footage's line
     return config
 
 

@@ -41,7 +41,7 @@ from gridscout.edge.config.vehicle import (
     retarget,
 )
 from gridscout.edge.runtime.vehicle_kinds import kind_defaults
-from gridscout.hardware.vehicle.uri import VEHICLE_FORMS
+from gridscout.hardware.vehicle.uri import VEHICLE_FORMS, vehicle_kind
 
 __all__ = [
     "ApiConfig",
@@ -210,8 +210,12 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def default_toml() -> str:
-    """Every section and key with its default and description, as a commented TOML file."""
+def default_toml(vehicle: str | None = None) -> str:
+    """Every section and key with its default and description, as a commented TOML file; `[vehicle]` for the
+    kind of vehicle the URI `vehicle` names (default: sim-crawler's). ConfigError for a URI of no kind."""
+    kind = DEFAULT_KIND if vehicle is None else vehicle_kind(vehicle)
+    if kind is None:
+        raise ConfigError(f"vehicle {vehicle!r}: expected {VEHICLE_FORMS}")
     lines = [
         "# GridScout configuration. Every key is optional; shown here with its default.",
         "# Use it with: gridscout run --config this-file.toml",
@@ -226,18 +230,29 @@ def default_toml() -> str:
                 continue
             lines.append(f"# {field.description}")
             default = field.get_default(call_default_factory=True)
+            if name == "uri" and vehicle is not None and model in VARIANTS.values():
+                default = vehicle
             lines.append(f"# {name} =  (unset)" if default is None else f"{name} = {_toml_value(default)}")
         for name, field, models in nested:
             table = f"{prefix}.{name}" if prefix else name
             lines.extend(["", f"[{table}]", f"# {field.description}"])
-            chosen = models.get("") or models[DEFAULT_KIND]
+            chosen = models.get("") or models[kind]
             for tag, variant in models.items():
                 if variant is not chosen:
-                    lines.append(f"# uri = {tag}...: the same keys except {', '.join(_only_in(chosen, variant))}")
+                    lines.append(_how_it_differs(tag, chosen, variant))
             emit(chosen, table)
 
     emit(Config, "")
     return "\n".join(lines) + "\n"
+
+
+def _how_it_differs(tag: str, chosen: type[BaseModel], variant: type[BaseModel]) -> str:
+    """A comment on how the keys of vehicle kind `tag` differ from the ones shown."""
+    missing, own = _only_in(chosen, variant), _only_in(variant, chosen)
+    text = f"# uri = {tag}...: the same keys" + (f" except {', '.join(missing)}" if missing else "")
+    if own:
+        text += f"; its own: {', '.join(own)} (gridscout config --default --vehicle {tag})"
+    return text
 
 
 def _only_in(model: type[BaseModel], other: type[BaseModel]) -> list[str]:

@@ -17,15 +17,23 @@ from dataclasses import replace
 from gridscout.control.vehicle import VehicleState, VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import TOPICS, CommandWritten, VehicleCommand, VehicleStatus
-from gridscout.edge.runtime.settings import crawler_settings
+from gridscout.edge.runtime.settings import ConfigView, driver_settings, mission
 from gridscout.edge.runtime.summary import COUNTERS
 from gridscout.hardware.vehicle.driver import LinkError, LinkState, VehicleDriver
 from gridscout.hardware.vehicle.registry import open_driver
-from gridscout.hardware.vehicle.uri import parse_vehicle_uri, sim_link_path
+from gridscout.hardware.vehicle.uri import VehicleTarget, parse_vehicle_uri, sim_link_path, sim_mavlink_link
 
 TELEMETRY_PERIOD_S = 1.0 / TOPICS["telemetry"].rate_hz
 STATUS_PERIOD_S = 1.0 / TOPICS["vehicle_status"].rate_hz
 RECONNECT_INITIAL_S, RECONNECT_MAX_S = 0.2, 2.0
+
+
+def simulator_link(target: VehicleTarget, run_dir: str, vehicle: ConfigView) -> str:
+    """Where the simulator of a `sim-*` vehicle serves, the same across its restarts: the crawler's pty is linked
+    in the run directory; the MAVLink simulator listens on the loopback port `gridscout run` chose."""
+    if target.driver == "crawler":
+        return str(sim_link_path(run_dir, target.kind))
+    return sim_mavlink_link(vehicle.sim_port)
 
 
 class Vehicle:
@@ -33,10 +41,10 @@ class Vehicle:
         self.rt = rt
         self.cfg = rt.config.vehicle
         target = parse_vehicle_uri(self.cfg.uri)
-        if target.simulated:  # the simulator process links its pty here, the same path across its restarts
-            target = replace(target, link=str(sim_link_path(rt.spec_dir, target.kind)))
+        if target.simulated:
+            target = replace(target, link=simulator_link(target, rt.spec_dir, self.cfg))
         self.uri = self.cfg.uri
-        self.driver: VehicleDriver = open_driver(target, crawler_settings(self.cfg))
+        self.driver: VehicleDriver = open_driver(target, driver_settings(rt.config), mission(rt.config.mission))
         self.commands = rt.subscriber(["vehicle_command"], hwm=100)
         self.telemetry_pub = rt.publisher("telemetry")
         self.status_pub = rt.publisher("vehicle_status")
@@ -177,7 +185,8 @@ class Vehicle:
 
     def publish_status(self) -> None:
         d, c = self.driver, self.driver.counters
-        key = (d.link_state, self.link_detail, c.handshakes, c.link_drops, c.unanswered, sum(c.refusals.values()))
+        key = (d.link_state, self.link_detail, c.handshakes, c.link_drops, c.unanswered, sum(c.refusals.values()),
+               c.failsafes, len(d.warnings))  # fmt: skip
         now = time.monotonic()
         if key == self._status_key and now - self._last_status_s < STATUS_PERIOD_S:
             return
@@ -199,6 +208,9 @@ class Vehicle:
                 last_refusal=self.last_refusal,
                 max_speed_mps=limits.max_speed_mps if limits else None,
                 heartbeat_timeout_s=limits.heartbeat_timeout_s if limits else None,
+                failsafes=c.failsafes,
+                last_failsafe=d.last_failsafe,
+                warnings=list(d.warnings),
             )
         )
 

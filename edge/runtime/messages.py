@@ -191,6 +191,11 @@ class VehicleStatus(Message, frozen=True):
     last_refusal: str = ""
     max_speed_mps: float | None = None
     heartbeat_timeout_s: float | None = None
+    #: times the vehicle left the driver's control unasked (a MAVLink vehicle's failsafe, its crew), and the latest
+    failsafes: int = 0
+    last_failsafe: str = ""
+    #: what the driver found wrong with the vehicle's set-up (an autopilot failsafe parameter that is off)
+    warnings: list[str] = []
 
 
 class ProcessHeartbeat(Message, frozen=True):

@@ -12,6 +12,7 @@ before anything else shuts down. The summary's verdict (`RunSummary.ok`) is the 
 from __future__ import annotations
 
 import logging
+import random
 import shutil
 import signal
 import socket
@@ -26,7 +27,7 @@ from pathlib import Path
 import zmq
 
 from gridscout.edge.api.token import resolve_token
-from gridscout.edge.config import Config
+from gridscout.edge.config import Config, override
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
 from gridscout.edge.recording.policy import recordings_dir
 from gridscout.edge.reports.store import ReportStore
@@ -66,17 +67,42 @@ def _preflight(source: str, model: Path) -> None:
         raise ChainError(f"cannot run: {lines[-1] if lines else f'source {source!r} or model {model} did not open'}")
 
 
-def _check_vehicle(uri: str) -> None:
-    """A serial device that does not exist is named now, not after a connect timeout."""
+def _check_vehicle(config: Config) -> Config:
+    """A serial device that does not exist is named now, not after a connect timeout, and so is a MAVLink vehicle
+    without a mission to fly. Returns the config with the MAVLink simulator's port chosen (when it is 0)."""
+    uri = config.vehicle.uri
     target = parse_vehicle_uri(uri)
-    link = target.link
-    if target.simulated or "://" in link:
-        return
-    if not Path(link).exists():
+    device = target.serial_device
+    if device is not None and not Path(device).exists():
+        what = "the crawler" if target.driver == "crawler" else "the autopilot"
         raise ChainError(
-            f"vehicle {uri!r}: {link} does not exist (is the crawler plugged in and powered? "
+            f"vehicle {uri!r}: {device} does not exist (is {what} plugged in and powered? "
             "`ls /dev/serial/by-id/` lists the serial adapters present)"
         )
+    if target.driver == "mavlink" and config.mission.file is None:
+        raise ChainError(
+            f"vehicle {uri!r}: a MAVLink vehicle needs a mission to fly (--mission FILE, see docs/flying.md)"
+        )
+    if target.simulated and target.driver == "mavlink" and config.vehicle.sim_port == 0:
+        config = override(config, "vehicle.sim_port", _free_sim_port())
+    return config
+
+
+def _free_sim_port() -> int:
+    """A free loopback port for the MAVLink simulator, which binds it again across its restarts: below the
+    ephemeral range, so no outgoing connection takes it meanwhile."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for port in random.Random().sample(range(20000, low), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise ChainError("no free loopback port for the vehicle simulator (set vehicle.sim_port)")
 
 
 def _check_api_address(host: str, port: int) -> None:
@@ -111,7 +137,9 @@ class Watch:
         status: VehicleStatus | None = self.sm["vehicle_status"]
         if status is None:
             return
+        connected_once = self.vehicle.connected_once  # a restarted vehicle process starts its own count
         self.vehicle = VehicleReport.from_status(status)
+        self.vehicle.connected_once |= connected_once
         if not self.sm.fresh("vehicle_status"):  # its process is down: what it last said no longer holds
             self.vehicle.link, self.vehicle.detail = "CLOSED", "the vehicle process is not reporting"
         # Say so, loudly, when a connected vehicle goes away, and when it comes back.
@@ -219,7 +247,7 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
     Raises ChainError (before starting anything) for bad input."""
     source = config.run.source or str(DEMO_FOOTAGE)
     model = Path(config.perception.model or DEFAULT_MODEL)
-    _check_vehicle(config.vehicle.uri)
+    config = _check_vehicle(config)
     if config.api.enabled:
         _check_api_address(config.api.host, config.api.port)
     _preflight(source, model)

@@ -10,6 +10,7 @@ about 17 MB of RSS each.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -19,13 +20,20 @@ from gridscout.control.safety import HaltAction, SafetyLimits
 from gridscout.edge.recording.policy import RecorderSettings
 from gridscout.edge.runtime.vehicle_kinds import KIND_KEYS, kind_defaults
 from gridscout.hardware.crawler.driver import CrawlerSettings
+from gridscout.hardware.mavlink.settings import MavlinkSettings
 from gridscout.hardware.sim.crawler.core import SimConfig
+from gridscout.hardware.sim.mavlink.config import MavSimConfig
+from gridscout.hardware.vehicle.uri import SIM_VEHICLES, parse_vehicle_uri
 
 T = TypeVar("T")
 
 #: sim-crawler's config keys -> SimConfig fields (the config prefixes them, the simulator does not)
 SIM_KEYS = {"sim_line_length_m": "line_length_m", "sim_max_speed_mps": "max_speed_mps",
             "sim_heartbeat_timeout_s": "heartbeat_timeout_s"}  # fmt: skip
+#: sim-drone's and sim-rover's config keys -> MavSimConfig fields (home and start come from the mission unless set)
+MAV_SIM_KEYS = {"sim_home_alt_m": "home_alt_m", "sim_max_speed_mps": "max_speed_mps",
+                "sim_gcs_timeout_s": "gcs_timeout_s", "sim_setpoint_timeout_s": "setpoint_timeout_s",
+                "sim_gps_noise_m": "gps_noise_m", "sim_seed": "seed"}  # fmt: skip
 
 
 class ConfigView(Mapping):
@@ -101,6 +109,43 @@ def crawler_settings(vehicle: Mapping[str, Any]) -> CrawlerSettings:
 def sim_config(vehicle: Mapping[str, Any]) -> SimConfig:
     """From `[vehicle]` with `uri = "sim-crawler"`: the `sim_*` keys."""
     return build(SimConfig, {k: v for k, v in vehicle.items() if k in SIM_KEYS}, SIM_KEYS)
+
+
+def mavlink_settings(vehicle: Mapping[str, Any], limits: SafetyLimits) -> MavlinkSettings:
+    """From `[vehicle]` of a MAVLink kind; its setpoints never exceed the gate's `max_ground_speed_mps`."""
+    names = {f.name for f in dataclasses.fields(MavlinkSettings)}
+    values = {k: v for k, v in vehicle.items() if k in names}
+    return build(MavlinkSettings, {**values, "max_speed_mps": limits.max_ground_speed_mps})
+
+
+def mav_sim_config(vehicle: Mapping[str, Any], mission: Mission) -> MavSimConfig:
+    """From `[vehicle]` with `uri = "sim-drone"` or `"sim-rover"`: the `sim_*` keys, and where it starts: armed
+    at the start of `mission`'s flight path, facing along it, a drone hovering at the mission's altitude (home
+    there too, unless `sim_home_lat_deg` / `_lon_deg` put it elsewhere)."""
+    values = {MAV_SIM_KEYS[k]: v for k, v in vehicle.items() if k in MAV_SIM_KEYS}
+    lat, lon, _ = mission.frame.to_global(*mission.path.point_at(0.0))
+    if vehicle.get("sim_home_lat_deg") is not None:
+        lat, lon = vehicle["sim_home_lat_deg"], vehicle["sim_home_lon_deg"]
+    de, dn = mission.path.tangent_at(0.0)
+    kind = SIM_VEHICLES[vehicle["uri"]]
+    return MavSimConfig(
+        vehicle=kind,
+        home_lat_deg=lat,
+        home_lon_deg=lon,
+        start_alt_m=mission.altitude_m if kind == "drone" else 0.0,
+        start_heading_deg=math.degrees(math.atan2(de, dn)) % 360.0,
+        gcs_system_id=vehicle["system_id"],
+        **values,
+    )
+
+
+def driver_settings(config: Mapping[str, Any]) -> CrawlerSettings | MavlinkSettings:
+    """The settings of the driver `[vehicle] uri` names, from the whole config (a MAVLink vehicle's speed cap is
+    the gate's)."""
+    vehicle = config["vehicle"]
+    if parse_vehicle_uri(vehicle["uri"]).driver == "crawler":
+        return crawler_settings(vehicle)
+    return mavlink_settings(vehicle, safety_limits(config["control"]["safety"], vehicle["uri"]))
 
 
 def recorder_settings(section: Mapping[str, Any]) -> RecorderSettings:

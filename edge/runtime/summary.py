@@ -14,7 +14,7 @@ from gridscout.edge.runtime.messages import VehicleStatus
 #: refusals that do not fail a run: the crawler at the end of its line declining to go further
 HARMLESS_REFUSALS = frozenset({"AT_END_OF_LINE"})
 #: counters the vehicle process reports both in its status and in its heartbeat stats
-COUNTERS = ("handshakes", "link_drops", "retries", "unanswered", "clamped")
+COUNTERS = ("handshakes", "link_drops", "retries", "unanswered", "clamped", "failsafes")
 
 
 @dataclass
@@ -30,6 +30,9 @@ class VehicleReport:
     clamped: int = 0
     refusals: dict[str, int] = field(default_factory=dict)
     last_refusal: str = ""
+    failsafes: int = 0
+    last_failsafe: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_status(cls, status: VehicleStatus) -> VehicleReport:
@@ -48,13 +51,18 @@ class VehicleReport:
         if not self.connected_once:
             out.append(f"vehicle {self.uri} never connected: {self.detail or 'no answer'}")
         elif self.link != "CONNECTED":
-            out.append(f"vehicle {self.uri} stopped answering and did not come back: {self.detail or self.link}")
+            out.append(f"vehicle {self.uri} was lost and did not come back: {self.detail or self.link}")
         refused = {k: v for k, v in self.refusals.items() if k not in HARMLESS_REFUSALS}
         if refused:
             reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(refused.items(), key=lambda kv: -kv[1]))
             out.append(f"vehicle {self.uri} refused {sum(refused.values())} commands ({reasons})")
         if self.unanswered:
             out.append(f"vehicle {self.uri} left {self.unanswered} commands unanswered (acknowledges nothing?)")
+        if self.failsafes:
+            out.append(
+                f"vehicle {self.uri} left GridScout's control {self.failsafes} times, its own failsafe or its crew "
+                f"taking over (latest: {self.last_failsafe or 'unknown'})"
+            )
         return out
 
     def format(self) -> str:
@@ -69,6 +77,8 @@ class VehicleReport:
         ]
         if self.clamped:
             parts.append(f"{self.clamped} speeds clamped to its limit")
+        if self.failsafes:
+            parts.append(f"{self.failsafes} failsafes ({self.last_failsafe} last)")
         return f"{self.uri}: " + ", ".join(parts)
 
 
@@ -155,6 +165,7 @@ class RunSummary:
             f"{self.dropped_camera} by the camera, {self.dropped_perception} by perception",
             f"defects    {self.reports_created} reports ({self.reports_updated} updates)",
             f"vehicle    {self.vehicle.format()}",
+            *(f"warning    {warning}" for warning in self.vehicle.warnings),
             f"commands   {self.commands} written to the vehicle, {self.stops} of them stops",
             f"faults     {faults}",
             f"restarts   {restarts}",

@@ -663,9 +663,10 @@ class MavlinkDriver:
                 "take it off"
                 + (" (GridScout is asking)" if s.allow_takeoff else " by hand (vehicle.allow_takeoff is false)")
             )
+        where = "" if m.family == "rover" else ", airborne" if airborne else ", on the ground"
         self.link_detail = (
-            f"{m.describe} on {self.url} is {self.mode}, {'armed' if self.armed else 'disarmed'}, "
-            f"{p.alt_rel_m:.1f} m above home: waiting for the crew to " + ", ".join(missing)
+            f"{m.describe} on {self.url} is {self.mode}, {'armed' if self.armed else 'disarmed'}{where}: "
+            "waiting for the crew to " + ", ".join(missing)
         )
         if now < self._next_engage_ns or self._commands.pending.keys() - {mavlink.MAV_CMD_SET_MESSAGE_INTERVAL}:
             return

@@ -1,0 +1,81 @@
+"""The whole chain flying the MAVLink drone simulator over loopback: `gridscout run --vehicle sim-drone`.
+
+With no mission given, the run flies the line of the bundled footage (edge.defaults.DEMO_MISSION): the
+simulator starts armed and hovering in GUIDED at the start of that line, as a crew would hand it over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from gridscout.control.mission import load_mission
+from gridscout.edge.defaults import DEMO_MISSION
+from gridscout.edge.runtime.messages import ControlState
+from sim_tests.chain import Chain
+
+
+def _drone_log(chain: Chain) -> list[dict]:
+    path = chain.data / "logs" / "drone-sim.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_the_drone_flies_the_footages_line_and_holds_at_its_defects(tmp_path):
+    chain = Chain(tmp_path, source="", extra={"vehicle": {"uri": "sim-drone"}})
+    states = chain.subscribe(["control_state"])
+    modes: list[str] = []
+    try:
+        deadline = time.monotonic() + 180
+        while chain.proc.poll() is None and time.monotonic() < deadline:
+            for r in states.drain():
+                if isinstance(r.msg, ControlState) and (not modes or modes[-1] != r.msg.mode):
+                    modes.append(r.msg.mode)
+            time.sleep(0.05)
+        assert chain.wait() == 0, chain.stderr()[-3000:]
+    finally:
+        chain.close()
+    summary = chain.summary()
+    assert summary["ok"] and summary["vehicle"]["uri"] == "sim-drone" and summary["reports_created"] >= 1
+    assert "HOLD" in modes and modes.index("HOLD") < len(modes) - 1  # held at a defect, then went on
+    log = _drone_log(chain)
+    track = [e for e in log if e["event"] == "state"]
+    mission = load_mission(DEMO_MISSION)
+    along = [mission.path.project(*mission.frame.to_local(s["lat"], s["lon"])[:2])[0] for s in track]
+    assert max(along) > 20.0  # it flew along the line
+    fast = max(s["ground_speed_mps"] for s in track)
+    assert fast > 3.0
+    # a hold at a defect mid-line: standing (almost) still in GUIDED, away from both ends
+    length = mission.path.length_m
+    held = [
+        s
+        for s, a in zip(track, along, strict=True)
+        if s["mode"] == "GUIDED" and s["ground_speed_mps"] < 0.3 and 5.0 < a < length - 5.0
+    ]
+    assert held, "the drone never stood still in GUIDED mid-line"
+    assert all(s["ground_speed_mps"] <= 12.0 + 1e-6 for s in track)  # the gate's ground-speed limit for a drone
+    assert any(e["event"] == "mode" and e["mode"] == "BRAKE" for e in log)  # stopped at the end or on shutdown
+
+
+def test_a_lost_link_leaves_the_drone_to_its_failsafe_and_the_summary_says_so(tmp_path):
+    """The vehicle process freezes (SIGSTOP): no more heartbeats. The simulator's GCS failsafe flies RTL (after
+    0.6 s here, well before the supervisor's 1 s watchdog restarts the process); the restarted vehicle process
+    finds the drone in RTL and leaves it there; the run fails with a line that says so."""
+    fast = {"uri": "sim-drone", "heartbeat_period_s": 0.25, "sim_gcs_timeout_s": 0.6}
+    chain = Chain(tmp_path, source="", extra={"vehicle": fast})
+    try:
+        chain.wait_for(lambda: "running" in chain.stdout(), 90, "the chain running")
+        time.sleep(3.0)
+        os.kill(chain.pid_of("vehicle"), signal.SIGSTOP)
+        chain.wait_for(lambda: any(e["event"] == "failsafe" for e in _drone_log(chain)), 20, "the failsafe")
+        assert chain.wait() == 1
+    finally:
+        chain.close()
+    (failsafe,) = [e for e in _drone_log(chain) if e["event"] == "failsafe"]
+    assert failsafe["action"] == "RTL" and failsafe["silent_s"] >= 0.6
+    failures = chain.summary()["failures"]
+    assert any("sim-drone" in f and "RTL" in f for f in failures), failures
+    assert any("RTL" in line for line in chain.stdout().splitlines() if line.startswith("FAILED"))
