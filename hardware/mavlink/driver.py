@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from gridscout.control.mission import Mission, velocity_setpoint
 from gridscout.control.vehicle import VehicleLimits, VehicleState, VehicleTelemetry
 from gridscout.hardware.mavlink.commands import Answer, CommandQueue, PendingCommand
-from gridscout.hardware.mavlink.failsafe_params import CHECKS, ParamCheck, decode_value, judge
+from gridscout.hardware.mavlink.failsafe_params import CHECKS, ParamReader
 from gridscout.hardware.mavlink.link import open_connection
 from gridscout.hardware.mavlink.mav import POSITION_MASK, VELOCITY_YAW_MASK, mavlink, text_of
 from gridscout.hardware.mavlink.modes import (
@@ -135,8 +135,7 @@ class MavlinkDriver:
         self._stream_since_ns: int | None = None
         self._next_engage_ns = 0
         self._took_off = False
-        self._params: dict[str, tuple[ParamCheck, int, int]] = {}  # name -> (check, sent_ns, tries)
-        self._param_values: dict[str, float] = {}
+        self._params: ParamReader | None = None
         self._statustexts: list[tuple[int, str]] = []
         self._stream_requests: list[tuple[int, str, float]] = []
         self._data_stream_asked = False
@@ -163,7 +162,7 @@ class MavlinkDriver:
         # mode is kept, so a failsafe it went into meanwhile shows as one.
         self.modes, self.target = None, (s.target_system, 0)
         self._commands.clear(keep_stop=True)
-        self._params.clear()
+        self._params = None
         self._stream_requests.clear()
         self._data_stream_asked = False
         self._last_rx_ns = self._last_heartbeat_ns = None
@@ -463,10 +462,12 @@ class MavlinkDriver:
 
     def _read_failsafe_params(self) -> None:
         assert self.modes is not None
-        now = time.monotonic_ns()
-        for check in CHECKS[self.modes.autopilot_name]:
-            self._params[check.name] = (check, now, 0)
-            self._request_param(check.name)
+        s = self.settings
+        self._params = ParamReader(
+            CHECKS[self.modes.autopilot_name], px4=self.modes.px4, system_id=s.system_id, resend_s=s.ack_timeout_s,
+            max_retries=s.max_retries, request=self._request_param,
+        )  # fmt: skip
+        self._params.start(time.monotonic_ns())
 
     def _request_param(self, name: str) -> None:
         assert self.conn is not None
@@ -474,14 +475,12 @@ class MavlinkDriver:
 
     def _on_param(self, msg) -> None:
         name = text_of(msg.param_id)
-        waiting = self._params.pop(name, None)
-        if waiting is None:
+        verdict = self._params.on_value(name, msg.param_type, msg.param_value) if self._params else None
+        if verdict is None:
             return
-        value = decode_value(bool(self.modes and self.modes.px4), msg.param_type, msg.param_value)
-        self._param_values[name] = value
-        problem = judge(waiting[0], value, self.settings.system_id)
-        if problem:
-            self._warn(f"vehicle parameter {problem}")
+        value = self._params.values[name]
+        if verdict:
+            self._warn(verdict)
         else:
             log.info("vehicle parameter %s = %g: fine", name, value)
         if name in ("FS_GCS_TIMEOUT", "COM_OF_LOSS_T"):
@@ -610,19 +609,14 @@ class MavlinkDriver:
         log.warning("vehicle never answered %s (%d sends)", cmd.label, cmd.retries + 1)
 
     def _params_due(self, now: int) -> None:
-        s = self.settings
-        for name, (check, sent_ns, tries) in list(self._params.items()):
-            if now - sent_ns < s.ack_timeout_s * 1e9:
-                continue
-            if tries >= s.max_retries:
-                del self._params[name]
-                if check.optional:
-                    log.info("vehicle has no parameter %s (older firmware?); not checked", name)
-                else:
-                    self._warn(f"vehicle parameter {name}: no answer to PARAM_REQUEST_READ; should be {check.wanted}")
-                continue
-            self._params[name] = (check, now, tries + 1)
-            self._request_param(name)
+        if self._params is None:
+            return
+        for check, name in self._params.due(now):
+            if check.optional:
+                log.info("vehicle has no parameter %s (older firmware?); not checked", name)
+            else:
+                wanted = check.wanted_for(self.settings.system_id)
+                self._warn(f"vehicle parameter {check.name}: no answer to PARAM_REQUEST_READ; should be {wanted}")
 
     def _check_heartbeat(self, now: int) -> None:
         last = self._last_heartbeat_ns

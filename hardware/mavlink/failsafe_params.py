@@ -35,6 +35,15 @@ class ParamCheck:
     ok: Callable[[float, int], bool]
     #: an older firmware may lack it: no answer is then a note, not a warning
     optional: bool = False
+    #: the same parameter under another firmware's name (the first to answer is judged)
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    def wanted_for(self, system_id: int) -> str:
+        return self.wanted.format(system_id=system_id)
 
 
 #: autopilot name -> the checks, read in this order
@@ -46,6 +55,7 @@ CHECKS: dict[str, tuple[ParamCheck, ...]] = {
             "SYSID_MYGCS",
             "{system_id}, GridScout's vehicle.system_id, or its heartbeats do not hold off the GCS failsafe",
             lambda v, system_id: int(v) == system_id,
+            aliases=("MAV_GCS_SYSID",),  # its name on ArduPilot master
         ),
     ),
     "PX4": (
@@ -70,4 +80,56 @@ def judge(check: ParamCheck, value: float, system_id: int) -> str:
     """'' when `value` is as the crew should have it, else a warning naming the parameter and what is wanted."""
     if check.ok(value, system_id):
         return ""
-    return f"{check.name} = {value:g}: should be {check.wanted.format(system_id=system_id)}"
+    return f"{check.name} = {value:g}: should be {check.wanted_for(system_id)}"
+
+
+class ParamReader:
+    """Reads the checks' parameters with PARAM_REQUEST_READ (resent until answered, `max_retries` times) and
+    judges each answer. `request(name)` sends one request; the caller hands over each PARAM_VALUE."""
+
+    def __init__(self, checks: tuple[ParamCheck, ...], *, px4: bool, system_id: int, resend_s: float,
+                 max_retries: int, request: Callable[[str], None]) -> None:  # fmt: skip
+        self._px4, self._system_id, self._request = px4, system_id, request
+        self._resend_ns, self._max_retries = round(resend_s * 1e9), max_retries
+        self._waiting: dict[str, tuple[ParamCheck, int, int]] = {}  # name -> (check, sent_ns, tries)
+        self._done: set[str] = set()  # checks answered under one of their names
+        #: the values read, by the name that answered
+        self.values: dict[str, float] = {}
+        self._checks = checks
+
+    def start(self, now_ns: int) -> None:
+        self._waiting.clear()
+        self._done.clear()
+        for check in self._checks:
+            for name in check.names:
+                self._waiting[name] = (check, now_ns, 0)
+                self._request(name)
+
+    def on_value(self, name: str, param_type: int, value: float) -> str | None:
+        """A PARAM_VALUE: None when it is not one waited for, else '' (fine) or the warning."""
+        waiting = self._waiting.pop(name, None)
+        if waiting is None:
+            return None
+        check = waiting[0]
+        for other in check.names:
+            self._waiting.pop(other, None)
+        self._done.add(check.name)
+        value = decode_value(self._px4, param_type, value)
+        self.values[name] = value
+        problem = judge(check, value, self._system_id)
+        return f"vehicle parameter {problem}" if problem else ""
+
+    def due(self, now_ns: int) -> list[tuple[ParamCheck, str]]:
+        """Resend what is due; returns the checks given up on now, each with the name it gave up on last."""
+        given_up = []
+        for name, (check, sent_ns, tries) in list(self._waiting.items()):
+            if now_ns - sent_ns < self._resend_ns:
+                continue
+            if tries < self._max_retries:
+                self._waiting[name] = (check, now_ns, tries + 1)
+                self._request(name)
+                continue
+            del self._waiting[name]
+            if check.name not in self._done and not any(n in self._waiting for n in check.names):
+                given_up.append((check, name))
+        return given_up
