@@ -7,8 +7,11 @@ simulator starts armed and hovering in GUIDED at the start of that line, as a cr
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
+import subprocess
+import sys
 import time
 
 from gridscout.control.mission import load_mission
@@ -79,3 +82,35 @@ def test_a_lost_link_leaves_the_drone_to_its_failsafe_and_the_summary_says_so(tm
     failures = chain.summary()["failures"]
     assert any("sim-drone" in f and "RTL" in f for f in failures), failures
     assert any("RTL" in line for line in chain.stdout().splitlines() if line.startswith("FAILED"))
+
+
+def test_a_refused_stop_is_surfaced_by_its_mav_result_name(tmp_path):
+    """A real-vehicle run (`mavlink:tcp:...`) on a standalone simulator that denies BRAKE: the stops are refused,
+    the drone still holds (zero-velocity setpoints in GUIDED), and the run fails naming MAV_RESULT_DENIED."""
+    mission = load_mission(DEMO_MISSION)
+    lat, lon, _ = mission.frame.to_global(*mission.path.point_at(0.0))
+    de, dn = mission.path.tangent_at(0.0)
+    heading = math.degrees(math.atan2(de, dn)) % 360
+    log = tmp_path / "drone.jsonl"
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "gridscout.hardware.sim.mavlink", "drone", "--tcp", "127.0.0.1:0", "--log", str(log),
+         "--home", str(lat), str(lon), "584", "--altitude", str(mission.altitude_m), "--heading", str(heading),
+         "--refuse-mode", "BRAKE"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        url = sim.stdout.readline().strip()
+        vehicle = {"uri": f"mavlink:{url}"}
+        chain = Chain(tmp_path, source="", extra={"vehicle": vehicle, "mission": {"file": str(DEMO_MISSION)}})
+        try:
+            assert chain.wait() == 1
+        finally:
+            chain.close()
+    finally:
+        sim.kill()
+        sim.wait(timeout=10)
+    summary = chain.summary()
+    assert summary["vehicle"]["refusals"].get("MAV_RESULT_DENIED", 0) >= 1  # by name, though it came at shutdown
+    assert any("refused" in f and "MAV_RESULT_DENIED" in f for f in summary["failures"])
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert any(r["event"] == "command" and r["result"] == "MAV_RESULT_DENIED" for r in records)

@@ -87,3 +87,12 @@ def test_a_failsafe_shows_on_the_vehicle_line_and_its_counters_survive_the_last_
     )  # fmt: skip
     merged = VehicleReport.from_status(status).with_counts({"failsafes": 2})
     assert merged.failsafes == 2 and "2 failsafes (GUIDED -> RTL last)" in summary(merged).format()
+
+
+def test_refusals_at_shutdown_keep_their_names_from_the_last_heartbeat():
+    """The shutdown STOP's refusal comes after the last status the supervisor read: the heartbeat names it."""
+    merged = report(refusals={"MAV_RESULT_FAILED": 1}).with_counts(
+        {"refusals": 3.0, "refused:MAV_RESULT_DENIED": 2.0, "refused:MAV_RESULT_FAILED": 1.0}
+    )
+    assert merged.refusals == {"MAV_RESULT_DENIED": 2, "MAV_RESULT_FAILED": 1}
+    assert report().with_counts({"refusals": 2.0}).refusals == {"unknown": 2}

@@ -18,7 +18,7 @@ from gridscout.control.vehicle import VehicleState, VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import TOPICS, CommandWritten, VehicleCommand, VehicleStatus
 from gridscout.edge.runtime.settings import ConfigView, driver_settings, mission
-from gridscout.edge.runtime.summary import COUNTERS
+from gridscout.edge.runtime.summary import COUNTERS, REFUSED_PREFIX
 from gridscout.hardware.vehicle.driver import LinkError, LinkState, VehicleDriver
 from gridscout.hardware.vehicle.registry import open_driver
 from gridscout.hardware.vehicle.uri import VehicleTarget, parse_vehicle_uri, sim_link_path, sim_mavlink_link
@@ -222,6 +222,7 @@ class Vehicle:
             "connected": float(self.connected),
             "connected_once": float(self.connected_once),
             "refusals": float(sum(c.refusals.values())),
+            **{f"{REFUSED_PREFIX}{reason}": float(n) for reason, n in c.refusals.items()},
         }
         self.rt.heartbeat.beat(ready=self.connected, stats=stats, force=force)
 

@@ -13,6 +13,8 @@ from gridscout.edge.runtime.messages import VehicleStatus
 
 #: refusals that do not fail a run: the crawler at the end of its line declining to go further
 HARMLESS_REFUSALS = frozenset({"AT_END_OF_LINE"})
+#: the vehicle process's heartbeat stats count refusals by reason under this prefix ("refused:MAV_RESULT_DENIED")
+REFUSED_PREFIX = "refused:"
 #: counters the vehicle process reports both in its status and in its heartbeat stats
 COUNTERS = ("handshakes", "link_drops", "retries", "unanswered", "clamped", "failsafes")
 
@@ -42,7 +44,10 @@ class VehicleReport:
         """This report with the vehicle process's own counters (its heartbeat, sent last as it exits), which
         are never older than its last status message."""
         counts = {name: max(getattr(self, name), int(stats.get(name, 0))) for name in COUNTERS}
-        refusals = self.refusals or ({"unknown": int(stats["refusals"])} if stats.get("refusals") else {})
+        named = {k.removeprefix(REFUSED_PREFIX): int(v) for k, v in stats.items() if k.startswith(REFUSED_PREFIX)}
+        refusals = {r: max(self.refusals.get(r, 0), named.get(r, 0)) for r in {*self.refusals, *named}}
+        if not refusals and stats.get("refusals"):
+            refusals = {"unknown": int(stats["refusals"])}
         connected_once = self.connected_once or bool(stats.get("connected_once"))
         return replace(self, connected_once=connected_once, refusals=refusals, **counts)
 
