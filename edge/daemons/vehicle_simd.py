@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.settings import mav_sim_config, mission, sim_config
-from gridscout.hardware.sim.crawler.server import EventLog
+from gridscout.hardware.sim.serving import EventLog
 from gridscout.hardware.vehicle.uri import SIM_HOST, SIM_VEHICLES, sim_link_path
 
 #: in data_dir/logs: the simulators' JSON-lines logs (commands, events, state)

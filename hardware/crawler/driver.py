@@ -37,7 +37,7 @@ from gridscout.hardware.crawler.protocol import (
     encode,
     seq_newer,
 )
-from gridscout.hardware.vehicle.driver import DriverCounters, LinkError, LinkState, Refusal
+from gridscout.hardware.vehicle.driver import DriverCounters, LinkError, LinkState, Refusal, heard_within
 from gridscout.hardware.vehicle.uri import VehicleTarget
 
 #: the fastest host heartbeat this driver promises (its owner services it at least every 20 ms)
@@ -150,11 +150,7 @@ class CrawlerDriver:
     @property
     def link_ok(self) -> bool:
         """Connected, and a valid frame arrived within `link_timeout_s`."""
-        return (
-            self.link_state is LinkState.CONNECTED
-            and self._last_rx_ns is not None
-            and time.monotonic_ns() - self._last_rx_ns < self.settings.link_timeout_s * 1e9
-        )
+        return self.link_state is LinkState.CONNECTED and heard_within(self._last_rx_ns, self.settings.link_timeout_s)
 
     def close(self) -> None:
         if self.link is not None:

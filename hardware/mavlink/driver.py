@@ -46,7 +46,7 @@ from gridscout.hardware.mavlink.modes import (
     modes_for,
 )
 from gridscout.hardware.mavlink.settings import MavlinkSettings
-from gridscout.hardware.vehicle.driver import DriverCounters, LinkError, LinkState, Refusal
+from gridscout.hardware.vehicle.driver import DriverCounters, LinkError, LinkState, Refusal, heard_within
 from gridscout.hardware.vehicle.uri import VehicleTarget
 
 log = logging.getLogger(__name__)
@@ -180,11 +180,7 @@ class MavlinkDriver:
 
     @property
     def link_ok(self) -> bool:
-        return (
-            self.link_state is LinkState.CONNECTED
-            and self._last_rx_ns is not None
-            and time.monotonic_ns() - self._last_rx_ns < self.settings.link_timeout_s * 1e9
-        )
+        return self.link_state is LinkState.CONNECTED and heard_within(self._last_rx_ns, self.settings.link_timeout_s)
 
     def close(self) -> None:
         if self.conn is not None:

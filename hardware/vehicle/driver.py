@@ -8,6 +8,7 @@ watchdog heartbeat keeps going while a slow vehicle answers; `link_state` says w
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -53,6 +54,11 @@ class DriverCounters:
     clamped: int = 0
     #: times the vehicle left the driver's control unasked (its own failsafe, or the crew taking over)
     failsafes: int = 0
+
+
+def heard_within(last_rx_ns: int | None, seconds: float) -> bool:
+    """Something arrived from the vehicle (at monotonic `last_rx_ns`; None: never) within the last `seconds`."""
+    return last_rx_ns is not None and time.monotonic_ns() - last_rx_ns < seconds * 1e9
 
 
 class LinkError(OSError):

@@ -7,19 +7,17 @@ tcp:// URL; nothing else goes to stdout. Human-readable logs go to stderr, JSON 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import select
-import signal
 import sys
 import time
 import tty
 from pathlib import Path
-from typing import Any, TextIO
 
 from gridscout.hardware.crawler.link import ZmqLink
 from gridscout.hardware.crawler.protocol import FrameDecoder, Message, NackReason, encode
 from gridscout.hardware.sim.crawler.core import CrawlerSim, SimConfig
+from gridscout.hardware.sim.serving import EventLog, serve_until_signalled
 
 STATE_LOG_PERIOD_S = 0.5
 LINK_ERROR_LOG_PERIOD_S = 1.0
@@ -68,28 +66,6 @@ class PtyLink:
         path = self._link_path
         if path is not None and os.path.islink(path) and os.readlink(path) == self._pty:  # not a newer sim's
             path.unlink(missing_ok=True)
-
-
-class EventLog:
-    """JSON lines to a file (flushed per line) plus a readable line on stderr for the notable ones."""
-
-    def __init__(self, path: Path | None, stderr: TextIO = sys.stderr, name: str = "crawler-sim") -> None:
-        self._file = path.open("a", encoding="utf-8") if path else None
-        self._stderr = stderr
-        self.name = name
-
-    def write(self, event: dict[str, Any], *, echo: bool = True) -> None:
-        record = {"t_wall": time.time(), "t_mono": event.get("t_mono", time.monotonic()), **event}
-        if self._file:
-            self._file.write(json.dumps(record) + "\n")
-            self._file.flush()
-        if echo:
-            details = " ".join(f"{k}={_fmt(v)}" for k, v in event.items() if k not in ("t_mono", "event"))
-            print(f"{self.name}: {event['event']} {details}".rstrip(), file=self._stderr, flush=True)
-
-    def close(self) -> None:
-        if self._file:
-            self._file.close()
 
 
 def _positive(text: str) -> float:
@@ -212,21 +188,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"crawler-sim: error: {exc}", file=sys.stderr)
         return 2
     print(link.url, flush=True)
-    stopping: list[int] = []
-    previous = {
-        sig: signal.signal(sig, lambda signum, _frame: stopping.append(signum))
-        for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    server = SimServer(link, config_from_args(args), EventLog(args.log))
-    try:
-        while not stopping:
-            server.step()
-        server.log.write({"event": "shutdown", "signal": signal.Signals(stopping[0]).name})
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        server.close()
-    return 0
+    return serve_until_signalled(SimServer(link, config_from_args(args), EventLog(args.log)))
 
 
 class SimServer:
@@ -298,10 +260,6 @@ class SimServer:
     def close(self) -> None:
         self.link.close()
         self.log.close()
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import argparse
 import select
-import signal
 import socket
 import sys
 import time
 
 from gridscout.hardware.mavlink.mav import mavlink
-from gridscout.hardware.sim.crawler.server import EventLog
 from gridscout.hardware.sim.mavlink.config import SIM_KINDS, MavSimConfig
 from gridscout.hardware.sim.mavlink.core import MavVehicleSim
 from gridscout.hardware.sim.mavlink.options import LOOPBACK, add_arguments, config_from_args
+from gridscout.hardware.sim.serving import EventLog, serve_until_signalled
 
 STATE_LOG_PERIOD_S = 0.1
 
@@ -181,20 +180,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{vehicle}-sim: error: {exc}", file=sys.stderr)
         return 2
     print(port.url, flush=True)
-    stopping: list[int] = []
-    previous = {
-        sig: signal.signal(sig, lambda signum, _frame: stopping.append(signum))
-        for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    try:
-        while not stopping:
-            server.step()
-        server.log.write({"event": "shutdown", "signal": signal.Signals(stopping[0]).name})
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        server.close()
-    return 0
+    return serve_until_signalled(server)
 
 
 def build_parser() -> argparse.ArgumentParser:
