@@ -43,6 +43,7 @@ import msgspec
 import numpy as np
 from tqdm import tqdm
 
+from gridscout.control.mission import Mission, load_mission
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.daemons.controld import ControlStage
 from gridscout.edge.daemons.perceptiond import PerceptionStage
@@ -57,6 +58,7 @@ from gridscout.edge.recording.reader import SegmentReader
 from gridscout.edge.recording.recorder import CONFIG_KEY, Recorder
 from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.messages import ControlState, FrameDetections, FrameMeta, VehicleCommand
+from gridscout.edge.runtime.vehicle_kinds import kind_defaults
 from gridscout.hardware.camera.base import SourceError
 
 log = logging.getLogger(__name__)
@@ -468,6 +470,19 @@ def _events(rec: Recording, rerun: bool, rate_hz: float) -> list[tuple[int, int,
     return events
 
 
+def _flown_mission(cfg: dict) -> Mission | None:
+    """The mission the run's vehicle flew (None for a crawler, or a run without one), so control replays with
+    the same path, limits and geofence. A mission file missing on this machine is an error naming it: control
+    without it would replay different commands."""
+    uri = (cfg.get("vehicle") or {}).get("uri")
+    mission_file = (cfg.get("mission") or {}).get("file")
+    if not mission_file or not kind_defaults(uri).flies_mission:
+        return None
+    if not Path(mission_file).is_file():
+        raise ReplayError(f"the recorded run flew the mission {mission_file}, which is not on this machine")
+    return load_mission(mission_file)
+
+
 def run_replay(
     rec: Recording,
     options: ReplayOptions,
@@ -522,7 +537,8 @@ def run_replay(
         emit=lambda ev: emit("report_event", ev),
         placer=report_placer(cfg, mission_may_be_gone=True),
     )
-    control = ControlStage(cfg["control"], replay=replay_mode)
+    vehicle_uri = (cfg.get("vehicle") or {}).get("uri")
+    control = ControlStage(cfg["control"], replay=replay_mode, vehicle_uri=vehicle_uri, mission=_flown_mission(cfg))
     perception = (
         PerceptionStage(model, frame_rate=cfg["camera"]["fps"] or 10.0) if model is not None else None
     )  # fmt: skip
