@@ -210,7 +210,7 @@ class Vehicle:
                 heartbeat_timeout_s=limits.heartbeat_timeout_s if limits else None,
                 failsafes=c.failsafes,
                 last_failsafe=d.last_failsafe,
-                warnings=list(d.warnings),
+                warnings=tuple(d.warnings),
             )
         )
 

@@ -195,7 +195,7 @@ class VehicleStatus(Message, frozen=True):
     failsafes: int = 0
     last_failsafe: str = ""
     #: what the driver found wrong with the vehicle's set-up (an autopilot failsafe parameter that is off)
-    warnings: list[str] = []
+    warnings: tuple[str, ...] = ()
 
 
 class ProcessHeartbeat(Message, frozen=True):
