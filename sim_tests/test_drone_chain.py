@@ -10,14 +10,27 @@ import json
 import math
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from gridscout.control.geodesy import distance_m
 from gridscout.control.mission import load_mission
+from gridscout.edge.api.server import start_in_thread
 from gridscout.edge.defaults import DEMO_MISSION
+from gridscout.edge.reports import ReportStore
 from gridscout.edge.runtime.messages import ControlState
+from gridscout.hardware.sim.synthetic_source import SyntheticSource
 from sim_tests.chain import Chain
+
+#: the bundled footage's four defects (synthetic://demo, as sim_tests/test_geotag.py names them)
+DEMO_DEFECTS = ("s33d0", "s45d0", "s56d0", "s57d0")
+#: a report geotagged from the simulated drone's telemetry lies this close to a true defect: the drone flies
+#: the footage's line but not in step with its frames, so this is the geometry plus that lag, not the 3 m of
+#: the footage's own poses (sim_tests/test_geotag.py); measured 5.6 / 9.9 / 15.6 m, error_m 9-11 m
+TELEMETRY_BOUND_M = 20.0
 
 
 def _drone_log(chain: Chain) -> list[dict]:
@@ -61,6 +74,47 @@ def test_the_drone_flies_the_footages_line_and_holds_at_its_defects(tmp_path):
     assert held, "the drone never stood still in GUIDED mid-line"
     assert all(s["ground_speed_mps"] <= 12.0 + 1e-6 for s in track)  # the gate's ground-speed limit for a drone
     assert any(e["event"] == "mode" and e["mode"] == "BRAKE" for e in log)  # stopped at the end or on shutdown
+    _assert_geotagged_reports_reach_the_fleet(chain.data, tmp_path)
+
+
+def _assert_geotagged_reports_reach_the_fleet(data: Path, tmp_path: Path) -> None:
+    """The run geotags from the drone's telemetry with the mission file's camera (no [geotag] set): every report
+    has lat/lon/error_m near a true defect; `gridscout fleet pull` from the run's API receives them with their
+    positions, and `gridscout reports export --geojson` makes each a Point."""
+    with ReportStore(data) as store:
+        reports = store.list(limit=1000)
+    assert reports and all(r.lat is not None and r.lon is not None and r.error_m for r in reports), reports
+    source = SyntheticSource("synthetic://demo")
+    truth = [source.object_geo(0, oid) for oid in DEMO_DEFECTS]
+    off = [min(distance_m(t[0], t[1], r.lat, r.lon) for t in truth) for r in reports]
+    print(f"{len(reports)} reports, off the nearest defect by {sorted(round(m, 1) for m in off)} m, "
+          f"error_m {sorted(round(r.error_m, 1) for r in reports)}")  # fmt: skip
+    assert max(off) < TELEMETRY_BOUND_M
+    into = tmp_path / "fleet.db"
+    with start_in_thread(data, "drone-token") as server:
+        pull = subprocess.run(
+            [sys.executable, "-m", "gridscout.edge.cli", "fleet", "pull", server.url, "--token", "drone-token",
+             "--into", str(into)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert pull.returncode == 0, pull.stderr
+    with sqlite3.connect(into) as db:
+        pulled = {rid: json.loads(body) for rid, body in db.execute("SELECT id, json FROM reports")}
+    assert set(pulled) == {r.id for r in reports}
+    for r in reports:
+        assert (pulled[r.id]["lat"], pulled[r.id]["lon"], pulled[r.id]["error_m"]) == (r.lat, r.lon, r.error_m)
+    geojson = tmp_path / "defects.geojson"
+    export = subprocess.run(
+        [sys.executable, "-m", "gridscout.edge.cli", "reports", "--data", str(data), "export", "--geojson",
+         str(geojson)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    features = json.loads(geojson.read_text())["features"]
+    assert len(features) == len(reports)
+    assert all(f["geometry"]["type"] == "Point" for f in features)
+    points = sorted(tuple(round(c, 7) for c in f["geometry"]["coordinates"][:2]) for f in features)
+    assert points == sorted((round(r.lon, 7), round(r.lat, 7)) for r in reports)
 
 
 def test_a_lost_link_leaves_the_drone_to_its_failsafe_and_the_summary_says_so(tmp_path):

@@ -1,5 +1,6 @@
 """The run's config: the generated default file, the validation messages and `gridscout config`."""
 
+import argparse
 import dataclasses
 import subprocess
 import sys
@@ -336,3 +337,61 @@ def test_override_of_an_unknown_section_is_a_config_error():
     """`--set nope.x=1` (a section that does not exist) is a ConfigError naming it, not a KeyError."""
     with pytest.raises(ConfigError, match="nope"):
         override(Config(), "nope.x", 1)
+
+
+def _run_config(*flags: str) -> Config:
+    """`gridscout run FLAGS`'s config, as the command resolves it."""
+    from gridscout.edge.cli import run as run_cli
+
+    parser = argparse.ArgumentParser()
+    run_cli.register(parser.add_subparsers())
+    return run_cli.resolve(parser.parse_args(["run", *flags]))
+
+
+def _mission_with_camera(tmp_path: Path, camera: object) -> Path:
+    import json
+
+    from gridscout.edge.defaults import DEMO_MISSION
+
+    obj = json.loads(DEMO_MISSION.read_text())
+    obj["features"][0]["properties"]["camera"] = camera
+    path = tmp_path / "line.geojson"
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def test_a_sim_drone_run_takes_the_demo_missions_camera_into_geotag():
+    """`gridscout run --vehicle sim-drone` flies DEMO_MISSION, whose `camera` property is the footage's camera."""
+    from gridscout.edge.config import mission_camera
+    from gridscout.edge.defaults import DEMO_MISSION
+
+    camera = mission_camera(DEMO_MISSION)
+    assert camera and camera["mount"] == "gimbal" and camera["hfov_deg"] > 0
+    geotag = _run_config("--vehicle", "sim-drone").geotag
+    assert {k: getattr(geotag, k) for k in camera} == camera
+    assert _run_config().geotag == Config().geotag  # a crawler run has no mission: the defaults
+
+
+def test_explicit_geotag_keys_win_over_the_missions_camera(tmp_path):
+    """Per key for the mount; the lens as one choice (a user's focal length keeps the mission's hfov out)."""
+    config = _write(tmp_path, "[geotag]\nmount_pitch_deg = -30.0\nfocal_length_mm = 8.0\nsensor_width_mm = 6.4\n")
+    geotag = _run_config("--config", str(config), "--vehicle", "sim-drone").geotag
+    assert geotag.mount_pitch_deg == -30.0 and geotag.hfov_deg is None and geotag.focal_length_mm == 8.0
+    assert geotag.mount_yaw_deg != 0.0  # the mission's, the user left it unset
+
+
+@pytest.mark.parametrize(
+    ("camera", "expected"),
+    [
+        ([1, 2], "property 'camera': expected an object of [geotag] keys, got list"),
+        ({"mount": "gimbal", "pich": -30}, "property 'camera': unknown key 'pich'"),
+        ({"mount_pitch_deg": "down"}, "property 'camera': key 'mount_pitch_deg' = 'down'"),
+        ({"hfov_deg": 200}, "property 'camera': key 'hfov_deg' = 200: input should be less than 180"),
+        ({"mount": "tripod"}, "property 'camera': key 'mount' = 'tripod'"),
+    ],
+)
+def test_a_malformed_mission_camera_names_the_file_and_the_key(tmp_path, camera, expected):
+    mission = _mission_with_camera(tmp_path, camera)
+    with pytest.raises(ConfigError) as info:
+        _run_config("--vehicle", "sim-drone", "--mission", str(mission))
+    assert str(mission) in str(info.value) and expected in str(info.value), str(info.value)

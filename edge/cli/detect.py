@@ -77,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
     mission = None
     if mission_file:
         from gridscout.control.mission import load_mission
+        from gridscout.edge.config import with_mission_camera
 
         mission = load_mission(mission_file)
+        config = with_mission_camera(config, mission_file=mission_file)
     summary = run_detect(
         DetectOptions(
             source=source,

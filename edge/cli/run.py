@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gridscout.edge.cli.argtypes import parse_host_port
-from gridscout.edge.config import Config, ConfigError, load_config, override
+from gridscout.edge.config import Config, ConfigError, load_config, override, with_mission_camera
 from gridscout.edge.defaults import DEMO_MISSION
 from gridscout.hardware.vehicle.uri import SIM_VEHICLES, VEHICLE_FORMS, parse_vehicle_uri
 
@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def resolve(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
+    explicit = set(config.geotag.model_fields_set)  # the [geotag] keys the file sets (overrides below set all)
     for flag, key in (
         ("source", "run.source"),
         ("vehicle", "vehicle.uri"),
@@ -70,7 +71,7 @@ def resolve(args: argparse.Namespace) -> Config:
         config = override(config, "api.enabled", False)
     if config.mission.file is None and parse_vehicle_uri(config.vehicle.uri).kind in SIM_VEHICLES:
         config = override(config, "mission.file", str(DEMO_MISSION))  # a simulated flight flies the demo footage's line
-    return config
+    return with_mission_camera(config, explicit=explicit)  # the footage's camera, where [geotag] leaves it unset
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,8 +8,10 @@ was expected. `sections` holds the sections, `vehicle` the `[vehicle]` union (on
 from __future__ import annotations
 
 import difflib
+import json
 import tomllib
 import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,9 @@ __all__ = [
     "SupervisorConfig",
     "default_toml",
     "load_config",
+    "mission_camera",
     "override",
+    "with_mission_camera",
 ]
 
 
@@ -200,6 +204,70 @@ def override(config: Config, dotted: str, value: Any) -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe("command line", exc)) from exc
+
+
+#: the `[geotag]` keys a mission file's `camera` property may give (`hardware/sim/flight_mission.py: camera_setup`)
+MISSION_CAMERA_KEYS = (
+    "mount",
+    "mount_yaw_deg",
+    "mount_pitch_deg",
+    "mount_roll_deg",
+    "hfov_deg",
+    "focal_length_mm",
+    "sensor_width_mm",
+)
+_LENS_KEYS = frozenset({"hfov_deg", "focal_length_mm", "sensor_width_mm"})
+
+
+def mission_camera(file: str | Path) -> dict[str, Any] | None:
+    """The `camera` property of a mission file's LineString feature, checked as `[geotag]` values; None when the
+    file has none. The file is one `load_mission` accepted. Raises ConfigError naming the file and the key."""
+    obj = json.loads(Path(file).read_text(encoding="utf-8"))
+    features = [obj] if obj.get("type") == "Feature" else obj.get("features", [])
+    (line,) = [f for f in features if (f.get("geometry") or {}).get("type") == "LineString"]
+    camera = (line.get("properties") or {}).get("camera")
+    if camera is None:
+        return None
+    where = f"{file}: property 'camera'"
+    if not isinstance(camera, dict):
+        raise ConfigError(f"{where}: expected an object of [geotag] keys, got {type(camera).__name__}")
+    unknown = sorted(set(camera) - set(MISSION_CAMERA_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known keys here: {', '.join(MISSION_CAMERA_KEYS)}")
+    try:
+        GeotagConfig.model_validate(camera)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["loc"]:
+                problems.append(f"key {err['loc'][0]!r} = {err.get('input')!r}: {msg[:1].lower()}{msg[1:]}")
+            else:  # focal_length_mm without sensor_width_mm: the message names both keys
+                problems.append(msg)
+        raise ConfigError(f"{where}: " + "; ".join(problems)) from None
+    return dict(camera)
+
+
+def with_mission_camera(
+    config: Config, *, explicit: Iterable[str] | None = None, mission_file: str | Path | None = None
+) -> Config:
+    """`config` with the camera values of the mission file's `camera` property in `[geotag]` wherever the user
+    left them unset: the one place the run, `detect --mission` (and so a replay of the run) get them from.
+    `explicit`: the `[geotag]` keys the user set (default: those set in `config`, right for a config as loaded);
+    the lens is one choice, so a user's `hfov_deg` or `focal_length_mm` with `sensor_width_mm` keeps all
+    three of the mission's out. `mission_file`: default `[mission] file`."""
+    mission_file = mission_file if mission_file is not None else config.mission.file
+    if not mission_file:
+        return config
+    camera = mission_camera(mission_file)
+    if not camera:
+        return config
+    user = set(config.geotag.model_fields_set if explicit is None else explicit)
+    taken = {k: v for k, v in camera.items() if k not in user and not (k in _LENS_KEYS and user & _LENS_KEYS)}
+    if not taken:
+        return config
+    geotag = GeotagConfig.model_validate(config.geotag.model_dump() | taken)  # each key was checked above
+    return config.model_copy(update={"geotag": geotag})
 
 
 def _toml_value(value: Any) -> str:

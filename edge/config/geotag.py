@@ -1,4 +1,7 @@
-"""`[geotag]`: the camera's intrinsics and mounting, and the error budget that sizes each geotag's error_m."""
+"""`[geotag]`: the camera's intrinsics and mounting, and the error budget that sizes each geotag's error_m.
+
+The camera keys a user leaves unset come from the mission file's `camera` property when it has one
+(`gridscout.edge.config.with_mission_camera`)."""
 
 from __future__ import annotations
 
@@ -15,15 +18,16 @@ class GeotagConfig(Section):
         None,
         gt=0,
         lt=180,
-        description="the camera's horizontal field of view; unset: focal_length_mm and sensor_width_mm, "
-        "or what a photo's own EXIF/XMP says (a photo's metadata wins over these three)",
+        description="the camera's horizontal field of view; unset: the mission file's camera, focal_length_mm and "
+        "sensor_width_mm, or what a photo's own EXIF/XMP says (a photo's metadata wins over these three)",
     )
     focal_length_mm: float | None = Field(None, gt=0, description="the lens's focal length (with sensor_width_mm)")
     sensor_width_mm: float | None = Field(None, gt=0, description="the sensor's width (with focal_length_mm)")
     mount: Literal["gimbal", "fixed"] = Field(
         "gimbal",
         description="gimbal: the camera's pitch and roll are mount_pitch_deg and mount_roll_deg in the world and "
-        "its yaw follows the vehicle's; fixed: the camera is rigid on the body and tilts with it",
+        "its yaw follows the vehicle's; fixed: the camera is rigid on the body and tilts with it; this, the "
+        "mount_* angles and the lens keys left unset take a mission file's camera property",
     )
     mount_yaw_deg: float = Field(
         0.0, ge=-180, le=180, description="camera yaw relative to the vehicle's nose, clockwise (90: looks right)"

@@ -65,7 +65,8 @@ class MissionConfig(Section):
     file: str | None = Field(
         None,
         description="a GeoJSON mission (the conductor route, standoff_m, altitude_m, cruise_speed_mps, optional "
-        "geofence Polygon) for drones and rovers; unset: none (a crawler rides its line)",
+        "geofence Polygon, optional camera: [geotag] values for keys [geotag] leaves unset) for drones and rovers; "
+        "unset: none (a crawler rides its line)",
     )
 
     @field_validator("file")
