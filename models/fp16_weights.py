@@ -10,12 +10,11 @@ weights are rounded to 11 significant bits, which moves CPLID val AP by under 0.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from gridscout.models.onnx_rewrite import rewrite_main
 
 MIN_ELEMENTS = 16  # tiny constants (shapes, scalars) are not worth a Cast
 
@@ -41,18 +40,7 @@ def store_weights_fp16(model: onnx.ModelProto) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, help="float32 ONNX model")
-    parser.add_argument("--out", type=Path, help="output (default: overwrite the input)")
-    args = parser.parse_args(argv)
-    if not args.model.is_file():
-        parser.error(f"{args.model}: not found")
-    model = onnx.load(str(args.model))
-    count = store_weights_fp16(model)
-    onnx.checker.check_model(model)
-    out = args.out or args.model
-    onnx.save(model, str(out))
-    print(f"{out}: {count} weights stored as float16 ({out.stat().st_size / 1e6:.1f} MB)")
+    rewrite_main(argv, __doc__, store_weights_fp16, "weights stored as float16")
 
 
 if __name__ == "__main__":

@@ -12,11 +12,10 @@ time (`bench/bench_detect.py`). Run it on the float export, before `fp16_weights
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import onnx
 from onnx import helper, numpy_helper
+
+from gridscout.models.onnx_rewrite import rewrite_main
 
 
 def _uses(graph: onnx.GraphProto) -> dict[str, int]:
@@ -93,18 +92,7 @@ def split_convs(model: onnx.ModelProto) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, help="float32 ONNX model (an ultralytics export)")
-    parser.add_argument("--out", type=Path, help="output (default: overwrite the input)")
-    args = parser.parse_args(argv)
-    if not args.model.is_file():
-        parser.error(f"{args.model}: not found")
-    model = onnx.load(str(args.model))
-    count = split_convs(model)
-    onnx.checker.check_model(model)
-    out = args.out or args.model
-    onnx.save(model, str(out))
-    print(f"{out}: {count} split convolutions rewritten as one per part")
+    rewrite_main(argv, __doc__, split_convs, "split convolutions rewritten as one per part")
 
 
 if __name__ == "__main__":
