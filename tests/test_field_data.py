@@ -132,3 +132,18 @@ def test_the_curve_picks_the_best_recall_within_the_false_defect_bar(tmp_path):
     draw_curve(points, (0.45, 0.5), tmp_path / "curve.png")
     image = cv2.imread(str(tmp_path / "curve.png"))
     assert image.shape == (600, 900, 3) and (image < 128).any()
+
+
+def test_ap_runs_search_the_crops_the_shipped_cascade_searches():
+    """Scenario: the AP run keeps every score of both stages, but stage two still searches only the strings
+    the shipped cascade would (its crop threshold and crop cap): a defect AP over crops the cascade never
+    searches would rank stage two on inputs it is never given."""
+    from gridscout.edge.defaults import DEFAULT_MODEL
+    from gridscout.models.evaluate import EVAL_CONF, low_floors
+    from gridscout.perception.model_loader import load_model
+
+    shipped, traced = load_model(DEFAULT_MODEL), load_model(DEFAULT_MODEL)
+    low_floors(traced)
+    assert traced.stage1.conf == traced.stage2.conf == EVAL_CONF
+    assert (traced.crop_conf, traced.max_crops) == (shipped.crop_conf, shipped.max_crops)
+    assert shipped.crop_conf > EVAL_CONF
