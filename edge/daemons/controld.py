@@ -26,9 +26,8 @@ from gridscout.control.types import Intent, PerceptionInput, TrackObservation
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import ControlState, FrameDetections, VehicleCommand
-from gridscout.edge.runtime.settings import behaviour_params, mission, safety_limits
+from gridscout.edge.runtime.settings import behaviour_params, flown_mission, safety_limits
 from gridscout.edge.runtime.submaster import data_time_s
-from gridscout.edge.runtime.vehicle_kinds import kind_defaults
 
 
 def perception_input(msg: FrameDetections, t_s: float) -> PerceptionInput:
@@ -140,7 +139,7 @@ class Control:
         cfg = rt.config.control
         self.period_s = 1.0 / cfg.rate_hz
         uri = rt.config.vehicle.uri
-        flight = mission(rt.config.mission) if kind_defaults(uri).flies_mission else None
+        flight = flown_mission(uri, rt.config.mission)
         self.stage = ControlStage(cfg, replay=rt.mode == "replay", vehicle_uri=uri, mission=flight)
         if flight is not None:
             fence = "a geofence" if flight.geofence else "no geofence"

@@ -43,7 +43,7 @@ import msgspec
 import numpy as np
 from tqdm import tqdm
 
-from gridscout.control.mission import Mission, load_mission
+from gridscout.control.mission import Mission
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.daemons.controld import ControlStage
 from gridscout.edge.daemons.perceptiond import PerceptionStage
@@ -58,6 +58,7 @@ from gridscout.edge.recording.reader import SegmentReader
 from gridscout.edge.recording.recorder import CONFIG_KEY, Recorder
 from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.messages import ControlState, FrameDetections, FrameMeta, VehicleCommand
+from gridscout.edge.runtime.settings import flown_mission
 from gridscout.edge.runtime.vehicle_kinds import kind_defaults
 from gridscout.hardware.camera.base import SourceError
 
@@ -474,13 +475,11 @@ def _flown_mission(cfg: dict) -> Mission | None:
     """The mission the run's vehicle flew (None for a crawler, or a run without one), so control replays with
     the same path, limits and geofence. A mission file missing on this machine is an error naming it: control
     without it would replay different commands."""
-    uri = (cfg.get("vehicle") or {}).get("uri")
-    mission_file = (cfg.get("mission") or {}).get("file")
-    if not mission_file or not kind_defaults(uri).flies_mission:
-        return None
-    if not Path(mission_file).is_file():
+    uri, section = (cfg.get("vehicle") or {}).get("uri"), cfg.get("mission") or {}
+    mission_file = section.get("file")
+    if mission_file and kind_defaults(uri).flies_mission and not Path(mission_file).is_file():
         raise ReplayError(f"the recorded run flew the mission {mission_file}, which is not on this machine")
-    return load_mission(mission_file)
+    return flown_mission(uri, section)
 
 
 def run_replay(

@@ -75,6 +75,12 @@ def mission(section: Mapping[str, Any]) -> Mission | None:
     return load_mission(section["file"]) if section.get("file") else None
 
 
+def flown_mission(vehicle_uri: str | None, section: Mapping[str, Any]) -> Mission | None:
+    """The mission control flies: `[mission]`'s, for a vehicle kind that flies one (a crawler only places its
+    reports on the line), else None. The live control process and a replay ask here alike."""
+    return mission(section) if kind_defaults(vehicle_uri).flies_mission else None
+
+
 def behaviour_params(section: Mapping[str, Any], mission: Mission | None = None) -> BehaviourParams:
     """From `[control.behaviour]`; a mission sets the cruise speed, and the line's end (its flight path's length)
     unless line_end_m is set."""
