@@ -25,7 +25,11 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SITE_PACKAGES_TARGET_MB = 350.0
+#: Issue 7 set 350 MB, before drones and recordings: the design card's MAVLink library (pymavlink, which pulls
+#: in lxml and fastcrc; 61 MB of files, about 105 MB once pip has compiled them) and MCAP writer (mcap with
+#: zstandard and lz4, 30 MB) came after it and have no lighter kept alternative. 500 MB is that budget plus
+#: them; what else is installed is held to the old one.
+SITE_PACKAGES_TARGET_MB = 500.0
 FORBIDDEN = ("torch", "scipy", "matplotlib")
 #: in every venv, whatever is installed
 BASELINE = {"pip", "setuptools", "wheel", "_distutils_hack", "distutils-precedence.pth"}
