@@ -7,7 +7,8 @@ Frames are a pure function of (params, frame index): the same seed gives byte-id
 identical boxes, and frame i can be rendered without frames 0..i-1. The scene stands somewhere on the
 earth (`SceneParams.lat`, `lon`, `ground_alt_m`, `bearing_deg`; `georef`), so each frame has a camera
 pose (`camera_pose(i)`) and each object a WGS84 position (`object_geo(object_id)`): geotags can be
-checked against the truth.
+checked against the truth. `render_at`, `truth_at` and `camera_pose_at` do the same from any camera
+`Pose` (scene metres and the renderer's angles), such as one following a vehicle's telemetry.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from gridscout.hardware.sim.scene.layout import Layout, build_layout
 from gridscout.hardware.sim.scene.postfx import PAD, CameraLook, apply_look, make_look
 from gridscout.hardware.sim.scene.structures import Segments, draw_nest, draw_segments, nest_box
 
-__all__ = ["MODES", "Scene", "SceneParams", "TruthBox", "render_frame", "render_still"]
+__all__ = ["MODES", "Pose", "Scene", "SceneParams", "TruthBox", "render_frame", "render_still"]
 
 MODES = ("drone", "crawler", "still")
 
@@ -229,7 +230,10 @@ class Scene:
 
     def camera_pose(self, i: int) -> CameraPose:
         """Frame i's camera as a `CameraPose` (source "synthetic", exact focal length in pixels)."""
-        pose = self.pose(i)
+        return self.camera_pose_at(self.pose(i))
+
+    def camera_pose_at(self, pose: Pose) -> CameraPose:
+        """A scene camera at `pose` as a `CameraPose` (source "synthetic", exact focal length in pixels)."""
         x, y, z = (float(v) for v in pose.pos)
         return self.georef.camera_pose((x, y, z), pose.yaw, pose.pitch, pose.roll, self.f)
 
@@ -253,8 +257,12 @@ class Scene:
 
     def render(self, i: int) -> np.ndarray:
         """Frame i as a BGR uint8 image."""
+        return self.render_at(self.pose(i), i)
+
+    def render_at(self, pose: Pose, i: int) -> np.ndarray:
+        """The view from any camera pose as a BGR uint8 image; `i` numbers the frame (its sensor noise and
+        the time its camera look is at, i / fps), so `render_at(pose(i), i)` is frame i."""
         p = self.params
-        pose = self.pose(i)
         cam = self._camera_for(pose)
         img = np.empty((p.height, p.width, 3), np.uint8)
         bd = self.backdrop
@@ -315,8 +323,12 @@ class Scene:
 
     def truth(self, i: int) -> list[TruthBox]:
         """Ground truth of frame i: insulators (class 0), then their defects, then nests."""
+        return self.truth_at(self.pose(i))
+
+    def truth_at(self, pose: Pose) -> list[TruthBox]:
+        """Ground truth of the view from any camera pose (as `truth`, which is `truth_at(pose(i))`)."""
         p = self.params
-        cam = self.camera(i)
+        cam = self._camera_for(pose)
         w, h = p.width, p.height
         out: list[TruthBox] = []
         kinds, idx, centres, radii = self._bounds()
