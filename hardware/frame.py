@@ -1,4 +1,5 @@
-"""The one frame type every camera source yields, and the camera pose a frame may carry."""
+"""The one frame type every camera source yields, the camera pose a frame may carry, and the vehicle pose a
+source that follows the vehicle (`synthetic://...?follow=vehicle`) renders from."""
 
 from __future__ import annotations
 
@@ -42,6 +43,19 @@ class CameraPose:
     alt_std_m: float | None = None
     camera_make: str | None = None
     camera_model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VehiclePose:
+    """Where the vehicle carrying the camera is: WGS84 position, `alt_m` above mean sea level and `alt_rel_m`
+    above home (either may be None), and `yaw_deg`, its nose's direction clockwise from true north (None: not
+    known). What the camera process hands a source that renders from the vehicle's telemetry."""
+
+    lat_deg: float
+    lon_deg: float
+    alt_m: float | None = None
+    alt_rel_m: float | None = None
+    yaw_deg: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -338,7 +338,7 @@ class _RecordingSource(FrameSource):
 
 def test_synthetic_dispatch_and_generic_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
     module = types.ModuleType("gridscout.hardware.sim.synthetic_source")
-    module.SyntheticSource = _RecordingSource  # type: ignore[attr-defined]
+    module.open_synthetic = _RecordingSource  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "gridscout.hardware.sim.synthetic_source", module)
     plain = open_source("synthetic://line?seed=1")
     assert isinstance(plain, _RecordingSource) and plain.uri == "synthetic://line?seed=1"

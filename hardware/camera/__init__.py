@@ -39,9 +39,9 @@ ACCEPTED_FORMS = (
     "a stream URL (rtsp://, rtsps://, http://, https://), a video file (.mp4, .avi, .mkv, .mov, ...), "
     "a folder of images, an .mcap recording, or synthetic://..."
 )
-#: URI schemes served by simulators, as "module:Class". The HAL's device code never imports the
-#: simulators; they are loaded by name when such a URI is opened.
-SIMULATED_SOURCES = {"synthetic": "gridscout.hardware.sim.synthetic_source:SyntheticSource"}
+#: URI schemes served by simulators, as "module:factory" (a callable taking the URI). The HAL's device code
+#: never imports the simulators; they are loaded by name when such a URI is opened.
+SIMULATED_SOURCES = {"synthetic": "gridscout.hardware.sim.synthetic_source:open_synthetic"}
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
@@ -91,11 +91,11 @@ def _open(uri: str, fps: float | None) -> FrameSource:
 
 def _simulated(scheme: str, uri: str) -> FrameSource:
     """A simulated camera, loaded by name from `SIMULATED_SOURCES` only when its URI is opened."""
-    module_name, _, class_name = SIMULATED_SOURCES[scheme].partition(":")
+    module_name, _, factory = SIMULATED_SOURCES[scheme].partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         if not module_name.startswith(e.name or "\0"):
             raise
         raise SourceError(f"{uri}: {scheme}:// sources are not available here ({module_name} is missing)") from e
-    return getattr(module, class_name)(uri)
+    return getattr(module, factory)(uri)

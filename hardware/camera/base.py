@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
-from gridscout.hardware.frame import Frame
+from gridscout.hardware.frame import Frame, VehiclePose
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ class FrameSource(ABC):
     frame_count: int | None = None
     #: True for cameras and streams: frames arrive on their own clock
     is_live: bool = False
+    #: True for a source that renders each frame from where the vehicle is (`synthetic://...?follow=vehicle`):
+    #: its owner hands it the vehicle's pose with `follow_vehicle` before iterating
+    follows_vehicle: bool = False
 
     def __init__(self) -> None:
         self.corrupt_frames = 0
@@ -50,6 +53,10 @@ class FrameSource(ABC):
         for frame in self:
             if self.is_live or frame.frame_id >= start:
                 yield frame
+
+    def follow_vehicle(self, vehicle_pose: Callable[[], VehiclePose | None]) -> None:
+        """Give a `follows_vehicle` source the vehicle's latest pose, called once per frame (None: not known yet)."""
+        raise SourceError(f"{self.uri}: this source does not follow a vehicle")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device or file. Safe to call twice."""

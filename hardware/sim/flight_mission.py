@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from gridscout.hardware.sim.follow_source import gimbal_angles
 from gridscout.hardware.sim.scene.flight import CrawlerFlight, DroneFlight
 from gridscout.hardware.sim.scene.scene import Scene, SceneParams
 from gridscout.hardware.sim.synthetic_source import params_from_uri
@@ -114,13 +115,11 @@ def camera_setup(scene: Scene | SceneParams | str) -> dict[str, Any]:
     """`[geotag]` values for the footage's camera on a vehicle flying the mission nose first: a gimbal whose
     yaw is the view's mean angle off the direction of travel, its pitch, and the horizontal field of view."""
     sc = _scene(scene)
-    flight = sc.flight
-    if not isinstance(flight, DroneFlight | CrawlerFlight):
-        raise ValueError(f"synthetic://{sc.params.mode} is a set of stills, not a flight along a line")
+    yaw, pitch = gimbal_angles(sc)  # what a synthetic://...?follow=vehicle camera renders with
     return {
         "mount": "gimbal",
-        "mount_yaw_deg": round(-math.degrees(flight.yaw), 3),
-        "mount_pitch_deg": round(math.degrees(flight.pitch), 3),
+        "mount_yaw_deg": round(-math.degrees(yaw), 3),
+        "mount_pitch_deg": round(math.degrees(pitch), 3),
         "mount_roll_deg": 0.0,
         "hfov_deg": round(math.degrees(2 * math.atan(sc.params.width / 2 / sc.f)), 4),
     }

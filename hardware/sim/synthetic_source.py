@@ -4,12 +4,19 @@
     synthetic://crawler?seed=3                                        a ride on a conductor
     synthetic://still?seed=3&frames=50                                unrelated close-up photos
     synthetic://demo                                                  the fixed demo flight
+    synthetic://demo?follow=vehicle                                   the demo scene, seen from the vehicle
 
 Query keys: seed, frames, width, height, fps, speed (m/s), defect_rate (0..1) and defect_types
 (comma list of missing_cap, broken_disc, bird_nest); lat, lon, ground_alt (m above sea level) and
 bearing (the line's direction, degrees clockwise from north) place the scene on the earth. Frames are
 rendered on demand and are a pure function of the URI; `truth(frame_id)` gives each frame's boxes,
 `Frame.pose` its camera pose, and `object_geo(frame_id, object_id)` where a box's object truly is.
+
+`follow=vehicle` (drone and demo scenes only) makes it a live source (`follow_source.FollowSource`) whose
+frames are rendered, at `fps`, from where the vehicle is: the camera process hands it the vehicle's pose
+from telemetry, and the camera sits there with the scene's gimbal angles relative to the line (those the
+flight's mission file gives `[geotag]`). `frames` then only sizes the scene (how much line it builds).
+Open it with `open_synthetic` (what `open_source` does); `SyntheticSource` refuses it.
 """
 
 from __future__ import annotations
@@ -27,7 +34,16 @@ from gridscout.hardware.frame import CameraPose, Frame
 from gridscout.hardware.sim.scene.classes import parse_defect_types
 from gridscout.hardware.sim.scene.scene import Scene, SceneParams, TruthBox
 
-__all__ = ["DEMO", "SyntheticSource", "TruthBox", "params_from_uri", "render_synthetic"]
+__all__ = [
+    "DEMO",
+    "FOLLOW_TARGETS",
+    "SyntheticSource",
+    "TruthBox",
+    "open_synthetic",
+    "params_from_uri",
+    "parse_synthetic",
+    "render_synthetic",
+]
 
 #: the bundled demo: a drone pass with several missing caps going by (make_demo writes it to mp4)
 DEMO = SceneParams(mode="drone", seed=42, frames=260, fps=10.0, defect_rate=0.5)
@@ -86,8 +102,29 @@ KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+#: what `follow=` may name: the vehicle whose telemetry the frames are rendered from
+FOLLOW_TARGETS = ("vehicle",)
+
+
+def _follow(v: str) -> str:
+    if v not in FOLLOW_TARGETS:
+        raise ValueError
+    return v
+
+
+_follow.__doc__ = f"one of {', '.join(FOLLOW_TARGETS)}"
+
+# query key -> converter: options of the source, not of the scene
+SOURCE_KEYS: dict[str, Callable[[str], Any]] = {"follow": _follow}
+
+
 def params_from_uri(uri: str) -> SceneParams:
     """Parse a `synthetic://` URI into scene parameters; SourceError names any bad part."""
+    return parse_synthetic(uri)[0]
+
+
+def parse_synthetic(uri: str) -> tuple[SceneParams, dict[str, Any]]:
+    """Scene parameters and source options (`follow`) of a `synthetic://` URI; SourceError names any bad part."""
     parts = urlsplit(uri)
     if parts.scheme != "synthetic":
         raise SourceError(f"{uri}: not a synthetic:// URI")
@@ -97,20 +134,23 @@ def params_from_uri(uri: str) -> SceneParams:
     params = DEMO if kind == "demo" else SceneParams(mode=kind, frames=100 if kind == "still" else 300)
     seen: set[str] = set()
     changes: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False):
-        if key not in KEYS:
-            raise SourceError(f"{uri}: unknown query key {key!r}; expected one of {', '.join(KEYS)}")
+        if key not in KEYS and key not in SOURCE_KEYS:
+            raise SourceError(f"{uri}: unknown query key {key!r}; expected one of {', '.join([*KEYS, *SOURCE_KEYS])}")
         if key in seen:
             raise SourceError(f"{uri}: query key {key!r} given twice")
         seen.add(key)
-        field, conv = KEYS[key]
+        field, conv = KEYS[key] if key in KEYS else (key, SOURCE_KEYS[key])
         try:
-            changes[field] = conv(value)
+            (changes if key in KEYS else options)[field] = conv(value)
         except ValueError as exc:
             detail = f" ({exc})" if str(exc) else ""
             raise SourceError(f"{uri}: bad value {value!r} for {key!r}: expected {conv.__doc__}{detail}") from None
+    if "follow" in options and params.mode != "drone":
+        raise SourceError(f"{uri}: bad value for 'follow': only a drone flight (drone, demo) can follow a vehicle")
     try:
-        return replace(params, **changes)
+        return replace(params, **changes), options
     except ValueError as exc:
         raise SourceError(f"{uri}: {exc}") from None
 
@@ -127,7 +167,9 @@ class SyntheticSource(FrameSource):
     def __init__(self, uri: str) -> None:
         super().__init__()
         self.uri = uri
-        self.params = params_from_uri(uri)
+        self.params, options = parse_synthetic(uri)
+        if "follow" in options:
+            raise SourceError(f"{uri}: follow= makes a live source; open it with open_synthetic or open_source")
         kind = (urlsplit(uri).netloc or urlsplit(uri).path.strip("/")).lower()
         self._stills = kind == "still"
         self.frame_count = self.params.frames
@@ -201,6 +243,15 @@ class SyntheticSource(FrameSource):
                 name=f"{self.name}#{i:06d}",
                 pose=self.pose(i),
             )
+
+
+def open_synthetic(uri: str) -> FrameSource:
+    """The source of a `synthetic://` URI: `SyntheticSource`, or with `follow=` a `FollowSource`."""
+    if "follow" not in parse_synthetic(uri)[1]:
+        return SyntheticSource(uri)
+    from gridscout.hardware.sim.follow_source import FollowSource  # it builds on this module
+
+    return FollowSource(uri)
 
 
 def render_synthetic(uri: str, frame_id: int) -> tuple[np.ndarray, list[TruthBox]]:
