@@ -98,8 +98,8 @@ def test_the_runtime_refuses_a_topic_the_table_does_not_give_the_process(run_dir
     try:
         with pytest.raises(TopicTableError, match="camera may not publish 'detections'"):
             rt.publisher("detections")
-        with pytest.raises(TopicTableError, match="camera may not subscribe to 'telemetry'"):
-            rt.submaster(["telemetry"])
+        with pytest.raises(TopicTableError, match="camera may not subscribe to 'vehicle_command'"):
+            rt.submaster(["vehicle_command"])
         rt.publisher("frames").close()  # its own is fine
     finally:
         rt.close()

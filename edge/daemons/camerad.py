@@ -4,6 +4,10 @@ live: file sources are paced at their frame rate and frames go out as they come;
 that falls behind gets the newest (PUB drops, the consumer drains). replay: every frame, as fast
 as perception takes them, with at most `REPLAY_WINDOW` frames in flight (credit from `frame_ack`).
 
+A source that follows the vehicle (`synthetic://demo?follow=vehicle`: frames rendered from where the drone
+is) gets the vehicle's latest position and yaw from `telemetry`, through a SubMaster; until telemetry has a
+position the camera publishes nothing and says `waiting` on `camera_status`.
+
 A restarted camera resumes where the last one left off: the frame to resume from is kept in the run
 directory (`RESUME_FILE`), as the oldest frame not yet acknowledged in replay and the next frame to
 publish live, so frame ids run on and a replay processes every frame exactly once.
@@ -16,9 +20,12 @@ import os
 import time
 from pathlib import Path
 
+from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import TOPICS, CameraStatus, FrameAck, FrameMeta
+from gridscout.edge.runtime.submaster import SubMaster
 from gridscout.hardware.camera import CameraStalled, FrameSource, LiveCapture, SourceError, open_source
+from gridscout.hardware.frame import VehiclePose
 
 #: frames published ahead of the acknowledgements (replay)
 REPLAY_WINDOW = 2
@@ -27,6 +34,15 @@ REPLAY_RESEND_S = 2.0
 #: in the run directory: the frame id a restarted camera starts from
 RESUME_FILE = "camera.resume.json"
 STATUS_PERIOD_S = 1.0 / TOPICS["camera_status"].rate_hz
+
+
+def vehicle_pose(t: VehicleTelemetry | None) -> VehiclePose | None:
+    """The vehicle's pose in telemetry (yaw: its attitude's, else its heading), or None without a position
+    and an altitude."""
+    if t is None or t.lat_deg is None or t.lon_deg is None or (t.alt_m is None and t.alt_rel_m is None):
+        return None
+    yaw = t.yaw_deg if t.yaw_deg is not None else t.heading_deg
+    return VehiclePose(t.lat_deg, t.lon_deg, t.alt_m, t.alt_rel_m, yaw)
 
 
 def read_resume(run_dir: Path) -> int:
@@ -63,6 +79,9 @@ class Camera:
         self._acked = self.resume_from - 1
         self._in_flight: list[tuple[FrameMeta, object]] = []
         self.source: FrameSource | None = None
+        #: telemetry, for a source that follows the vehicle (made when one is opened)
+        self.telemetry: SubMaster | None = None
+        self._vehicle: VehiclePose | None = None
         if self.resume_from:
             rt.log.info("resuming at frame %d", self.resume_from)
 
@@ -105,7 +124,32 @@ class Camera:
         uri = self.rt.spec.source
         if cfg.live_source or uri.startswith(("rtsp", "http")) or uri.isdigit() or uri.startswith("/dev/video"):
             return LiveCapture(uri, stall_timeout_s=cfg.stall_timeout_s, fps=cfg.fps)
-        return open_source(uri, realtime=self.rt.mode == "live", fps=cfg.fps)
+        source = open_source(uri, realtime=self.rt.mode == "live", fps=cfg.fps)
+        if source.follows_vehicle:
+            if self.telemetry is None:
+                self.telemetry = self.rt.submaster(["telemetry"])
+            source.follow_vehicle(self.vehicle_pose)
+        return source
+
+    def vehicle_pose(self) -> VehiclePose | None:
+        """The vehicle's latest known pose (None until telemetry has given one): what a following source renders
+        from. A report without a position keeps the last one rather than none."""
+        assert self.telemetry is not None
+        self.telemetry.update(0.0)
+        self._vehicle = vehicle_pose(self.telemetry["telemetry"]) or self._vehicle
+        return self._vehicle
+
+    def _wait_for_vehicle(self, source: FrameSource) -> None:
+        """A following source renders nothing before the vehicle's pose is known: wait for it, heartbeating."""
+        if not source.follows_vehicle or self.vehicle_pose() is not None:
+            return
+        self.state, self.detail = "waiting", "waiting for the vehicle's position on telemetry to render from"
+        self.rt.log.info("%s: %s", self.rt.spec.source, self.detail)
+        while not self.rt.should_stop and self.vehicle_pose() is None:
+            self.publish_status(source)
+            self.rt.poll()
+            time.sleep(0.05)
+        self.detail = ""
 
     def _take_acks(self) -> None:
         for received in self.acks.update(0.01):
@@ -156,6 +200,7 @@ class Camera:
         t0_ns: int | None = None
         try:
             while not self.rt.should_stop:
+                self._wait_for_vehicle(source)
                 self.state = "streaming"
                 try:
                     for frame in source.iter_from(self.next_id):

@@ -149,7 +149,8 @@ class ControlState(Message, frozen=True):
 
 
 class CameraStatus(Message, frozen=True):
-    """Camera health: `streaming`, `stalled`, `reconnecting`, `ended` or `failed`."""
+    """Camera health: `streaming`, `waiting` (a source following the vehicle, before its position is known),
+    `stalled`, `reconnecting`, `ended` or `failed`."""
 
     state: str
     source: str
@@ -268,7 +269,14 @@ TOPICS: dict[str, Topic] = {
         ),
         Topic("control_state", ControlState, 20.0, "control", (REC,)),
         Topic("vehicle_command", VehicleCommand, 20.0, "control", ("vehicle", REC)),
-        Topic("telemetry", VehicleTelemetry, 20.0, "vehicle", ("control", "reporter", REC), time_field="t_rx_mono_ns"),
+        Topic(
+            "telemetry",
+            VehicleTelemetry,
+            20.0,
+            "vehicle",
+            ("control", "reporter", "camera", REC),
+            time_field="t_rx_mono_ns",
+        ),
         Topic("vehicle_status", VehicleStatus, 1.0, "vehicle", ("supervisor", REC)),
         Topic("command_written", CommandWritten, None, "vehicle", (REC,)),
         Topic("report_event", ReportEvent, None, "reporter", (REC,)),
