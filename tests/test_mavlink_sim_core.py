@@ -139,7 +139,8 @@ def test_a_rovers_failsafe_holds():
         (MavSimConfig(home_set=False), mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH, (), mavlink.MAV_RESULT_FAILED),
         (MavSimConfig(), mavlink.MAV_CMD_NAV_TAKEOFF, (0, 0, 0, 0, 0, 0, 10), mavlink.MAV_RESULT_FAILED),  # flying
         (MavSimConfig(), mavlink.MAV_CMD_COMPONENT_ARM_DISARM, (0,), mavlink.MAV_RESULT_FAILED),  # in the air
-        (MavSimConfig(), mavlink.MAV_CMD_DO_CHANGE_SPEED, (1, 0), mavlink.MAV_RESULT_FAILED),
+        (MavSimConfig(), mavlink.MAV_CMD_DO_CHANGE_SPEED, (1, 0), mavlink.MAV_RESULT_DENIED),  # ArduCopter 4.5
+        (MavSimConfig(), mavlink.MAV_CMD_DO_CHANGE_SPEED, (7, 4), mavlink.MAV_RESULT_DENIED),  # no such speed type
         (MavSimConfig(), mavlink.MAV_CMD_DO_FENCE_ENABLE, (1,), mavlink.MAV_RESULT_UNSUPPORTED),
         (MavSimConfig(), mavlink.MAV_CMD_DO_CHANGE_SPEED, (1, 4, -1), mavlink.MAV_RESULT_ACCEPTED),
     ],
@@ -147,7 +148,8 @@ def test_a_rovers_failsafe_holds():
 def test_commands_not_allowed_now_are_refused_with_ardupilots_results(config, cmd, params, result):
     sim = MavVehicleSim(config, 0.0)
     (ack,) = [m for m in sim.handle(command(cmd, *params), 0.0) if m.get_type() == "COMMAND_ACK"]
-    assert (ack.command, ack.result, ack.target_system) == (cmd, result, 255)
+    assert (ack.command, ack.result) == (cmd, result)
+    assert (ack.target_system, ack.target_component) == (255, 191)  # addressed to its sender, as ArduPilot does
 
 
 def test_a_resent_command_it_already_did_is_answered_again_not_done_twice():
@@ -205,3 +207,44 @@ def test_a_multicopter_on_the_ground_takes_off_only_by_nav_takeoff():
     sim.handle(command(mavlink.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, 8.0), 1.0)
     run(sim, 1.0, 10.0)
     assert sim.position[2] == pytest.approx(8.0, abs=0.3)
+
+
+def test_a_command_for_another_component_of_the_vehicle_is_not_its_own():
+    sim = MavVehicleSim(MavSimConfig(), 0.0)
+    to_gimbal = wire(mavlink.MAVLink_command_long_message(1, mavlink.MAV_COMP_ID_GIMBAL, 176, 0, 1, 17, 0, 0, 0, 0, 0))
+    assert sim.handle(to_gimbal, 0.0) == [] and sim.mode == "GUIDED"
+
+
+def test_entering_guided_sets_the_speed_of_position_moves_back_to_wpnav_speed():
+    """ArduCopter's GUIDED starts its position controller at WPNAV_SPEED each time it is entered."""
+    sim = MavVehicleSim(MavSimConfig(wp_speed_mps=5.0), 0.0)
+    sim.handle(command(mavlink.MAV_CMD_DO_CHANGE_SPEED, 1, 2.0), 0.0)
+    assert sim.wp_speed == 2.0
+    sim.handle(command(mavlink.MAV_CMD_DO_SET_MODE, 1, 17), 0.1)  # BRAKE
+    sim.handle(command(mavlink.MAV_CMD_DO_SET_MODE, 1, 4), 0.2)  # GUIDED again
+    assert sim.wp_speed == 5.0
+
+
+def test_a_long_statustext_goes_in_chunks_sharing_an_id():
+    sim = MavVehicleSim(MavSimConfig(refuse_modes=("BRAKE",)), 0.0)
+    texts = [m for m in sim.handle(command(mavlink.MAV_CMD_DO_SET_MODE, 1, 17), 0.0) if m.get_type() == "STATUSTEXT"]
+    assert len(texts) == 2 and {t.id for t in texts} == {1} and [t.chunk_seq for t in texts] == [0, 1]
+    whole = "".join(wire(t).text for t in texts)
+    assert whole == "Mode change to BRAKE failed: refused (--refuse-mode)" and len(wire(texts[0]).text) == 50
+
+
+def test_relayed_traffic_comes_from_other_systems_and_components():
+    """Behind MAVProxy: its GCS heartbeat (255/190), the gimbal's and ADS-B's (1/154, 1/156), ACKs meant for it."""
+    from gridscout.hardware.sim.mavlink.core import source_of
+
+    sim = MavVehicleSim(MavSimConfig(relayed=True), 0.0)
+    out = sim.tick(0.05)
+    heartbeats = {source_of(m): m.type for m in out if m.get_type() == "HEARTBEAT" and source_of(m)}
+    assert heartbeats == {
+        (255, 190): mavlink.MAV_TYPE_GCS,
+        (1, 154): mavlink.MAV_TYPE_GIMBAL,
+        (1, 156): mavlink.MAV_TYPE_ADSB,
+    }
+    acks = [m for m in out if m.get_type() == "COMMAND_ACK"]
+    assert acks and all((a.target_system, a.target_component) == (255, 190) for a in acks)
+    assert sim.gcs_seen == 0.05  # MAVProxy's heartbeat counts for the GCS failsafe, as on ArduPilot

@@ -51,5 +51,6 @@ class MavSimConfig:
     drop_commands: int = 0  # ... misses the first N sends of each command (an answer needs a retry)
     ack: bool = True  # False: ... applies commands but never answers them
     home_set: bool = True  # False: ... has no home (RTL is refused)
+    relayed: bool = False  # True: ... sits behind MAVProxy: its GCS heartbeat, a gimbal's, ACKs for its commands
     #: parameters to start with other values (name -> value), e.g. {"FS_GCS_ENABLE": 0}
     params: tuple[tuple[str, float], ...] = ()

@@ -45,6 +45,10 @@ CELLS, CELL_FULL_V, CELL_EMPTY_V = 6, 4.2, 3.3
 DRAIN_PCT_PER_S = 0.01
 ON_GROUND_M = 0.05
 DEDUPE_WINDOW_S = 1.0
+#: bytes in one STATUSTEXT's text
+TEXT_CHUNK = 50
+#: with `relayed`: how often the other ground station's traffic comes
+RELAY_PERIOD_S = 0.2
 
 
 def parameters(config: MavSimConfig) -> dict[str, float]:
@@ -115,6 +119,8 @@ class MavVehicleSim:
         self._next_send = {name: self.now for name in (*self.rates, "HEARTBEAT")}
         self._sends: dict[int, int] = {}  # command -> sends seen since it was last answered (drop_commands)
         self._answered: dict[tuple, tuple[float, int]] = {}  # (command, params) -> (when, result)
+        self._text_id = 0
+        self._next_relay = self._next_relay_heartbeat = self.now
 
     # ---- MAVLink in ----
 
@@ -127,10 +133,12 @@ class MavVehicleSim:
                 if self.in_failsafe:
                     self.in_failsafe = False
                     self._event(now, "failsafe_cleared")
-                    return [self._text(mavlink.MAV_SEVERITY_INFO, "GCS Failsafe Cleared")]
+                    return self._text(mavlink.MAV_SEVERITY_INFO, "GCS Failsafe Cleared")
             return []
         if getattr(msg, "target_system", self.config.system_id) not in (0, self.config.system_id):
             return []
+        if getattr(msg, "target_component", 0) not in (0, mavlink.MAV_COMP_ID_AUTOPILOT1):
+            return []  # for another component of this system (ArduPilot routes it there)
         match kind:
             case "COMMAND_LONG":
                 return self._command_long(msg, now)
@@ -158,7 +166,7 @@ class MavVehicleSim:
         previous = self._answered.get(key)
         if msg.confirmation > 0 and previous is not None and now - previous[0] < DEDUPE_WINDOW_S:
             self.duplicates += 1
-            return [self._ack(cmd, previous[1])] if c.ack else []  # a resend of one already done: answer again
+            return [self._ack(msg, previous[1])] if c.ack else []  # a resend of one already done: answer again
         self._sends[cmd] = self._sends.get(cmd, 0) + 1
         if self._sends[cmd] <= c.drop_commands:
             self._event(now, "command_dropped", command=command_name(cmd), confirmation=msg.confirmation)
@@ -174,8 +182,8 @@ class MavVehicleSim:
             confirmation=msg.confirmation,
             result=enum_name("MAV_RESULT", result),
         )
-        replies = [self._text(severity, text) for severity, text in texts]
-        return replies + ([self._ack(cmd, result)] if c.ack else [])
+        replies = [reply for severity, text in texts for reply in self._text(severity, text)]
+        return replies + ([self._ack(msg, result)] if c.ack else [])
 
     def _execute(self, msg, now: float) -> tuple[int, list[tuple[int, str]]]:
         """Do one COMMAND_LONG: (MAV_RESULT, STATUSTEXTs)."""
@@ -193,9 +201,10 @@ class MavVehicleSim:
         if cmd == m.MAV_CMD_NAV_LAND and not self.rover:
             return self._set_mode("LAND", now, "GCS command")
         if cmd == m.MAV_CMD_DO_CHANGE_SPEED:
-            if msg.param2 <= 0:
-                return m.MAV_RESULT_FAILED, []
-            self.wp_speed = min(float(msg.param2), self.config.max_speed_mps)
+            if msg.param2 <= 0 or not 0 <= msg.param1 <= 3:
+                return m.MAV_RESULT_DENIED, []  # ArduCopter 4.5: no speed, or no such speed type
+            if int(msg.param1) <= 1:  # 0 airspeed (taken as ground speed), 1 ground speed; 2, 3 climb, descent
+                self.wp_speed = min(float(msg.param2), self.config.max_speed_mps)
             return m.MAV_RESULT_ACCEPTED, []
         if cmd == m.MAV_CMD_SET_MESSAGE_INTERVAL:
             return self._set_interval(int(msg.param1), msg.param2, now), []
@@ -212,7 +221,9 @@ class MavVehicleSim:
     def _set_mode(self, name: str, now: float, reason: str) -> tuple[int, list[tuple[int, str]]]:
         m = mavlink
         if name in self.config.refuse_modes:
-            return m.MAV_RESULT_DENIED, [(m.MAV_SEVERITY_WARNING, f"Mode change to {name} denied")]
+            return m.MAV_RESULT_DENIED, [
+                (m.MAV_SEVERITY_WARNING, f"Mode change to {name} failed: refused (--refuse-mode)")
+            ]
         if name not in self.flown_modes:
             return m.MAV_RESULT_UNSUPPORTED, [(m.MAV_SEVERITY_WARNING, f"Mode {name} is not simulated")]
         if name == "RTL" and not self.config.home_set:
@@ -223,6 +234,8 @@ class MavVehicleSim:
     def _enter(self, name: str, now: float, reason: str) -> None:
         if name != self.mode:
             self._event(now, "mode", mode=name, was=self.mode, reason=reason)
+            if name == "GUIDED":  # ArduCopter: entering GUIDED sets its speeds back to WPNAV_SPEED
+                self.wp_speed = self.params["WPNAV_SPEED"] / 100
         self.mode, self.target, self.rtl_phase = name, None, "climb" if name == "RTL" else ""
 
     def _arm(self, arm: bool, force: bool, now: float) -> tuple[int, list[tuple[int, str]]]:
@@ -301,6 +314,7 @@ class MavVehicleSim:
         while self._t_physics + dt <= now:
             self._t_physics += dt
             out += self.step(dt, self._t_physics)
+        out += self._relayed(now)
         out += self._gcs_failsafe(now)
         self.now = now
         for name, due in list(self._next_send.items()):
@@ -342,7 +356,7 @@ class MavVehicleSim:
         if self.mode in ("LAND", "RTL") and self.armed and self._landed and self.rtl_phase in ("", "land"):
             self.armed = False
             self._event(now, "landed", reason=self.mode)
-            out.append(self._text(mavlink.MAV_SEVERITY_INFO, "Landed, disarming"))
+            out += self._text(mavlink.MAV_SEVERITY_INFO, "Landed, disarming")
         return out
 
     def _wanted_velocity(self, now: float) -> tuple[float, float, float]:
@@ -382,7 +396,7 @@ class MavVehicleSim:
         elif self.rtl_phase == "return" and math.hypot(e, n) < 0.5 and math.hypot(*self.velocity[:2]) < 0.2:
             if self.rover:
                 self._enter("HOLD", now, "RTL complete")
-                return [self._text(mavlink.MAV_SEVERITY_INFO, "Reached home")]
+                return self._text(mavlink.MAV_SEVERITY_INFO, "Reached home")
             self.rtl_phase = "land"
             self._event(now, "rtl_landing")
         return []
@@ -409,7 +423,7 @@ class MavVehicleSim:
         action = self.failsafe_action if self.config.home_set or self.failsafe_action != "RTL" else "LAND"
         self._event(now, "failsafe", kind="gcs", silent_s=round(silent, 3), action=action, position=self._where())
         self._enter(action, now, "GCS failsafe")
-        return [self._text(mavlink.MAV_SEVERITY_CRITICAL, f"GCS Failsafe: {action}")]
+        return self._text(mavlink.MAV_SEVERITY_CRITICAL, f"GCS Failsafe: {action}")
 
     # ---- MAVLink out ----
 
@@ -489,12 +503,50 @@ class MavVehicleSim:
         right = -an * math.sin(yaw) + ae * math.cos(yaw)
         return math.atan2(right, G), -math.atan2(forward, G)
 
-    def _ack(self, command: int, result: int):
-        return mavlink.MAVLink_command_ack_message(command, result, 0, 0, int(self.params["SYSID_MYGCS"]), 0)
+    def _ack(self, command_msg, result: int):
+        """The answer to a command, addressed to whoever sent it (as ArduPilot does)."""
+        return mavlink.MAVLink_command_ack_message(
+            command_msg.command, result, 0, 0, command_msg.get_srcSystem(), command_msg.get_srcComponent()
+        )
 
-    def _text(self, severity: int, text: str):
+    def _text(self, severity: int, text: str) -> list:
+        """A STATUSTEXT; a text over 50 bytes in chunks sharing an id, as MAVLink 2 specifies."""
         self._event(self.now, "statustext", text=text)
-        return mavlink.MAVLink_statustext_message(severity, text.encode()[:50])
+        data = text.encode()
+        if len(data) <= TEXT_CHUNK:
+            return [mavlink.MAVLink_statustext_message(severity, data)]
+        self._text_id = self._text_id % 0xFFFF + 1
+        chunks = [data[i : i + TEXT_CHUNK] for i in range(0, len(data), TEXT_CHUNK)]
+        if len(chunks[-1]) == TEXT_CHUNK:
+            chunks.append(b"")  # the last chunk is the one with room for the terminator
+        return [mavlink.MAVLink_statustext_message(severity, c, self._text_id, i) for i, c in enumerate(chunks)]
+
+    def _relayed(self, now: float) -> list:
+        """What else is on a link behind MAVProxy: its own GCS heartbeat (system 255 too), the vehicle's gimbal and
+        ADS-B receiver, and answers to the other ground station's commands (addressed to it, not to us)."""
+        if not self.config.relayed or now < self._next_relay:
+            return []
+        self._next_relay = now + RELAY_PERIOD_S
+        m, out = mavlink, []
+        gcs = (int(self.params["SYSID_MYGCS"]), m.MAV_COMP_ID_MISSIONPLANNER)
+        if now >= self._next_relay_heartbeat:
+            self._next_relay_heartbeat = now + 1.0 / HEARTBEAT_HZ
+            me = self.config.system_id
+            others = ((gcs, m.MAV_TYPE_GCS), ((me, m.MAV_COMP_ID_GIMBAL), m.MAV_TYPE_GIMBAL),
+                      ((me, m.MAV_COMP_ID_ADSB), m.MAV_TYPE_ADSB))  # fmt: skip
+            for src, mav_type in others:
+                out.append(_from(src, m.MAVLink_heartbeat_message(mav_type, m.MAV_AUTOPILOT_INVALID, 0, 0, 4, 3)))
+            self.gcs_seen = now  # MAVProxy's heartbeat holds the GCS failsafe off, as on ArduPilot
+        for command, result in (
+            (m.MAV_CMD_DO_SET_MODE, m.MAV_RESULT_DENIED),
+            (m.MAV_CMD_DO_CHANGE_SPEED, m.MAV_RESULT_FAILED),
+        ):
+            out.append(_from(self._source, m.MAVLink_command_ack_message(command, result, 0, 0, *gcs)))
+        return out
+
+    @property
+    def _source(self) -> tuple[int, int]:
+        return self.config.system_id, mavlink.MAV_COMP_ID_AUTOPILOT1
 
     def _param_value(self, name: str):
         names = list(self.params)
@@ -504,6 +556,17 @@ class MavVehicleSim:
 
     def _event(self, now: float, event: str, **fields: Any) -> None:
         self.events.append({"t_mono": now, "event": event, **fields})
+
+
+def _from(source: tuple[int, int], msg):
+    """`msg`, to be sent as from another system or component (`source_of`)."""
+    msg._sim_source = source
+    return msg
+
+
+def source_of(msg) -> tuple[int, int] | None:
+    """The (system, component) a message from `MavVehicleSim` is sent as; None: the autopilot's own."""
+    return getattr(msg, "_sim_source", None)
 
 
 def _clamp(x: float, limit: float) -> float:

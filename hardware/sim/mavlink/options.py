@@ -116,6 +116,12 @@ def add_arguments(p: argparse.ArgumentParser, vehicle: str) -> None:
     )
     faults.add_argument("--no-ack", action="store_true", help="apply commands but never answer them")
     faults.add_argument("--no-home", action="store_true", help="no home position (RTL is refused)")
+    faults.add_argument(
+        "--relayed",
+        action="store_true",
+        help="as SITL behind MAVProxy: also send MAVProxy's GCS heartbeat (system 255, which holds the GCS failsafe "
+        "off), a gimbal's and an ADS-B receiver's, and COMMAND_ACKs meant for MAVProxy",
+    )
 
 
 def config_from_args(args: argparse.Namespace, vehicle: str) -> MavSimConfig:
@@ -139,4 +145,5 @@ def config_from_args(args: argparse.Namespace, vehicle: str) -> MavSimConfig:
         drop_commands=args.drop_commands,
         ack=not args.no_ack,
         home_set=not args.no_home,
+        relayed=args.relayed,
     )

@@ -20,7 +20,7 @@ import time
 
 from gridscout.hardware.mavlink.mav import mavlink
 from gridscout.hardware.sim.mavlink.config import SIM_KINDS, MavSimConfig
-from gridscout.hardware.sim.mavlink.core import MavVehicleSim
+from gridscout.hardware.sim.mavlink.core import MavVehicleSim, source_of
 from gridscout.hardware.sim.mavlink.options import LOOPBACK, add_arguments, config_from_args
 from gridscout.hardware.sim.serving import EventLog, serve_until_signalled
 
@@ -126,6 +126,7 @@ class MavSimServer:
         self.port, self.log = port, log
         self.sim = MavVehicleSim(config, time.monotonic())
         self._encoder = mavlink.MAVLink(port, srcSystem=config.system_id, srcComponent=mavlink.MAV_COMP_ID_AUTOPILOT1)
+        self._relay_encoders: dict[tuple[int, int], mavlink.MAVLink] = {}  # another system or component's messages
         self._dt = 1.0 / config.physics_hz
         self._next_tick = self._next_state_log = time.monotonic()
         log.write({"event": "start", "url": port.url, "vehicle": config.vehicle, "mode": config.start_mode,
@@ -133,7 +134,13 @@ class MavSimServer:
 
     def _send(self, messages: list) -> None:
         for msg in messages:
-            self._encoder.send(msg)
+            source = source_of(msg)
+            if source is None:
+                self._encoder.send(msg)
+                continue
+            if source not in self._relay_encoders:
+                self._relay_encoders[source] = mavlink.MAVLink(self.port, srcSystem=source[0], srcComponent=source[1])
+            self._relay_encoders[source].send(msg)
 
     def step(self) -> None:
         sim = self.sim
