@@ -31,13 +31,15 @@ import math
 import time
 from dataclasses import dataclass, replace
 
+from gridscout.control.geodesy import distance_m
 from gridscout.control.mission import Mission, velocity_setpoint
 from gridscout.control.vehicle import VehicleLimits, VehicleState, VehicleTelemetry
 from gridscout.hardware.mavlink.commands import Answer, CommandQueue, PendingCommand
 from gridscout.hardware.mavlink.failsafe_params import CHECKS, ParamReader
 from gridscout.hardware.mavlink.link import open_connection
-from gridscout.hardware.mavlink.mav import POSITION_MASK, VELOCITY_YAW_MASK, mavlink, text_of
+from gridscout.hardware.mavlink.mav import POSITION_MASK, VELOCITY_YAW_MASK, enum_name, mavlink, text_of
 from gridscout.hardware.mavlink.modes import (
+    AUTOPILOT_COMPONENT,
     UnsupportedVehicleError,
     VehicleModes,
     is_armed,
@@ -46,6 +48,7 @@ from gridscout.hardware.mavlink.modes import (
     modes_for,
 )
 from gridscout.hardware.mavlink.settings import MavlinkSettings
+from gridscout.hardware.mavlink.statustext import StatusTextAssembler
 from gridscout.hardware.vehicle.driver import DriverCounters, LinkError, LinkState, Refusal, heard_within
 from gridscout.hardware.vehicle.uri import VehicleTarget
 
@@ -137,6 +140,7 @@ class MavlinkDriver:
         self._took_off = False
         self._params: ParamReader | None = None
         self._statustexts: list[tuple[int, str]] = []
+        self._texts = StatusTextAssembler()
         self._stream_requests: list[tuple[int, str, float]] = []
         self._data_stream_asked = False
 
@@ -234,8 +238,11 @@ class MavlinkDriver:
     # ---- further commands (tools, tests, the crew's scripts) ----
 
     def change_speed(self, speed_mps: float) -> int:
-        """MAV_CMD_DO_CHANGE_SPEED: the ground speed of position moves (`goto`); returns its seq or -1."""
-        return self._command(mavlink.MAV_CMD_DO_CHANGE_SPEED, (1, speed_mps, -1), f"DO_CHANGE_SPEED({speed_mps:g})")
+        """MAV_CMD_DO_CHANGE_SPEED (param1 1: ground speed, param2 m/s, > 0; param3 -1: throttle unchanged): the
+        speed of position moves (`goto`), not of the velocity setpoints GridScout steers by, so a refusal is a
+        warning. ArduCopter resets it to WPNAV_SPEED each time GUIDED is entered. Returns its seq or -1."""
+        label = f"DO_CHANGE_SPEED({speed_mps:g})"
+        return self._command(mavlink.MAV_CMD_DO_CHANGE_SPEED, (1, speed_mps, -1), label, setup=True)
 
     def goto(self, lat_deg: float, lon_deg: float, alt_rel_m: float) -> int:
         """Fly to a point (SET_POSITION_TARGET_GLOBAL_INT, altitude above home), streamed like a velocity;
@@ -327,11 +334,12 @@ class MavlinkDriver:
         return seq
 
     def _streaming(self) -> bool:
-        """Setpoints go out in the control mode, and always to PX4 (OFFBOARD needs them before it is entered)."""
+        """Setpoints go out in the control mode once the vehicle was ready (ArduPilot: not to a vehicle still
+        being waited for or refused), and always to PX4 (OFFBOARD needs them before it is entered)."""
         m = self.modes
-        if m is None or self.conn is None or self.link_state is LinkState.CLOSED:
+        if m is None or self.conn is None or self.link_state in (LinkState.CLOSED, LinkState.REFUSED):
             return False
-        return m.px4 or self.mode == m.control
+        return m.px4 or (self._ready_once and self.mode == m.control)
 
     def _send_setpoint(self, now_ns: int) -> None:
         assert self.conn is not None and self.modes is not None
@@ -380,18 +388,17 @@ class MavlinkDriver:
         if kind == "BAD_DATA":
             return
         src = (msg.get_srcSystem(), msg.get_srcComponent())
-        if self.modes is None:
-            if kind == "HEARTBEAT" and is_autopilot(msg) and self.settings.target_system in (0, src[0]):
-                self._found_autopilot(msg, src)
-            if self.modes is None:
-                return
-        if src != self.target:
+        if kind == "HEARTBEAT" and src != self.target:
+            self._other_heartbeat(msg, src)  # the autopilot found now is handled below
+        if src != self.target or self.modes is None:
             return  # another system or component (a GCS, a camera) on the same link
         self._last_rx_ns = rx_ns
         match kind:
             case "HEARTBEAT":
                 self._on_heartbeat(msg, rx_ns)
             case "GLOBAL_POSITION_INT":
+                if msg.lat == 0 and msg.lon == 0:
+                    return  # ArduPilot before its first position (no GPS fix, no EKF origin) sends 0, 0
                 hdg = None if msg.hdg == _UNKNOWN_U16 else msg.hdg / 100.0
                 self._position = _Position(
                     msg.lat / 1e7, msg.lon / 1e7, msg.alt / 1000.0, msg.relative_alt / 1000.0,
@@ -410,16 +417,48 @@ class MavlinkDriver:
                 pct = float(msg.battery_remaining) if msg.battery_remaining >= 0 else self._battery[1]
                 self._battery = (volts, pct)
             case "STATUSTEXT":
-                text = text_of(msg.text)
-                self._statustexts = [*self._statustexts[-9:], (rx_ns, text)]
-                log.log(_LEVELS.get(msg.severity, logging.INFO), "vehicle says: %s", text)
+                # MAVLink 2 splits a long text into chunks sharing an id (MAVLink 1 has neither field)
+                text_id, chunk = getattr(msg, "id", 0), getattr(msg, "chunk_seq", 0)
+                for severity, text in self._texts.add(src[0], msg.severity, text_of(msg.text), text_id, chunk, rx_ns):
+                    self._on_statustext(severity, text, rx_ns)
             case "COMMAND_ACK":
-                if msg.target_system in (0, self.settings.system_id):
+                if self._acks_us(msg):
                     answer = self._commands.answer(msg.command, msg.result, rx_ns)
                     if answer is not None:
                         self._on_answer(answer)
             case "PARAM_VALUE":
                 self._on_param(msg)
+
+    def _other_heartbeat(self, hb, src: tuple[int, int]) -> None:
+        """A heartbeat not from our target: the autopilot itself while none is found yet (its component 1; MAVProxy
+        and ArduPilot's routing relay GCSs, gimbals, cameras and ADS-B receivers too), else a note when another
+        ground station shares our system id."""
+        s = self.settings
+        if self.modes is None and src[1] == AUTOPILOT_COMPONENT and is_autopilot(hb) and s.target_system in (0, src[0]):
+            self._found_autopilot(hb, src)
+        elif src[0] == s.system_id and src[1] != s.component_id:
+            # ArduPilot's GCS failsafe counts any heartbeat from SYSID_MYGCS, whichever component sent it
+            self._warn(
+                f"system {src[0]} component {src[1]} ({enum_name('MAV_TYPE', hb.type).removeprefix('MAV_TYPE_')}, "
+                "e.g. MAVProxy) shares GridScout's system id: its heartbeats also hold off the vehicle's GCS "
+                "failsafe, which will not trip if GridScout stops while it runs"
+            )
+
+    def _acks_us(self, ack) -> bool:
+        """A COMMAND_ACK meant for us: ArduPilot and PX4 address it to the sender's system and component (MAVProxy,
+        also system 255, gets its own relayed on the same link); older firmware leaves both 0."""
+        s = self.settings
+        to = (getattr(ack, "target_system", 0), getattr(ack, "target_component", 0))
+        return to in ((0, 0), (s.system_id, 0), (s.system_id, s.component_id))
+
+    def _on_statustext(self, severity: int, text: str, rx_ns: int) -> None:
+        self._statustexts = [*self._statustexts[-9:], (rx_ns, text)]
+        log.log(_LEVELS.get(severity, logging.INFO), "vehicle says: %s", text)
+
+    @property
+    def statustexts(self) -> list[str]:
+        """The vehicle's latest STATUSTEXTs (up to 10, chunked ones whole), oldest first."""
+        return [text for _, text in self._statustexts]
 
     def _found_autopilot(self, heartbeat, src: tuple[int, int]) -> None:
         try:
@@ -501,6 +540,8 @@ class MavlinkDriver:
             # what it accepted holds now; its heartbeat says so within a second
             if cmd.command == mavlink.MAV_CMD_DO_SET_MODE and self._asked_mode:
                 self.mode, self._mode_set_ns = self._asked_mode, time.monotonic_ns()
+                if self._ready_once and self.mode == self.modes.control:
+                    self._send_cruise_speed()  # entering GUIDED reset it
             elif cmd.command == mavlink.MAV_CMD_COMPONENT_ARM_DISARM:
                 self.armed, self._mode_set_ns = cmd.params[0] >= 0.5, time.monotonic_ns()
             return
@@ -544,10 +585,10 @@ class MavlinkDriver:
         or the crew taking over)."""
         m = self.modes
         assert m is not None
-        ours = (m.control, m.brake)
+        ours = (m.control, m.brake) if self._braked_by_us else (m.control,)  # BRAKE by the pilot's switch is theirs
         if not self._ready_once or before is None or before not in ours or not was_armed:
             return
-        if armed and (mode in ours or mode == self._asked_mode):
+        if armed and (mode == m.control or mode == self._asked_mode):
             return
         now = time.monotonic_ns()
         said = [text for t, text in self._statustexts if now - t < STATUSTEXT_REASON_S * 1e9]
@@ -634,13 +675,17 @@ class MavlinkDriver:
         assert m is not None
         if self._last_heartbeat_ns is None or self.mode is None:
             return
+        if p is not None and self._too_far(p):
+            return
         in_mode = self.mode == m.control
         airborne = m.family == "rover" or (p is not None and p.alt_rel_m >= AIRBORNE_M)
         if self.armed and in_mode and airborne:
             self._on_ready()
             return
         if p is None:
-            self.link_detail = f"{m.describe} on {self.url}: waiting for its position (GLOBAL_POSITION_INT)"
+            self.link_detail = (
+                f"{m.describe} on {self.url}: waiting for its position (GLOBAL_POSITION_INT with a GPS fix)"
+            )
             return
         engage = s.engage == "always" or (s.engage == "auto" and m.px4)
         missing = []
@@ -673,6 +718,24 @@ class MavlinkDriver:
                 mavlink.MAV_CMD_NAV_TAKEOFF, (0, 0, 0, math.nan, math.nan, math.nan, alt), f"NAV_TAKEOFF({alt:g} m)"
             )
 
+    def _too_far(self, p: _Position) -> bool:
+        """Refuse a vehicle farther than `max_start_distance_m` from the start of the mission's flight path: it
+        would fly there in a straight line (a mission made elsewhere, a vehicle somewhere else)."""
+        mission, top = self.mission, self.settings.max_start_distance_m
+        lat, lon, _ = mission.frame.to_global(*mission.path.point_at(0.0))
+        away = distance_m(p.lat_deg, p.lon_deg, lat, lon)
+        if away <= top:
+            return False
+        far = f"{away / 1000:.1f} km" if away >= 10_000 else f"{away:.0f} m"
+        self.link_state = LinkState.REFUSED
+        self.link_detail = (
+            f"vehicle on {self.url} is {far} from the start of mission {mission.name!r} ({lat:.6f}, {lon:.6f}; "
+            f"vehicle.max_start_distance_m = {top:g}): refusing to fly there; make a mission where it is with "
+            f"`gridscout mission here --vehicle mavlink:{self.url} -o FILE`"
+        )
+        log.error("%s", self.link_detail)
+        return True
+
     def _on_ready(self) -> None:
         m = self.modes
         assert m is not None
@@ -686,13 +749,16 @@ class MavlinkDriver:
             log.info(
                 "%s on %s ready: %s, armed; steering it along %s", m.describe, self.url, self.mode, self.mission.name
             )
-            self.change_speed(min(self.mission.cruise_speed_mps, self.settings.max_speed_mps))
+            self._send_cruise_speed()
         else:
             log.info("%s on %s heard again (%s)", m.describe, self.url, self.mode)
             self._request_streams()  # it may have rebooted meanwhile
         if self.stop_pending:  # a stop from before the link dropped: still wanted, send it again
             self._commands.clear()
             self.stop()
+
+    def _send_cruise_speed(self) -> None:
+        self.change_speed(min(self.mission.cruise_speed_mps, self.settings.max_speed_mps))
 
     def _vehicle_state(self) -> VehicleState:
         m, p = self.modes, self._position

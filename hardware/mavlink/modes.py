@@ -28,6 +28,8 @@ COPTER_TYPES = frozenset(
 )
 ROVER_TYPES = frozenset((mavlink.MAV_TYPE_GROUND_ROVER, mavlink.MAV_TYPE_SURFACE_BOAT))
 AUTOPILOTS = {mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA: "ArduPilot", mavlink.MAV_AUTOPILOT_PX4: "PX4"}
+#: the flight controller's component id (ArduPilot and PX4 alike); other components of its system are peripherals
+AUTOPILOT_COMPONENT = mavlink.MAV_COMP_ID_AUTOPILOT1
 
 #: (autopilot name, family) -> (steer in, brake in, return in)
 _USED = {
