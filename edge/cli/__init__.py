@@ -9,7 +9,7 @@ import sys
 
 # Subcommand modules, in the order `--help` lists them. Each has `register(subparsers)`, which
 # sets `func` on its parser; `func(args) -> int` runs the command.
-COMMANDS = ("run", "detect", "replay", "reports", "serve", "fleet", "sim", "config")
+COMMANDS = ("run", "detect", "replay", "reports", "serve", "fleet", "sim", "mission", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:

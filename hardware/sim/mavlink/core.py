@@ -208,6 +208,12 @@ class MavVehicleSim:
             return m.MAV_RESULT_ACCEPTED, []
         if cmd == m.MAV_CMD_SET_MESSAGE_INTERVAL:
             return self._set_interval(int(msg.param1), msg.param2, now), []
+        if cmd == m.MAV_CMD_REQUEST_MESSAGE:
+            names = {getattr(m, f"MAVLINK_MSG_ID_{name}"): name for name in self.rates}
+            if int(msg.param1) not in names:
+                return m.MAV_RESULT_DENIED, []
+            self._next_send[names[int(msg.param1)]] = now  # once, on the next tick, as well as its stream
+            return m.MAV_RESULT_ACCEPTED, []
         if cmd == m.MAV_CMD_COMPONENT_ARM_DISARM:
             return self._arm(msg.param1 >= 0.5, int(msg.param2) == FORCE_DISARM, now)
         if cmd == m.MAV_CMD_NAV_TAKEOFF and not self.rover:
