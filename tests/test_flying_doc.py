@@ -52,3 +52,18 @@ def test_the_speed_envelope_per_vehicle_kind_is_quoted_from_its_table():
     )
     assert quoted in DOC
     assert f"unset: {mavlink.max_ground_speed_mps:g} m/s for a MAVLink vehicle" in DOC
+
+
+def test_the_sitl_section_runs_commands_gridscout_has_and_quotes_its_numbers():
+    from gridscout.control.mission import load_mission
+    from gridscout.edge.cli import build_parser
+    from gridscout.edge.defaults import DEMO_MISSION
+    from gridscout.hardware.mavlink.settings import MavlinkSettings
+
+    section = DOC.split("## Against ArduPilot SITL", 1)[1]
+    commands = re.findall(r"^gridscout .+$", section, re.MULTILINE)
+    assert len(commands) == 2
+    for line in commands:
+        build_parser().parse_args(line.split()[1:])  # SystemExit on an option it does not have
+    assert f"`vehicle.max_start_distance_m` ({MavlinkSettings().max_start_distance_m:g} m)" in section
+    assert f"{load_mission(DEMO_MISSION).altitude_m:.1f} m altitude above home" in section
