@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gridscout.control.geodesy import distance_m
 from gridscout.control.vehicle import VehicleState, VehicleTelemetry
+from gridscout.edge.config import Config
 from gridscout.edge.config.geotag import GeotagConfig
-from gridscout.edge.daemons.camerad import vehicle_pose
+from gridscout.edge.daemons.camerad import Camera, vehicle_pose
 from gridscout.edge.geotag import Geotagger
 from gridscout.edge.geotag.telemetry_pose import pose_from_telemetry
+from gridscout.edge.runtime.bus import Publisher
+from gridscout.edge.runtime.daemon import Runtime
+from gridscout.edge.runtime.runspec import RunSpec, write_runspec
 from gridscout.hardware.camera import Paced, SourceError, open_source
 from gridscout.hardware.frame import VehiclePose
 from gridscout.hardware.sim.flight_mission import camera_setup, flight_mission
@@ -148,3 +155,37 @@ def test_the_camera_takes_the_vehicle_pose_from_telemetry():
         alt_rel_m=16.0, heading_deg=70.0,
     )  # fmt: skip
     assert vehicle_pose(by_heading).yaw_deg == 70.0
+
+
+def test_the_camera_process_feeds_a_following_source_from_the_telemetry_topic(tmp_path):
+    """A real camera Runtime on an ipc bus: the source it opens follows the vehicle, its pose callable reads
+    `telemetry` (None before any position), and keeps the last position when a report lacks one."""
+    run_dir = Path(tempfile.mkdtemp(prefix="gs-"))  # short: unix socket paths are limited
+    try:
+        write_runspec(
+            RunSpec(run_id="r", run_dir=str(run_dir), config=Config().model_dump(), source=URI, model="m",
+                    data_dir=str(tmp_path), device_id="d")
+        )  # fmt: skip
+        rt = Runtime("camera", [str(run_dir)])
+        publisher = Publisher(rt.ctx, rt.endpoints, "telemetry")
+        try:
+            camera = Camera(rt)
+            source = camera.open()
+            assert isinstance(source, FollowSource) and camera.vehicle_pose() is None
+            v = VehiclePose(59.6202, 10.9502, 600.0, 16.4, 62.0)
+            deadline = time.monotonic() + 5.0
+            while camera.vehicle_pose() is None and time.monotonic() < deadline:
+                publisher.publish(telemetry(v))  # again until the subscription has joined
+                time.sleep(0.02)
+            assert camera.vehicle_pose() == v
+            lost = VehicleTelemetry(t_mono_ns=2, t_rx_mono_ns=2, state=VehicleState.MOVING, link_ok=True)
+            publisher.publish(lost)
+            time.sleep(0.1)
+            assert camera.vehicle_pose() == v
+            frame = next(source.iter_from(3))
+            assert frame.frame_id == 3 and frame.pose.alt_rel_m == pytest.approx(16.4)
+        finally:
+            publisher.close()
+            rt.close()
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
