@@ -116,3 +116,25 @@ def test_a_replay_places_reports_without_a_mission_file_that_is_not_on_this_mach
         report_placer(config)  # a run is told: its mission file is missing
     old = {k: v for k, v in config.items() if k != "geotag"}
     assert report_placer(old) is None  # a recording made before geotagging: nothing to place with
+
+
+def test_a_report_takes_the_vehicles_position_at_its_frames_capture_not_the_newest(tmp_path):
+    """Detections reach the reporter after perception: a crawler at 10 m/s has moved 3 m in those 0.3 s. The
+    report is placed by the telemetry nearest the frame's capture (one 20 Hz sample: within 0.5 m)."""
+    mission = parse_mission(MISSION, "line.geojson")
+    with ReportStore(tmp_path / "data", device_id="gs-test") as store:
+        cfg = {**CONFIG.reporter.model_dump(), "min_hits": 1}
+        stage = ReporterStage(
+            cfg, store, run_id="run", replay=False, emit=lambda _: None, placer=ReportPlacer(GEOTAG, mission)
+        )
+        capture_ns = 5_000_000_000
+        meta, det = frame_and_detections(0, capture_ns)
+        stage.take_frame(meta, np.zeros((H, W, 3), np.uint8))
+        for k in range(-10, 7):  # 20 Hz from 0.5 s before the capture to 0.3 s after it
+            t_ns = capture_ns + k * 50_000_000
+            stage.take_telemetry(telemetry(t_ns, position_m=50.0 + 10.0 * (t_ns - capture_ns) / 1e9))
+        stage.on_detections(det, capture_ns + 300_000_000)
+        (report,) = store.list()
+    assert report.position_m == pytest.approx(50.0, abs=0.5)
+    east, _, _ = LocalFrame(LAT, LON).to_local(report.lat, report.lon)
+    assert east == pytest.approx(50.0, abs=0.5)

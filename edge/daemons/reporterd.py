@@ -6,7 +6,8 @@ confidence beats the best by `confidence_step` (with the new frame as evidence),
 the footage's clock in replay (deterministic) and the monotonic clock live.
 
 Each write places the defect on the map (`gridscout.edge.geotag.placement`): from the frame's own camera
-pose when it has one, else from fresh telemetry with the configured camera mount, or on the mission's line.
+pose when it has one, else from the vehicle's report nearest the frame's capture (while telemetry is fresh)
+with the configured camera mount, or on the mission's line.
 
 `ReporterStage` is that logic on a clock passed in, which `gridscout replay` and `gridscout detect --data` run
 on recorded inputs; `Reporter` adds the bus and the store's lifetime.
@@ -15,7 +16,7 @@ on recorded inputs; `Reporter` adds the bus and the store's lifetime.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ from gridscout.hardware.frame import CameraPose
 FRAME_RING = 32
 #: a report takes the vehicle's position from telemetry no older than this (0.5 m at cruise speed)
 POSITION_MAX_AGE_S = 1.0
+#: telemetry kept to place a report by the vehicle's report nearest its frame's capture, not the newest
+#: (3 s at the topic's 20 Hz: a frame reaches the reporter after perception, 0.1 s late or more)
+TELEMETRY_RING = 64
 
 
 @dataclass
@@ -78,6 +82,7 @@ class ReporterStage:
         self.replay = replay
         self.emit = emit
         self.telemetry: VehicleTelemetry | None = None
+        self.telemetry_ring: deque[VehicleTelemetry] = deque(maxlen=TELEMETRY_RING)
         self.frames: OrderedDict[int, tuple[np.ndarray, CameraPose | None]] = OrderedDict()
         self.tracks: dict[str, TrackState] = {}
         self.stats: dict[str, float] = dict.fromkeys(
@@ -97,6 +102,20 @@ class ReporterStage:
 
     def take_telemetry(self, msg: VehicleTelemetry) -> None:
         self.telemetry = msg
+        self.telemetry_ring.append(msg)
+
+    def telemetry_at(self, t_capture_mono_ns: int) -> VehicleTelemetry | None:
+        """The kept vehicle report whose data time is nearest a frame's capture, within POSITION_MAX_AGE_S of
+        it, while the newest is fresh (the vehicle is still reporting); else None."""
+        if self.telemetry is None or not self.position_fresh():
+            return None
+        capture_s = t_capture_mono_ns / 1e9
+        best, best_gap = None, POSITION_MAX_AGE_S
+        for msg in self.telemetry_ring:
+            stamp = data_time_s("telemetry", msg)
+            if stamp is not None and abs(stamp - capture_s) <= best_gap:
+                best, best_gap = msg, abs(stamp - capture_s)
+        return best
 
     def on_detections(self, det: FrameDetections, now_ns: int) -> None:
         if det.frame_id <= self.stats["last_frame_id"] and self.replay:
@@ -145,14 +164,11 @@ class ReporterStage:
                 self.stats["missing_evidence_frames"] += 1
             else:
                 jpeg = evidence_jpeg(image, self.cfg["jpeg_quality"])
-        t = self.telemetry
-        fresh = t is not None and self.position_fresh()
+        t = self.telemetry_at(det.t_capture_mono_ns)
         fix = None
         if self.placer is not None:
             box_xyxy = (box.x1, box.y1, box.x2, box.y2)
-            fix = self.placer.place(
-                box_xyxy, det.width, det.height, frame_pose=frame_pose, telemetry=t if fresh else None
-            )
+            fix = self.placer.place(box_xyxy, det.width, det.height, frame_pose=frame_pose, telemetry=t)
         report = self.store.write(
             ReportObservation(
                 track_key=st.key,
@@ -162,7 +178,7 @@ class ReporterStage:
                 frame_id=det.frame_id,
                 model_name=det.model_name,
                 model_sha256=det.model_sha256,
-                position_m=t.position_m if t and fresh else None,
+                position_m=t.position_m if t else None,
                 lat=fix.lat if fix else None,
                 lon=fix.lon if fix else None,
                 alt=fix.alt_m if fix else None,
