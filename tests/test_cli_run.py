@@ -23,7 +23,10 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     [
         (["--model", "nope.onnx"], "nope.onnx: model not found"),
         (["--vehicle", "px4:/dev/x"], "vehicle.uri = 'px4:/dev/x': expected sim-crawler"),
-        (["--vehicle", "mavlink:tcp:127.0.0.1:5760"], "a MAVLink vehicle needs a mission to fly (--mission FILE"),
+        (
+            ["--vehicle", "mavlink:tcp:127.0.0.1:5760"],
+            "needs a mission to fly (--mission FILE; `gridscout mission here --vehicle mavlink:tcp:127.0.0.1:5760 -o",
+        ),
         (
             ["--vehicle", "mavlink:/dev/ttyACM9", "--mission", str(DEMO_MISSION)],
             "/dev/ttyACM9 does not exist (is the autopilot plugged in",

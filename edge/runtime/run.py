@@ -81,7 +81,9 @@ def _check_vehicle(config: Config) -> Config:
         )
     if target.driver == "mavlink" and config.mission.file is None:
         raise ChainError(
-            f"vehicle {uri!r}: a MAVLink vehicle needs a mission to fly (--mission FILE, see docs/flying.md)"
+            f"vehicle {uri!r}: a MAVLink vehicle needs a mission to fly (--mission FILE; "
+            f"`gridscout mission here --vehicle {uri} -o mission.geojson` writes one where the vehicle is; "
+            "see docs/flying.md)"
         )
     if target.simulated and target.driver == "mavlink" and config.vehicle.sim_port == 0:
         config = override(config, "vehicle.sim_port", _free_sim_port())
