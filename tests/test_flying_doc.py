@@ -65,5 +65,5 @@ def test_the_sitl_section_runs_commands_gridscout_has_and_quotes_its_numbers():
     assert len(commands) == 2
     for line in commands:
         build_parser().parse_args(line.split()[1:])  # SystemExit on an option it does not have
-    assert f"`vehicle.max_start_distance_m` ({MavlinkSettings().max_start_distance_m:g} m)" in section
+    assert f"`vehicle.max_path_distance_m` ({MavlinkSettings().max_path_distance_m:g} m)" in section
     assert f"{load_mission(DEMO_MISSION).altitude_m:.1f} m altitude above home" in section

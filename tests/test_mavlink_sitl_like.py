@@ -77,7 +77,8 @@ def test_a_vehicle_far_from_the_missions_start_is_refused_and_never_steered(tmp_
         assert d.link_state is LinkState.REFUSED
         detail = str(info.value)
         assert (
-            " km from the start of mission 'synthetic-drone-s42'" in detail and "max_start_distance_m = 100" in detail
+            " km from the flight path of mission 'synthetic-drone-s42'" in detail
+            and "max_path_distance_m = 100" in detail
         )
         assert "gridscout mission here --vehicle mavlink:tcp:127.0.0.1:" in detail
         assert d.command_speed(3.0) == -1 and d.stop() == -1
@@ -88,11 +89,22 @@ def test_a_vehicle_far_from_the_missions_start_is_refused_and_never_steered(tmp_
 
 
 def test_a_vehicle_within_the_distance_is_flown(tmp_path):
-    """It hovers 60 m east of the line's start: within the default 100 m it is flown; a 50 m limit refuses it."""
+    """It hovers 60 m east of the line (which runs north): within the default 100 m it is flown; a 50 m limit
+    refuses it."""
     lat, lon, _ = LocalFrame(*HOME).to_global(60.0, 0.0)
     with simulator(tmp_path, "--home", str(lat), str(lon), "584") as sim:
         d = ready_driver(sim.url)
         assert d.link_state is LinkState.CONNECTED
         d.close()
-        with pytest.raises(MavlinkError, match=r"is (59|60) m from the start"):
-            ready_driver(sim.url, max_start_distance_m=50.0)
+        with pytest.raises(MavlinkError, match=r"is (59|60) m from the flight path"):
+            ready_driver(sim.url, max_path_distance_m=50.0)
+
+
+def test_a_vehicle_partway_along_the_line_is_flown_from_there(tmp_path):
+    """A vehicle process restarted mid-line finds the drone 150 m along its 200 m line, far from the start but
+    on the path: flown, not refused."""
+    lat, lon, _ = LocalFrame(*HOME).to_global(5.0, 150.0)
+    with simulator(tmp_path, "--home", str(lat), str(lon), "584") as sim:
+        d = ready_driver(sim.url, max_path_distance_m=50.0)
+        assert d.link_state is LinkState.CONNECTED
+        d.close()

@@ -150,11 +150,11 @@ class MavlinkVehicle(VehicleCommon):
     end_tolerance_m: float = Field(
         _MAV.end_tolerance_m, gt=0, le=50, description="the vehicle reports END_OF_PATH this close to the path's end"
     )
-    max_start_distance_m: float = Field(
-        _MAV.max_start_distance_m,
+    max_path_distance_m: float = Field(
+        _MAV.max_path_distance_m,
         gt=0,
         le=10_000,
-        description="the run refuses a vehicle farther than this from the start of the mission's flight path "
+        description="the run refuses a vehicle farther than this from the mission's flight path "
         "(`gridscout mission here` makes one where it is)",
     )
 

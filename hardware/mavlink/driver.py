@@ -719,19 +719,22 @@ class MavlinkDriver:
             )
 
     def _too_far(self, p: _Position) -> bool:
-        """Refuse a vehicle farther than `max_start_distance_m` from the start of the mission's flight path: it
-        would fly there in a straight line (a mission made elsewhere, a vehicle somewhere else)."""
-        mission, top = self.mission, self.settings.max_start_distance_m
-        lat, lon, _ = mission.frame.to_global(*mission.path.point_at(0.0))
-        away = distance_m(p.lat_deg, p.lon_deg, lat, lon)
+        """Refuse a vehicle farther than `max_path_distance_m` from the mission's flight path: it would fly there in
+        a straight line (a mission made elsewhere, a vehicle somewhere else). Anywhere along the path is fine: a
+        vehicle process restarted mid-line finds the vehicle where it left it."""
+        mission, top = self.mission, self.settings.max_path_distance_m
+        east, north, _ = mission.frame.to_local(p.lat_deg, p.lon_deg)
+        s_m, _ = mission.path.project(east, north)
+        lat, lon, _ = mission.frame.to_global(*mission.path.point_at(s_m))
+        away = distance_m(p.lat_deg, p.lon_deg, lat, lon)  # geodesic: a vehicle may be a continent away
         if away <= top:
             return False
         far = f"{away / 1000:.1f} km" if away >= 10_000 else f"{away:.0f} m"
         self.link_state = LinkState.REFUSED
         self.link_detail = (
-            f"vehicle on {self.url} is {far} from the start of mission {mission.name!r} ({lat:.6f}, {lon:.6f}; "
-            f"vehicle.max_start_distance_m = {top:g}): refusing to fly there; make a mission where it is with "
-            f"`gridscout mission here --vehicle mavlink:{self.url} -o FILE`"
+            f"vehicle on {self.url} is {far} from the flight path of mission {mission.name!r} (nearest at "
+            f"{lat:.6f}, {lon:.6f}; vehicle.max_path_distance_m = {top:g}): refusing to fly there; make a mission "
+            f"where it is with `gridscout mission here --vehicle mavlink:{self.url} -o FILE`"
         )
         log.error("%s", self.link_detail)
         return True

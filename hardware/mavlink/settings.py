@@ -41,5 +41,5 @@ class MavlinkSettings:
     allow_takeoff: bool = False
     #: END_OF_PATH within this of the path's end
     end_tolerance_m: float = 1.0
-    #: a vehicle farther than this from the start of the mission's flight path is refused (never flown there)
-    max_start_distance_m: float = 100.0
+    #: a vehicle farther than this from the mission's flight path is refused (never flown there in a straight line)
+    max_path_distance_m: float = 100.0
