@@ -1,0 +1,64 @@
+"""The ArduPilot SITL check, rehearsed on our simulator as docs/flying.md tells a crew to run it.
+
+A drone hovers armed in GUIDED at SITL's home (CMAC), with MAVProxy's traffic relayed on the link (its GCS
+heartbeat as system 255, a gimbal, ADS-B, ACKs meant for MAVProxy). `gridscout mission here` writes the demo
+line where the drone is; `gridscout run --vehicle mavlink:... --mission FILE` flies it on the bundled footage
+as separate processes over TCP, holds at a defect, stops at the end and stores geotagged reports.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from gridscout.control.geodesy import distance_m
+from gridscout.control.mission import load_mission
+from gridscout.edge.reports import ReportStore
+from tests.mavlink_sim import simulator
+
+#: a report geotagged from telemetry lies this close to the line it was flown along: the footage's strings
+#: hang beside the flight path (the drone's standoff plus the geotag's error, see test_drone_chain.py)
+NEAR_THE_LINE_M = 60.0
+
+
+def _gridscout(*args: str, cwd, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gridscout.edge.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
+
+
+def test_a_hovering_guided_drone_at_cmac_is_flown_along_a_mission_made_where_it_is(tmp_path):
+    mission_file = tmp_path / "sitl.mission.geojson"
+    with simulator(tmp_path, "--relayed", "--heading", "60") as sim:
+        vehicle = f"mavlink:{sim.url}"
+        here = _gridscout("mission", "here", "--vehicle", vehicle, "-o", str(mission_file), cwd=tmp_path, timeout=60)
+        assert here.returncode == 0, here.stderr
+        run = _gridscout(
+            "run", "--vehicle", vehicle, "--mission", str(mission_file), "--no-api", "--data", str(tmp_path / "data"),
+            "--summary-json", str(tmp_path / "summary.json"), cwd=tmp_path, timeout=240,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+        log = sim.events()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["ok"] and summary["reports_created"] >= 1
+    # MAVProxy's heartbeat as system 255 holds the GCS failsafe off: a warning line of the summary
+    assert "warning    system 255 component 190 (GCS, e.g. MAVProxy) shares GridScout's system id" in run.stdout
+    mission = load_mission(mission_file)
+    track = [e for e in log if e["event"] == "state"]
+    along = [mission.path.project(*mission.frame.to_local(s["lat"], s["lon"])[:2])[0] for s in track]
+    assert max(along) > 20.0  # it flew along the line made where it hovered
+    held = [
+        s
+        for s, a in zip(track, along, strict=True)
+        if s["mode"] == "GUIDED" and s["ground_speed_mps"] < 0.3 and 5.0 < a < mission.path.length_m - 5.0
+    ]
+    assert held, "the drone never stood still in GUIDED mid-line"
+    assert all(s["ground_speed_mps"] <= 12.0 + 1e-6 for s in track)
+    assert not [e for e in log if e["event"] == "command" and e["command"] in ("COMPONENT_ARM_DISARM", "NAV_TAKEOFF")]
+    with ReportStore(tmp_path / "data") as store:
+        reports = store.list(limit=1000)
+    assert reports and all(r.lat is not None and r.error_m for r in reports)
+    line = [mission.frame.to_global(*mission.path.point_at(s)) for s in range(0, int(mission.path.length_m) + 1, 2)]
+    for r in reports:
+        assert min(distance_m(r.lat, r.lon, lat, lon) for lat, lon, _ in line) < NEAR_THE_LINE_M, r
