@@ -59,7 +59,7 @@ class ReporterStage:
     """Defect tracks in, report writes out: the reporter's whole logic, on a clock passed in.
 
     `take_frame` keeps frames for evidence (with their camera pose, when the source knows it),
-    `take_telemetry` the vehicle's latest report, and `on_detections(det, now_ns)` decides and writes;
+    `take_telemetry` the vehicle's recent reports, and `on_detections(det, now_ns)` decides and writes;
     `now_ns` is the monotonic time the detections are handled at (the clock live, the recorded time in
     `gridscout replay`), which judges the telemetry's age and, live, the tracks' timing. Each write goes to
     the store and then to `emit` as a ReportEvent; `placer` puts it on the map (None: position along the
@@ -81,7 +81,7 @@ class ReporterStage:
         self.run_id = run_id
         self.replay = replay
         self.emit = emit
-        self.telemetry: VehicleTelemetry | None = None
+        #: the vehicle's latest reports, newest last
         self.telemetry_ring: deque[VehicleTelemetry] = deque(maxlen=TELEMETRY_RING)
         self.frames: OrderedDict[int, tuple[np.ndarray, CameraPose | None]] = OrderedDict()
         self.tracks: dict[str, TrackState] = {}
@@ -100,14 +100,18 @@ class ReporterStage:
         while len(self.frames) > FRAME_RING:
             self.frames.popitem(last=False)
 
+    @property
+    def telemetry(self) -> VehicleTelemetry | None:
+        """The vehicle's latest report (None: none yet)."""
+        return self.telemetry_ring[-1] if self.telemetry_ring else None
+
     def take_telemetry(self, msg: VehicleTelemetry) -> None:
-        self.telemetry = msg
         self.telemetry_ring.append(msg)
 
     def telemetry_at(self, t_capture_mono_ns: int) -> VehicleTelemetry | None:
         """The kept vehicle report whose data time is nearest a frame's capture, within POSITION_MAX_AGE_S of
         it, while the newest is fresh (the vehicle is still reporting); else None."""
-        if self.telemetry is None or not self.position_fresh():
+        if not self.position_fresh():
             return None
         capture_s = t_capture_mono_ns / 1e9
         best, best_gap = None, POSITION_MAX_AGE_S
