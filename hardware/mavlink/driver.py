@@ -37,13 +37,21 @@ from gridscout.control.vehicle import VehicleLimits, VehicleState, VehicleTeleme
 from gridscout.hardware.mavlink.commands import Answer, CommandQueue, PendingCommand
 from gridscout.hardware.mavlink.failsafe_params import CHECKS, ParamReader
 from gridscout.hardware.mavlink.link import open_connection
-from gridscout.hardware.mavlink.mav import POSITION_MASK, VELOCITY_YAW_MASK, enum_name, mavlink, text_of
+from gridscout.hardware.mavlink.mav import (
+    POSITION_MASK,
+    UNKNOWN_U16,
+    VELOCITY_YAW_MASK,
+    enum_name,
+    has_position,
+    mavlink,
+    send_gcs_heartbeat,
+    text_of,
+)
 from gridscout.hardware.mavlink.modes import (
-    AUTOPILOT_COMPONENT,
     UnsupportedVehicleError,
     VehicleModes,
     is_armed,
-    is_autopilot,
+    is_target_autopilot,
     mode_name,
     modes_for,
 )
@@ -74,7 +82,6 @@ _LEVELS = {
     mavlink.MAV_SEVERITY_ERROR: logging.ERROR,
     mavlink.MAV_SEVERITY_WARNING: logging.WARNING,
 }
-_UNKNOWN_U16 = 0xFFFF
 
 
 class MavlinkError(RuntimeError):
@@ -397,9 +404,9 @@ class MavlinkDriver:
             case "HEARTBEAT":
                 self._on_heartbeat(msg, rx_ns)
             case "GLOBAL_POSITION_INT":
-                if msg.lat == 0 and msg.lon == 0:
-                    return  # ArduPilot before its first position (no GPS fix, no EKF origin) sends 0, 0
-                hdg = None if msg.hdg == _UNKNOWN_U16 else msg.hdg / 100.0
+                if not has_position(msg):
+                    return
+                hdg = None if msg.hdg == UNKNOWN_U16 else msg.hdg / 100.0
                 self._position = _Position(
                     msg.lat / 1e7, msg.lon / 1e7, msg.alt / 1000.0, msg.relative_alt / 1000.0,
                     msg.vx / 100.0, msg.vy / 100.0, msg.vz / 100.0, hdg, rx_ns,
@@ -408,11 +415,11 @@ class MavlinkDriver:
             case "ATTITUDE":
                 self._attitude = (math.degrees(msg.roll), math.degrees(msg.pitch), math.degrees(msg.yaw) % 360.0)
             case "SYS_STATUS":
-                volts = None if msg.voltage_battery == _UNKNOWN_U16 else msg.voltage_battery / 1000.0
+                volts = None if msg.voltage_battery == UNKNOWN_U16 else msg.voltage_battery / 1000.0
                 pct = None if msg.battery_remaining < 0 else float(msg.battery_remaining)
                 self._battery = (volts, pct if pct is not None else self._battery[1])
             case "BATTERY_STATUS":
-                cells = [v for v in msg.voltages if v != _UNKNOWN_U16]
+                cells = [v for v in msg.voltages if v != UNKNOWN_U16]
                 volts = self._battery[0] if self._battery[0] is not None else (sum(cells) / 1000.0 if cells else None)
                 pct = float(msg.battery_remaining) if msg.battery_remaining >= 0 else self._battery[1]
                 self._battery = (volts, pct)
@@ -434,7 +441,7 @@ class MavlinkDriver:
         and ArduPilot's routing relay GCSs, gimbals, cameras and ADS-B receivers too), else a note when another
         ground station shares our system id."""
         s = self.settings
-        if self.modes is None and src[1] == AUTOPILOT_COMPONENT and is_autopilot(hb) and s.target_system in (0, src[0]):
+        if self.modes is None and is_target_autopilot(hb, src, s.target_system):
             self._found_autopilot(hb, src)
         elif src[0] == s.system_id and src[1] != s.component_id:
             # ArduPilot's GCS failsafe counts any heartbeat from SYSID_MYGCS, whichever component sent it
@@ -614,9 +621,7 @@ class MavlinkDriver:
         now = time.monotonic_ns()
         s = self.settings
         if now >= self._next_heartbeat_ns:
-            self.conn.mav.heartbeat_send(
-                mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, mavlink.MAV_STATE_ACTIVE
-            )
+            send_gcs_heartbeat(self.conn)
             self._next_heartbeat_ns = now + round(s.heartbeat_period_s * 1e9)
         if self.modes is None or self.link_state is LinkState.REFUSED:
             return

@@ -40,6 +40,20 @@ POSITION_MASK = (
 )
 
 
+#: MAVLink's "not known" in a uint16 field (GLOBAL_POSITION_INT.hdg, battery voltages)
+UNKNOWN_U16 = 0xFFFF
+
+
+def has_position(position) -> bool:
+    """A GLOBAL_POSITION_INT with a position in it: ArduPilot sends 0, 0 before its first fix (no EKF origin)."""
+    return bool(position.lat or position.lon)
+
+
+def send_gcs_heartbeat(conn) -> None:
+    """Our HEARTBEAT, as a ground station: what ArduPilot's GCS failsafe and PX4's GCS link loss listen for."""
+    conn.mav.heartbeat_send(mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, mavlink.MAV_STATE_ACTIVE)
+
+
 def enum_name(enum: str, value: int) -> str:
     """The name of `value` in a MAVLink enum ('MAV_RESULT', 4 -> 'MAV_RESULT_FAILED'), or 'ENUM(value)'."""
     entry = mavlink.enums.get(enum, {}).get(value)
@@ -58,4 +72,15 @@ def text_of(field: bytes | str) -> str:
     return field.split("\x00", 1)[0]
 
 
-__all__ = ["POSITION_MASK", "VELOCITY_YAW_MASK", "command_name", "enum_name", "mavlink", "mavutil", "text_of"]
+__all__ = [
+    "POSITION_MASK",
+    "UNKNOWN_U16",
+    "VELOCITY_YAW_MASK",
+    "command_name",
+    "enum_name",
+    "has_position",
+    "mavlink",
+    "mavutil",
+    "send_gcs_heartbeat",
+    "text_of",
+]

@@ -125,6 +125,12 @@ def is_armed(heartbeat) -> bool:
     return bool(heartbeat.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
 
 
+def is_target_autopilot(heartbeat, src: tuple[int, int], target_system: int) -> bool:
+    """The heartbeat of the vehicle to drive: an autopilot's, from its component 1 (not a relayed GCS, gimbal or
+    ADS-B receiver), of `target_system` (0: any system)."""
+    return src[1] == AUTOPILOT_COMPONENT and is_autopilot(heartbeat) and target_system in (0, src[0])
+
+
 def is_autopilot(heartbeat) -> bool:
     """A flight controller's heartbeat (not a GCS's, a camera's or another companion's)."""
     return heartbeat.autopilot != mavlink.MAV_AUTOPILOT_INVALID and heartbeat.type not in (

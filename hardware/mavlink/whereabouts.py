@@ -13,12 +13,11 @@ import time
 from dataclasses import dataclass
 
 from gridscout.hardware.mavlink.link import open_connection
-from gridscout.hardware.mavlink.mav import mavlink
+from gridscout.hardware.mavlink.mav import UNKNOWN_U16, has_position, mavlink, send_gcs_heartbeat
 from gridscout.hardware.mavlink.modes import (
-    AUTOPILOT_COMPONENT,
     UnsupportedVehicleError,
     is_armed,
-    is_autopilot,
+    is_target_autopilot,
     mode_name,
     modes_for,
 )
@@ -26,7 +25,6 @@ from gridscout.hardware.mavlink.settings import MavlinkSettings
 
 #: ask again this often until the position comes
 ASK_EVERY_S = 1.0
-_UNKNOWN_HEADING = 0xFFFF
 
 
 class WhereaboutsError(RuntimeError):
@@ -67,7 +65,7 @@ def _read(conn, url: str, timeout_s: float, s: MavlinkSettings) -> Whereabouts:
         now = time.monotonic()
         if now >= next_ask:
             next_ask = now + ASK_EVERY_S
-            conn.mav.heartbeat_send(mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, mavlink.MAV_STATE_ACTIVE)
+            send_gcs_heartbeat(conn)
             if target is not None:
                 conn.mav.command_long_send(*target, mavlink.MAV_CMD_REQUEST_MESSAGE, 0,
                                            mavlink.MAVLINK_MSG_ID_GLOBAL_POSITION_INT, 0, 0, 0, 0, 0, 0)  # fmt: skip
@@ -76,8 +74,7 @@ def _read(conn, url: str, timeout_s: float, s: MavlinkSettings) -> Whereabouts:
             continue
         src = (msg.get_srcSystem(), msg.get_srcComponent())
         kind = msg.get_type()
-        ours = s.target_system in (0, src[0]) and target in (None, src)
-        if kind == "HEARTBEAT" and src[1] == AUTOPILOT_COMPONENT and is_autopilot(msg) and ours:
+        if kind == "HEARTBEAT" and is_target_autopilot(msg, src, s.target_system) and target in (None, src):
             try:
                 modes = modes_for(msg.autopilot, msg.type)
             except UnsupportedVehicleError as exc:
@@ -89,8 +86,8 @@ def _read(conn, url: str, timeout_s: float, s: MavlinkSettings) -> Whereabouts:
             continue
         if kind == "ATTITUDE":
             yaw_deg = math.degrees(msg.yaw) % 360.0
-        elif kind == "GLOBAL_POSITION_INT" and (msg.lat or msg.lon):
-            heading = msg.hdg / 100.0 if msg.hdg != _UNKNOWN_HEADING else yaw_deg
+        elif kind == "GLOBAL_POSITION_INT" and has_position(msg):
+            heading = msg.hdg / 100.0 if msg.hdg != UNKNOWN_U16 else yaw_deg
             if heading is None:
                 continue  # the heading comes with ATTITUDE
             return Whereabouts(msg.lat / 1e7, msg.lon / 1e7, msg.relative_alt / 1000.0, heading % 360.0, describe)
