@@ -15,6 +15,7 @@ import sys
 from gridscout.control.geodesy import distance_m
 from gridscout.control.mission import load_mission
 from gridscout.edge.reports import ReportStore
+from sim_tests.flight_checks import assert_flown_along_and_held
 from tests.mavlink_sim import simulator
 
 #: a report geotagged from telemetry lies this close to the line it was flown along: the footage's strings
@@ -45,16 +46,7 @@ def test_a_hovering_guided_drone_at_cmac_is_flown_along_a_mission_made_where_it_
     # MAVProxy's heartbeat as system 255 holds the GCS failsafe off: a warning line of the summary
     assert "warning    system 255 component 190 (GCS, e.g. MAVProxy) shares GridScout's system id" in run.stdout
     mission = load_mission(mission_file)
-    track = [e for e in log if e["event"] == "state"]
-    along = [mission.path.project(*mission.frame.to_local(s["lat"], s["lon"])[:2])[0] for s in track]
-    assert max(along) > 20.0  # it flew along the line made where it hovered
-    held = [
-        s
-        for s, a in zip(track, along, strict=True)
-        if s["mode"] == "GUIDED" and s["ground_speed_mps"] < 0.3 and 5.0 < a < mission.path.length_m - 5.0
-    ]
-    assert held, "the drone never stood still in GUIDED mid-line"
-    assert all(s["ground_speed_mps"] <= 12.0 + 1e-6 for s in track)
+    assert_flown_along_and_held([e for e in log if e["event"] == "state"], mission)  # the line made where it hovered
     assert not [e for e in log if e["event"] == "command" and e["command"] in ("COMPONENT_ARM_DISARM", "NAV_TAKEOFF")]
     with ReportStore(tmp_path / "data") as store:
         reports = store.list(limit=1000)
