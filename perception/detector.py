@@ -59,6 +59,7 @@ class Detector:
         names: tuple[str, ...] | None = None,
         max_det: int = 300,
         imgsz: int | None = None,
+        class_conf: dict[str, float] | None = None,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -96,6 +97,11 @@ class Detector:
                 raise ModelError(f"{self.path}: imgsz {imgsz} must be a multiple of the stride {self.meta.stride}")
             self.meta = replace(self.meta, imgsz=(imgsz, imgsz))
         self.conf, self.iou, self.max_det = conf, iou, max_det
+        unknown = sorted(set(class_conf or {}) - set(self.names))
+        if unknown:
+            raise ModelError(f"{self.path}: class_conf names {unknown}, not among the model's classes {self.names}")
+        #: per-class minimum scores where they differ from `conf` (a class's curve picks its own)
+        self.class_conf: dict[str, float] = dict(class_conf or {})
         self.sha256 = file_sha256(self.path)
 
     @property
@@ -115,8 +121,13 @@ class Detector:
         return self.session.run(None, {self.input_name: tensor})[0]
 
     def postprocess(self, output: np.ndarray, info: LetterboxInfo) -> Detections:
-        boxes, scores, class_ids = decode(output, self.meta.nc, self.conf, self.iou, self.max_det)
-        return Detections(unletterbox(boxes, info), scores, class_ids, self.names)
+        floor = min([self.conf, *self.class_conf.values()])
+        boxes, scores, class_ids = decode(output, self.meta.nc, floor, self.iou, self.max_det)
+        dets = Detections(unletterbox(boxes, info), scores, class_ids, self.names)
+        if self.class_conf:
+            least = np.array([self.class_conf.get(n, self.conf) for n in self.names], np.float32)
+            dets = dets.select(dets.scores >= least[dets.class_ids])
+        return dets
 
     def detect(self, image: np.ndarray) -> Detections:
         tensor, info = self.preprocess(image)

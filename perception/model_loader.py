@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,6 +41,9 @@ class StageSpec(BaseModel):
     iou: float = Field(0.7, gt=0.0, le=1.0, description="NMS IoU threshold")
     imgsz: int | None = Field(
         None, ge=32, le=4096, description="input size (long side) to run at; default the model's own"
+    )
+    class_conf: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict, description="a class's own minimum score where it differs from `conf` (class -> score)"
     )
 
 
@@ -108,6 +112,7 @@ def load_model(
                 conf=stage_conf,
                 iou=stage.iou,
                 imgsz=stage.imgsz,
+                class_conf=stage.class_conf if conf is None else None,
             )
         )
     first: Detector | TiledDetector = stages[0]

@@ -180,3 +180,28 @@ def test_workers_stop_spinning_when_a_run_returns():
         idle_cpu.append(time.process_time() - before)
     # spinning after the run would show as ~0.08 s of CPU in each 0.2 s sleep
     assert min(idle_cpu) < 0.02, f"CPU time while idle after a run: {idle_cpu}"
+
+
+def test_a_class_keeps_its_own_threshold(tmp_path):
+    """Scenario: a three-class defect stage whose flashover threshold, picked on its own curve, sits above the
+    stage's `conf` and whose broken-disc threshold sits below it."""
+    out = np.zeros((1, 7, 8), np.float32)
+    out[0, :, 0] = [10, 10, 8, 8, 0.35, 0, 0]  # missing_cap 0.35
+    out[0, :, 1] = [30, 30, 8, 8, 0, 0.2, 0]  # broken_disc 0.2
+    out[0, :, 2] = [50, 50, 8, 8, 0, 0, 0.45]  # flashover 0.45
+    meta = ultralytics_metadata(["missing_cap", "broken_disc", "flashover"])
+    path = constant_output_model(tmp_path / "d.onnx", out, metadata=meta)
+    image = np.zeros((64, 64, 3), np.uint8)
+    assert sorted(Detector(path, conf=0.3).detect(image).class_names) == ["flashover", "missing_cap"]
+    own = Detector(path, conf=0.3, class_conf={"broken_disc": 0.15, "flashover": 0.5})
+    assert sorted(own.detect(image).class_names) == ["broken_disc", "missing_cap"]
+    with pytest.raises(ModelError, match=r"class_conf names \['nest'\], not among the model's classes"):
+        Detector(path, class_conf={"nest": 0.5})
+
+
+def test_manifest_class_conf_reaches_stage_two_and_is_checked(tmp_path):
+    model = load_model(write_cascade(tmp_path, "conf = 0.25\n[stage2.class_conf]\ndefect = 0.85\n"), threads=1)
+    assert model.stage2.class_conf == {"defect": 0.85}
+    assert model.detect(np.zeros((64, 64, 3), np.uint8)).class_names == ["insulator"]  # its 0.8 is under 0.85
+    with pytest.raises(ModelError, match=r"stage2.class_conf.defect=1.5: Input should be less than or equal to 1"):
+        load_model(write_cascade(tmp_path, "[stage2.class_conf]\ndefect = 1.5\n"))
