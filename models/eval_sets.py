@@ -21,10 +21,9 @@ import cv2
 import numpy as np
 
 from gridscout.models.paste import INSULATOR, MISSING_CAP, background, cutouts, paste_strings
+from gridscout.models.sources import REPO, Source
 from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "datasets"
 CACHE = REPO / "build" / "eval_cache"
 NAMES = {INSULATOR: "insulator", MISSING_CAP: "missing_cap"}
 TRAIN_FOLD, EVAL_FOLD, FOLDS = 0, 1, 2
@@ -123,3 +122,18 @@ def synthetic_4k(n: int = 20, seed: int = 9100) -> list[Sample]:
         )
         for stem, boxes in truths.items()
     ]
+
+
+def source_samples(source: Source, splits: tuple[str, ...] = ("val",)) -> list[Sample]:
+    """A labelled source's photos in `splits`, their truth in taxonomy names (`models.sources`)."""
+    samples = []
+    for split in splits:
+        for path in source.images(split):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise SystemExit(f"{path}: not a readable image")
+            height, width = image.shape[:2]
+            truth = tuple((name, tuple(map(float, box))) for name, box in source.truth(path, split, width, height))
+            load = lambda p=path: cv2.imread(str(p), cv2.IMREAD_COLOR)  # noqa: E731
+            samples.append(Sample(f"{source.name}/{path.stem}", load, truth))
+    return samples

@@ -41,9 +41,10 @@ import numpy as np
 from tqdm import tqdm
 
 from gridscout.edge.defaults import DEFAULT_MODEL
-from gridscout.models.eval_sets import SHARED, TRAIN_FOLD, negative_paths
+from gridscout.models.eval_sets import TRAIN_FOLD, negative_paths
 from gridscout.models.paste import INSULATOR, MISSING_CAP, background, cutouts, paste_strings
 from gridscout.models.prepare_data import crop_insulators
+from gridscout.models.sources import SHARED
 from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
 from gridscout.perception.cascade import grow_box
 from gridscout.perception.model_loader import load_model

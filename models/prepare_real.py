@@ -1,0 +1,233 @@
+"""Training sets for both cascade stages from every real source at once, on one taxonomy.
+
+    python -m gridscout.models.prepare_real                       # build/datasets/real_stage1, real_stage2
+    python -m gridscout.models.prepare_real --without idid        # leave-one-source-out: real_stage1-without-idid, ...
+    python -m gridscout.models.prepare_real --source reviews/     # one more source, e.g. a review export
+
+Sources (`models.sources`): every labelled folder under ../shared/datasets, plus each `--source`; their
+classes mapped onto `perception.taxonomy`. Writes under build/ (git-ignored); real images are symlinked,
+never copied, and only derived images (tiles, crops) are written.
+
+- Stage one (`real_stage1`): each source's frames with its stage-one classes (an insulator string; a
+  bird's nest once a source labels one); frames larger than the shipped manifest's `tile_above` also as
+  the tiles stage one cuts at inference (a string cut by a tile edge is kept where MIN_VISIBLE of it is
+  in); the training fold of the real negatives, whole and as random windows, with no label. Small sources
+  repeat (`--repeat`) so that one source does not drown the others.
+- Stage two (`real_stage2`): a crop of each string (margin jittered in train, the cascade's own in val)
+  with the disc-level defects inside it (missing cap, broken disc, flashover); crops holding a defect
+  three times in train; hard negatives: the crops the shipped stage one proposes on the training-fold
+  negatives, with no label. Sources that leave disc defects unboxed (`sources.NO_DISC_LABELS`) are left out.
+- Val: each source's own val split; `--without NAME` leaves that source out of train and val alike, so
+  the model trained on the result can be scored on it as on photos it never saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from gridscout.models.eval_sets import TRAIN_FOLD, negative_paths
+from gridscout.models.prepare_field import (
+    OVERLAP,
+    SHIPPED,
+    TILE,
+    Miner,
+    Split,
+    _clip_to,
+    _yolo,
+    negative_windows,
+)
+from gridscout.models.sources import NEGATIVES, REPO, SHARED, Source, SourceError, classes_of, load_source
+from gridscout.perception.cascade import grow_box
+from gridscout.perception.taxonomy import TAXONOMY
+from gridscout.perception.tiling import tiles
+
+_TILE_ABOVE = 1280
+#: training repeats of the small sources (a frame seen this often per epoch)
+DEFAULT_REPEATS = {"idid": 2, "stefenon_furb": 2}
+EMPTY_TILE_EVERY = 4
+POSITIVE_COPIES = 3
+VAL_MARGIN = 0.10
+
+
+def _link(split: Split, stem: str, image: Path, text: str) -> None:
+    suffix = image.suffix.lower()
+    (split.images / f"{stem}{suffix}").symlink_to(image.resolve())
+    (split.labels / f"{stem}.txt").write_text(text)
+
+
+def stage1_source(
+    source: Source, split_name: str, split: Split, names: tuple[str, ...], repeats: int, rng: random.Random
+) -> Counter:
+    counts: Counter = Counter()
+    for path in tqdm(source.images(split_name), desc=f"stage one {source.name} {split_name}", leave=False):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceError(f"{path}: not a readable image")
+        height, width = image.shape[:2]
+        rows = [(names.index(n), b) for n, b in source.truth(path, split_name, width, height) if n in names]
+        text = _yolo(rows, width, height)
+        for r in range(repeats):
+            _link(split, f"{source.name}_{path.stem}" + (f"_r{r}" if r else ""), path, text)
+        counts["frames"] += repeats
+        counts.update(names[c] for c, _ in rows)
+        if split_name != "train" or max(width, height) <= _TILE_ABOVE:
+            continue
+        for k, tile in enumerate(tiles(width, height, TILE, OVERLAP)):
+            x1, y1, x2, y2 = tile
+            kept = [(c, b) for c, b in ((c, _clip_to(b, tile)) for c, b in rows) if b is not None]
+            if not kept and rng.randrange(EMPTY_TILE_EVERY):
+                continue
+            split.write(f"{source.name}_{path.stem}_t{k:02d}", image[y1:y2, x1:x2], kept)
+            counts["tiles"] += 1
+    return counts
+
+
+def stage2_source(
+    source: Source, split_name: str, split: Split, names: tuple[str, ...], rng: random.Random
+) -> Counter:
+    """A crop of each parent asset with the stage-two defects inside it."""
+    counts: Counter = Counter()
+    train = split_name == "train"
+    for path in tqdm(source.images(split_name), desc=f"stage two {source.name} {split_name}", leave=False):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        height, width = image.shape[:2]
+        truth = source.truth(path, split_name, width, height)
+        defects = [(names.index(n), b) for n, b in truth if n in names]
+        parents = [b for n, b in truth if n in {TAXONOMY[d].part_of for d in names}]
+        placed = set()
+        for i, parent in enumerate(parents):
+            inside = [k for k, (_, b) in enumerate(defects) if _centre_in(b, parent)]
+            placed.update(inside)
+            for copy in range(POSITIVE_COPIES if train and inside else 1):
+                crop = grow_box(parent, rng.uniform(0.03, 0.25) if train else VAL_MARGIN, width, height)
+                x1, y1, x2, y2 = crop
+                if x2 - x1 < 16 or y2 - y1 < 16:
+                    continue
+                rows = [(c, b) for c, b in ((c, _clip_to(b, crop)) for c, b in defects) if b is not None]
+                split.write(f"{source.name}_{path.stem}_s{i:02d}_c{copy}", image[y1:y2, x1:x2], rows)
+                counts["crops"] += 1
+                counts.update(names[c] for c, _ in rows)
+        counts["defects outside any string (dropped)"] += len(defects) - len(placed)
+    return counts
+
+
+def _centre_in(box: np.ndarray, outer: np.ndarray) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return bool(outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3])
+
+
+def write_yaml(root: Path, names: tuple[str, ...]) -> Path:
+    yaml = root / "data.yaml"
+    listed = "".join(f"  {i}: {n}\n" for i, n in enumerate(names))
+    yaml.write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnames:\n{listed}")
+    return yaml
+
+
+def prepare(
+    sources: list[Source],
+    negatives: Path,
+    out: Path,
+    repeats: dict[str, int],
+    miner: Path | None,
+    seed: int,
+    suffix: str = "",
+) -> dict:
+    """Write both stages' sets; returns what went in, per source and class."""
+    rng = random.Random(seed)
+    report: dict = {"sources": [s.name for s in sources]}
+    for stage in (1, 2):
+        names = classes_of(sources, stage)
+        if not names:
+            raise SourceError(f"no source labels a stage-{stage} class")
+        root = out / f"real_stage{stage}{suffix}"
+        stage_report = report[f"stage{stage}"] = {"classes": list(names)}
+        for split_name in ("train", "val"):
+            split = Split(root, split_name)
+            for source in sources:
+                if stage == 1:
+                    n = repeats.get(source.name, 1) if split_name == "train" else 1
+                    counts = stage1_source(source, split_name, split, names, n, rng)
+                elif source.disc_labels:
+                    counts = stage2_source(source, split_name, split, names, rng)
+                else:
+                    continue
+                stage_report[f"{source.name}/{split_name}"] = dict(counts)
+            if split_name == "train":
+                stage_report["negatives/train"] = _negatives(stage, negatives, split, miner, seed)
+        stage_report["data"] = str(write_yaml(root, names))
+    return report
+
+
+def _negatives(stage: int, negatives: Path, split: Split, miner: Path | None, seed: int) -> dict:
+    """The training fold of the real negatives: stage one sees them whole and as windows; stage two gets the
+    crops a stage one proposes on them (hard negatives)."""
+    windows = negative_windows(negatives, seed)
+    if stage == 1:
+        for path in negative_paths(negatives, TRAIN_FOLD):
+            _link(split, f"negative_{path.stem}", path, "")
+        for stem, window in windows:
+            split.write(stem, window, [])
+        return {"frames": len(negative_paths(negatives, TRAIN_FOLD)), "windows": len(windows)}
+    if miner is None:
+        return {"mined crops": 0}
+    mine = Miner(miner, split, 0.1)
+    return {"mined crops": sum(mine(stem, window) for stem, window in windows)}
+
+
+def _repeat(text: str) -> tuple[str, int]:
+    name, sep, value = text.partition("=")
+    if not sep or not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected SOURCE=N with N >= 1, e.g. idid=2")
+    return name, int(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=SHARED, help="folder of labelled sources (one per folder)")
+    parser.add_argument("--source", type=Path, action="append", default=[], help="one more source folder (repeatable)")
+    parser.add_argument("--without", metavar="NAME", help="leave this source out of train and val (leave-one-out)")
+    parser.add_argument("--negatives", type=Path, default=SHARED / NEGATIVES, help="the real negatives")
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "datasets")
+    parser.add_argument(
+        "--repeat", type=_repeat, action="append", default=[], metavar="SOURCE=N",
+        help=f"training repeats of a source's frames (default {DEFAULT_REPEATS})",
+    )  # fmt: skip
+    parser.add_argument("--miner", type=Path, default=SHIPPED, help="the model whose stage one mines hard negatives")
+    parser.add_argument("--no-mining", action="store_true", help="no mined hard negatives for stage two")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        sources = [load_source(p) for p in sorted(args.shared.iterdir()) if (p / "data.yaml").is_file()]
+        sources += [load_source(p) for p in args.source]
+    except (SourceError, OSError) as exc:
+        parser.exit(2, f"prepare_real: {exc}\n")
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        parser.exit(2, f"prepare_real: two sources share a folder name ({', '.join(names)}); rename one\n")
+    if args.without:
+        if args.without not in names:
+            parser.exit(2, f"prepare_real: --without {args.without}: no such source ({', '.join(names)})\n")
+        sources = [s for s in sources if s.name != args.without]
+    repeats = {**DEFAULT_REPEATS, **dict(args.repeat)}
+    suffix = f"-without-{args.without}" if args.without else ""
+    try:
+        report = prepare(sources, args.negatives, args.out, repeats, None if args.no_mining else args.miner,
+                         args.seed, suffix)  # fmt: skip
+    except SourceError as exc:
+        parser.exit(2, f"prepare_real: {exc}\n")
+    path = args.out / f"real{suffix}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""Real labelled sources onto one taxonomy, and the training sets built from all of them (models.prepare_real).
+
+The sources here are tiny folders written by the test, laid out as the shared ones are: a CPLID-like set
+(insulator, defect), an IDID-like set (insulator, broken_disc, flashover) and a Stefenon-like set of large
+ground photos (insulator, insulator_defective), plus a folder of negatives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gridscout.models import prepare_real
+from gridscout.models.sources import SourceError, classes_of, load_source, shared_sources
+from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
+
+STRING = (0, 200, 255)  # BGR of a drawn string
+BREAK = (255, 0, 0)  # BGR of a drawn defect
+
+
+def _yolo_row(cls: int, box: tuple[float, float, float, float], width: int, height: int) -> str:
+    x1, y1, x2, y2 = box
+    return f"{cls} {(x1 + x2) / 2 / width} {(y1 + y2) / 2 / height} {(x2 - x1) / width} {(y2 - y1) / height}\n"
+
+
+def write_source(root: Path, names: list[str], frames: dict[str, list[tuple[int, tuple]]], size=(640, 480)) -> Path:
+    """A YOLO-layout source: each frame a dark image with its boxes drawn (strings orange, defects blue)."""
+    width, height = size
+    (root).mkdir(parents=True)
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames:\n" + "".join(
+        f"  {i}: {n}\n" for i, n in enumerate(names)))  # fmt: skip
+    for key, boxes in frames.items():
+        split, stem = key.split("/")
+        for kind in ("images", "labels"):
+            (root / kind / split).mkdir(parents=True, exist_ok=True)
+        image = np.full((height, width, 3), 30, np.uint8)
+        for cls, (x1, y1, x2, y2) in sorted(boxes, key=lambda b: b[0] != 0):  # strings first, defects on top
+            image[int(y1) : int(y2), int(x1) : int(x2)] = STRING if cls == 0 else BREAK
+        cv2.imwrite(str(root / "images" / split / f"{stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 100])
+        text = "".join(_yolo_row(c, b, width, height) for c, b in boxes)
+        (root / "labels" / split / f"{stem}.txt").write_text(text)
+    return root
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    root = tmp_path / "datasets"
+    string, cap = (200, 200, 440, 260), (300, 210, 330, 250)
+    write_source(root / "cplid", ["insulator", "defect"], {
+        "train/a": [(0, string), (1, cap)], "train/b": [(0, string)], "val/c": [(0, string), (1, cap)],
+    })  # fmt: skip
+    write_source(root / "idid", ["insulator", "broken_disc", "flashover"], {
+        "train/d": [(0, (100, 50, 200, 300)), (1, (120, 100, 150, 130)), (2, (140, 200, 170, 230))],
+        "val/e": [(0, (100, 50, 200, 300)), (2, (120, 100, 150, 130))],
+    }, size=(640, 360))  # fmt: skip
+    write_source(root / "stefenon_furb", ["insulator", "insulator_defective"], {
+        "train/f": [(0, (100, 100, 300, 200)), (1, (1200, 600, 1400, 800))], "val/g": [(1, (100, 100, 400, 300))],
+    }, size=(1600, 900))  # fmt: skip
+    negatives = root / "negatives" / "images"
+    negatives.mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(negatives / f"n{i}.png"), np.full((400, 600, 3), 60 + 20 * i, np.uint8))
+    return root
+
+
+def test_each_source_maps_onto_the_taxonomy(shared):
+    by_name = {s.name: s for s in shared_sources(shared)}
+    assert list(by_name) == ["cplid", "idid", "stefenon_furb"]  # the negatives are no labelled source
+    assert by_name["cplid"].classes == ("insulator", "missing_cap")
+    assert by_name["idid"].classes == ("insulator", "broken_disc", "flashover")
+    assert by_name["stefenon_furb"].classes == ("insulator", "insulator")  # both a string for stage one
+    assert not by_name["stefenon_furb"].disc_labels  # its defects are judged on the whole insulator
+    sources = list(by_name.values())
+    assert classes_of(sources, 1) == ("insulator",)
+    assert classes_of(sources, 2) == ("missing_cap", "broken_disc", "flashover")
+
+
+def test_a_review_export_is_one_more_source_with_no_code_change(tmp_path):
+    """Scenario: confirmed and rejected findings exported by the review tools, already in taxonomy names."""
+    export = write_source(tmp_path / "reviews-2026-11", ["insulator", "bird_nest", "missing_cap"], {
+        "train/x": [(0, (10, 10, 200, 100)), (2, (50, 20, 80, 60))],
+    })  # fmt: skip
+    source = load_source(export)
+    assert source.classes == ("insulator", "bird_nest", "missing_cap") and source.disc_labels
+    assert classes_of([source], 1) == ("insulator", "bird_nest")
+
+
+def test_a_class_outside_the_taxonomy_is_an_error_naming_the_source_and_class(tmp_path):
+    source = write_source(tmp_path / "other", ["insulator", "corrosion"], {"train/x": []})
+    with pytest.raises(SourceError, match=r"other/data.yaml: class 1 'corrosion' is not a GridScout class"):
+        load_source(source)
+    with pytest.raises(SourceError, match=r"no data\.yaml"):
+        load_source(tmp_path)
+
+
+def _labels(root: Path, split: str, stem: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(class, xyxy box, the image's mean colour inside the box) of each label of a written frame."""
+    image_path = next((root / "images" / split).glob(f"{stem}.*"))
+    image = cv2.imread(str(image_path))
+    rows = read_yolo_labels(root / "labels" / split / f"{stem}.txt")
+    out = []
+    for row, box in zip(rows, to_xyxy(rows, image.shape[1], image.shape[0]), strict=True):
+        x1, y1, x2, y2 = (round(float(v)) for v in box)
+        out.append((int(row[0]), box, image[y1 + 2 : y2 - 2, x1 + 2 : x2 - 2].reshape(-1, 3).mean(0)))
+    return out
+
+
+def test_both_stages_are_built_from_every_source(shared, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--shared", str(shared), "--negatives", str(shared / "negatives"), "--out", str(out), "--no-mining"]
+    assert prepare_real.main(args) == 0
+    s1, s2 = out / "real_stage1", out / "real_stage2"
+    assert "names:\n  0: insulator\n" in (s1 / "data.yaml").read_text()
+    assert "0: missing_cap\n  1: broken_disc\n  2: flashover\n" in (s2 / "data.yaml").read_text()
+    train1 = {p.stem for p in (s1 / "images" / "train").iterdir()}
+    # real frames are symlinked; small sources repeat; the large Stefenon frame is also cut into inference tiles
+    assert {"cplid_a", "cplid_b", "idid_d", "idid_d_r1", "stefenon_furb_f", "stefenon_furb_f_r1"} <= train1
+    assert (s1 / "images" / "train" / "cplid_a.jpg").is_symlink()
+    assert any(stem.startswith("stefenon_furb_f_t") for stem in train1)
+    assert {"negative_n0", "negative_n2"} <= train1 and "negative_n1" not in train1  # the training fold only
+    # Stefenon's defective insulator is a string for stage one
+    assert [c for c, _, _ in _labels(s1, "train", "stefenon_furb_f")] == [0, 0]
+    # stage two: a crop per string, each defect where its label says, in taxonomy ids
+    idid = _labels(s2, "train", "idid_d_s00_c0")
+    assert sorted(c for c, _, _ in idid) == [1, 2]
+    for _, _, colour in idid:
+        np.testing.assert_allclose(colour, BREAK, atol=25)
+    cplid = _labels(s2, "train", "cplid_a_s00_c0")
+    assert [c for c, _, _ in cplid] == [0]
+    names2 = {p.stem for p in (s2 / "images" / "train").iterdir()}
+    assert {f"cplid_a_s00_c{k}" for k in range(3)} <= names2  # a crop with a defect three times
+    assert "cplid_b_s00_c1" not in names2
+    assert not any(n.startswith("stefenon") for n in names2)  # its unboxed defects would teach "background"
+    assert {p.stem for p in (s2 / "images" / "val").iterdir()} == {"cplid_c_s00_c0", "idid_e_s00_c0"}
+
+
+def test_leave_one_source_out_drops_it_from_train_and_val(shared, tmp_path):
+    out = tmp_path / "out"
+    args = ["--shared", str(shared), "--negatives", str(shared / "negatives"), "--out", str(out), "--no-mining"]
+    assert prepare_real.main([*args, "--without", "idid"]) == 0
+    s1, s2 = out / "real_stage1-without-idid", out / "real_stage2-without-idid"
+    for root in (s1, s2):
+        for split in ("train", "val"):
+            assert not any(p.name.startswith("idid") for p in (root / "images" / split).iterdir())
+    assert "names:\n  0: missing_cap\n" in (s2 / "data.yaml").read_text()  # no other source labels the rest
+    assert (out / "real-without-idid.json").is_file()
+
+
+def test_bad_arguments_get_one_clear_line(shared, tmp_path, capsys):
+    args = ["--shared", str(shared), "--out", str(tmp_path / "out"), "--no-mining"]
+    with pytest.raises(SystemExit) as exit_info:
+        prepare_real.main([*args, "--without", "inspad"])
+    assert exit_info.value.code == 2
+    assert "--without inspad: no such source (cplid, idid, stefenon_furb)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        prepare_real.main([*args, "--repeat", "idid"])
+    assert "expected SOURCE=N" in capsys.readouterr().err
