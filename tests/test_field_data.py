@@ -120,20 +120,6 @@ def test_synthetic_only_sets_hold_renders_alone(dataset, tmp_path):
     assert "val: images/val" in (out / "stage2_synthetic" / "data.yaml").read_text()
 
 
-def test_the_curve_picks_the_best_recall_within_the_false_defect_bar(tmp_path):
-    from gridscout.models.evaluate import best_point, draw_curve
-
-    keys = ("crop_conf", "conf", "false_defects_per_100", "cplid_val_recall", "proxies_recall")
-    rows = [(0.25, 0.25, 5.0, 1.0, 0.95), (0.25, 0.5, 0.0, 0.9, 0.85), (0.25, 0.6, 0.0, 0.9, 0.85)]
-    rows += [(0.45, 0.6, 0.0, 0.9, 0.85), (0.6, 0.7, 0.0, 0.7, 0.5)]
-    points = [dict(zip(keys, row, strict=True)) for row in rows]
-    assert best_point(points) == points[2]  # a tie: the lower crop threshold, then the higher confidence
-    assert best_point(points[:1]) is None
-    draw_curve(points, (0.45, 0.5), tmp_path / "curve.png")
-    image = cv2.imread(str(tmp_path / "curve.png"))
-    assert image.shape == (600, 900, 3) and (image < 128).any()
-
-
 def test_ap_runs_search_the_crops_the_shipped_cascade_searches():
     """Scenario: the AP run keeps every score of both stages, but stage two still searches only the strings
     the shipped cascade would (its crop threshold and crop cap): a defect AP over crops the cascade never
