@@ -1,6 +1,6 @@
 """Leave-one-source-out: for each labelled source, stage one trained without it, for `evaluate`'s table.
 
-    python -m gridscout.models.loso --hours 0.2       # prepare, train and export each (0.2 h a source, 2 cores)
+    python -m gridscout.models.loso --hours 0.15      # prepare, train and export each (0.15 h a source, 2 cores)
     python -m gridscout.models.loso --export-only     # export runs trained already (models/runs/insulator-without-*)
     python -m gridscout.models.evaluate --sets sources loso --no-curve --no-speed
 
@@ -31,7 +31,7 @@ def run_name(source: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hours", type=float, default=0.2, help="training budget per source")
+    parser.add_argument("--hours", type=float, default=0.15, help="training budget per source")
     parser.add_argument("--init", type=Path, default=INIT, help="weights each run starts from")
     parser.add_argument("--only", nargs="*", help="these sources only (default: every labelled source)")
     parser.add_argument("--export-only", action="store_true", help="export the runs trained already")

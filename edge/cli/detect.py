@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model",
         type=Path,
         default=DEFAULT_MODEL,
-        help="an .onnx model or a cascade .toml manifest (default: the shipped CPLID cascade)",
+        help="an .onnx model or a cascade .toml manifest (default: the shipped cascade, models/MODEL_CARD.md)",
     )
     p.add_argument("--out", type=Path, help="write the annotated video here (.mp4 or .avi)")
     p.add_argument("--jsonl", type=Path, help="write one JSON line per frame here")
