@@ -28,10 +28,11 @@ from gridscout.hardware.camera import open_source
 from sim_tests.chain import Chain
 
 SOURCE = "synthetic://demo?follow=vehicle"
-#: a missing-cap report lies this close to a true defect: measured 0.22-1.66 m over four runs on a 2-core machine
-#: (the geometry, the line-height plane and the frame's lag behind the telemetry the reporter places it with);
-#: the footage-paced drone chain needs 20 m
-FOLLOW_BOUND_M = 3.0
+#: a missing-cap report lies this close to a true defect: measured 0.22-1.66 m over four runs with the v3 model, and
+#: 0.22-3.02 m over three with v4, whose lower thresholds keep sightings near the view's edge (one defect got up to
+#: four reports, the farthest from such frames; each report's own error_m is 9-12 m). The geometry, the line-height
+#: plane and the frame's lag behind the telemetry the reporter places it with; the footage-paced chain needs 20 m
+FOLLOW_BOUND_M = 4.0
 #: the speed the demo line is flown at (its mission's cruise_speed_mps)
 INSPECTION_SPEED_MPS = 3.0
 #: a true defect counts as seen when it is in the truth of this many sampled poses (1 s at 10 Hz)
