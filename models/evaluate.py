@@ -38,7 +38,6 @@ import argparse
 import json
 import random
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +60,7 @@ from gridscout.models.paste import background, cutouts, paste_strings
 from gridscout.models.sources import NEGATIVES, REPO, SHARED, Source, shared_sources
 from gridscout.perception.cascade import Cascade
 from gridscout.perception.detector import Detector
-from gridscout.perception.model_loader import CascadeSpec, load_model
+from gridscout.perception.model_loader import load_model, read_manifest, stage_one
 from gridscout.perception.taxonomy import INSULATOR, is_defect, stage_of
 from gridscout.perception.tiling import TiledDetector
 
@@ -105,7 +104,7 @@ def run(
 ) -> list[Result]:
     """Detect on each sample; frames that stage one tiles go to `tiled_model` when one is given."""
     out = []
-    tile_above = getattr(_stage_one(model), "min_frame_px", None)
+    tile_above = getattr(_first_stage(model), "min_frame_px", None)
     for s in tqdm(samples, desc=what, unit="img", leave=False, disable=None):
         image = s.load()
         if tiled_model is not None and tile_above is not None and max(image.shape[:2]) > tile_above:
@@ -116,7 +115,7 @@ def run(
     return out
 
 
-def _stage_one(model: Detector | TiledDetector | Cascade) -> Detector | TiledDetector:
+def _first_stage(model: Detector | TiledDetector | Cascade) -> Detector | TiledDetector:
     return model.stage1 if isinstance(model, Cascade) else model
 
 
@@ -347,11 +346,7 @@ def measure_speed(model_path: Path, frames: list[np.ndarray], threads: int, repe
 
 def stage_one_as_shipped(onnx: Path, manifest: Path, threads: int = 2) -> Detector | TiledDetector:
     """`onnx` run as the manifest's stage one runs (its input size and tiles), every box kept (for AP)."""
-    spec = CascadeSpec.model_validate(tomllib.loads(manifest.read_text())).stage1
-    detector = Detector(onnx, threads=threads, conf=EVAL_CONF, iou=spec.iou, imgsz=spec.imgsz)
-    if spec.tile is None:
-        return detector
-    return TiledDetector(detector, tile_px=spec.tile, overlap=spec.tile_overlap, min_frame_px=spec.tile_above)
+    return stage_one(read_manifest(manifest).stage1, onnx, threads=threads, conf=EVAL_CONF)
 
 
 def loso_table(sources: list[Source], in_source: dict, manifest: Path, loso_dir: Path) -> dict:
@@ -452,7 +447,7 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
     # kept, a string's box would swallow the background boxes around it. There stage one keeps its shipped
     # floor (its AP is then traced only above it: a lower bound), and stage two keeps every score.
     tiled_model = load_model(args.model, threads=2)
-    at_crop_conf(tiled_model, shipped[0], _stage_one(shipped_model).conf)
+    at_crop_conf(tiled_model, shipped[0], _first_stage(shipped_model).conf)
     ranked = [n for n in sets if n.startswith("source:") or n in PROXY_SETS]
     traced = {n: run(traced_model, sets[n], f"{n} (low floors)", tiled_model) for n in ranked}
     if isinstance(shipped_model, Cascade) and not args.no_curve and sets:

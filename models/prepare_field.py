@@ -53,8 +53,11 @@ from gridscout.perception.tiling import tiles
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = DEFAULT_MODEL
 #: tiles are cut as the shipped manifest has stage one cut them at inference
-_STAGE1 = tomllib.loads(SHIPPED.read_text())["stage1"]
-TILE, OVERLAP = _STAGE1["tile"], _STAGE1["tile_overlap"]
+_SHIPPED = tomllib.loads(SHIPPED.read_text())
+_STAGE1 = _SHIPPED["stage1"]
+TILE, OVERLAP, TILE_ABOVE = _STAGE1["tile"], _STAGE1["tile_overlap"], _STAGE1["tile_above"]
+#: stage two's crop margin as the shipped cascade cuts it
+CROP_MARGIN = _SHIPPED["stage2"]["margin"]
 COMPOSITE = (4000, 2250)
 STRINGS_PER_COMPOSITE = 5
 EMPTY_TILE_EVERY = 4

@@ -30,14 +30,16 @@ from collections import Counter
 from pathlib import Path
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 from gridscout.models.eval_sets import TRAIN_FOLD, negative_paths
+from gridscout.models.prepare_data import _inside
 from gridscout.models.prepare_field import (
+    CROP_MARGIN,
     OVERLAP,
     SHIPPED,
     TILE,
+    TILE_ABOVE,
     Miner,
     Split,
     _clip_to,
@@ -49,12 +51,10 @@ from gridscout.perception.cascade import grow_box
 from gridscout.perception.taxonomy import TAXONOMY
 from gridscout.perception.tiling import tiles
 
-_TILE_ABOVE = 1280
 #: training repeats of the small sources (a frame seen this often per epoch)
 DEFAULT_REPEATS = {"idid": 2, "stefenon_furb": 2}
 EMPTY_TILE_EVERY = 4
 POSITIVE_COPIES = 3
-VAL_MARGIN = 0.10
 
 
 def _link(split: Split, stem: str, image: Path, text: str) -> None:
@@ -78,7 +78,7 @@ def stage1_source(
             _link(split, f"{source.name}_{path.stem}" + (f"_r{r}" if r else ""), path, text)
         counts["frames"] += repeats
         counts.update(names[c] for c, _ in rows)
-        if split_name != "train" or max(width, height) <= _TILE_ABOVE:
+        if split_name != "train" or max(width, height) <= TILE_ABOVE:
             continue
         for k, tile in enumerate(tiles(width, height, TILE, OVERLAP)):
             x1, y1, x2, y2 = tile
@@ -104,10 +104,10 @@ def stage2_source(
         parents = [b for n, b in truth if n in {TAXONOMY[d].part_of for d in names}]
         placed = set()
         for i, parent in enumerate(parents):
-            inside = [k for k, (_, b) in enumerate(defects) if _centre_in(b, parent)]
+            inside = [k for k, (_, b) in enumerate(defects) if _inside(b, parent)]
             placed.update(inside)
             for copy in range(POSITIVE_COPIES if train and inside else 1):
-                crop = grow_box(parent, rng.uniform(0.03, 0.25) if train else VAL_MARGIN, width, height)
+                crop = grow_box(parent, rng.uniform(0.03, 0.25) if train else CROP_MARGIN, width, height)
                 x1, y1, x2, y2 = crop
                 if x2 - x1 < 16 or y2 - y1 < 16:
                     continue
@@ -117,11 +117,6 @@ def stage2_source(
                 counts.update(names[c] for c, _ in rows)
         counts["defects outside any string (dropped)"] += len(defects) - len(placed)
     return counts
-
-
-def _centre_in(box: np.ndarray, outer: np.ndarray) -> bool:
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return bool(outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3])
 
 
 def write_yaml(root: Path, names: tuple[str, ...]) -> Path:

@@ -95,39 +95,56 @@ def load_model(
         return Detector(path, threads=threads, provider=provider, conf=0.25 if conf is None else conf)
     if path.suffix != ".toml":
         raise ModelError(f"{path}: unknown model format {path.suffix!r}; expected .onnx or a .toml manifest")
-    try:
-        spec = CascadeSpec.model_validate(tomllib.loads(path.read_text()))
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{path}: not valid TOML ({exc})") from exc
-    except ValidationError as exc:
-        raise ModelError(_validation_message(path, exc)) from exc
-    stages = []
-    for stage in (spec.stage1, spec.stage2):
-        stage_conf = stage.conf if conf is None else conf
-        stages.append(
-            Detector(
-                path.parent / stage.model,
-                threads=threads,
-                provider=provider,
-                conf=stage_conf,
-                iou=stage.iou,
-                imgsz=stage.imgsz,
-                class_conf=stage.class_conf if conf is None else None,
-            )
-        )
-    first: Detector | TiledDetector = stages[0]
+    spec = read_manifest(path)
+    first = stage_one(spec.stage1, path.parent / spec.stage1.model, threads=threads, provider=provider, conf=conf)
+    second = _detector(spec.stage2, path.parent / spec.stage2.model, threads, provider, conf)
     s1 = spec.stage1
-    if s1.tile is not None:
-        first = TiledDetector(stages[0], tile_px=s1.tile, overlap=s1.tile_overlap, min_frame_px=s1.tile_above)
     crop_conf = None if conf is not None or s1.crop_conf is None else s1.crop_conf
     return Cascade(
         first,
-        stages[1],
+        second,
         parent=spec.stage2.parent,
         margin=spec.stage2.margin,
         max_crops=spec.stage2.max_crops,
         crop_conf=crop_conf,
         name=spec.name,
+    )
+
+
+def read_manifest(path: Path) -> CascadeSpec:
+    """A cascade manifest, validated; a bad one is a ModelError naming the file and the key."""
+    try:
+        return CascadeSpec.model_validate(tomllib.loads(path.read_text()))
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{path}: not valid TOML ({exc})") from exc
+    except ValidationError as exc:
+        raise ModelError(_validation_message(path, exc)) from exc
+
+
+def stage_one(
+    spec: ParentStageSpec,
+    model: Path,
+    *,
+    threads: int | None = None,
+    provider: str = "cpu",
+    conf: float | None = None,
+) -> Detector | TiledDetector:
+    """`model` run as `spec` has stage one run: its input size, thresholds and tiles (`conf` overrides its own)."""
+    detector = _detector(spec, model, threads, provider, conf)
+    if spec.tile is None:
+        return detector
+    return TiledDetector(detector, tile_px=spec.tile, overlap=spec.tile_overlap, min_frame_px=spec.tile_above)
+
+
+def _detector(spec: StageSpec, model: Path, threads: int | None, provider: str, conf: float | None) -> Detector:
+    return Detector(
+        model,
+        threads=threads,
+        provider=provider,
+        conf=spec.conf if conf is None else conf,
+        iou=spec.iou,
+        imgsz=spec.imgsz,
+        class_conf=spec.class_conf if conf is None else None,
     )
 
 
