@@ -248,6 +248,7 @@ def best_points(points: list[dict], classes: tuple[str, ...]) -> dict[str, dict 
         return round(sum(recalls) / len(recalls), 4) if recalls else 0.0
 
     best: dict[float, dict[str, dict | None]] = {}
+
     def within(p: dict) -> bool:
         return p.get("false_defects_per_100", float("inf")) <= limit
 
@@ -511,7 +512,10 @@ def report(results: dict, args: argparse.Namespace) -> None:
         print("leave-one-source-out: AP50 on a source's val (shipped model) | on all its photos, trained without it:")
         for source, row in results["loso"].items():
             for name, cell in row.items():
-                loso = cell.get("why") or f"{_fmt(cell.get('loso_ap50'))} (AP50-95 {_fmt(cell.get('loso_ap50_95'))}, n {cell.get('n')})"  # noqa: E501
+                loso = (
+                    cell.get("why")
+                    or f"{_fmt(cell.get('loso_ap50'))} (AP50-95 {_fmt(cell.get('loso_ap50_95'))}, n {cell.get('n')})"
+                )
                 print(f"  {source:<14} {name:<12} {_fmt(cell['in_source_ap50']):>7} | {loso}")
     if "negatives" in results:
         neg = results["negatives"]

@@ -20,7 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
+from gridscout.models.sources import Source
+from gridscout.models.yolo_labels import centre_inside, read_yolo_labels, to_xyxy
+from gridscout.perception.taxonomy import INSULATOR as INSULATOR_NAME
+from gridscout.perception.taxonomy import stage_of
 
 INSULATOR, MISSING_CAP = 0, 1
 #: a pasted string takes this range of its CPLID share of the frame
@@ -51,9 +54,22 @@ def cutouts(root: Path, split: str) -> list[Cutout]:
         boxes = to_xyxy(rows, w, h)
         caps = boxes[rows[:, 0] == MISSING_CAP]
         for box in boxes[rows[:, 0] == INSULATOR]:
-            cx, cy = (caps[:, 0] + caps[:, 2]) / 2, (caps[:, 1] + caps[:, 3]) / 2
-            inside = (cx >= box[0]) & (cx <= box[2]) & (cy >= box[1]) & (cy <= box[3])
+            inside = [centre_inside(c, box) for c in caps]
             out.append(Cutout(image, label, box, caps[inside]))
+    return out
+
+
+def source_cutouts(source: Source, split: str) -> list[Cutout]:
+    """Every insulator string of a source's split, with the disc-level defects inside it (any class)."""
+    out = []
+    for image in source.images(split):
+        w, h = _size(image)
+        truth = source.truth(image, split, w, h)
+        defects = np.array([b for n, b in truth if stage_of(n) == 2], np.float64).reshape(-1, 4)
+        for name, box in truth:
+            if name == INSULATOR_NAME:
+                inside = [centre_inside(d, box) for d in defects]
+                out.append(Cutout(image, source.root / "labels" / split / f"{image.stem}.txt", box, defects[inside]))
     return out
 
 
@@ -80,10 +96,15 @@ def background(path: Path, width: int, height: int, rng: random.Random) -> np.nd
 
 
 def paste_strings(
-    canvas: np.ndarray, strings: list[Cutout], rng: random.Random
+    canvas: np.ndarray,
+    strings: list[Cutout],
+    rng: random.Random,
+    long_side: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
-    """Blend `strings` into `canvas` (in place), each at a random scale in SCALE_RANGE and a free spot.
-    Returns the canvas and its labels: (class id, xyxy box) for each string and each of its missing caps."""
+    """Blend `strings` into `canvas` (in place), each at a random scale and a free spot: SCALE_RANGE of the
+    share of the frame it had in its photo, or, given `long_side`, a string whose long side is that share
+    of the canvas's long side. Returns the canvas and its labels: (class id, xyxy box) for each string and
+    each of its defects."""
     height, width = canvas.shape[:2]
     taken: list[np.ndarray] = []
     labels: list[tuple[int, np.ndarray]] = []
@@ -95,7 +116,10 @@ def paste_strings(
         y1 = int(max(0, cut.box[1] - CONTEXT * bh))
         x2 = int(min(pw, cut.box[2] + CONTEXT * bw))
         y2 = int(min(ph, cut.box[3] + CONTEXT * bh))
-        scale = rng.uniform(*SCALE_RANGE) * width / pw
+        if long_side is None:
+            scale = rng.uniform(*SCALE_RANGE) * width / pw
+        else:
+            scale = rng.uniform(*long_side) * max(width, height) / max(bw, bh)
         piece = cv2.resize(photo[y1:y2, x1:x2], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         h, w = piece.shape[:2]
         if h >= height or w >= width:

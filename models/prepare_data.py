@@ -18,17 +18,11 @@ import shutil
 from pathlib import Path
 
 import cv2
-import numpy as np
 
-from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
+from gridscout.models.yolo_labels import centre_inside, read_yolo_labels, to_xyxy
 from gridscout.perception.cascade import grow_box
 
 INSULATOR, DEFECT = 0, 1
-
-
-def _inside(inner: np.ndarray, outer: np.ndarray) -> bool:
-    cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
-    return bool(outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3])
 
 
 def build_stage1(cplid: Path, out: Path) -> Path:
@@ -71,7 +65,7 @@ def crop_insulators(
     written = 0
     for i, ins in enumerate(insulators):
         # Oversample the rare positives: insulators holding a defect get `copies` crops.
-        has_defect = any(_inside(d, ins) for d in defects)
+        has_defect = any(centre_inside(d, ins) for d in defects)
         for c in range(copies if jitter and has_defect else 1):
             # Val uses the inference margin; train jitters it, as stage one's boxes will be imprecise.
             margin = rng.uniform(0.03, 0.25) if jitter else 0.10

@@ -3,6 +3,7 @@
     python -m gridscout.models.prepare_real                       # build/datasets/real_stage1, real_stage2
     python -m gridscout.models.prepare_real --without idid        # leave-one-source-out: real_stage1-without-idid, ...
     python -m gridscout.models.prepare_real --source reviews/     # one more source, e.g. a review export
+    python -m gridscout.models.prepare_real --paste 400           # + 400 copy-paste frames for stage one
 
 Sources (`models.sources`): every labelled folder under ../shared/datasets, plus each `--source`; their
 classes mapped onto `perception.taxonomy`. Writes under build/ (git-ignored); real images are symlinked,
@@ -12,7 +13,8 @@ never copied, and only derived images (tiles, crops) are written.
   bird's nest once a source labels one); frames larger than the shipped manifest's `tile_above` also as
   the tiles stage one cuts at inference (a string cut by a tile edge is kept where MIN_VISIBLE of it is
   in); the training fold of the real negatives, whole and as random windows, with no label. Small sources
-  repeat (`--repeat`) so that one source does not drown the others.
+  repeat (`--repeat`) so that one source does not drown the others. `--paste N` adds N frames of real
+  training strings blended into the negatives' training fold at new scales (copy-paste).
 - Stage two (`real_stage2`): a crop of each string (margin jittered in train, the cascade's own in val)
   with the disc-level defects inside it (missing cap, broken disc, flashover); crops holding a defect
   three times in train; hard negatives: the crops the shipped stage one proposes on the training-fold
@@ -33,7 +35,8 @@ import cv2
 from tqdm import tqdm
 
 from gridscout.models.eval_sets import TRAIN_FOLD, negative_paths
-from gridscout.models.prepare_data import _inside
+from gridscout.models.paste import INSULATOR as PASTED_STRING
+from gridscout.models.paste import background, paste_strings, source_cutouts
 from gridscout.models.prepare_field import (
     CROP_MARGIN,
     OVERLAP,
@@ -47,14 +50,20 @@ from gridscout.models.prepare_field import (
     negative_windows,
 )
 from gridscout.models.sources import NEGATIVES, REPO, SHARED, Source, SourceError, classes_of, load_source
+from gridscout.models.yolo_labels import centre_inside
 from gridscout.perception.cascade import grow_box
-from gridscout.perception.taxonomy import TAXONOMY
+from gridscout.perception.taxonomy import INSULATOR, TAXONOMY
 from gridscout.perception.tiling import tiles
 
 #: training repeats of the small sources (a frame seen this often per epoch)
 DEFAULT_REPEATS = {"idid": 2, "stefenon_furb": 2}
 EMPTY_TILE_EVERY = 4
 POSITIVE_COPIES = 3
+#: copy-paste frames (`--paste`): their sizes (none large enough to be tiled), strings per frame, and each
+#: string's long side as a share of the frame's
+PASTE_FRAMES = ((640, 480), (960, 540), (1280, 720), (1280, 960))
+PASTE_STRINGS = (1, 3)
+PASTE_LONG_SIDE = (0.08, 0.6)
 
 
 def _link(split: Split, stem: str, image: Path, text: str) -> None:
@@ -90,9 +99,7 @@ def stage1_source(
     return counts
 
 
-def stage2_source(
-    source: Source, split_name: str, split: Split, names: tuple[str, ...], rng: random.Random
-) -> Counter:
+def stage2_source(source: Source, split_name: str, split: Split, names: tuple[str, ...], rng: random.Random) -> Counter:
     """A crop of each parent asset with the stage-two defects inside it."""
     counts: Counter = Counter()
     train = split_name == "train"
@@ -104,7 +111,7 @@ def stage2_source(
         parents = [b for n, b in truth if n in {TAXONOMY[d].part_of for d in names}]
         placed = set()
         for i, parent in enumerate(parents):
-            inside = [k for k, (_, b) in enumerate(defects) if _inside(b, parent)]
+            inside = [k for k, (_, b) in enumerate(defects) if centre_inside(b, parent)]
             placed.update(inside)
             for copy in range(POSITIVE_COPIES if train and inside else 1):
                 crop = grow_box(parent, rng.uniform(0.03, 0.25) if train else CROP_MARGIN, width, height)
@@ -134,6 +141,7 @@ def prepare(
     miner: Path | None,
     seed: int,
     suffix: str = "",
+    pasted: int = 0,
 ) -> dict:
     """Write both stages' sets; returns what went in, per source and class."""
     rng = random.Random(seed)
@@ -157,6 +165,8 @@ def prepare(
                 stage_report[f"{source.name}/{split_name}"] = dict(counts)
             if split_name == "train":
                 stage_report["negatives/train"] = _negatives(stage, negatives, split, miner, seed)
+                if stage == 1 and pasted:
+                    stage_report["pasted/train"] = _pasted(sources, negatives, split, pasted, seed, names)
         stage_report["data"] = str(write_yaml(root, names))
     return report
 
@@ -175,6 +185,28 @@ def _negatives(stage: int, negatives: Path, split: Split, miner: Path | None, se
         return {"mined crops": 0}
     mine = Miner(miner, split, 0.1)
     return {"mined crops": sum(mine(stem, window) for stem, window in windows)}
+
+
+def _pasted(sources: list[Source], negatives: Path, split: Split, n: int, seed: int, names: tuple[str, ...]) -> dict:
+    """`n` frames of the sources' training strings (with their own surroundings) blended into windows of the
+    training-fold negatives, at scales their photos rarely show: copy-paste of real strings onto other
+    real backgrounds. Stage-one labels only: a defect scaled this far is not a stage-two example."""
+    rng = random.Random(seed)
+    strings = [c for s in sources for c in source_cutouts(s, "train")]
+    backgrounds = negative_paths(negatives, TRAIN_FOLD)
+    if not strings or not backgrounds:
+        raise SourceError("--paste: no training strings or no training-fold negatives to paste them onto")
+    counts: Counter = Counter()
+    for i in tqdm(range(n), desc="copy-paste", leave=False):
+        width, height = rng.choice(PASTE_FRAMES)
+        canvas = background(rng.choice(backgrounds), width, height, rng)
+        picked = rng.sample(strings, rng.randint(*PASTE_STRINGS))
+        _, labels = paste_strings(canvas, picked, rng, long_side=PASTE_LONG_SIDE)
+        rows = [(names.index(INSULATOR), b) for c, b in labels if c == PASTED_STRING]
+        split.write(f"pasted_{i:05d}", canvas, rows)
+        counts["frames"] += 1
+        counts[INSULATOR] += len(rows)
+    return dict(counts)
 
 
 def _repeat(text: str) -> tuple[str, int]:
@@ -197,8 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--miner", type=Path, default=SHIPPED, help="the model whose stage one mines hard negatives")
     parser.add_argument("--no-mining", action="store_true", help="no mined hard negatives for stage two")
+    parser.add_argument(
+        "--paste", type=int, default=0, metavar="N",
+        help="N more stage-one training frames: real training strings pasted onto the training-fold negatives",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.paste < 0:
+        parser.error(f"--paste {args.paste}: expected a count >= 0")
     try:
         sources = [load_source(p) for p in sorted(args.shared.iterdir()) if (p / "data.yaml").is_file()]
         sources += [load_source(p) for p in args.source]
@@ -215,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     suffix = f"-without-{args.without}" if args.without else ""
     try:
         report = prepare(sources, args.negatives, args.out, repeats, None if args.no_mining else args.miner,
-                         args.seed, suffix)  # fmt: skip
+                         args.seed, suffix, args.paste)  # fmt: skip
     except SourceError as exc:
         parser.exit(2, f"prepare_real: {exc}\n")
     path = args.out / f"real{suffix}.json"

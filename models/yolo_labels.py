@@ -19,3 +19,9 @@ def to_xyxy(rows: np.ndarray, width: int, height: int) -> np.ndarray:
     """Pixel (x1, y1, x2, y2) boxes of label rows, for an image of `width` x `height`."""
     cx, cy, w, h = rows[:, 1] * width, rows[:, 2] * height, rows[:, 3] * width, rows[:, 4] * height
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
+
+
+def centre_inside(inner: np.ndarray, outer: np.ndarray) -> bool:
+    """Whether `inner`'s centre lies in `outer` (xyxy): the rule that puts a defect on its string."""
+    cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
+    return bool(outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3])

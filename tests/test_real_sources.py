@@ -7,6 +7,7 @@ ground photos (insulator, insulator_defective), plus a folder of negatives.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -158,3 +159,34 @@ def test_bad_arguments_get_one_clear_line(shared, tmp_path, capsys):
     with pytest.raises(SystemExit):
         prepare_real.main([*args, "--repeat", "idid"])
     assert "expected SOURCE=N" in capsys.readouterr().err
+
+
+def test_copy_paste_blends_training_strings_into_the_training_negatives(shared, tmp_path):
+    out = tmp_path / "out"
+    args = ["--shared", str(shared), "--negatives", str(shared / "negatives"), "--out", str(out), "--no-mining"]
+    assert prepare_real.main([*args, "--without", "cplid", "--paste", "6"]) == 0
+    s1 = out / "real_stage1-without-cplid"
+    pasted = sorted(p.stem for p in (s1 / "images" / "train").glob("pasted_*"))
+    assert pasted == [f"pasted_{i:05d}" for i in range(6)]
+    strings = 0
+    for stem in pasted:
+        image = cv2.imread(str(s1 / "images" / "train" / f"{stem}.jpg"))
+        assert max(image.shape[:2]) <= prepare_real.TILE_ABOVE  # never a frame stage one would tile
+        for cls, box, colour in _labels(s1, "train", stem):
+            # a label sits on a pasted string (IDID's or Stefenon's: CPLID is held out), drawn orange, or blue
+            # for Stefenon's defective insulator; defects are not stage-one labels
+            assert cls == 0
+            long_side = max(box[2] - box[0], box[3] - box[1]) / max(image.shape[:2])
+            assert prepare_real.PASTE_LONG_SIDE[0] - 0.01 <= long_side <= prepare_real.PASTE_LONG_SIDE[1] + 0.01
+            assert np.ptp(colour) > 150  # a drawn string's pixels, not the grey background
+            strings += 1
+    assert strings >= 6
+    assert not any((s1 / "images" / "val").glob("pasted_*"))  # validation stays real
+    report = json.loads((out / "real-without-cplid.json").read_text())
+    assert report["stage1"]["pasted/train"] == {"frames": 6, "insulator": strings}
+
+
+def test_a_negative_paste_count_is_refused(shared, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        prepare_real.main(["--shared", str(shared), "--out", str(tmp_path / "out"), "--paste", "-1"])
+    assert "--paste -1: expected a count >= 0" in capsys.readouterr().err
