@@ -15,6 +15,8 @@ never copied, and only derived images (tiles, crops) are written.
   in); the training fold of the real negatives, whole and as random windows, with no label. Small sources
   repeat (`--repeat`) so that one source does not drown the others. `--paste N` adds N frames of real
   training strings blended into the negatives' training fold at new scales (copy-paste).
+- One detector (`real_single`, with `--single`): stage one's frames and tiles with every class, the
+  disc-level defects too, for the architecture comparison against the cascade.
 - Stage two (`real_stage2`): a crop of each string (margin jittered in train, the cascade's own in val)
   with the disc-level defects inside it (missing cap, broken disc, flashover); crops holding a defect
   three times in train; hard negatives: the crops the shipped stage one proposes on the training-fold
@@ -142,16 +144,19 @@ def prepare(
     seed: int,
     suffix: str = "",
     pasted: int = 0,
+    single: bool = False,
 ) -> dict:
-    """Write both stages' sets; returns what went in, per source and class."""
+    """Write both stages' sets (and, with `single`, the one-detector set); returns what went in, per source
+    and class."""
     rng = random.Random(seed)
     report: dict = {"sources": [s.name for s in sources]}
-    for stage in (1, 2):
-        names = classes_of(sources, stage)
+    for kind in ("stage1", "stage2", "single") if single else ("stage1", "stage2"):
+        stage = 2 if kind == "stage2" else 1  # the one detector reads whole frames, as stage one does
+        names = classes_of(sources, 1) + classes_of(sources, 2) if kind == "single" else classes_of(sources, stage)
         if not names:
             raise SourceError(f"no source labels a stage-{stage} class")
-        root = out / f"real_stage{stage}{suffix}"
-        stage_report = report[f"stage{stage}"] = {"classes": list(names)}
+        root = out / f"real_{kind}{suffix}"
+        stage_report = report[kind] = {"classes": list(names)}
         for split_name in ("train", "val"):
             split = Split(root, split_name)
             for source in sources:
@@ -165,7 +170,7 @@ def prepare(
                 stage_report[f"{source.name}/{split_name}"] = dict(counts)
             if split_name == "train":
                 stage_report["negatives/train"] = _negatives(stage, negatives, split, miner, seed)
-                if stage == 1 and pasted:
+                if kind == "stage1" and pasted:
                     stage_report["pasted/train"] = _pasted(sources, negatives, split, pasted, seed, names)
         stage_report["data"] = str(write_yaml(root, names))
     return report
@@ -233,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         "--paste", type=int, default=0, metavar="N",
         help="N more stage-one training frames: real training strings pasted onto the training-fold negatives",
     )  # fmt: skip
+    parser.add_argument(
+        "--single", action="store_true",
+        help="also real_single: whole frames with every class, for one detector instead of the cascade",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.paste < 0:
@@ -253,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     suffix = f"-without-{args.without}" if args.without else ""
     try:
         report = prepare(sources, args.negatives, args.out, repeats, None if args.no_mining else args.miner,
-                         args.seed, suffix, args.paste)  # fmt: skip
+                         args.seed, suffix, args.paste, args.single)  # fmt: skip
     except SourceError as exc:
         parser.exit(2, f"prepare_real: {exc}\n")
     path = args.out / f"real{suffix}.json"

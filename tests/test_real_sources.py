@@ -190,3 +190,18 @@ def test_a_negative_paste_count_is_refused(shared, tmp_path, capsys):
     with pytest.raises(SystemExit):
         prepare_real.main(["--shared", str(shared), "--out", str(tmp_path / "out"), "--paste", "-1"])
     assert "--paste -1: expected a count >= 0" in capsys.readouterr().err
+
+
+def test_the_one_detector_set_has_whole_frames_with_every_class(shared, tmp_path):
+    out = tmp_path / "out"
+    args = ["--shared", str(shared), "--negatives", str(shared / "negatives"), "--out", str(out), "--no-mining"]
+    assert prepare_real.main([*args, "--single"]) == 0
+    single = out / "real_single"
+    assert "0: insulator\n  1: missing_cap\n  2: broken_disc\n  3: flashover\n" in (single / "data.yaml").read_text()
+    # the IDID frame whole, its string and both defects where their labels put them, in the set's ids
+    idid = _labels(single, "train", "idid_d")
+    assert sorted(c for c, _, _ in idid) == [0, 2, 3]
+    np.testing.assert_allclose(next(b for c, b, _ in idid if c == 2), (120, 100, 150, 130), atol=1)
+    assert [c for c, _, _ in _labels(single, "val", "cplid_c")] == [0, 1]
+    assert (single / "images" / "train" / "negative_n0.png").is_symlink()
+    assert not (out / "real_single-without-idid").exists()
