@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gridscout.edge.defaults import DEFAULT_MODEL
+from gridscout.hardware.sim import make_dataset
 from gridscout.models import prepare_real, train
 from gridscout.models.evaluate import loso_table
 from gridscout.models.export import export, for_edge
@@ -33,6 +34,9 @@ OUT = REPO / "build" / "ablations"
 EPOCHS = 3
 IMGSZ = 320
 BATCH = 32
+#: the renderer-first variant's first stage: this many synthetic close-ups (make_dataset), this many epochs
+RENDERS = 600
+RENDER_EPOCHS = 5
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Variant:
     arch: str = "yolov5nu.yaml"
     overrides: tuple[str, ...] = ()
     prepare: tuple[str, ...] = ()  # more `prepare_real` arguments (a data variant)
+    renders_first: bool = False  # train on the project's own renders first, then on the real sources
 
 
 VARIANTS = {
@@ -51,6 +56,9 @@ VARIANTS = {
     "copy-paste": Variant(
         "v5nu-coco plus 400 frames of real strings pasted onto real negatives", INIT, prepare=("--paste", "400")
     ),
+    "renders-first": Variant(
+        f"v5nu-coco, {RENDER_EPOCHS} epochs on {RENDERS} of the project's renders first", INIT, renders_first=True
+    ),
     "strong-aug": Variant(
         "v5nu-coco with stronger augmentation: rotation 10 deg, scale 0.7, colour, mixup 0.15",
         INIT,
@@ -59,11 +67,23 @@ VARIANTS = {
 }
 
 
-def train_variant(name: str, variant: Variant, source: str) -> Path:
-    """Stage one trained without `source` under the shared protocol; returns the edge ONNX."""
+def renders_start(init: Path) -> Path:
+    """`init` trained on the project's own renders (RENDER_EPOCHS); the weights to start the real runs from."""
+    data = OUT / "renders"
+    if not (data / "data.yaml").is_file():
+        make_dataset.main(["--out", str(data), "--images", str(RENDERS), "--seed", "3000", "--quiet"])
+    train.main(["--stage", "insulator", "--data", str(data / "data.yaml"), "--init", str(init),
+                "--epochs", str(RENDER_EPOCHS), "--imgsz", str(IMGSZ), "--batch", str(BATCH),
+                "--name", "ablate-renders"])  # fmt: skip
+    return REPO / "models" / "runs" / "ablate-renders" / "weights" / "last.pt"
+
+
+def train_variant(name: str, variant: Variant, source: str, init: Path | None) -> Path:
+    """Stage one trained without `source` under the shared protocol, from `init` (None: `variant.arch` from
+    scratch); returns the edge ONNX."""
     prepare_real.main(["--without", source, "--no-mining", *variant.prepare])
     data = REPO / "build" / "datasets" / f"real_stage1-without-{source}" / "data.yaml"
-    start = ["--init", str(variant.init)] if variant.init else ["--arch", variant.arch]
+    start = ["--init", str(init)] if init else ["--arch", variant.arch]
     extra = [arg for item in variant.overrides for arg in ("--override", item)]
     run = f"ablate-{name}-{run_name(source)}"
     train.main(["--stage", "insulator", "--data", str(data), *start, "--epochs", str(EPOCHS), "--imgsz", str(IMGSZ),
@@ -76,9 +96,13 @@ def train_variant(name: str, variant: Variant, source: str) -> Path:
 def run_variant(name: str, variant: Variant, manifest: Path) -> dict:
     sources = shared_sources()
     seconds = {}
+    started = time.monotonic()
+    init = renders_start(variant.init) if variant.renders_first and variant.init else variant.init
+    if variant.renders_first:
+        seconds["renders"] = round(time.monotonic() - started)
     for source in sources:
         started = time.monotonic()
-        train_variant(name, variant, source.name)
+        train_variant(name, variant, source.name, init)
         seconds[source.name] = round(time.monotonic() - started)
     table = loso_table(sources, {}, manifest, OUT / name)
     scores = {s: row["insulator"]["loso_ap50"] for s, row in table.items() if "loso_ap50" in row.get("insulator", {})}
@@ -111,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="these variants (default: all)")
     parser.add_argument("--table", action="store_true", help="print the table of the results so far and stop")
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="results JSON (default: %(default)s)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the manifest whose stage one they run as")
     args = parser.parse_args(argv)
     results = json.loads(args.results.read_text()) if args.results.is_file() else {}
