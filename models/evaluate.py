@@ -238,7 +238,8 @@ def best_points(points: list[dict], classes: tuple[str, ...]) -> dict[str, dict 
     """Each class's point to ship, at one crop threshold for all (the one giving the best mean recall over the
     classes): within the false-defect bar shared out between the classes, with one grid step of margin (the next
     lower confidence is within it too: 52 negative frames are few, and on real footage nobody here has v3 showed
-    3.0 false defects per 100 where they showed none), the best mean recall (its val and, where it has them, the
+    3.0 false defects per 100 where they showed none; so the lowest confidence swept is never picked), the best
+    mean recall (its val and, where it has them, the
     large-frame proxies). On a tie, the lower crop threshold (searching more strings is what finds defects on
     photos unlike the training data) and the higher confidence (more margin against false defects)."""
     limit = _bar("negatives.false_defects_per_100") / max(1, len(classes))
@@ -257,7 +258,8 @@ def best_points(points: list[dict], classes: tuple[str, ...]) -> dict[str, dict 
         for name in classes:
             column = [p for p in points if p["class"] == name and p["crop_conf"] == crop]
             column.sort(key=lambda p: p["conf"])
-            ok = [p for i, p in enumerate(column) if within(p) and (i == 0 or within(column[i - 1]))]
+            # the lowest confidence swept has no lower neighbour to show its margin, so it is never shipped
+            ok = [p for i, p in enumerate(column) if i > 0 and within(p) and within(column[i - 1])]
             picks[name] = max(ok, key=lambda p: (score(p), p["conf"])) if ok else None
         best[crop] = picks
 

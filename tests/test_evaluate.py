@@ -30,7 +30,7 @@ def _point(name: str, crop: float, conf: float, fd: float, recall: float) -> dic
 
 def test_each_class_gets_its_best_point_within_its_share_of_the_bar_with_a_margin():
     """Two classes share the bar of 1 false defect per 100 frames: each may spend 0.5; a point counts only when
-    the next lower confidence is within it too (the negatives are few)."""
+    the next lower confidence is within it too (the negatives are few), so never the lowest confidence swept."""
     points = [
         _point("missing_cap", 0.25, 0.2, 1.9, 0.97), _point("missing_cap", 0.25, 0.3, 0.0, 0.96),
         _point("missing_cap", 0.25, 0.4, 0.0, 0.95), _point("missing_cap", 0.25, 0.5, 0.0, 0.95),
@@ -40,7 +40,11 @@ def test_each_class_gets_its_best_point_within_its_share_of_the_bar_with_a_margi
     picks = best_points(points, ("missing_cap", "flashover"))
     # 0.3 is within the bar but its lower neighbour is not: 0.4 and 0.5 tie, and the higher confidence wins
     assert picks["missing_cap"]["crop_conf"] == 0.25 and picks["missing_cap"]["conf"] == 0.5
-    assert picks["flashover"]["conf"] == 0.2  # 0.4 per 100 is within its half of the bar
+    # 0.3 and its neighbour 0.2 (0.4 per 100) are within its half of the bar; 0.2 has no lower neighbour
+    assert picks["flashover"]["conf"] == 0.3
+    # where every point shows none, the lowest confidence is still not shipped: nothing shows its margin
+    flat = [_point("broken_disc", 0.25, c, 0.0, 1 - c) for c in (0.1, 0.2, 0.3)]
+    assert best_points(flat, ("broken_disc",))["broken_disc"]["conf"] == 0.2
 
 
 def test_the_loso_table_says_why_a_figure_is_missing(tmp_path):
