@@ -71,6 +71,7 @@ def test_default_source_is_the_bundled_demo():
         (["missing.mp4"], "missing.mp4"),
         (["--model", "nope.onnx", "SRC"], "nope.onnx: model not found"),
         (["ftp://host/x"], "ftp://host/x"),
+        (["SRC", "--out", "annotated"], "annotated: --out is the annotated video; expected a file ending .mp4"),
     ],
 )
 def test_bad_inputs_exit_2_with_a_message_naming_them(small_video, args, message):
@@ -78,6 +79,7 @@ def test_bad_inputs_exit_2_with_a_message_naming_them(small_video, args, message
     result = gridscout("detect", *args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0].startswith("gridscout detect: error:")  # ours first, no library noise
 
 
 def test_corrupt_model_is_named(small_video, tmp_path):

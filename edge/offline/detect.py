@@ -112,16 +112,23 @@ class DetectSummary:
         return "\n".join(lines)
 
 
+#: the annotated video's containers, and the codec each is written with
+VIDEO_CODECS = {".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
 class VideoOut:
     """Opens the writer on the first frame, when the size is known."""
 
     def __init__(self, path: Path, fps: float) -> None:
+        if path.suffix.lower() not in VIDEO_CODECS:
+            # checked before OpenCV sees it: it would print its own noise and then fail
+            raise OSError(f"{path}: --out is the annotated video; expected a file ending {', '.join(VIDEO_CODECS)}")
         self.path, self.fps, self.writer = path, fps, None
 
     def write(self, image: np.ndarray) -> None:
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in {".mp4", ".mov"} else "MJPG"))
+            fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
             self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (image.shape[1], image.shape[0]))
             if not self.writer.isOpened():
                 raise OSError(f"{self.path}: cannot open for writing a video")
