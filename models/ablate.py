@@ -126,8 +126,9 @@ def table(results: dict) -> str:
     ]
     for name, r in results.items():
         cells = [f"{r['loso_insulator_ap50'][s]:.3f}" if s in r["loso_insulator_ap50"] else "-" for s in sources]
-        minutes = sum(r["train_seconds"].values()) / 60
-        lines.append(f"| {name}: {r['what']} | " + " | ".join(cells) + f" | {r['mean']:.3f} | {minutes:.0f} min |")
+        known = [v for v in r["train_seconds"].values() if v is not None]  # None: not measured (a paused run)
+        minutes = f"{sum(known) / 60:.0f} min" + (" + ?" if len(known) < len(r["train_seconds"]) else "")
+        lines.append(f"| {name}: {r['what']} | " + " | ".join(cells) + f" | {r['mean']:.3f} | {minutes} |")
     return "\n".join(lines)
 
 
