@@ -67,12 +67,13 @@ VARIANTS = {
 }
 
 
-def renders_start(init: Path) -> Path:
+def renders_start(init: Path | None) -> Path:
     """`init` trained on the project's own renders (RENDER_EPOCHS); the weights to start the real runs from."""
     data = OUT / "renders"
     if not (data / "data.yaml").is_file():
         make_dataset.main(["--out", str(data), "--images", str(RENDERS), "--seed", "3000", "--quiet"])
-    train.main(["--stage", "insulator", "--data", str(data / "data.yaml"), "--init", str(init),
+    start = ["--init", str(init)] if init else []
+    train.main(["--stage", "insulator", "--data", str(data / "data.yaml"), *start,
                 "--epochs", str(RENDER_EPOCHS), "--imgsz", str(IMGSZ), "--batch", str(BATCH),
                 "--name", "ablate-renders"])  # fmt: skip
     return REPO / "models" / "runs" / "ablate-renders" / "weights" / "last.pt"
@@ -96,9 +97,10 @@ def train_variant(name: str, variant: Variant, source: str, init: Path | None) -
 def run_variant(name: str, variant: Variant, manifest: Path) -> dict:
     sources = shared_sources()
     seconds = {}
-    started = time.monotonic()
-    init = renders_start(variant.init) if variant.renders_first and variant.init else variant.init
+    init = variant.init
     if variant.renders_first:
+        started = time.monotonic()
+        init = renders_start(variant.init)
         seconds["renders"] = round(time.monotonic() - started)
     for source in sources:
         started = time.monotonic()
