@@ -28,7 +28,9 @@ shipped cascade never searches would rank stage two on inputs it is never given)
 stage one tiles it keeps its shipped floor (tile boxes merge into their union, and every low score kept
 would swallow the background around a string); each column of the
 curves (one crop threshold) in a run of its own, with stage one as a model shipping that threshold runs
-it (tiled frames merge the same boxes), stage two's confidences swept afterwards. Needs no ultralytics.
+it (tiled frames merge the same boxes), stage two's confidences swept afterwards. A one-detector model (a
+manifest without [stage2]) has one column: each defect class's confidence swept, with its tiles merging
+boxes from the lowest confidence swept up. Needs no ultralytics.
 Exit 1 when a bar is missed.
 """
 
@@ -147,8 +149,8 @@ def at_crop_conf(model: Detector | Cascade, crop_conf: float, shipped_conf1: flo
         model.stage1.conf = min(crop_conf, shipped_conf1)
         model.crop_conf = crop_conf
         _floor(model.stage2, EVAL_CONF)
-    else:
-        _floor(model, EVAL_CONF)
+    else:  # one detector: no crop threshold; its tiles merge boxes from the lowest swept confidence up
+        _floor(model, min(CONF_GRID))
 
 
 def _select(r: Result, name: str, conf: float = 0.0, crop_conf: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -453,11 +455,12 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
     at_crop_conf(tiled_model, shipped[0], _first_stage(shipped_model).conf)
     ranked = [n for n in sets if n.startswith("source:") or n in PROXY_SETS]
     traced = {n: run(traced_model, sets[n], f"{n} (low floors)", tiled_model) for n in ranked}
-    if isinstance(shipped_model, Cascade) and not args.no_curve and sets:
+    if not args.no_curve and sets and classes:
         results["curve"] = []
-        for crop_conf in sorted({*CROP_GRID, shipped[0]}):
+        crop_grid = sorted({*CROP_GRID, shipped[0]}) if isinstance(shipped_model, Cascade) else [0.0]
+        for crop_conf in crop_grid:
             column_model = load_model(args.model, threads=2)
-            at_crop_conf(column_model, crop_conf, shipped_model.stage1.conf)
+            at_crop_conf(column_model, crop_conf, _first_stage(shipped_model).conf)
             runs = {name: run(column_model, s, f"{name} (crop {crop_conf:g})") for name, s in sets.items()}
             results["curve"] += curve_column(runs, crop_conf, classes)
     if "sources" in args.sets:

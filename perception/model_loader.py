@@ -17,6 +17,9 @@ A manifest (paths relative to the manifest):
     margin = 0.10
     conf = 0.25
     max_crops = 8        # parents searched per frame, best first
+
+Without a [stage2] table the manifest describes one detector for every class, run as stage one is
+(its size, thresholds and tiles).
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class CascadeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="model name, as written into reports")
     stage1: ParentStageSpec
-    stage2: ChildStageSpec
+    stage2: ChildStageSpec | None = Field(None, description="the crop stage; absent for one detector")
 
 
 def _validation_message(path: Path, exc: ValidationError) -> str:
@@ -86,7 +89,7 @@ def load_model(
     threads: int | None = None,
     provider: str = "cpu",
     conf: float | None = None,
-) -> Detector | Cascade:
+) -> Detector | TiledDetector | Cascade:
     """Open a model. `conf` overrides every stage's threshold when given."""
     path = Path(path)
     if not path.exists():
@@ -97,6 +100,8 @@ def load_model(
         raise ModelError(f"{path}: unknown model format {path.suffix!r}; expected .onnx or a .toml manifest")
     spec = read_manifest(path)
     first = stage_one(spec.stage1, path.parent / spec.stage1.model, threads=threads, provider=provider, conf=conf)
+    if spec.stage2 is None:
+        return first
     second = _detector(spec.stage2, path.parent / spec.stage2.model, threads, provider, conf)
     s1 = spec.stage1
     crop_conf = None if conf is not None or s1.crop_conf is None else s1.crop_conf
@@ -148,8 +153,8 @@ def _detector(spec: StageSpec, model: Path, threads: int | None, provider: str, 
     )
 
 
-def model_sha256(model: Detector | Cascade) -> str:
+def model_sha256(model: Detector | TiledDetector | Cascade) -> str:
     """One hash for the whole model: a single file's sha256, or a hash of the stages' hashes."""
-    if isinstance(model, Detector):
+    if not isinstance(model, Cascade):
         return model.sha256
     return hashlib.sha256("".join(d.sha256 for d in model.detectors).encode()).hexdigest()

@@ -7,6 +7,7 @@ from gridscout.perception.cascade import Cascade
 from gridscout.perception.detector import Detector, resolve_providers
 from gridscout.perception.errors import ModelError
 from gridscout.perception.model_loader import load_model, model_sha256
+from gridscout.perception.tiling import TiledDetector
 from tests.onnx_fixtures import constant_output_model, ultralytics_metadata
 
 
@@ -205,3 +206,16 @@ def test_manifest_class_conf_reaches_stage_two_and_is_checked(tmp_path):
     assert model.detect(np.zeros((64, 64, 3), np.uint8)).class_names == ["insulator"]  # its 0.8 is under 0.85
     with pytest.raises(ModelError, match=r"stage2.class_conf.defect=1.5: Input should be less than or equal to 1"):
         load_model(write_cascade(tmp_path, "[stage2.class_conf]\ndefect = 1.5\n"))
+
+
+def test_a_manifest_without_stage_two_is_one_tiled_detector(tmp_path):
+    """Scenario: the one-detector alternative to the cascade (every class in one network), shipped as a
+    manifest so it keeps stage one's size, thresholds and tiles."""
+    write_cascade(tmp_path)
+    manifest = tmp_path / "single.toml"
+    manifest.write_text('name = "one-detector"\n[stage1]\nmodel = "ins.onnx"\ntile = 64\ntile_above = 96\n')
+    model = load_model(manifest, threads=1)
+    assert isinstance(model, TiledDetector) and model.names == ("insulator",)
+    assert model.detect(np.zeros((64, 64, 3), np.uint8)).class_names == ["insulator"]
+    assert len(model.detect(np.zeros((128, 128, 3), np.uint8)).boxes) >= 1  # whole frame plus tiles
+    assert model_sha256(model) == model.detector.sha256

@@ -72,3 +72,35 @@ def test_the_curves_are_drawn_with_the_shipped_points_filled(tmp_path):
     assert image.shape == (600, 900, 3)
     blue, red = (image == (200, 80, 0)).all(axis=2), (image == (0, 0, 220)).all(axis=2)
     assert blue.sum() > 50 and red.sum() > 50  # both classes drawn in their own colours
+
+
+def test_a_one_detector_model_is_evaluated_with_its_own_curve(tmp_path):
+    """Scenario: the one-detector alternative (a manifest without [stage2]) run through `evaluate` on real
+    negatives' stand-ins: it reports its false defects and sweeps each defect class's confidence at crop 0."""
+    import json
+
+    import cv2
+
+    from gridscout.models import evaluate
+    from gridscout.models.eval_sets import EVAL_FOLD
+    from tests.onnx_fixtures import constant_output_model, ultralytics_metadata
+
+    out = np.zeros((1, 6, 8), np.float32)
+    out[0, :, 0] = [32, 32, 20, 40, 0.9, 0]  # an insulator
+    out[0, :, 1] = [10, 10, 6, 6, 0, 0.35]  # a missing cap at 0.35
+    meta = ultralytics_metadata(["insulator", "missing_cap"])
+    constant_output_model(tmp_path / "one.onnx", out, metadata=meta)
+    manifest = tmp_path / "one.toml"
+    manifest.write_text('name = "one"\n[stage1]\nmodel = "one.onnx"\nconf = 0.25\n')
+    (tmp_path / "negatives" / "images").mkdir(parents=True)
+    for i in range(EVAL_FOLD + 1):  # the held-out fold gets one frame
+        cv2.imwrite(str(tmp_path / "negatives" / "images" / f"n{i}.png"), np.full((48, 64, 3), 90, np.uint8))
+    report = tmp_path / "r.json"
+    evaluate.main(["--model", str(manifest), "--sets", "negatives", "--negatives", str(tmp_path / "negatives"),
+                   "--no-speed", "--curve", str(tmp_path / "c.png"), "--json", str(report)])  # fmt: skip
+    results = json.loads(report.read_text())
+    assert results["negatives"]["false_defects_per_100"] == 100.0  # the 0.35 cap shows in every view
+    points = {p["conf"]: p["false_defects_per_100"] for p in results["curve"] if p["class"] == "missing_cap"}
+    assert {p["crop_conf"] for p in results["curve"]} == {0.0}
+    assert points[0.3] == 100.0 and points[0.4] == 0.0
+    assert (tmp_path / "c.png").stat().st_size > 0
