@@ -125,3 +125,23 @@ def test_a_folder_of_4k_survey_photos_needs_no_flags(tmp_path):
     assert len(boxes) >= 3  # a whole-frame pass at 384 px finds almost none of them
     assert all(0 <= b[0] < b[2] <= 4000 and 0 <= b[1] < b[3] <= 2250 for b in boxes)
     assert max(b[2] for b in boxes) > 1280  # in photo pixels, not a tile's
+
+
+def test_photos_of_a_folder_are_not_tracked_across(tmp_path):
+    """Scenario: two survey photos of different towers. A tracker would join their strings into one track
+    (it did: one track per class for a whole folder); the summary counts the photos showing each class."""
+    from gridscout.hardware.sim.synthetic_source import SyntheticSource
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    source = SyntheticSource("synthetic://still?seed=7&frames=2")
+    for i in range(2):
+        cv2.imwrite(str(photos / f"IMG_{i}.jpg"), source.render(i)[0])
+    out, summary = tmp_path / "dets.jsonl", tmp_path / "s.json"
+    result = gridscout("detect", str(photos), "--jsonl", str(out), "--summary-json", str(summary))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(d["track_id"] is None for r in records for d in r["detections"])
+    stats = json.loads(summary.read_text())
+    assert stats["tracks"] is None and stats["photos_showing"]["insulator"] == 2
+    assert "photos" in result.stdout.splitlines()[3]

@@ -64,6 +64,8 @@ class DetectSummary:
     corrupt_frames: int = 0
     detections: Counter = field(default_factory=Counter)
     tracks: dict[str, set[int]] = field(default_factory=dict)
+    #: a folder of photos: unrelated views, so no tracks; each class counts the photos showing it
+    photos: Counter | None = None
     geotagged: int = 0
     geo_misses: Counter = field(default_factory=Counter)
     reports: int | None = None
@@ -82,7 +84,8 @@ class DetectSummary:
             "fps": round(self.fps, 2),
             "corrupt_frames": self.corrupt_frames,
             "detections": dict(sorted(self.detections.items())),
-            "tracks": {name: len(ids) for name, ids in sorted(self.tracks.items())},
+            "tracks": None if self.photos is not None else {n: len(ids) for n, ids in sorted(self.tracks.items())},
+            "photos_showing": None if self.photos is None else dict(sorted(self.photos.items())),
             "geotagged": self.geotagged,
             "not_geotagged": dict(sorted(self.geo_misses.items())),
             "reports": self.reports,
@@ -94,11 +97,12 @@ class DetectSummary:
             f"model    {self.model}",
             f"frames   {self.frames} in {self.seconds:.1f} s ({self.fps:.1f} frames/s)"
             + (f", {self.corrupt_frames} corrupt skipped" if self.corrupt_frames else ""),
-            f"{'class':<12} {'detections':>10} {'tracks':>7}",
+            f"{'class':<12} {'detections':>10} {'tracks' if self.photos is None else 'photos':>7}",
         ]
         names = sorted(set(self.detections) | set(self.tracks))
         for name in names:
-            lines.append(f"{name:<12} {self.detections.get(name, 0):>10} {len(self.tracks.get(name, ())):>7}")
+            objects = len(self.tracks.get(name, ())) if self.photos is None else self.photos[name]
+            lines.append(f"{name:<12} {self.detections.get(name, 0):>10} {objects:>7}")
         if not names:
             lines.append("(nothing detected)")
         total = sum(self.detections.values())
@@ -147,8 +151,10 @@ def run_detect(options: DetectOptions) -> DetectSummary:
     except BaseException:
         source.close()
         raise
-    tracker = Tracker(frame_rate=source.fps or 10.0)
-    summary = DetectSummary(source=source.name, model=model.name)
+    # photos of a folder are unrelated views: a track across them would join strings of different towers
+    photos = isinstance(getattr(source, "inner", source), ImageFolder)
+    tracker = None if photos else Tracker(frame_rate=source.fps or 10.0)
+    summary = DetectSummary(source=source.name, model=model.name, photos=Counter() if photos else None)
     placer = ReportPlacer(options.geotag or _default_geotag(), options.mission)
     reports = _reports(options, source, model, placer) if options.data else None
     video = VideoOut(options.out, source.fps or 10.0) if options.out else None
@@ -163,7 +169,11 @@ def run_detect(options: DetectOptions) -> DetectSummary:
             options.jsonl.parent.mkdir(parents=True, exist_ok=True)
             jsonl = options.jsonl.open("w")
         for frame in source:
-            detections = tracker.update(model.detect(frame.image))
+            detections = model.detect(frame.image)
+            if tracker is not None:
+                detections = tracker.update(detections)
+            else:
+                summary.photos.update(set(detections.class_names))
             summary.frames += 1
             for name, track in zip(detections.class_names, detections.track_ids, strict=True):
                 summary.detections[name] += 1
