@@ -93,3 +93,13 @@ def test_the_simulator_starts_at_the_start_of_the_missions_flight_path_facing_al
     assert sim.vehicle == "drone" and sim.start_alt_m == mission.altitude_m and sim.gcs_system_id == 255
     rover = mav_sim_config({**vehicle, "uri": "sim-rover", "sim_home_lat_deg": 59.9, "sim_home_lon_deg": 10.7}, mission)
     assert (rover.vehicle, rover.start_alt_m, rover.home_lat_deg, rover.home_lon_deg) == ("rover", 0.0, 59.9, 10.7)
+
+
+def test_the_vehicle_flag_gives_a_mavlink_vehicle_mavlinks_own_timings():
+    """Issue 16: `--vehicle mavlink:...` on the default (crawler) config kept the crawler's 10 Hz heartbeat,
+    0.1 s ack timeout and 0.5 s link timeout; the same URI in a file got MAVLink's. One source of defaults."""
+    by_flag = override(Config(), "vehicle.uri", "mavlink:tcp:127.0.0.1:5760").vehicle
+    in_file = VARIANTS["mavlink"](uri="mavlink:tcp:127.0.0.1:5760")
+    assert by_flag == in_file
+    back = override(override(Config(), "vehicle.uri", "sim-drone"), "vehicle.uri", "sim-crawler").vehicle
+    assert back == Config().vehicle

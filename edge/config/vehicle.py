@@ -237,14 +237,15 @@ VehicleConfig = Annotated[
 
 
 def retarget(section: dict[str, Any], uri: str) -> dict[str, Any]:
-    """The `[vehicle]` values with a new URI: keys only the old kind has are dropped when they hold its
-    defaults (they were never set), so `--vehicle crawler:...` works on a default sim-crawler config."""
+    """The `[vehicle]` values with a new URI: keys holding the old kind's defaults (never set) are dropped, so
+    `--vehicle crawler:...` works on a default sim-crawler config and `--vehicle mavlink:...` gets MAVLink's
+    timings, not the crawler's that both kinds name alike (baud, ack_timeout_s, ...). A set key stays."""
     old, new = VARIANTS.get(_kind_of(section) or ""), VARIANTS.get(vehicle_kind(uri) or "")
     out = {**section, "uri": uri}
-    if old is None or new is None:
+    if old is None or new is None or old is new:
         return out
     for key in list(out):
         field = old.model_fields.get(key)
-        if key not in new.model_fields and field is not None and out[key] == field.default:
+        if key != "uri" and field is not None and out[key] == field.default:
             del out[key]
     return out
