@@ -176,3 +176,20 @@ def test_random_bytes_never_raise():
 def test_seq_comparison_wraps():
     """Serial-number arithmetic: 2 is newer than 65535, 65535 is older than 2."""
     assert seq_newer(2, 65535) and not seq_newer(65535, 2) and not seq_newer(5, 5)
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [
+        Telemetry(1.0, 0.0, 24.9, 150, CrawlerState.MOVING, 1, TelemetryFlags.SESSION),  # a charge over 100 %
+        Telemetry(1.0, 0.0, 24.9, 80, CrawlerState.MOVING, 1, TelemetryFlags(0x14)),  # reserved bit 4
+        Ack(3, MsgId.TELEMETRY),  # an ACK answers a command
+        Nack(3, MsgId.HELLO, NackReason.NO_SESSION),  # HELLO is answered by HELLO_ACK
+    ],
+    ids=["battery-150", "reserved-flag", "ack-of-telemetry", "nack-of-hello"],
+)
+def test_frames_the_spec_rules_out_are_bad_frames_not_messages(msg):
+    """Issue 16: these passed the decoder and reached the bus. A valid CRC does not make a frame valid."""
+    packets, decoder = decode_all(encode(msg, 9) + encode(Stop(), 10))
+    assert [p.msg for p in packets] == [Stop()]
+    assert decoder.bad_frames == 1 and decoder.frames == 1

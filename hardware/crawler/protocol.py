@@ -151,6 +151,27 @@ class Packet:
 
 # ---- wire layouts: message class -> (id, struct, to-wire, from-wire) ----
 
+#: the messages an ACK or NACK may answer (HELLO is answered by HELLO_ACK)
+COMMANDS = frozenset({MsgId.SET_SPEED, MsgId.STOP})
+_RESERVED_FLAGS = 0xFF & ~sum(TelemetryFlags)  # the bits no flag names (IntFlag's own ~ keeps to its members)
+
+
+def _command(value: int) -> MsgId:
+    """An answered command's id; ValueError for anything the spec does not let an ACK/NACK name."""
+    msg_id = MsgId(value)
+    if msg_id not in COMMANDS:
+        raise ValueError(f"an ACK/NACK answers a command, not {msg_id.name}")
+    return msg_id
+
+
+def _telemetry(v: tuple[int, ...]) -> Telemetry:
+    """TELEMETRY from the wire, held to the spec's ranges: charge 0-100 %, reserved flag bits 0."""
+    if v[3] > 100:
+        raise ValueError(f"battery_pct {v[3]} > 100")
+    if v[6] & _RESERVED_FLAGS:
+        raise ValueError(f"reserved flag bits set: {v[6]:#04x}")
+    return Telemetry(v[0] / 1000, v[1] / 1000, v[2] / 1000, v[3], CrawlerState(v[4]), v[5], TelemetryFlags(v[6]))
+
 
 def _milli(value: float) -> int:
     """SI value to its wire integer: m -> mm, m/s -> mm/s, V -> mV, s -> ms."""
@@ -183,12 +204,12 @@ _LAYOUTS: dict[type, _Layout] = {
         MsgId.SET_SPEED, struct.Struct("<h"), lambda m: (_milli(m.speed_mps),), lambda v: SetSpeed(v[0] / 1000)
     ),
     Stop: _Layout(MsgId.STOP, struct.Struct("<"), lambda m: (), lambda v: Stop()),
-    Ack: _Layout(MsgId.ACK, struct.Struct("<HB"), lambda m: (m.cmd_seq, m.cmd_id), lambda v: Ack(v[0], MsgId(v[1]))),
+    Ack: _Layout(MsgId.ACK, struct.Struct("<HB"), lambda m: (m.cmd_seq, m.cmd_id), lambda v: Ack(v[0], _command(v[1]))),
     Nack: _Layout(
         MsgId.NACK,
         struct.Struct("<HBB"),
         lambda m: (m.cmd_seq, m.cmd_id, m.reason),
-        lambda v: Nack(v[0], MsgId(v[1]), NackReason(v[2])),
+        lambda v: Nack(v[0], _command(v[1]), NackReason(v[2])),
     ),
     Telemetry: _Layout(
         MsgId.TELEMETRY,
@@ -202,9 +223,7 @@ _LAYOUTS: dict[type, _Layout] = {
             m.last_cmd_seq,
             m.flags,
         ),
-        lambda v: Telemetry(
-            v[0] / 1000, v[1] / 1000, v[2] / 1000, v[3], CrawlerState(v[4]), v[5], TelemetryFlags(v[6])
-        ),
+        _telemetry,
     ),
 }
 _BY_ID: dict[int, _Layout] = {layout.msg_id: layout for layout in _LAYOUTS.values()}
@@ -228,7 +247,8 @@ def encode(msg: Message, seq: int) -> bytes:
 class FrameDecoder:
     """Streaming decoder: `feed(bytes)` yields the `Packet`s completed so far. Never raises on input.
 
-    Counters: `frames` (valid), `crc_errors`, `bad_frames` (bad COBS, length, field value, overlong, or
+    Counters: `frames` (valid), `crc_errors`, `bad_frames` (bad COBS, length, overlong, a field the spec rules
+    out: an unknown enum value, a charge over 100 %, a reserved flag bit, an ACK/NACK naming no command; or
     a non-handshake frame from another major version) and `unknown_ids` (valid CRC, id not known; ignored).
     """
 
@@ -280,7 +300,7 @@ class FrameDecoder:
             return None
         try:
             msg = layout.from_wire(layout.body.unpack(payload))
-        except ValueError:  # an enum field out of range
+        except ValueError:  # a field out of the spec's range
             self.bad_frames += 1
             return None
         self.frames += 1
