@@ -392,3 +392,93 @@ def test_open_errors_name_the_url(url):
     assert url in str(info.value) and "expected" in str(info.value)
     with pytest.raises(LinkError):
         CrawlerDriver(url).connect()
+
+
+# -- a slow link and a misbehaving crawler (issue 16) ---------------------------------------------------
+
+
+def _late(vehicle: Vehicle, delay_s: float, reply: Message) -> None:
+    threading.Timer(delay_s, vehicle.send, (reply,)).start()
+
+
+def test_a_hello_resend_is_byte_identical_so_a_late_hello_ack_completes_the_handshake(vehicle, make_driver):
+    """A link with more round trip than the HELLO resend period: the answer to the first HELLO arrives after the
+    second went out. Every copy has the same seq, so it still matches (a new seq per resend never connected)."""
+    vehicle.answer = lambda p: (_late(vehicle, 0.4, hello_ack(p)) or []) if isinstance(p.msg, Hello) else []
+    driver = make_driver(connect=False, hello_resend_s=0.15)
+    driver.connect()
+    run_for(driver, 1.5, until=lambda: driver.link_state is LinkState.CONNECTED)
+    assert driver.link_state is LinkState.CONNECTED
+    hellos = [p for p in vehicle.received if isinstance(p.msg, Hello)]
+    assert len(hellos) >= 2 and len({p.seq for p in hellos}) == 1
+
+
+def test_a_stop_asked_for_again_while_pending_keeps_its_seq_and_a_late_ack_settles_it(vehicle, make_driver):
+    """Control re-sends STOP every 50 ms; ACKs take 0.3 s. Each call used to be a new STOP superseding the last
+    before its ACK came back: the STOP never counted as answered. Now the pending STOP carries on."""
+    vehicle.answer = lambda p: (
+        [hello_ack(p)] if isinstance(p.msg, Hello) else (_late(vehicle, 0.3, Ack(p.seq, MsgId.STOP)) or [])
+    )
+    driver = make_driver(ack_timeout_s=0.1, max_retries=3)
+    first = driver.stop()
+    end = time.monotonic() + 0.25
+    while time.monotonic() < end:
+        assert driver.stop() == first
+        run_for(driver, 0.05)
+    run_for(driver, 0.5, until=lambda: not driver.stop_pending)
+    assert not driver.stop_pending and {p.seq for p in vehicle.commands()} == {first}
+    assert driver.counters.unanswered == 0 and driver.counters.link_drops == 0
+
+
+def test_answers_to_superseded_commands_keep_a_slow_crawler_alive(vehicle, make_driver):
+    """Speeds change every 50 ms and each ACK takes 0.25 s: every command is superseded before its answer.
+    The late answers still show a crawler answering: no unanswered count, no new handshake."""
+    vehicle.answer = lambda p: (
+        [hello_ack(p)] if isinstance(p.msg, Hello) else (_late(vehicle, 0.25, Ack(p.seq, MsgId.SET_SPEED)) or [])
+    )
+    driver = make_driver(ack_timeout_s=0.1, max_retries=3)
+    end, speed = time.monotonic() + 1.5, 0.1
+    while time.monotonic() < end:
+        driver.command_speed(speed)
+        speed = 0.3 - speed + 0.1  # alternates 0.1 and 0.3
+        run_for(driver, 0.05)
+    assert driver.counters.unanswered == 0 and driver.counters.link_drops == 0 and driver.counters.handshakes == 1
+
+
+def test_a_crawler_answering_no_session_to_everything_gets_handshakes_that_back_off(vehicle, make_driver):
+    """It accepts every HELLO and then NACKs each command NO_SESSION. Without a back-off that was 33,387
+    handshakes in 30 s; the waits now double from hello_resend_s up to MAX_HELLO_BACKOFF_S."""
+    vehicle.answer = lambda p: (
+        [hello_ack(p)] if isinstance(p.msg, Hello) else [Nack(p.seq, MsgId.SET_SPEED, NackReason.NO_SESSION)]
+    )
+    driver = make_driver(hello_resend_s=0.1)
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        driver.command_speed(0.2)
+        run_for(driver, 0.02)
+    # waits 0.1, 0.2, 0.4, 0.8 s: at most 6 handshakes in 2 s (each answered at once)
+    assert 3 <= driver.counters.handshakes <= 6
+    assert driver.counters.refusals["NO_SESSION"] >= driver.counters.handshakes - 1
+
+
+@pytest.mark.parametrize(
+    ("state", "flags", "named"),
+    [
+        (CrawlerState.FAULT, TelemetryFlags.SESSION | TelemetryFlags.FAULT, "FAULT"),
+        (CrawlerState.IDLE, TelemetryFlags.SESSION | TelemetryFlags.FAULT, "FAULT"),  # the flag alone
+        (CrawlerState.FAILSAFE, TelemetryFlags.SESSION | TelemetryFlags.FAILSAFE, "FAILSAFE"),
+    ],
+)
+def test_the_crawlers_own_fault_or_failsafe_is_counted_once_and_named(vehicle, make_driver, state, flags, named):
+    """A crawler sitting in FAULT for the whole run: its state byte or its flag. It was ignored (the run exited
+    0 after 370 STOPs); now it is one failsafe, named, however many telemetry frames repeat it."""
+    driver = make_driver()
+    for _ in range(5):
+        vehicle.send(Telemetry(4.0, 0.0, 24.0, 80, state, 0, flags))
+    run_for(driver, 0.3)
+    assert driver.telemetry.state is VehicleState[named]
+    assert driver.counters.failsafes == 1 and named in driver.last_failsafe and "4.00 m" in driver.last_failsafe
+    vehicle.send(Telemetry(4.0, 0.0, 24.0, 80, CrawlerState.STOPPED, 0, TelemetryFlags.SESSION))
+    vehicle.send(Telemetry(4.0, 0.0, 24.0, 80, state, 0, flags))
+    run_for(driver, 0.3)
+    assert driver.counters.failsafes == 2  # left it and went back: twice

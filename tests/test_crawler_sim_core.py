@@ -158,3 +158,17 @@ def test_a_crawler_that_never_acks_still_applies_commands():
     assert sim.handle(Packet(1, SetSpeed(0.5)), 0.0) == []
     assert sim.handle(Packet(1, SetSpeed(0.5)), 0.05) == []  # its retry, unanswered too
     assert sim.target_mps == 0.5 and sim.state == CrawlerState.MOVING
+
+
+def test_a_resent_copy_of_the_sessions_hello_is_answered_again_and_changes_nothing():
+    """On a slow link the host's HELLO resend arrives after the HELLO_ACK went out: answered as a new HELLO it
+    would restart the session. A copy comes before the session's first command; after one, the same seq is a
+    restarted host's HELLO (it reuses seqs): a new session."""
+    sim = session()
+    (again,) = sim.handle(Packet(0, Hello()), 0.05)
+    assert isinstance(again, HelloAck) and again.hello_seq == 0 and sim.duplicates == 1
+    assert [e["event"] for e in sim.events].count("hello") == 1
+    sim.handle(Packet(1, SetSpeed(1.0)), 0.1)
+    (restarted,) = sim.handle(Packet(0, Hello()), 0.2)
+    assert restarted.hello_seq == 0 and sim.target_mps == 0.0 and sim.last_cmd_seq is None
+    assert [e["event"] for e in sim.events].count("hello") == 2

@@ -38,6 +38,11 @@ def test_a_clean_run_passes_and_still_shows_its_vehicle_line():
         ({"failsafes": 1, "last_failsafe": "GUIDED -> RTL (GCS Failsafe: RTL)"},
          f"vehicle {URI} left GridScout's control 1 times, its own failsafe or its crew taking over (latest: "
          "GUIDED -> RTL (GCS Failsafe: RTL))"),
+        # a crawler in FAULT whose commands then went unanswered: the first line says what the crawler did
+        ({"failsafes": 1, "last_failsafe": "crawler in FAULT at 0.00 m (its fault flag: only STOP is accepted)",
+          "unanswered": 1, "refusals": {"FAULT": 3}},
+         f"vehicle {URI} left GridScout's control 1 times, its own failsafe or its crew taking over (latest: "
+         "crawler in FAULT"),
     ],
 )  # fmt: skip
 def test_each_vehicle_failure_fails_the_run_with_a_line_naming_the_uri(fields, expected):

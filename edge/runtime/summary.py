@@ -57,17 +57,17 @@ class VehicleReport:
             out.append(f"vehicle {self.uri} never connected: {self.detail or 'no answer'}")
         elif self.link != "CONNECTED":
             out.append(f"vehicle {self.uri} was lost and did not come back: {self.detail or self.link}")
+        if self.failsafes:  # what the vehicle did comes before what it then left unanswered or refused
+            out.append(
+                f"vehicle {self.uri} left GridScout's control {self.failsafes} times, its own failsafe or its crew "
+                f"taking over (latest: {self.last_failsafe or 'unknown'})"
+            )
         refused = {k: v for k, v in self.refusals.items() if k not in HARMLESS_REFUSALS}
         if refused:
             reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(refused.items(), key=lambda kv: -kv[1]))
             out.append(f"vehicle {self.uri} refused {sum(refused.values())} commands ({reasons})")
         if self.unanswered:
             out.append(f"vehicle {self.uri} left {self.unanswered} commands unanswered (acknowledges nothing?)")
-        if self.failsafes:
-            out.append(
-                f"vehicle {self.uri} left GridScout's control {self.failsafes} times, its own failsafe or its crew "
-                f"taking over (latest: {self.last_failsafe or 'unknown'})"
-            )
         return out
 
     def format(self) -> str:

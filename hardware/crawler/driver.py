@@ -9,11 +9,23 @@ heartbeat runs at a third of its `heartbeat_timeout` at most (the handshake is r
 be faster than `MIN_HEARTBEAT_PERIOD_S`). A NACK with NO_SESSION (the crawler's controller reset) starts
 a new handshake, and a pending STOP is sent again in the new session. A crawler that answers no command
 for `ack_timeout_s * (max_retries + 1)` counts as lost: the host shakes hands again.
+
+On a slow link (a radio, a companion computer's ZeroMQ) answers come late, so:
+- a resent frame is byte-identical (HELLO too), and an answer to any copy settles it;
+- a STOP, or a SET_SPEED of the speed already pending, asked for again while pending, is not a new
+  command: its retries carry on (a new seq each time would supersede every copy before its ACK returned);
+- an ACK or NACK of a command a newer one superseded still shows the crawler answering;
+- handshakes that end without a single command answered back off, doubling up to `MAX_HELLO_BACKOFF_S`.
+
+The crawler's own FAILSAFE and FAULT (state or flag) are counted as it enters them, logged and kept in
+`last_failsafe`, so a run whose crawler stopped itself says so.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 
 from gridscout.control.vehicle import VehicleLimits, VehicleState, VehicleTelemetry
@@ -34,6 +46,7 @@ from gridscout.hardware.crawler.protocol import (
     SetSpeed,
     Stop,
     Telemetry,
+    TelemetryFlags,
     encode,
     seq_newer,
 )
@@ -44,6 +57,12 @@ from gridscout.hardware.vehicle.uri import VehicleTarget
 MIN_HEARTBEAT_PERIOD_S = 0.02
 #: a connected crawler silent this many link timeouts is taken to be gone: shake hands again
 SILENCE_RECONNECT_FACTOR = 4
+#: the longest wait before a new handshake after sessions that answered no command (a NO_SESSION storm)
+MAX_HELLO_BACKOFF_S = 2.0
+#: commands superseded before their answer came, remembered so a late ACK still shows the crawler alive
+_SUPERSEDED_KEPT = 16
+
+log = logging.getLogger(__name__)
 
 #: the crawler's states in the words every vehicle shares
 _STATES = {
@@ -54,6 +73,8 @@ _STATES = {
     CrawlerState.END_OF_LINE: VehicleState.END_OF_PATH,
     CrawlerState.FAULT: VehicleState.FAULT,
 }
+#: states in which the crawler has taken itself out of the host's control
+_OWN_STOPS = frozenset({CrawlerState.FAILSAFE, CrawlerState.FAULT})
 
 
 class CrawlerError(RuntimeError):
@@ -75,10 +96,14 @@ class CrawlerSettings:
 @dataclass(slots=True)
 class _Pending:
     seq: int
+    msg: SetSpeed | Stop
     frame: bytes
-    is_stop: bool
     sent_ns: int
     retries: int = 0
+
+    @property
+    def is_stop(self) -> bool:
+        return isinstance(self.msg, Stop)
 
 
 class CrawlerDriver:
@@ -108,7 +133,12 @@ class CrawlerDriver:
         self._last_rx_ns: int | None = None
         self._heartbeat_period_ns = round(self.settings.heartbeat_period_s * 1e9)
         self._next_heartbeat_ns = 0
-        self._unanswered_since_ns: int | None = None  # oldest command still waiting for any answer
+        self._unanswered_since_ns: int | None = None  # since when commands have waited with no answer at all
+        self._hello_frame = b""  # the HELLO of this handshake, resent byte for byte
+        self._superseded: deque[int] = deque(maxlen=_SUPERSEDED_KEPT)
+        self._answered_in_session = False
+        self._quiet_sessions = 0  # sessions in a row that ended with no command answered
+        self._own_stop: CrawlerState | None = None  # the FAILSAFE or FAULT the crawler is in
 
     @classmethod
     def for_target(cls, target: VehicleTarget, settings: CrawlerSettings, mission: object = None) -> CrawlerDriver:
@@ -175,7 +205,8 @@ class CrawlerDriver:
 
     def stop(self) -> int:
         """Brake hard to a standstill. Supersedes every unacknowledged command and is retried until acknowledged
-        (max_retries does not apply); returns its seq, or -1 when not connected."""
+        (max_retries does not apply); returns its seq, or -1 when not connected. While a STOP is pending this is
+        that STOP (its retries go on)."""
         return self._send_command(Stop())
 
     @property
@@ -229,16 +260,24 @@ class CrawlerDriver:
     def _begin_handshake(self, why: str) -> None:
         if self.link_state is LinkState.CONNECTED:
             self.counters.link_drops += 1
+        was_session = self.link_state is LinkState.CONNECTED
         self.link_state, self.link_detail = LinkState.CONNECTING, why
         self.hello_ack = None
         self._pending = [p for p in self._pending if p.is_stop]  # a STOP still matters in the next session
         self._unanswered_since_ns = None
-        self._next_hello_ns = 0
-        self._send_hello_if_due(time.monotonic_ns())
+        self._superseded.clear()
+        self._hello_seq, self._hello_frame = self._seq, encode(Hello(PROTOCOL_MAJOR, PROTOCOL_MINOR), self._seq)
+        self._seq = (self._seq + 1) & 0xFFFF
+        now = time.monotonic_ns()
+        if was_session and not self._answered_in_session:
+            self._quiet_sessions += 1
+        backoff_s = min(self.settings.hello_resend_s * 2 ** (self._quiet_sessions - 1), MAX_HELLO_BACKOFF_S)
+        self._next_hello_ns = now + round(backoff_s * 1e9) if self._quiet_sessions else 0
+        self._send_hello_if_due(now)
 
     def _send_hello_if_due(self, now: int) -> None:
-        if now >= self._next_hello_ns:
-            self._hello_seq = self._send(Hello(PROTOCOL_MAJOR, PROTOCOL_MINOR))
+        if now >= self._next_hello_ns and self.link is not None:
+            self._write(self._hello_frame)  # the same bytes every time: an answer to any copy completes it
             self._next_hello_ns = now + round(self.settings.hello_resend_s * 1e9)
 
     def _on_hello_ack(self, ack: HelloAck) -> None:
@@ -265,6 +304,7 @@ class CrawlerDriver:
         self.limits = VehicleLimits(max_speed_mps=ack.max_speed_mps, heartbeat_timeout_s=ack.heartbeat_timeout_s)
         self.link_state, self.link_detail = LinkState.CONNECTED, ""
         self.counters.handshakes += 1
+        self._answered_in_session = False
         stop_before, self._pending = self.stop_pending, []
         if stop_before:  # a STOP from before the new session: send it again, as a new command
             self._send_command(Stop())
@@ -285,11 +325,15 @@ class CrawlerDriver:
             return -1
         seq, is_stop = self._seq, isinstance(msg, Stop)
         frame = encode(msg, seq)  # may raise ValueError: nothing sent or superseded then
-        self._pending = [p for p in self._pending if not (is_stop or not p.is_stop)]
+        if self._pending and self._pending[-1].msg == msg:
+            return self._pending[-1].seq  # asked again while the newest pending: its own retries carry on
+        superseded = [p for p in self._pending if is_stop or not p.is_stop]
+        self._superseded.extend(p.seq for p in superseded)
+        self._pending = [p for p in self._pending if p not in superseded]
         self._seq = (self._seq + 1) & 0xFFFF
         self._write(frame)
         self.last_write_mono_ns = self.last_tx_mono_ns
-        self._pending.append(_Pending(seq, frame, is_stop, self.last_write_mono_ns))
+        self._pending.append(_Pending(seq, msg, frame, self.last_write_mono_ns))
         if self._unanswered_since_ns is None:
             self._unanswered_since_ns = self.last_write_mono_ns
         return seq
@@ -297,10 +341,11 @@ class CrawlerDriver:
     def _handle(self, msg: Message, rx_ns: int) -> None:
         match msg:
             case Telemetry():
+                state = self._own_stop_state(msg)
                 self.telemetry = VehicleTelemetry(
                     t_mono_ns=rx_ns,
                     t_rx_mono_ns=rx_ns,
-                    state=_STATES[msg.state],
+                    state=_STATES[state],
                     link_ok=True,
                     position_m=msg.position_m,
                     speed_mps=msg.speed_mps,
@@ -312,13 +357,31 @@ class CrawlerDriver:
             case Ack(cmd_seq=cmd_seq):
                 self._settle(cmd_seq)
             case Nack(cmd_seq=cmd_seq):
-                self._on_nack(msg, self._settle(cmd_seq))
+                self._on_nack(msg, self._settle(cmd_seq, in_session=msg.reason != NackReason.NO_SESSION))
             case HelloAck(hello_seq=hello_seq) if (
                 hello_seq == self._hello_seq and self.link_state is LinkState.CONNECTING
             ):
                 self._on_hello_ack(msg)
             case _:
                 pass  # vehicle heartbeats only refresh the link; host-bound messages echoed back are ignored
+
+    def _own_stop_state(self, msg: Telemetry) -> CrawlerState:
+        """The crawler's state, FAULT or FAILSAFE where its flag says so; entering either is counted (in a
+        session: telemetry from before the handshake is an old session's)."""
+        state = msg.state
+        if msg.flags & TelemetryFlags.FAULT:
+            state = CrawlerState.FAULT
+        elif msg.flags & TelemetryFlags.FAILSAFE and state not in _OWN_STOPS:
+            state = CrawlerState.FAILSAFE
+        own = state if state in _OWN_STOPS else None
+        if own is not None and own != self._own_stop and self.link_state is LinkState.CONNECTED:
+            self.counters.failsafes += 1
+            why = "its fault flag: only STOP is accepted" if own is CrawlerState.FAULT else "its own stop"
+            self.last_failsafe = f"crawler in {own.name} at {msg.position_m:.2f} m ({why})"
+            log.warning("%s", self.last_failsafe)
+        if own is None or self.link_state is LinkState.CONNECTED:
+            self._own_stop = own
+        return state
 
     def _on_nack(self, nack: Nack, was_pending: _Pending | None) -> None:
         if was_pending is None or nack.reason == NackReason.STALE:
@@ -331,11 +394,17 @@ class CrawlerDriver:
                 self._pending.append(was_pending)  # resent once the new session is up
             self._begin_handshake(f"crawler on {self.url} lost its session (NO_SESSION); shaking hands again")
 
-    def _settle(self, cmd_seq: int) -> _Pending | None:
-        """Close the pending command `cmd_seq`, and older ones the vehicle has now handled or skipped."""
+    def _settle(self, cmd_seq: int, in_session: bool = True) -> _Pending | None:
+        """Close the pending command `cmd_seq`, and older ones the vehicle has now handled or skipped.
+        `in_session`: the answer came from a crawler holding the session (not a NO_SESSION)."""
         answered = next((p for p in self._pending if p.seq == cmd_seq), None)
-        if answered is None:
-            return None  # a duplicate answer, or to a command already superseded
+        if answered is None and cmd_seq not in self._superseded:
+            return None  # a duplicate answer, or one from another session
+        if in_session:
+            self._answered_in_session, self._quiet_sessions = True, 0
+        if answered is None:  # to a command superseded before the answer came: the crawler is answering
+            self._unanswered_since_ns = time.monotonic_ns() if self._pending else None
+            return None
         self._pending = [p for p in self._pending if p.seq != cmd_seq and not seq_newer(cmd_seq, p.seq)]
         self._unanswered_since_ns = min((p.sent_ns for p in self._pending), default=None)
         return answered

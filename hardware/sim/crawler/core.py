@@ -75,6 +75,7 @@ class CrawlerSim:
         self._replies: OrderedDict[int, Message] = OrderedDict()  # command seq -> the answer it got
         self._t0 = self._t_physics = now
         self._first_hello: float | None = None
+        self._session_hello: tuple[int, HelloAck] | None = None  # the HELLO that opened the session, its answer
         self._last_host_rx: float | None = None
         self._next_telemetry = self._next_heartbeat = now
 
@@ -92,7 +93,14 @@ class CrawlerSim:
                 self._first_hello = now if self._first_hello is None else self._first_hello
                 if now - self._first_hello < self.config.hello_delay_s:
                     return []  # still booting
-                return [self._hello(packet.seq, msg, now)]
+                if self.session and self._session_hello and self._session_hello[0] == packet.seq and not self._replies:
+                    # a resent copy of the HELLO that opened this session (copies arrive before the session's
+                    # first command; after one, the same seq is a restarted host's new HELLO): answer it again
+                    self.duplicates += 1
+                    return [self._session_hello[1]]
+                ack = self._hello(packet.seq, msg, now)
+                self._session_hello = (packet.seq, ack) if ack.status == HelloStatus.OK else None
+                return [ack]
             case SetSpeed() | Stop():
                 if packet.seq in self._replies:  # a retry of a command already handled: same answer, no effect
                     self.duplicates += 1
