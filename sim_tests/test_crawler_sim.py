@@ -210,3 +210,48 @@ def test_signals_exit_cleanly(start_sim, sig):
     assert sim.proc.wait(5) == 0
     assert sim.events()[-1]["event"] == "shutdown"
     assert b"Traceback" not in (sim.log.parent / "crawler.stderr").read_bytes()
+
+
+@pytest.mark.parametrize("one_way_ms", [30, 125])
+def test_a_slow_lossy_link_drives_and_stops_the_crawler(start_sim, one_way_ms):
+    """Scenario (issue 16): a radio link, up to 250 ms round trip with 1 % of frames lost each way, between the
+    host and the crawler simulator (`gridscout sim link`). Control re-sends every 50 ms, as it does in a run:
+    speeds that change, then STOP again and again. The crawler connects at the first handshake, moves at the
+    commanded speed, stops, and the host counts no unanswered command and no link drop. Before, above about
+    60 ms it never moved: each command superseded the last before its ACK came back."""
+    import threading
+
+    from gridscout.hardware.sim.link_proxy import LinkProxy
+
+    crawler_url, host_url = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    sim = start_sim("--zmq", crawler_url, "--accel", "5")
+    proxy = LinkProxy(host_url, crawler_url, delay_s=one_way_ms / 1000, loss=0.01, seed=one_way_ms)
+    stop = threading.Event()
+    forwarding = threading.Thread(target=proxy.run, args=(stop,), daemon=True)
+    forwarding.start()
+    driver = CrawlerDriver(host_url)
+    try:
+        driver.handshake(timeout_s=5.0)
+        for i in range(40):  # 2 s of control ticks: 0.5 m/s, nudged up and down as a behaviour would
+            driver.command_speed(0.5 + 0.05 * (i % 2))
+            serve(driver, 0.05)
+        assert driver.telemetry.state == VehicleState.MOVING and driver.telemetry.speed_mps > 0.4
+        asked = time.monotonic()
+        while driver.telemetry.speed_mps != 0.0 and time.monotonic() - asked < 3.0:
+            driver.stop()
+            serve(driver, 0.05)
+        assert driver.telemetry.speed_mps == 0.0, "STOP never took effect"
+        time_to_rest = time.monotonic() - asked
+        serve(driver, 1.0, until=acked(driver))
+        c = driver.counters
+        assert (c.handshakes, c.link_drops, c.unanswered, c.failsafes) == (1, 0, 0, 0), c
+        assert not driver.pending_seqs
+        # at rest within the round trip, the braking and a resend or two (lost frames)
+        assert time_to_rest < 2 * one_way_ms / 1000 + 0.5 / 2.0 + 0.6
+    finally:
+        driver.close()
+        stop.set()
+        forwarding.join(2)
+    assert proxy.up.forwarded > 50 and proxy.down.forwarded > 50
+    assert sim.stop() == 0
+    assert [c["type"] for c in sim.events("command")][-1] == "stop"

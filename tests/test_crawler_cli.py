@@ -41,3 +41,16 @@ def test_help_explains_the_stdout_contract(capsys):
     assert exc.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "first stdout line" in out and "--max-speed" in out and "--heartbeat-timeout" in out
+
+
+def test_sim_link_refuses_a_bad_address_or_loss_with_one_line(capsys):
+    """`gridscout sim link` with an address that is no tcp://host:port, or a loss of 1 or more: exit 2, our line."""
+    parser = gridscout_parser()
+    for argv, says in (
+        (["--listen", "udp://x", "--to", "tcp://127.0.0.1:5601"], "bad ZeroMQ crawler link 'udp://x'"),
+        (["--listen", "tcp://127.0.0.1:5600", "--to", "tcp://127.0.0.1:5601", "--loss", "1.5"], "0 <= loss < 1"),
+    ):
+        args = parser.parse_args(["sim", "link", *argv])
+        assert args.func(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("gridscout sim link: error:") and says in err[0]

@@ -1,9 +1,11 @@
-"""`gridscout sim`: simulators of the robot's devices: `sim crawler`, and `sim drone` / `sim rover` over MAVLink."""
+"""`gridscout sim`: simulators of the robot's devices: `sim crawler`, `sim drone` / `sim rover` over MAVLink, and
+`sim link`, a slow, lossy crawler link."""
 
 from __future__ import annotations
 
 import argparse
 
+from gridscout.hardware.sim import link_proxy
 from gridscout.hardware.sim.crawler import server as crawler_sim
 from gridscout.hardware.sim.mavlink.options import add_arguments
 
@@ -23,6 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     crawler_sim.add_arguments(crawler)
     crawler.set_defaults(func=crawler_sim.run)
+    link = devices.add_parser(
+        "link",
+        help="a slow, lossy crawler link: a ZeroMQ proxy that delays and drops frames",
+        description=link_proxy.__doc__.split("\n\n")[0].replace("\n", " "),
+        epilog="Example: gridscout sim link --listen tcp://127.0.0.1:5600 --to tcp://127.0.0.1:5601 "
+        "--delay-ms 125 --loss 0.01  (then: gridscout run --vehicle crawler:tcp://127.0.0.1:5600)",
+    )
+    link_proxy.add_arguments(link)
+    link.set_defaults(func=link_proxy.run)
     for vehicle in ("drone", "rover"):
         sim = devices.add_parser(
             vehicle,
