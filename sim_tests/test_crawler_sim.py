@@ -99,7 +99,8 @@ def test_drive_along_the_line_and_stop(start_sim):
     finally:
         driver.close()
     assert sim.stop() == 0
-    assert [(e["type"], e["seq"]) for e in sim.events("command")] == [("set_speed", go), ("stop", halt)]
+    commands = [(e["type"], e["seq"]) for e in sim.events("command")]
+    assert commands[:2] == [("set_speed", go), ("stop", halt)] and commands[2][0] == "close"  # the host's last word
     assert sim.events("hello") and len(sim.events("state")) >= 2
 
 
@@ -162,7 +163,7 @@ def test_noisy_line_accepts_only_valid_commands(start_sim):
     assert sim.proc.poll() is None, "the simulator died"
     assert sim.stop() == 0
     commands = sim.events("command")
-    assert [(c["seq"], c["speed_mps"]) for c in commands] == [*sent, (stop, 0.0)]
+    assert [(c["seq"], c["speed_mps"]) for c in commands if c["type"] != "close"] == [*sent, (stop, 0.0)]
     assert not sim.events("nack")
     errors = sim.events("link_errors")[-1]
     assert errors["crc_errors"] + errors["bad_frames"] >= 10
@@ -197,7 +198,7 @@ def test_zeromq_link_and_reconnect(start_sim):
     drive_and_stop(url, 0.4)
     drive_and_stop(url, -0.2)
     assert sim.stop() == 0
-    assert [c["type"] for c in sim.events("command")] == ["set_speed", "stop"] * 2
+    assert [c["type"] for c in sim.events("command")] == ["set_speed", "stop", "close"] * 2
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -255,3 +256,52 @@ def test_a_slow_lossy_link_drives_and_stops_the_crawler(start_sim, one_way_ms):
     assert proxy.up.forwarded > 50 and proxy.down.forwarded > 50
     assert sim.stop() == 0
     assert [c["type"] for c in sim.events("command")][-1] == "stop"
+
+
+@pytest.mark.parametrize(("minor", "closes"), [(1, True), (0, False)])
+def test_the_host_negotiates_the_crawlers_protocol_and_closes_the_session(start_sim, minor, closes):
+    """Scenario: this host (1.1) and a crawler speaking 1.1, or an older one speaking 1.0. Both drive and stop;
+    the session runs at the lower version (CRC-32 framing at 1.1), and closing the host ends a 1.1 session
+    with CLOSE, which the crawler logs."""
+    sim = start_sim("--accel", "5", "--protocol-minor", str(minor))
+    driver = CrawlerDriver(sim.url)
+    try:
+        driver.handshake()
+        assert driver.protocol == f"1.{minor}"
+        go = driver.command_speed(0.5)
+        serve(driver, 1.0, until=lambda: driver.telemetry is not None and driver.telemetry.last_cmd_seq == go)
+        assert driver.telemetry.state == VehicleState.MOVING
+        driver.stop()
+        serve(driver, 1.0, until=acked(driver))
+        assert not driver.pending_seqs and driver.decoder_counts["crc_errors"] == 0
+    finally:
+        driver.close()
+    time.sleep(0.3)
+    assert sim.stop() == 0
+    assert [c["type"] for c in sim.events("command")] == ["set_speed", "stop", *(["close"] if closes else [])]
+    assert not sim.events("link_errors")
+
+
+@pytest.mark.parametrize(
+    ("sim_args", "exit_code", "says"),
+    [
+        ((), 0, "11 of 11 checks passed"),
+        (("--protocol-minor", "0"), 0, "1.0 session: no CLOSE"),
+        (("--no-ack",), 1, "FAIL  ack echoes the command: SET_SPEED 0 seq"),
+        (("--refuse", "FAULT"), 1, "FAIL  no session before hello"),
+    ],
+    ids=["1.1", "1.0", "no-ack", "refuses"],
+)
+def test_the_conformance_mode_passes_a_good_crawler_and_names_what_a_bad_one_breaks(
+    start_sim, sim_args, exit_code, says
+):
+    """Scenario: a firmware team runs `gridscout sim crawler --conformance URL` against its device (here the
+    simulator, well-behaved at 1.1 and 1.0, or one that never answers, or refuses everything)."""
+    sim = start_sim(*sim_args)
+    result = subprocess.run(
+        [sys.executable, "-m", "gridscout.edge.cli", "sim", "crawler", "--conformance", sim.url],
+        capture_output=True, text=True, timeout=25, check=False,
+    )  # fmt: skip
+    assert result.returncode == exit_code, result.stdout + result.stderr
+    assert says in result.stdout
+    assert all(line[:6] in ("PASS  ", "FAIL  ") for line in result.stdout.splitlines()[:-1])

@@ -43,6 +43,7 @@ class Vehicle:
     def __init__(self) -> None:
         self.link = PtyLink()
         self.decoder = FrameDecoder()
+        self.wide = False
         self.answer: Callable[[Packet], list[Message]] = self.accept_hello
         self.received: list[Packet] = []
         self.seq = 0
@@ -67,7 +68,9 @@ class Vehicle:
         self.link.close()
 
     def send(self, msg: Message) -> None:
-        self.link.write(encode(msg, self.seq))
+        if isinstance(msg, HelloAck):  # both ends at 1.1 or later: CRC-32 framing from here on
+            self.wide = self.decoder.wide = msg.minor >= 1
+        self.link.write(encode(msg, self.seq, wide=self.wide))
         self.seq += 1
 
     def commands(self) -> list[Packet]:
@@ -171,7 +174,7 @@ def test_handshake_refuses_a_foreign_major(vehicle, make_driver):
         [HelloAck(2, 3, HelloStatus.MAJOR_MISMATCH, p.seq, 0.3, 2.0)] if isinstance(p.msg, Hello) else []
     )
     driver = make_driver(connect=False)
-    with pytest.raises(CrawlerError, match=r"protocol 2\.3, this driver 1\.0: major versions differ"):
+    with pytest.raises(CrawlerError, match=r"protocol 2\.3, this driver 1\.1: major versions differ"):
         driver.handshake(timeout_s=1.0)
     assert driver.link_state is LinkState.REFUSED
 

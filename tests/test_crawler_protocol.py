@@ -8,6 +8,7 @@ from cobs import cobs
 
 from gridscout.hardware.crawler.protocol import (
     Ack,
+    Close,
     CrawlerState,
     FrameDecoder,
     Heartbeat,
@@ -193,3 +194,54 @@ def test_frames_the_spec_rules_out_are_bad_frames_not_messages(msg):
     packets, decoder = decode_all(encode(msg, 9) + encode(Stop(), 10))
     assert [p.msg for p in packets] == [Stop()]
     assert decoder.bad_frames == 1 and decoder.frames == 1
+
+
+# -- protocol 1.1: CRC-32 framing, negotiated; CLOSE (issue 16) ------------------------------------------
+
+
+def test_crc32_is_the_ieee_one_with_its_test_vector():
+    from gridscout.hardware.crawler.protocol import crc32
+
+    assert crc32(b"123456789") == 0xCBF43926
+
+
+@pytest.mark.parametrize("msg", [*EVERY_MESSAGE, Close()], ids=lambda m: type(m).__name__)
+def test_every_message_round_trips_in_wide_framing(msg):
+    frame = encode(msg, 0x1234, wide=True)
+    handshake = isinstance(msg, Hello | HelloAck)
+    assert len(frame) == len(encode(msg, 0x1234)) + (0 if handshake else 2)  # CRC-32: two bytes more
+    packets, decoder = decode_all_wide(frame)
+    assert packets == [Packet(0x1234, msg)] and decoder.frames == 1
+
+
+def decode_all_wide(data: bytes) -> tuple[list[Packet], FrameDecoder]:
+    decoder = FrameDecoder(wide=True)
+    return list(decoder.feed(data)), decoder
+
+
+def test_a_session_takes_frames_of_its_own_framing_only_but_the_handshake_in_both():
+    """In a 1.1 session a CRC-16 command is refused (a damaged frame could pass CRC-16), and a 1.0 session
+    refuses CRC-32 frames; HELLO and HELLO_ACK keep CRC-16 in both, so any host can open a new session."""
+    narrow_stop, wide_stop = encode(Stop(), 1), encode(Stop(), 1, wide=True)
+    packets, decoder = decode_all_wide(narrow_stop)
+    assert packets == [] and decoder.crc_errors + decoder.bad_frames == 1
+    packets, decoder = decode_all(wide_stop)
+    assert packets == [] and decoder.crc_errors + decoder.bad_frames == 1
+    for msg in (Hello(1, 1), HelloAck(1, 1, HelloStatus.OK, 3, 0.3, 2.0)):
+        assert decode_all(encode(msg, 2, wide=True))[0] == decode_all_wide(encode(msg, 2))[0] == [Packet(2, msg)]
+
+
+def test_the_fuzzer_lets_no_damaged_command_through_the_negotiated_framing():
+    """A short run of the mutation fuzzer (`python -m gridscout.hardware.crawler.fuzz` runs 1e6 per seed)."""
+    from gridscout.hardware.crawler.fuzz import fuzz
+
+    result = fuzz(50_000, seed=7, framing="1.1")
+    assert result.accepted_commands == 0, result.line()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_million_damaged_frames_per_seed_let_no_command_through(seed):
+    from gridscout.hardware.crawler.fuzz import fuzz
+
+    assert fuzz(1_000_000, seed=seed, framing="1.1").accepted_commands == 0

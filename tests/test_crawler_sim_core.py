@@ -4,11 +4,13 @@ import pytest
 
 from gridscout.hardware.crawler.protocol import (
     Ack,
+    Close,
     CrawlerState,
     Heartbeat,
     Hello,
     HelloAck,
     HelloStatus,
+    MsgId,
     Nack,
     NackReason,
     Packet,
@@ -172,3 +174,21 @@ def test_a_resent_copy_of_the_sessions_hello_is_answered_again_and_changes_nothi
     (restarted,) = sim.handle(Packet(0, Hello()), 0.2)
     assert restarted.hello_seq == 0 and sim.target_mps == 0.0 and sim.last_cmd_seq is None
     assert [e["event"] for e in sim.events].count("hello") == 2
+
+
+def test_the_framing_is_negotiated_and_close_ends_the_session():
+    """A 1.1 crawler and a 1.1 host: wide (CRC-32) framing, and CLOSE brakes it to rest and ends the session.
+    A 1.0 host, or a crawler configured as 1.0: 1.0 framing; a 1.0 crawler ignores CLOSE (an unknown id)."""
+    sim = CrawlerSim(SimConfig(), 0.0)
+    (ack,) = sim.handle(Packet(0, Hello(1, 1)), 0.0)
+    assert ack.minor == 1 and sim.wide
+    sim.handle(Packet(1, SetSpeed(1.0)), 0.0)
+    assert sim.handle(Packet(2, Close()), 0.1) == [Ack(2, MsgId.CLOSE)]
+    assert not sim.session and sim.target_mps == 0.0 and sim.hard_brake
+    assert sim.handle(Packet(3, SetSpeed(1.0)), 0.2) == [Nack(3, MsgId.SET_SPEED, NackReason.NO_SESSION)]
+    (ack,) = sim.handle(Packet(4, Hello(1, 0)), 0.3)
+    assert not sim.wide  # a 1.0 host
+    old = CrawlerSim(SimConfig(protocol_minor=0), 0.0)
+    (ack,) = old.handle(Packet(0, Hello(1, 1)), 0.0)
+    assert ack.minor == 0 and not old.wide
+    assert old.handle(Packet(1, Close()), 0.1) == [] and old.session

@@ -17,12 +17,17 @@ On a slow link (a radio, a companion computer's ZeroMQ) answers come late, so:
 - an ACK or NACK of a command a newer one superseded still shows the crawler answering;
 - handshakes that end without a single command answered back off, doubling up to `MAX_HELLO_BACKOFF_S`.
 
+Protocol 1.1 is negotiated in the handshake: with a 1.1 crawler every frame but the handshake carries
+CRC-32 (a corrupted command passes CRC-16 about once in 65,536 damaged frames), and `close()` ends the
+session with CLOSE; a 1.0 crawler gets 1.0 framing and no CLOSE.
+
 The crawler's own FAILSAFE and FAULT (state or flag) are counted as it enters them, logged and kept in
 `last_failsafe`, so a run whose crawler stopped itself says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import deque
@@ -33,7 +38,9 @@ from gridscout.hardware.crawler.link import Link, open_link
 from gridscout.hardware.crawler.protocol import (
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
+    WIDE_MINOR,
     Ack,
+    Close,
     CrawlerState,
     FrameDecoder,
     Heartbeat,
@@ -139,6 +146,8 @@ class CrawlerDriver:
         self._answered_in_session = False
         self._quiet_sessions = 0  # sessions in a row that ended with no command answered
         self._own_stop: CrawlerState | None = None  # the FAILSAFE or FAULT the crawler is in
+        self.protocol = ""  # the session's protocol version, "1.1" or "1.0", once negotiated
+        self._wide = False  # the session's framing is 1.1's (CRC-32)
 
     @classmethod
     def for_target(cls, target: VehicleTarget, settings: CrawlerSettings, mission: object = None) -> CrawlerDriver:
@@ -183,7 +192,11 @@ class CrawlerDriver:
         return self.link_state is LinkState.CONNECTED and heard_within(self._last_rx_ns, self.settings.link_timeout_s)
 
     def close(self) -> None:
+        """End the session (CLOSE, to a 1.1 crawler: it stops and forgets the session) and close the link."""
         if self.link is not None:
+            if self.link_state is LinkState.CONNECTED and self._wide:  # CLOSE came with 1.1's framing
+                with contextlib.suppress(LinkError):  # the link is going anyway
+                    self._send(Close())
             self.link.close()
             self.link = None
         self.link_state = LinkState.CLOSED
@@ -301,6 +314,9 @@ class CrawlerDriver:
             return
         self._heartbeat_period_ns = round(period * 1e9)
         self._next_heartbeat_ns = 0
+        minor = min(ack.minor, PROTOCOL_MINOR)
+        self.protocol, self._wide = f"{PROTOCOL_MAJOR}.{minor}", minor >= WIDE_MINOR
+        self._decoder.wide = self._wide
         self.limits = VehicleLimits(max_speed_mps=ack.max_speed_mps, heartbeat_timeout_s=ack.heartbeat_timeout_s)
         self.link_state, self.link_detail = LinkState.CONNECTED, ""
         self.counters.handshakes += 1
@@ -312,7 +328,7 @@ class CrawlerDriver:
     def _send(self, msg: Message) -> int:
         seq = self._seq
         self._seq = (self._seq + 1) & 0xFFFF
-        self._write(encode(msg, seq))
+        self._write(encode(msg, seq, wide=self._wide))
         return seq
 
     def _write(self, frame: bytes) -> None:
@@ -324,7 +340,7 @@ class CrawlerDriver:
         if self.link_state is not LinkState.CONNECTED:
             return -1
         seq, is_stop = self._seq, isinstance(msg, Stop)
-        frame = encode(msg, seq)  # may raise ValueError: nothing sent or superseded then
+        frame = encode(msg, seq, wide=self._wide)  # may raise ValueError: nothing sent or superseded then
         if self._pending and self._pending[-1].msg == msg:
             return self._pending[-1].seq  # asked again while the newest pending: its own retries carry on
         superseded = [p for p in self._pending if is_stop or not p.is_stop]

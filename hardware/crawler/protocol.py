@@ -1,8 +1,10 @@
 """Crawler wire protocol (docs/crawler_protocol.md): message types, `encode` and a streaming `FrameDecoder`.
 
-A frame is COBS(header + payload + CRC) followed by 0x00. The header is `<BBH`: protocol major version,
-message id, sequence number; the CRC is CRC-16/CCITT-FALSE over header + payload, little-endian. Python
-values are SI (metres, m/s, volts, seconds); the wire carries integers (mm, mm/s, mV, ms).
+A frame is COBS(header + payload + check) followed by 0x00. The header is `<BBH`: protocol major version,
+message id, sequence number; the check is CRC-16/CCITT-FALSE over header + payload, little-endian, or in a
+session both ends opened at 1.1 or later ("wide" framing) CRC-32 for every frame but HELLO and HELLO_ACK,
+whose layout is frozen. Python values are SI (metres, m/s, volts, seconds); the wire carries integers
+(mm, mm/s, mV, ms).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import binascii
 import enum
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +20,13 @@ from typing import Any
 from cobs import cobs
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 0
+PROTOCOL_MINOR = 1
+#: the first minor with wide framing (CRC-32) and CLOSE
+WIDE_MINOR = 1
 
 HEADER = struct.Struct("<BBH")  # version major, message id, seq
 CRC = struct.Struct("<H")
+CRC32 = struct.Struct("<I")
 MAX_FRAME_BYTES = 64  # encoded size cap; longer runs without a delimiter are garbage
 SEQ_MODULO = 1 << 16
 
@@ -28,6 +34,11 @@ SEQ_MODULO = 1 << 16
 def crc16(data: bytes) -> int:
     """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no xorout); check("123456789") = 0x29B1."""
     return binascii.crc_hqx(data, 0xFFFF)
+
+
+def crc32(data: bytes) -> int:
+    """CRC-32 (IEEE 802.3, as zlib and Ethernet); check("123456789") = 0xCBF43926."""
+    return zlib.crc32(data)
 
 
 def seq_newer(a: int, b: int) -> bool:
@@ -41,6 +52,7 @@ class MsgId(enum.IntEnum):
     HEARTBEAT = 0x03
     SET_SPEED = 0x10
     STOP = 0x11
+    CLOSE = 0x12
     ACK = 0x20
     NACK = 0x21
     TELEMETRY = 0x30
@@ -111,6 +123,11 @@ class Stop:
 
 
 @dataclass(frozen=True, slots=True)
+class Close:
+    """1.1: the host ends the session (it is shutting down): the vehicle stops and forgets the session."""
+
+
+@dataclass(frozen=True, slots=True)
 class Ack:
     cmd_seq: int
     cmd_id: MsgId
@@ -138,7 +155,7 @@ class Telemetry:
         return bool(self.flags & TelemetryFlags.FAILSAFE)
 
 
-Message = Hello | HelloAck | Heartbeat | SetSpeed | Stop | Ack | Nack | Telemetry
+Message = Hello | HelloAck | Heartbeat | SetSpeed | Stop | Close | Ack | Nack | Telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +169,7 @@ class Packet:
 # ---- wire layouts: message class -> (id, struct, to-wire, from-wire) ----
 
 #: the messages an ACK or NACK may answer (HELLO is answered by HELLO_ACK)
-COMMANDS = frozenset({MsgId.SET_SPEED, MsgId.STOP})
+COMMANDS = frozenset({MsgId.SET_SPEED, MsgId.STOP, MsgId.CLOSE})
 _RESERVED_FLAGS = 0xFF & ~sum(TelemetryFlags)  # the bits no flag names (IntFlag's own ~ keeps to its members)
 
 
@@ -204,6 +221,7 @@ _LAYOUTS: dict[type, _Layout] = {
         MsgId.SET_SPEED, struct.Struct("<h"), lambda m: (_milli(m.speed_mps),), lambda v: SetSpeed(v[0] / 1000)
     ),
     Stop: _Layout(MsgId.STOP, struct.Struct("<"), lambda m: (), lambda v: Stop()),
+    Close: _Layout(MsgId.CLOSE, struct.Struct("<"), lambda m: (), lambda v: Close()),
     Ack: _Layout(MsgId.ACK, struct.Struct("<HB"), lambda m: (m.cmd_seq, m.cmd_id), lambda v: Ack(v[0], _command(v[1]))),
     Nack: _Layout(
         MsgId.NACK,
@@ -231,8 +249,14 @@ _BY_ID: dict[int, _Layout] = {layout.msg_id: layout for layout in _LAYOUTS.value
 _ANY_VERSION = {MsgId.HELLO, MsgId.HELLO_ACK}
 
 
-def encode(msg: Message, seq: int) -> bytes:
-    """One complete frame for `msg`: COBS-encoded header + payload + CRC, then the 0x00 delimiter.
+def _check(msg_id: int, wide: bool) -> tuple[struct.Struct, Callable[[bytes], int]]:
+    """The check a frame of `msg_id` carries: CRC-32 in wide framing, except for the frozen handshake."""
+    return (CRC32, crc32) if wide and msg_id not in _ANY_VERSION else (CRC, crc16)
+
+
+def encode(msg: Message, seq: int, *, wide: bool = False) -> bytes:
+    """One complete frame for `msg`: COBS-encoded header + payload + check, then the 0x00 delimiter. `wide`:
+    the session's framing is 1.1's (CRC-32).
 
     Raises ValueError when a field does not fit its wire type (e.g. a speed beyond ±32.767 m/s).
     """
@@ -241,18 +265,24 @@ def encode(msg: Message, seq: int) -> bytes:
         raw = HEADER.pack(PROTOCOL_MAJOR, layout.msg_id, seq % SEQ_MODULO) + layout.body.pack(*layout.to_wire(msg))
     except struct.error as exc:
         raise ValueError(f"{msg!r} does not fit the wire format: {exc}") from exc
-    return cobs.encode(raw + CRC.pack(crc16(raw))) + b"\x00"
+    packer, check = _check(layout.msg_id, wide)
+    return cobs.encode(raw + packer.pack(check(raw))) + b"\x00"
 
 
 class FrameDecoder:
     """Streaming decoder: `feed(bytes)` yields the `Packet`s completed so far. Never raises on input.
 
-    Counters: `frames` (valid), `crc_errors`, `bad_frames` (bad COBS, length, overlong, a field the spec rules
-    out: an unknown enum value, a charge over 100 %, a reserved flag bit, an ACK/NACK naming no command; or
-    a non-handshake frame from another major version) and `unknown_ids` (valid CRC, id not known; ignored).
+    `wide`: the session's framing is 1.1's (CRC-32 on all but the handshake); its owner sets it once the
+    handshake has negotiated it.
+
+    Counters: `frames` (valid), `crc_errors`, `bad_frames` (bad COBS, length, overlong, a field the spec
+    rules out: an unknown enum value, a charge over 100 %, a reserved flag bit, an ACK/NACK naming no
+    command; or a non-handshake frame from another major version) and `unknown_ids` (valid check, id not
+    known; ignored).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, wide: bool = False) -> None:
+        self.wide = wide
         self._buf = bytearray()
         self._overflow = False  # dropping bytes until the next delimiter
         self.frames = 0
@@ -285,8 +315,12 @@ class FrameDecoder:
         if len(raw) < HEADER.size + CRC.size:
             self.bad_frames += 1
             return None
-        body, (crc,) = raw[: -CRC.size], CRC.unpack(raw[-CRC.size :])
-        if crc16(body) != crc:
+        packer, check = _check(raw[1], self.wide)
+        if len(raw) < HEADER.size + packer.size:
+            self.bad_frames += 1
+            return None
+        body, (crc,) = raw[: -packer.size], packer.unpack(raw[-packer.size :])
+        if check(body) != crc:
             self.crc_errors += 1
             return None
         version, msg_id, seq = HEADER.unpack_from(body)

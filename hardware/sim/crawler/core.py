@@ -12,7 +12,9 @@ from typing import Any
 from gridscout.hardware.crawler.protocol import (
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
+    WIDE_MINOR,
     Ack,
+    Close,
     CrawlerState,
     Heartbeat,
     Hello,
@@ -55,6 +57,7 @@ class SimConfig:
     hello_delay_s: float = 0.0  # ... answers HELLO only this long after the first one (a slow controller boot)
     refuse: NackReason | None = None  # ... NACKs every command with this reason (a controller stuck without a session)
     ack: bool = True  # False: ... applies commands but never answers them
+    protocol_minor: int = PROTOCOL_MINOR  # 0: a 1.0 crawler (CRC-16 framing throughout, no CLOSE)
 
 
 class CrawlerSim:
@@ -70,6 +73,7 @@ class CrawlerSim:
         self.state = CrawlerState.IDLE
         self.session = False
         self.last_cmd_seq: int | None = None
+        self.wide = False  # the session's framing is 1.1's (CRC-32): both ends said so in the handshake
         self.duplicates = 0
         self.events: list[dict[str, Any]] = []
         self._replies: OrderedDict[int, Message] = OrderedDict()  # command seq -> the answer it got
@@ -86,7 +90,9 @@ class CrawlerSim:
         msg = packet.msg
         if self.config.mute:
             return []
-        if isinstance(msg, Hello | Heartbeat | SetSpeed | Stop):
+        if isinstance(msg, Close) and self.config.protocol_minor < WIDE_MINOR:
+            return []  # a 1.0 crawler does not know the id
+        if isinstance(msg, Hello | Heartbeat | SetSpeed | Stop | Close):
             self._last_host_rx = now  # any valid host frame feeds the watchdog
         match msg:
             case Hello():
@@ -101,7 +107,7 @@ class CrawlerSim:
                 ack = self._hello(packet.seq, msg, now)
                 self._session_hello = (packet.seq, ack) if ack.status == HelloStatus.OK else None
                 return [ack]
-            case SetSpeed() | Stop():
+            case SetSpeed() | Stop() | Close():
                 if packet.seq in self._replies:  # a retry of a command already handled: same answer, no effect
                     self.duplicates += 1
                     return [self._replies[packet.seq]] if self.config.ack else []
@@ -117,6 +123,7 @@ class CrawlerSim:
         self._event(now, "hello", major=hello.major, minor=hello.minor, accepted=ok)
         if ok:  # a new session: forget the old one's seqs, leave failsafe, come to rest
             self.session = True
+            self.wide = min(hello.minor, self.config.protocol_minor) >= WIDE_MINOR
             self._replies.clear()
             self.last_cmd_seq = None
             if self.state != CrawlerState.FAULT:
@@ -124,21 +131,26 @@ class CrawlerSim:
                 self.state = CrawlerState.IDLE
         return HelloAck(
             PROTOCOL_MAJOR,
-            PROTOCOL_MINOR,
+            self.config.protocol_minor,
             HelloStatus.OK if ok else HelloStatus.MAJOR_MISMATCH,
             seq,
             self.config.heartbeat_timeout_s,
             self.config.max_speed_mps,
         )
 
-    def _command(self, seq: int, cmd: SetSpeed | Stop, now: float) -> Ack | Nack:
-        cmd_id = MsgId.STOP if isinstance(cmd, Stop) else MsgId.SET_SPEED
+    def _command(self, seq: int, cmd: SetSpeed | Stop | Close, now: float) -> Ack | Nack:
+        cmd_id = _CMD_IDS[type(cmd)]
         reason = self._refusal(seq, cmd)
         if reason is not None:
             self._event(now, "nack", type=_kind(cmd), seq=seq, reason=reason.name, **self._cmd_fields(cmd))
             return Nack(seq, cmd_id, reason)
         self.last_cmd_seq = seq
-        if isinstance(cmd, Stop):
+        if isinstance(cmd, Close):  # the host is going: brake to rest, and no session until a new HELLO
+            self.target_mps, self.hard_brake = 0.0, True
+            if self.state != CrawlerState.FAULT:
+                self.state = CrawlerState.STOPPED
+            self.session = False
+        elif isinstance(cmd, Stop):
             self.target_mps, self.hard_brake, self.state = 0.0, True, CrawlerState.STOPPED
         else:
             self.target_mps, self.hard_brake = cmd.speed_mps, False
@@ -146,14 +158,14 @@ class CrawlerSim:
         self._event(now, "command", type=_kind(cmd), seq=seq, **self._cmd_fields(cmd), position_m=self.position_m)
         return Ack(seq, cmd_id)
 
-    def _refusal(self, seq: int, cmd: SetSpeed | Stop) -> NackReason | None:
+    def _refusal(self, seq: int, cmd: SetSpeed | Stop | Close) -> NackReason | None:
         if self.config.refuse is not None:
             return self.config.refuse
         if not self.session:
             return NackReason.NO_SESSION
         if self.last_cmd_seq is not None and seq_newer(self.last_cmd_seq, seq):
             return NackReason.STALE  # older than a command already applied: the newer one wins
-        if isinstance(cmd, Stop):
+        if isinstance(cmd, Stop | Close):
             return None
         if self.state == CrawlerState.FAULT:
             return NackReason.FAULT
@@ -166,7 +178,7 @@ class CrawlerSim:
         return None
 
     @staticmethod
-    def _cmd_fields(cmd: SetSpeed | Stop) -> dict[str, float]:
+    def _cmd_fields(cmd: SetSpeed | Stop | Close) -> dict[str, float]:
         return {"speed_mps": cmd.speed_mps if isinstance(cmd, SetSpeed) else 0.0}
 
     # ---- time ----
@@ -258,5 +270,8 @@ class CrawlerSim:
         self.events.append({"t_mono": now, "event": event, **rounded})
 
 
-def _kind(cmd: SetSpeed | Stop) -> str:
-    return "stop" if isinstance(cmd, Stop) else "set_speed"
+_CMD_IDS = {SetSpeed: MsgId.SET_SPEED, Stop: MsgId.STOP, Close: MsgId.CLOSE}
+
+
+def _kind(cmd: SetSpeed | Stop | Close) -> str:
+    return {SetSpeed: "set_speed", Stop: "stop", Close: "close"}[type(cmd)]

@@ -15,7 +15,7 @@ import tty
 from pathlib import Path
 
 from gridscout.hardware.crawler.link import ZmqLink
-from gridscout.hardware.crawler.protocol import FrameDecoder, Message, NackReason, encode
+from gridscout.hardware.crawler.protocol import PROTOCOL_MINOR, FrameDecoder, Message, NackReason, encode
 from gridscout.hardware.sim.crawler.core import CrawlerSim, SimConfig
 from gridscout.hardware.sim.serving import EventLog, serve_until_signalled
 
@@ -133,6 +133,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PCT",
         help="starting battery charge in percent (default 100)",
     )
+    p.add_argument(
+        "--conformance",
+        metavar="URL",
+        help="instead of simulating a crawler, check the real one at URL (a serial device, pyserial URL or "
+        "tcp://host:port) against docs/crawler_protocol.md: PASS/FAIL per check, exit 1 on a failure; it is "
+        "only ever commanded speed 0 and STOP",
+    )
     faults = p.add_argument_group("faults to rehearse (a crawler that misbehaves)")
     faults.add_argument("--mute", action="store_true", help="never answer anything, HELLO included")
     faults.add_argument(
@@ -148,6 +155,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="NACK every command with this reason (NO_SESSION: a controller that keeps losing its session)",
     )
     faults.add_argument("--no-ack", action="store_true", help="apply commands but never ACK or NACK them")
+    faults.add_argument(
+        "--protocol-minor",
+        type=int,
+        choices=range(PROTOCOL_MINOR + 1),
+        default=d.protocol_minor,
+        metavar="N",
+        help=f"speak protocol 1.N (default {d.protocol_minor}); 0: a 1.0 crawler, CRC-16 throughout and no CLOSE",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -163,6 +178,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         hello_delay_s=args.hello_delay,
         refuse=NackReason[args.refuse] if args.refuse else None,
         ack=not args.no_ack,
+        protocol_minor=args.protocol_minor,
     )
 
 
@@ -181,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the simulator until SIGTERM/SIGINT; returns the exit code."""
+    """Run the simulator until SIGTERM/SIGINT, or with --conformance check a device; returns the exit code."""
+    if args.conformance:
+        return _conformance(args.conformance)
     try:
         link = ZmqLink(args.zmq, bind=True) if args.zmq else PtyLink(args.link)
     except OSError as exc:  # LinkError included
@@ -214,7 +232,7 @@ class SimServer:
 
     def _send(self, messages: list[Message]) -> None:
         for msg in messages:
-            self.link.write(encode(msg, self._seq))
+            self.link.write(encode(msg, self._seq, wide=self.sim.wide))
             self._seq = (self._seq + 1) & 0xFFFF
 
     def step(self) -> None:
@@ -223,6 +241,7 @@ class SimServer:
         now = time.monotonic()
         for packet in self._decoder.feed(data):
             self._send(sim.handle(packet, now))
+            self._decoder.wide = sim.wide  # a HELLO may have changed the framing: for the frames after it
         if now >= self._next_tick:
             self._send(sim.tick(now))
             self._next_tick = max(self._next_tick + self._dt, now)
@@ -268,3 +287,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _conformance(url: str) -> int:
+    from gridscout.hardware.crawler.conformance import run_checks
+
+    try:
+        outcomes = run_checks(url)
+    except OSError as exc:  # LinkError included
+        print(f"crawler conformance: error: {exc}", file=sys.stderr)
+        return 2
+    failed = [o for o in outcomes if not o.passed]
+    print(
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} checks passed"
+        + (f"; failed: {failed[0].name}" if failed else "")
+    )
+    return 1 if failed else 0
