@@ -52,6 +52,6 @@ def test_a_bad_option_is_one_line_naming_it(tmp_path):
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines()[-1] == (
-        "drone-sim: error: simulator parameter 'NO_SUCH': not one it has (SYSID_THISMAV, SYSID_MYGCS, FS_GCS_ENABLE, "
-        "FS_GCS_TIMEOUT, RTL_ALT, WPNAV_SPEED)"
+        "drone-sim: error: simulator parameter 'NO_SUCH': not one it has (SYSID_THISMAV, MAV_GCS_SYSID, FS_GCS_ENABLE, "
+        "FS_GCS_TIMEOUT, RTL_ALT, WPNAV_SPEED, FS_OPTIONS)"
     )

@@ -31,8 +31,9 @@ def _free_udp_port() -> int:
 
 def test_connects_over_tcp_and_reports_the_vehicle(tmp_path):
     """Scenario: SITL-like, pre-armed and hovering in GUIDED: the driver finds the autopilot by its heartbeat,
-    names it, and reports position, attitude, mode and arming in the shared telemetry."""
-    with simulator(tmp_path) as sim:
+    names it, and reports position, attitude, mode and arming in the shared telemetry. (FS_OPTIONS 0, as the
+    crew's checklist has it: no warning.)"""
+    with simulator(tmp_path, "--param", "FS_OPTIONS=0") as sim:
         d = ready_driver(sim.url)
         run_for(d, 0.5)
         t = d.telemetry
@@ -190,11 +191,14 @@ def test_a_vehicle_that_answers_nothing_leaves_commands_unanswered_but_the_stop_
 
 
 def test_failsafe_parameters_that_are_off_are_warned_about(tmp_path):
-    with simulator(tmp_path, "--param", "FS_GCS_ENABLE=0", "--param", "SYSID_MYGCS=250") as sim:
+    """Each names the parameter as this firmware calls it (ArduPilot 4.7: MAV_GCS_SYSID), and Copter's default
+    FS_OPTIONS 16 is one of them."""
+    with simulator(tmp_path, "--param", "FS_GCS_ENABLE=0", "--param", "MAV_GCS_SYSID=250") as sim:
         d = ready_driver(sim.url)
-        run_until(d, lambda: len(d.warnings) >= 2, 3.0, "both warnings")
+        run_until(d, lambda: len(d.warnings) >= 3, 3.0, "three warnings")
         assert d.warnings[0].startswith("vehicle parameter FS_GCS_ENABLE = 0: should be not 0")
-        assert "SYSID_MYGCS = 250: should be 255" in d.warnings[1]
+        assert "MAV_GCS_SYSID = 250: should be 255" in d.warnings[1]
+        assert "FS_OPTIONS = 16: should be without bit 4" in d.warnings[2]
         d.close()
 
 

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from gridscout.hardware.mavlink.commands import CommandQueue
-from gridscout.hardware.mavlink.failsafe_params import CHECKS, ParamReader, decode_value, judge
+from gridscout.hardware.mavlink.failsafe_params import CHECKS, ParamReader, checks_for, decode_value, judge
 from gridscout.hardware.mavlink.mav import mavlink
 from gridscout.hardware.mavlink.modes import UnsupportedVehicleError, is_armed, is_autopilot, mode_name, modes_for
 from gridscout.hardware.mavlink.settings import MAV_COMP_ID_ONBOARD_COMPUTER, MavlinkSettings
@@ -126,8 +126,10 @@ def test_px4_integer_parameters_are_decoded_bytewise_and_ardupilots_as_they_are(
         ("FS_GCS_ENABLE", 1, True),
         ("FS_GCS_TIMEOUT", 30, False),
         ("FS_GCS_TIMEOUT", 5, True),
-        ("SYSID_MYGCS", 254, False),
-        ("SYSID_MYGCS", 255, True),
+        ("MAV_GCS_SYSID", 254, False),
+        ("MAV_GCS_SYSID", 255, True),
+        ("FS_OPTIONS", 16, False),  # ArduCopter's default: BRAKE counts as pilot-controlled, no failsafe
+        ("FS_OPTIONS", 0, True),
         ("COM_OF_LOSS_T", 10, False),
         ("COM_OBL_RC_ACT", 6, False),
         ("COM_OBL_RC_ACT", 5, True),
@@ -142,18 +144,21 @@ def test_failsafe_parameters_are_judged_as_the_crews_checklist_says(name, value,
 
 
 def test_a_parameter_is_read_under_either_of_its_names_and_only_a_missing_one_is_warned_about():
-    """SYSID_MYGCS is MAV_GCS_SYSID on ArduPilot master: whichever answers is judged; neither: a warning."""
+    """MAV_GCS_SYSID was SYSID_MYGCS before ArduPilot 4.7: whichever answers is judged, and named in the warning;
+    neither: a warning. FS_OPTIONS is a multicopter's only: a rover is not asked for it."""
     sent: list[str] = []
     reader = ParamReader(
-        CHECKS["ArduPilot"], px4=False, system_id=255, resend_s=0.5, max_retries=1, request=sent.append
+        checks_for("ArduPilot", "rover"), px4=False, system_id=255, resend_s=0.5, max_retries=1, request=sent.append
     )
     reader.start(0)
-    assert sent == ["FS_GCS_ENABLE", "FS_GCS_TIMEOUT", "SYSID_MYGCS", "MAV_GCS_SYSID"]
-    assert reader.on_value("MAV_GCS_SYSID", mavlink.MAV_PARAM_TYPE_INT16, 255.0) == ""
+    assert sent == ["FS_GCS_ENABLE", "FS_GCS_TIMEOUT", "MAV_GCS_SYSID", "SYSID_MYGCS"]
+    assert reader.on_value("SYSID_MYGCS", mavlink.MAV_PARAM_TYPE_INT16, 250.0).startswith(
+        "vehicle parameter SYSID_MYGCS = 250: should be 255"
+    )
     assert reader.on_value("FS_GCS_ENABLE", mavlink.MAV_PARAM_TYPE_INT8, 0.0).startswith(
         "vehicle parameter FS_GCS_ENABLE"
     )
-    assert reader.on_value("SYSID_MYGCS", mavlink.MAV_PARAM_TYPE_INT16, 1.0) is None  # answered already, as the other
+    assert reader.on_value("MAV_GCS_SYSID", mavlink.MAV_PARAM_TYPE_INT16, 1.0) is None  # answered already, as the other
     assert reader.due(int(0.5e9)) == [] and sent[4:] == ["FS_GCS_TIMEOUT"]  # resent once
     given_up = reader.due(int(1.0e9))
     assert [(c.name, c.optional) for c, _ in given_up] == [("FS_GCS_TIMEOUT", True)]

@@ -248,3 +248,14 @@ def test_relayed_traffic_comes_from_other_systems_and_components():
     acks = [m for m in out if m.get_type() == "COMMAND_ACK"]
     assert acks and all((a.target_system, a.target_component) == (255, 190) for a in acks)
     assert sim.gcs_seen == 0.05  # MAVProxy's heartbeat counts for the GCS failsafe, as on ArduPilot
+
+
+@pytest.mark.parametrize(("fs_options", "action"), [(16, None), (0, "RTL")])
+def test_copters_fs_options_16_lets_a_braked_drone_sit_out_the_gcs_failsafe(fs_options, action):
+    """As the real ArduCopter did: GridScout braked the drone, then died. With FS_OPTIONS 16 (Copter's default,
+    bit 4: continue in pilot-controlled modes) it stayed in BRAKE with no failsafe; with 0 it went RTL."""
+    sim = MavVehicleSim(MavSimConfig(gcs_timeout_s=2.0, fs_options=fs_options), 0.0)
+    run(sim, 0.0, 2.0, feed=lambda: [heartbeat(), velocity(0.0, 4.0)])
+    set_mode(sim, "BRAKE", 2.0)
+    run(sim, 2.0, 10.0, feed=list)  # the companion is gone
+    assert sim.mode == (action or "BRAKE") and sim.params["FS_OPTIONS"] == fs_options

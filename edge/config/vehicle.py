@@ -98,7 +98,7 @@ class MavlinkVehicle(VehicleCommon):
         _MAV.system_id,
         ge=1,
         le=255,
-        description="GridScout's MAVLink system id: the autopilot's GCS failsafe counts heartbeats from SYSID_MYGCS "
+        description="GridScout's MAVLink system id: the autopilot's GCS failsafe counts heartbeats from MAV_GCS_SYSID "
         "(255 by default), so keep the two equal",
     )
     component_id: int = Field(

@@ -4,7 +4,7 @@ Not threaded, like every driver: the owner calls `service(timeout_s)` in its loo
 link; the rest happens in `service`:
 
 - Our heartbeat goes out at `heartbeat_period_s` (1 Hz) as MAV_TYPE_GCS from `system_id` (255): ArduPilot's
-  GCS failsafe counts heartbeats from SYSID_MYGCS (255 by default) whatever their type, and PX4 counts a
+  GCS failsafe counts heartbeats from MAV_GCS_SYSID (255 by default) whatever their type, and PX4 counts a
   GCS link by MAV_TYPE_GCS. So when this process dies, the autopilot's own failsafe takes over.
 - The first autopilot HEARTBEAT names the vehicle; its modes come from pymavlink's tables (`modes.py`).
   The driver asks for its streams (MAV_CMD_SET_MESSAGE_INTERVAL), reads its failsafe parameters
@@ -35,7 +35,7 @@ from gridscout.control.geodesy import distance_m
 from gridscout.control.mission import Mission, velocity_setpoint
 from gridscout.control.vehicle import VehicleLimits, VehicleState, VehicleTelemetry
 from gridscout.hardware.mavlink.commands import Answer, CommandQueue, PendingCommand
-from gridscout.hardware.mavlink.failsafe_params import CHECKS, ParamReader
+from gridscout.hardware.mavlink.failsafe_params import ParamReader, checks_for
 from gridscout.hardware.mavlink.link import open_connection
 from gridscout.hardware.mavlink.mav import (
     POSITION_MASK,
@@ -444,7 +444,7 @@ class MavlinkDriver:
         if self.modes is None and is_target_autopilot(hb, src, s.target_system):
             self._found_autopilot(hb, src)
         elif src[0] == s.system_id and src[1] != s.component_id:
-            # ArduPilot's GCS failsafe counts any heartbeat from SYSID_MYGCS, whichever component sent it
+            # ArduPilot's GCS failsafe counts any heartbeat from MAV_GCS_SYSID, whichever component sent it
             self._warn(
                 f"system {src[0]} component {src[1]} ({enum_name('MAV_TYPE', hb.type).removeprefix('MAV_TYPE_')}, "
                 "e.g. MAVProxy) shares GridScout's system id: its heartbeats also hold off the vehicle's GCS "
@@ -506,7 +506,8 @@ class MavlinkDriver:
         assert self.modes is not None
         s = self.settings
         self._params = ParamReader(
-            CHECKS[self.modes.autopilot_name], px4=self.modes.px4, system_id=s.system_id, resend_s=s.ack_timeout_s,
+            checks_for(self.modes.autopilot_name, self.modes.family), px4=self.modes.px4, system_id=s.system_id,
+            resend_s=s.ack_timeout_s,
             max_retries=s.max_retries, request=self._request_param,
         )  # fmt: skip
         self._params.start(time.monotonic_ns())

@@ -35,8 +35,10 @@ class ParamCheck:
     ok: Callable[[float, int], bool]
     #: an older firmware may lack it: no answer is then a note, not a warning
     optional: bool = False
-    #: the same parameter under another firmware's name (the first to answer is judged)
+    #: the same parameter under another firmware's name (the first to answer is judged, and named)
     aliases: tuple[str, ...] = ()
+    #: only for this vehicle family ("copter" or "rover"); None: every one
+    family: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -52,10 +54,18 @@ CHECKS: dict[str, tuple[ParamCheck, ...]] = {
         ParamCheck("FS_GCS_ENABLE", "not 0 (1: RTL, or the vehicle's own RTL/SmartRTL/Land/Hold)", lambda v, _: v != 0),
         ParamCheck("FS_GCS_TIMEOUT", "at most 10 s (default 5)", lambda v, _: 0 < v <= 10, optional=True),
         ParamCheck(
-            "SYSID_MYGCS",
+            "MAV_GCS_SYSID",
             "{system_id}, GridScout's vehicle.system_id, or its heartbeats do not hold off the GCS failsafe",
             lambda v, system_id: int(v) == system_id,
-            aliases=("MAV_GCS_SYSID",),  # its name on ArduPilot master
+            aliases=("SYSID_MYGCS",),  # its name before ArduPilot 4.7
+        ),
+        ParamCheck(
+            "FS_OPTIONS",
+            'without bit 4 (16, "continue in pilot-controlled modes"): with it, a drone GridScout has braked '
+            "counts as flown by its pilot and stays in BRAKE when GridScout dies",
+            lambda v, _: not int(v) & 16,
+            optional=True,
+            family="copter",
         ),
     ),
     "PX4": (
@@ -76,11 +86,17 @@ def decode_value(px4: bool, param_type: int, value: float) -> float:
     return value
 
 
-def judge(check: ParamCheck, value: float, system_id: int) -> str:
-    """'' when `value` is as the crew should have it, else a warning naming the parameter and what is wanted."""
+def judge(check: ParamCheck, value: float, system_id: int, name: str | None = None) -> str:
+    """'' when `value` is as the crew should have it, else a warning naming the parameter (as `name`, the name
+    the firmware answered to, when given) and what is wanted."""
     if check.ok(value, system_id):
         return ""
-    return f"{check.name} = {value:g}: should be {check.wanted_for(system_id)}"
+    return f"{name or check.name} = {value:g}: should be {check.wanted_for(system_id)}"
+
+
+def checks_for(autopilot: str, family: str) -> tuple[ParamCheck, ...]:
+    """The checks of `autopilot` ("ArduPilot", "PX4") that apply to a vehicle of `family` ("copter", "rover")."""
+    return tuple(c for c in CHECKS[autopilot] if c.family in (None, family))
 
 
 class ParamReader:
@@ -116,7 +132,7 @@ class ParamReader:
         self._done.add(check.name)
         value = decode_value(self._px4, param_type, value)
         self.values[name] = value
-        problem = judge(check, value, self._system_id)
+        problem = judge(check, value, self._system_id, name)
         return f"vehicle parameter {problem}" if problem else ""
 
     def due(self, now_ns: int) -> list[tuple[ParamCheck, str]]:

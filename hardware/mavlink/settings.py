@@ -15,7 +15,7 @@ class MavlinkSettings:
 
     #: serial links only (a ?baud= in the URI wins)
     baud: int = 57600
-    #: ours; ArduPilot's GCS failsafe listens for SYSID_MYGCS, 255 by default
+    #: ours; ArduPilot's GCS failsafe listens for MAV_GCS_SYSID, 255 by default
     system_id: int = 255
     component_id: int = MAV_COMP_ID_ONBOARD_COMPUTER
     #: the autopilot's system id; 0: the first autopilot heard

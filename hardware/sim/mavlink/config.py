@@ -39,8 +39,11 @@ class MavSimConfig:
     #: FS_GCS_ENABLE (0: off) and FS_GCS_TIMEOUT
     gcs_failsafe: bool = True
     gcs_timeout_s: float = 5.0
-    #: SYSID_MYGCS: the system whose heartbeats hold the failsafe off
+    #: MAV_GCS_SYSID (SYSID_MYGCS before ArduPilot 4.7): the system whose heartbeats hold the failsafe off
     gcs_system_id: int = 255
+    #: a drone's FS_OPTIONS: ArduCopter's default 16 (bit 4) lets a GCS failsafe pass over a drone in a
+    #: pilot-controlled mode, BRAKE and LOITER included (as the real firmware did)
+    fs_options: int = 16
     system_id: int = 1
     battery_pct: float = 100.0
     gps_noise_m: float = 0.0

@@ -14,7 +14,9 @@ What it does, as ArduPilot documents it for Copter and Rover:
   speed), BRAKE (Copter: a hard stop), LOITER / HOLD (stop and stay), RTL (climb to RTL_ALT, fly home, land
   and disarm; a rover drives home and holds), LAND. Setpoints outside GUIDED are ignored, as ArduPilot does.
 - A velocity setpoint older than `setpoint_timeout_s` (3 s) is dropped: it stops.
-- GCS failsafe: armed, FS_GCS_ENABLE set, and no HEARTBEAT from system SYSID_MYGCS for FS_GCS_TIMEOUT
+- GCS failsafe: armed, FS_GCS_ENABLE set, and no HEARTBEAT from system MAV_GCS_SYSID for FS_GCS_TIMEOUT
+  (ArduPilot 4.7's name; SYSID_MYGCS before); a drone whose FS_OPTIONS has bit 4 (16, Copter's default)
+  in a pilot-controlled mode (BRAKE, LOITER) lets it pass, as the real firmware does
   seconds (after one was seen): RTL (a rover: HOLD), with a STATUSTEXT; cleared when heartbeats return.
 - COMMAND_LONG is answered with COMMAND_ACK: a mode it does not simulate, a mode `refuse_modes` lists,
   RTL without a home, a take-off outside GUIDED or disarmed, a command it does not know: each refused
@@ -47,6 +49,9 @@ ON_GROUND_M = 0.05
 DEDUPE_WINDOW_S = 1.0
 #: bytes in one STATUSTEXT's text
 TEXT_CHUNK = 50
+#: FS_OPTIONS bit 4: on a GCS failsafe, continue in pilot-controlled modes (ArduCopter counts BRAKE among them)
+FS_OPTION_CONTINUE_PILOT = 16
+PILOT_MODES = frozenset({"BRAKE", "LOITER"})
 #: with `relayed`: how often the other ground station's traffic comes
 RELAY_PERIOD_S = 0.2
 
@@ -55,12 +60,14 @@ def parameters(config: MavSimConfig) -> dict[str, float]:
     """The simulator's parameters, as ArduPilot names them, with the config's values."""
     values = {
         "SYSID_THISMAV": float(config.system_id),
-        "SYSID_MYGCS": float(config.gcs_system_id),
+        "MAV_GCS_SYSID": float(config.gcs_system_id),
         "FS_GCS_ENABLE": 1.0 if config.gcs_failsafe else 0.0,
         "FS_GCS_TIMEOUT": config.gcs_timeout_s,
         "RTL_ALT": config.rtl_alt_m * 100,  # cm, as Copter has it
         "WPNAV_SPEED": config.wp_speed_mps * 100,  # cm/s
     }
+    if config.vehicle == "drone":
+        values["FS_OPTIONS"] = float(config.fs_options)
     for name, value in config.params:
         if name not in values:
             raise ValueError(f"simulator parameter {name!r}: not one it has ({', '.join(values)})")
@@ -128,7 +135,7 @@ class MavVehicleSim:
         """Answer one message; returns the replies (pymavlink message objects)."""
         kind = msg.get_type()
         if kind == "HEARTBEAT":
-            if msg.get_srcSystem() == int(self.params["SYSID_MYGCS"]):
+            if msg.get_srcSystem() == int(self.params["MAV_GCS_SYSID"]):
                 self.gcs_seen = now
                 if self.in_failsafe:
                     self.in_failsafe = False
@@ -425,6 +432,8 @@ class MavVehicleSim:
         silent = now - self.gcs_seen
         if silent <= p["FS_GCS_TIMEOUT"]:
             return []
+        if int(p.get("FS_OPTIONS", 0)) & FS_OPTION_CONTINUE_PILOT and self.mode in PILOT_MODES:
+            return []  # "continue if in pilot-controlled modes": the drone stays as it is
         self.in_failsafe = True
         action = self.failsafe_action if self.config.home_set or self.failsafe_action != "RTL" else "LAND"
         self._event(now, "failsafe", kind="gcs", silent_s=round(silent, 3), action=action, position=self._where())
@@ -534,7 +543,7 @@ class MavVehicleSim:
             return []
         self._next_relay = now + RELAY_PERIOD_S
         m, out = mavlink, []
-        gcs = (int(self.params["SYSID_MYGCS"]), m.MAV_COMP_ID_MISSIONPLANNER)
+        gcs = (int(self.params["MAV_GCS_SYSID"]), m.MAV_COMP_ID_MISSIONPLANNER)
         if now >= self._next_relay_heartbeat:
             self._next_relay_heartbeat = now + 1.0 / HEARTBEAT_HZ
             me = self.config.system_id
