@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 WGS84_A = 6_378_137.0
 WGS84_F = 1.0 / 298.257223563
 _B = WGS84_A * (1.0 - WGS84_F)  # semi-minor axis
+#: the mean radius (2a + b) / 3, for the great circle of nearly antipodal points
+MEAN_RADIUS_M = (2 * WGS84_A + _B) / 3
 _E2 = WGS84_F * (2.0 - WGS84_F)  # first eccentricity squared
 
 
@@ -148,20 +150,33 @@ def _vincenty_inverse(lat1: float, lon1: float, lat2: float, lon2: float) -> tup
     return distance, bearing % 360.0
 
 
+def _great_circle(lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
+    """(distance_m, initial bearing in degrees) on the sphere of WGS84's mean radius: within 0.5 % of the
+    ellipsoid's, for the nearly antipodal points Vincenty's iteration cannot solve."""
+    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    distance = 2 * MEAN_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    y = math.sin(dl) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return distance, math.degrees(math.atan2(y, x)) % 360.0
+
+
+def _inverse(lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float]:
+    d, b = _vincenty_inverse(lat1, lon1, lat2, lon2)
+    return _great_circle(lat1, lon1, lat2, lon2) if math.isnan(d) else (d, b)
+
+
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Geodesic distance in metres between two points on the WGS84 ellipsoid (degrees in)."""
-    d, _ = _vincenty_inverse(lat1, lon1, lat2, lon2)
-    if math.isnan(d):
-        raise ValueError(f"no geodesic found between ({lat1}, {lon1}) and ({lat2}, {lon2}): nearly antipodal")
-    return d
+    """Geodesic distance in metres between two points on the WGS84 ellipsoid (degrees in); for nearly antipodal
+    points, where the ellipsoid's iteration does not converge, the great circle's (a vehicle half the world
+    from its mission is refused, not a crash)."""
+    return _inverse(lat1, lon1, lat2, lon2)[0]
 
 
 def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Initial bearing of the geodesic from point 1 to point 2, degrees clockwise from true north, in [0, 360)."""
-    d, b = _vincenty_inverse(lat1, lon1, lat2, lon2)
-    if math.isnan(d):
-        raise ValueError(f"no geodesic found between ({lat1}, {lon1}) and ({lat2}, {lon2}): nearly antipodal")
-    return b
+    """Initial bearing of the geodesic from point 1 to point 2, degrees clockwise from true north, in [0, 360)
+    (the great circle's for nearly antipodal points)."""
+    return _inverse(lat1, lon1, lat2, lon2)[1]
 
 
 def _on_segment(x: float, y: float, a: tuple[float, float], b: tuple[float, float], tol: float) -> bool:

@@ -181,3 +181,15 @@ def test_segment_crosses_polygon(a, b, crosses):
 def test_distance_to_boundary(x, y, distance):
     """Inside or out, the distance to the nearest edge (the notch's vertex included)."""
     assert distance_to_boundary(x, y, CONCAVE) == pytest.approx(distance)
+
+
+def test_nearly_antipodal_points_get_the_great_circle_not_an_error():
+    """Issue 16: an antipodal mission crashed the vehicle process ('no geodesic found') four times. Vincenty's
+    iteration does not converge there; the great circle is within 0.5 % and the driver then refuses the vehicle."""
+    from gridscout.control.geodesy import _vincenty_inverse
+
+    a, b = (0.0, 0.0), (0.5, 179.7)
+    assert math.isnan(_vincenty_inverse(*a, *b)[0])  # the case that crashed
+    d = distance_m(*a, *b)
+    assert d == pytest.approx(20_000_000, rel=0.01)
+    assert 0.0 <= bearing_deg(*a, *b) < 360.0
