@@ -192,3 +192,21 @@ def test_the_framing_is_negotiated_and_close_ends_the_session():
     (ack,) = old.handle(Packet(0, Hello(1, 1)), 0.0)
     assert ack.minor == 0 and not old.wide
     assert old.handle(Packet(1, Close()), 0.1) == [] and old.session
+
+
+def test_faults_to_rehearse_fault_at_start_and_a_timed_outage():
+    """A crawler in FAULT from power-on refuses speeds but takes STOP; a deaf outage (from its first session)
+    hears nothing, so its failsafe fires; a mute one says nothing but still obeys."""
+    sim = session(SimConfig(fault_at_start=True))
+    assert sim.state == CrawlerState.FAULT
+    assert sim.handle(Packet(1, SetSpeed(0.5)), 0.0) == [Nack(1, MsgId.SET_SPEED, NackReason.FAULT)]
+    assert sim.handle(Packet(2, Stop()), 0.0) == [Ack(2, MsgId.STOP)]
+    deaf = session(SimConfig(outage=("deaf", 1.0, 1.0)))
+    deaf.handle(Packet(1, SetSpeed(0.5)), 0.0)
+    run(deaf, 0.0, 1.5)  # heartbeats fed, but from 1.0 s it hears none
+    assert deaf.state == CrawlerState.FAILSAFE
+    assert deaf.handle(Packet(2, Stop()), 1.6) == []  # still deaf
+    assert deaf.handle(Packet(3, Stop()), 2.1) == [Ack(3, MsgId.STOP)]  # the outage is over
+    mute = session(SimConfig(outage=("mute", 0.2, 1.0)))
+    assert mute.handle(Packet(1, SetSpeed(0.5)), 0.5) == [] and mute.target_mps == 0.5
+    assert mute.tick(0.6) == [] and mute.tick(1.3)  # telemetry again once it is over

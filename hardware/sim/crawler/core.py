@@ -58,6 +58,10 @@ class SimConfig:
     refuse: NackReason | None = None  # ... NACKs every command with this reason (a controller stuck without a session)
     ack: bool = True  # False: ... applies commands but never answers them
     protocol_minor: int = PROTOCOL_MINOR  # 0: a 1.0 crawler (CRC-16 framing throughout, no CLOSE)
+    fault_at_start: bool = False  # ... sits in FAULT from power-on (only STOP is accepted)
+    #: ... has one outage: (kind, start, seconds), start counted from its first session; kind "mute" (sends
+    #: nothing), "deaf" (hears nothing: its failsafe fires) or "silent" (both), as a flaky radio would
+    outage: tuple[str, float, float] | None = None
 
 
 class CrawlerSim:
@@ -70,7 +74,7 @@ class CrawlerSim:
         self.target_mps = 0.0
         self.hard_brake = False
         self.battery_pct = config.battery_pct
-        self.state = CrawlerState.IDLE
+        self.state = CrawlerState.FAULT if config.fault_at_start else CrawlerState.IDLE
         self.session = False
         self.last_cmd_seq: int | None = None
         self.wide = False  # the session's framing is 1.1's (CRC-32): both ends said so in the handshake
@@ -79,6 +83,7 @@ class CrawlerSim:
         self._replies: OrderedDict[int, Message] = OrderedDict()  # command seq -> the answer it got
         self._t0 = self._t_physics = now
         self._first_hello: float | None = None
+        self._first_session: float | None = None
         self._session_hello: tuple[int, HelloAck] | None = None  # the HELLO that opened the session, its answer
         self._last_host_rx: float | None = None
         self._next_telemetry = self._next_heartbeat = now
@@ -87,9 +92,20 @@ class CrawlerSim:
 
     def handle(self, packet: Packet, now: float) -> list[Message]:
         """Answer one message from the host; returns the replies to send."""
-        msg = packet.msg
-        if self.config.mute:
+        if self.config.mute or self._in_outage(now, "deaf"):
             return []
+        replies = self._handle(packet, now)
+        return [] if self._in_outage(now, "mute") else replies
+
+    def _in_outage(self, now: float, side: str) -> bool:
+        """In the configured outage, on `side` ("mute": not sending, "deaf": not hearing)."""
+        o = self.config.outage
+        if o is None or self._first_session is None or o[0] not in (side, "silent"):
+            return False
+        return o[1] <= now - self._first_session < o[1] + o[2]
+
+    def _handle(self, packet: Packet, now: float) -> list[Message]:
+        msg = packet.msg
         if isinstance(msg, Close) and self.config.protocol_minor < WIDE_MINOR:
             return []  # a 1.0 crawler does not know the id
         if isinstance(msg, Hello | Heartbeat | SetSpeed | Stop | Close):
@@ -123,6 +139,7 @@ class CrawlerSim:
         self._event(now, "hello", major=hello.major, minor=hello.minor, accepted=ok)
         if ok:  # a new session: forget the old one's seqs, leave failsafe, come to rest
             self.session = True
+            self._first_session = now if self._first_session is None else self._first_session
             self.wide = min(hello.minor, self.config.protocol_minor) >= WIDE_MINOR
             self._replies.clear()
             self.last_cmd_seq = None
@@ -191,7 +208,7 @@ class CrawlerSim:
             self._t_physics += dt
             self.step(dt, self._t_physics)
         self._watchdog(now)
-        if self.config.mute:
+        if self.config.mute or self._in_outage(now, "mute"):
             return []
         out: list[Message] = []
         if now >= self._next_telemetry:

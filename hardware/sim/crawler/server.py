@@ -155,6 +155,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="NACK every command with this reason (NO_SESSION: a controller that keeps losing its session)",
     )
     faults.add_argument("--no-ack", action="store_true", help="apply commands but never ACK or NACK them")
+    faults.add_argument("--fault-at-start", action="store_true", help="sit in FAULT from power-on (only STOP accepted)")
+    faults.add_argument(
+        "--outage",
+        type=_outage,
+        metavar="KIND:START:SECONDS",
+        help="one outage, START seconds after the first session began, SECONDS long: mute (sends nothing), deaf "
+        "(hears nothing, so its failsafe fires) or silent (both); e.g. deaf:5:2.5",
+    )
     faults.add_argument(
         "--protocol-minor",
         type=int,
@@ -179,7 +187,22 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         refuse=NackReason[args.refuse] if args.refuse else None,
         ack=not args.no_ack,
         protocol_minor=args.protocol_minor,
+        fault_at_start=args.fault_at_start,
+        outage=args.outage,
     )
+
+
+def _outage(text: str) -> tuple[str, float, float]:
+    kind, start, seconds = [*text.split(":"), "", ""][:3]
+    try:
+        window = float(start), float(seconds)
+    except ValueError:
+        window = (-1.0, -1.0)
+    if kind not in ("mute", "deaf", "silent") or window[0] < 0 or window[1] <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected KIND:START:SECONDS, KIND mute, deaf or silent, e.g. deaf:5:2.5"
+        )
+    return kind, *window
 
 
 def build_parser() -> argparse.ArgumentParser:
