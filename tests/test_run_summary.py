@@ -101,3 +101,13 @@ def test_refusals_at_shutdown_keep_their_names_from_the_last_heartbeat():
     )
     assert merged.refusals == {"MAV_RESULT_DENIED": 2, "MAV_RESULT_FAILED": 1}
     assert report().with_counts({"refusals": 2.0}).refusals == {"unknown": 2}
+
+
+def test_a_link_that_dropped_and_came_back_is_named_first_when_the_run_failed():
+    """Issue 16: a crawler silent for 2.5 s, then a good reconnect, failed as "left 1 commands unanswered", which
+    is not what happened. A drop alone fails nothing; with another failure, the drop comes first."""
+    drop = "crawler on /dev/ttyUSB0 silent for 2.1 s; shaking hands again"
+    s = summary(report(link_drops=1, last_link_drop=drop, unanswered=1))
+    assert s.failures[0] == f"vehicle {URI} lost its link 1 times and came back (latest: {drop})"
+    assert "unanswered" in s.failures[1]
+    assert summary(report(link_drops=1, last_link_drop=drop)).ok

@@ -210,6 +210,7 @@ class Vehicle:
                 heartbeat_timeout_s=limits.heartbeat_timeout_s if limits else None,
                 failsafes=c.failsafes,
                 last_failsafe=d.last_failsafe,
+                last_link_drop=d.last_link_drop,
                 warnings=tuple(d.warnings),
             )
         )

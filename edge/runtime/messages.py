@@ -195,6 +195,8 @@ class VehicleStatus(Message, frozen=True):
     #: times the vehicle left the driver's control unasked (a MAVLink vehicle's failsafe, its crew), and the latest
     failsafes: int = 0
     last_failsafe: str = ""
+    #: why the latest connected link was lost (it may have come back since)
+    last_link_drop: str = ""
     #: what the driver found wrong with the vehicle's set-up (an autopilot failsafe parameter that is off)
     warnings: tuple[str, ...] = ()
 

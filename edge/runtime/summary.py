@@ -34,6 +34,7 @@ class VehicleReport:
     last_refusal: str = ""
     failsafes: int = 0
     last_failsafe: str = ""
+    last_link_drop: str = ""
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -68,6 +69,14 @@ class VehicleReport:
             out.append(f"vehicle {self.uri} refused {sum(refused.values())} commands ({reasons})")
         if self.unanswered:
             out.append(f"vehicle {self.uri} left {self.unanswered} commands unanswered (acknowledges nothing?)")
+        if out and self.link_drops and self.connected_once and self.link == "CONNECTED":
+            # the link came back, but something failed: the drop comes first, it is what happened
+            lines = [line for line in out if "left GridScout's control" in line]
+            dropped = (
+                f"vehicle {self.uri} lost its link {self.link_drops} times and came back (latest: "
+                f"{self.last_link_drop or 'unknown'})"
+            )
+            out = lines + [dropped] + [line for line in out if line not in lines]
         return out
 
     def format(self) -> str:

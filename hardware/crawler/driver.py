@@ -129,6 +129,7 @@ class CrawlerDriver:
         self.last_write_mono_ns = 0  # latest STOP / SET_SPEED bytes handed to the link
         self.warnings: list[str] = []  # the crawler announces its limits; nothing to check
         self.last_failsafe = ""  # its FAILSAFE state is in its telemetry
+        self.last_link_drop = ""
         self.last_tx_mono_ns = 0  # latest frame of any kind (heartbeats included)
         self._decoder = FrameDecoder()
         self._t0_ns = time.monotonic_ns()
@@ -273,6 +274,7 @@ class CrawlerDriver:
     def _begin_handshake(self, why: str) -> None:
         if self.link_state is LinkState.CONNECTED:
             self.counters.link_drops += 1
+            self.last_link_drop = why
         was_session = self.link_state is LinkState.CONNECTED
         self.link_state, self.link_detail = LinkState.CONNECTING, why
         self.hello_ack = None

@@ -119,6 +119,7 @@ class MavlinkDriver:
         self.warnings: list[str] = []
         #: the latest time the vehicle left our modes unasked, described ('GUIDED -> RTL: GCS failsafe')
         self.last_failsafe = ""
+        self.last_link_drop = ""
         self.modes: VehicleModes | None = None
         self.mode: str | None = None
         self.armed: bool | None = None
@@ -294,6 +295,7 @@ class MavlinkDriver:
         except OSError as exc:  # LinkError included
             if self.link_state is LinkState.CONNECTED:
                 self.counters.link_drops += 1
+                self.last_link_drop = f"MAVLink link {self.url}: {exc}"
             if isinstance(exc, LinkError):
                 raise
             raise LinkError(f"MAVLink link {self.url}: {exc}") from exc
@@ -667,6 +669,7 @@ class MavlinkDriver:
             return
         if self.link_state is LinkState.CONNECTED:
             self.counters.link_drops += 1
+            self.last_link_drop = f"no HEARTBEAT from the vehicle on {self.url} for {(now - last) / 1e9:.1f} s"
             self.link_state = LinkState.CONNECTING
             self._commands.clear(keep_stop=True)
             log.warning("no HEARTBEAT from the vehicle for %.1f s: link lost", (now - last) / 1e9)

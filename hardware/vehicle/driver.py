@@ -84,6 +84,8 @@ class VehicleDriver(Protocol):
     warnings: list[str]
     #: the latest time the vehicle left the driver's control unasked, described; empty when it never did
     last_failsafe: str
+    #: why the latest connected link was lost (it may have come back since)
+    last_link_drop: str
 
     def connect(self) -> None:
         """Open the link and start the handshake; returns at once. Raises LinkError when it cannot open."""
