@@ -16,10 +16,10 @@ from gridscout.hardware.vehicle.driver import LinkState
 from tests.mavlink_sim import HOME, ready_driver, run_for, run_until, simulator
 
 
-def test_behind_mavproxy_the_autopilot_is_component_1_and_acks_for_mavproxy_are_not_ours(tmp_path):
-    """`--relayed`: MAVProxy's GCS heartbeat (255/190), a gimbal's and ADS-B's, and 5 DENIED DO_SET_MODE ACKs a
-    second addressed to MAVProxy. The simulator misses our first BRAKE; the DENIED meant for MAVProxy must not
-    count as its answer: our resend is accepted."""
+def test_behind_mavproxy_the_autopilot_is_component_1_and_acks_for_mavproxy_are_not_ours(tmp_path, caplog):
+    """`--relayed`: MAVProxy's GCS heartbeat (255/230, as on ArduPilot SITL), a gimbal's and ADS-B's, and 5 DENIED
+    DO_SET_MODE ACKs a second addressed to MAVProxy. The simulator misses our first BRAKE; the DENIED meant for
+    MAVProxy must not count as its answer: our resend is accepted."""
     with simulator(tmp_path, "--relayed", "--drop-commands", "1") as sim:
         d = ready_driver(sim.url)
         assert d.target == (1, 1)
@@ -27,7 +27,10 @@ def test_behind_mavproxy_the_autopilot_is_component_1_and_acks_for_mavproxy_are_
         run_until(d, lambda: not d.stop_pending, 3.0, "the STOP acknowledged")
         run_for(d, 0.3)
         assert d.take_refusals() == [] and d.mode == "BRAKE" and d.counters.retries == 1
-        assert any("component 190 (GCS, e.g. MAVProxy) shares GridScout's system id" in w for w in d.warnings)
+        shared = [w for w in d.warnings if "component 230 (GCS, e.g. MAVProxy) shares GridScout's system id" in w]
+        run_for(d, 2.2)  # two more of MAVProxy's heartbeats: the warning is logged once, not every second
+        logged = [r for r in caplog.records if "shares GridScout's system id" in r.getMessage()]
+        assert len(shared) == 1 and len(logged) == 1
         d.close()
         assert [c["confirmation"] for c in sim.commands("DO_SET_MODE")] == [1]
 

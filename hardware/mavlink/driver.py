@@ -532,8 +532,9 @@ class MavlinkDriver:
             self.limits = VehicleLimits(max_speed_mps=self.settings.max_speed_mps, heartbeat_timeout_s=value)
 
     def _warn(self, text: str) -> None:
-        log.warning("%s", text)
+        """Log and keep a warning once (a shared system id is seen in every heartbeat: it was logged every second)."""
         if text not in self.warnings:
+            log.warning("%s", text)
             self.warnings.append(text)
 
     def _on_answer(self, answer: Answer) -> None:

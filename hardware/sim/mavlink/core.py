@@ -52,6 +52,8 @@ TEXT_CHUNK = 50
 #: FS_OPTIONS bit 4: on a GCS failsafe, continue in pilot-controlled modes (ArduCopter counts BRAKE among them)
 FS_OPTION_CONTINUE_PILOT = 16
 PILOT_MODES = frozenset({"BRAKE", "LOITER"})
+#: MAVProxy's own component id, as it speaks on ArduPilot SITL (not MISSIONPLANNER's 190)
+MAVPROXY_COMPONENT = 230
 #: with `relayed`: how often the other ground station's traffic comes
 RELAY_PERIOD_S = 0.2
 
@@ -543,7 +545,7 @@ class MavVehicleSim:
             return []
         self._next_relay = now + RELAY_PERIOD_S
         m, out = mavlink, []
-        gcs = (int(self.params["MAV_GCS_SYSID"]), m.MAV_COMP_ID_MISSIONPLANNER)
+        gcs = (int(self.params["MAV_GCS_SYSID"]), MAVPROXY_COMPONENT)
         if now >= self._next_relay_heartbeat:
             self._next_relay_heartbeat = now + 1.0 / HEARTBEAT_HZ
             me = self.config.system_id
