@@ -64,6 +64,9 @@ def test_the_drone_flies_the_footages_line_and_holds_at_its_defects(tmp_path):
     fast = max(s["ground_speed_mps"] for s in track)
     assert fast > 3.0
     assert any(e["event"] == "mode" and e["mode"] == "BRAKE" for e in log)  # stopped at the end or on shutdown
+    # the run waits for the braked drone to stand (it left while the drone still moved): its last state is at rest
+    assert track[-1]["ground_speed_mps"] <= 0.3, track[-1]
+    assert "vehicle at rest" in (chain.data / "logs" / "vehicle.log").read_text()
     _assert_geotagged_reports_reach_the_fleet(chain.data, tmp_path)
 
 

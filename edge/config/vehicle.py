@@ -42,6 +42,13 @@ class VehicleCommon(Section):
     stop_timeout_s: float = Field(
         1.0, gt=0, le=10, description="on shutdown, how long to wait for the vehicle to acknowledge STOP"
     )
+    stop_settle_s: float = Field(
+        10.0,
+        ge=0,
+        le=60,
+        description="on shutdown, how long to wait after the STOP's acknowledgement for the vehicle to come to rest "
+        "(speed over ground at most control.behaviour.hold_still_mps): a drone braking from cruise takes seconds",
+    )
 
 
 class CrawlerVehicle(VehicleCommon):

@@ -265,6 +265,7 @@ class Vehicle:
             self.write(self._stop_command("shutdown", "SHUTDOWN"))
             if self._service_until(lambda: not self.driver.stop_pending, timeout):
                 self.rt.log.info("vehicle stopped (acknowledged)")
+                self._wait_for_rest()
                 return True
             self.rt.log.warning("shutdown STOP not acknowledged; the vehicle's own failsafe will stop it")
             return False
@@ -272,6 +273,27 @@ class Vehicle:
             self.publish_status()
             self.beat(force=True)
             self.driver.close()
+
+    def _wait_for_rest(self) -> None:
+        """After the shutdown STOP's acknowledgement, service the link until the vehicle is at rest (a drone
+        braking from cruise takes seconds; closing the link at once left it moving), or `stop_settle_s`."""
+        still = self.rt.config.control.behaviour.hold_still_mps
+
+        def speed() -> float | None:
+            t = self.driver.telemetry
+            if t is None:
+                return None
+            return t.ground_speed_mps if t.ground_speed_mps is not None else abs(t.speed_mps or 0.0)
+
+        started = time.monotonic()
+        if self._service_until(lambda: (speed() or 0.0) <= still, self.cfg.stop_settle_s):
+            self.rt.log.info("vehicle at rest %.1f s after the STOP's acknowledgement", time.monotonic() - started)
+        else:
+            self.rt.log.warning(
+                "vehicle still moving at %.2f m/s %.0f s after the STOP's acknowledgement",
+                speed(),
+                self.cfg.stop_settle_s,
+            )
 
     def stop_only(self) -> int:
         self.rt.log.info("started to stop the vehicle during shutdown")
