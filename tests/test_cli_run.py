@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,8 @@ def test_a_truncated_model_is_refused_before_anything_starts(tmp_path):
 def test_a_manifest_whose_stage_file_is_missing_names_that_file(tmp_path):
     """A cascade manifest pointing at a stage that is not there names the stage file."""
     manifest = tmp_path / "cascade.toml"
-    text = (DEFAULT_MODEL).read_text().replace('model = "missing_cap.onnx"', 'model = "nope.onnx"')
+    stage_two = tomllib.loads(DEFAULT_MODEL.read_text())["stage2"]["model"]
+    text = DEFAULT_MODEL.read_text().replace(f'model = "{stage_two}"', 'model = "nope.onnx"')
     manifest.write_text(
         text.replace('model = "insulator.onnx"', f'model = "{DEFAULT_MODEL.parent / "insulator.onnx"}"')
     )

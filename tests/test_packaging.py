@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gridscout.edge.defaults import DEFAULT_MODEL
+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 #: imports that would mean the fleet side drags the robot's stack along
@@ -62,8 +64,9 @@ def test_the_wheel_holds_only_the_gridscout_namespace(main_wheel):
 
 def test_the_wheel_carries_the_shipped_model_and_demo_footage_but_no_tests(main_wheel):
     names = set(main_wheel.namelist())
-    assert {"gridscout/models/gridscout_field.toml", "gridscout/models/insulator.onnx"} <= names
-    assert "gridscout/models/missing_cap.onnx" in names
+    manifest = tomllib.loads(DEFAULT_MODEL.read_text())
+    stages = {f"gridscout/models/{manifest[stage]['model']}" for stage in ("stage1", "stage2")}
+    assert {"gridscout/models/gridscout_field.toml", *stages} <= names
     assert "gridscout/hardware/sim/assets/demo.mp4" in names
     assert "gridscout/edge/recording/foxglove_layout.json" in names  # README points people at it
     assert not any("/tests/" in n or n.endswith(".pt") for n in names)
