@@ -19,9 +19,7 @@ class BehaviourParams:
 
     cruise_speed_mps: float  # speed while patrolling
     slow_speed_mps: float  # speed while approaching a defect
-    hold_s: float  # how long to stand still for a close look, counted from when the vehicle is still
-    hold_still_mps: float  # the vehicle counts as still at or below this speed over ground
-    hold_settle_s: float  # a hold whose vehicle is not still this long after it began counts its time anyway
+    hold_s: float  # how long to stand still for a close look
     defect_min_confidence: float  # sightings below this confidence are ignored
     defect_min_hits: int  # frames a defect track must be seen (confidently) before acting on it
     close_box_height_frac: float  # hold once the defect box is this tall (box height / frame height)
@@ -55,7 +53,6 @@ class Patrol:
         self._last_seen_s: dict[int, float] = {}
         self._held: set[int] = set()
         self._last_frame_id: int | None = None
-        self._still_since_s: float | None = None  # in HOLD: since when the vehicle has been still
 
     @property
     def done(self) -> bool:
@@ -104,34 +101,14 @@ class Patrol:
             if now_s - self._last_seen_s.get(track_id, -math.inf) > p.track_lost_s:
                 self._enter(now_s, Mode.PATROL, f"cruise (lost defect track {track_id})")
             elif self._target.box_height_frac >= p.close_box_height_frac:
-                self._start_hold(now_s, f"close, box {self._target.box_height_frac:.2f}", vehicle)
+                self._start_hold(now_s, f"close, box {self._target.box_height_frac:.2f}")
             elif elapsed >= p.approach_timeout_s:
-                self._start_hold(now_s, f"approach timeout {p.approach_timeout_s:g} s", vehicle)
-        elif self.mode is Mode.HOLD:
-            self._hold(now_s, elapsed, vehicle)
+                self._start_hold(now_s, f"approach timeout {p.approach_timeout_s:g} s")
+        elif self.mode is Mode.HOLD and elapsed >= p.hold_s:
+            self._enter(now_s, Mode.RESUME, f"resume cruise after defect track {self._target.track_id}")
 
-    def _hold(self, now_s: float, elapsed: float, vehicle: VehicleTelemetry | None) -> None:
-        """Hold `hold_s` from when the vehicle is still (a drone at 8 m/s takes seconds to stop: a hold timed
-        from the command ended before it had); one that never settles is timed from `hold_settle_s` on."""
-        p = self.params
-        speed = _speed_over_ground(vehicle)
-        if self._is_still(speed):
-            self._still_since_s = now_s if self._still_since_s is None else self._still_since_s
-        else:
-            self._still_since_s = None
-        still_for = now_s - self._still_since_s if self._still_since_s is not None else 0.0
-        track = self._target.track_id
-        if still_for >= p.hold_s:
-            self._enter(now_s, Mode.RESUME, f"resume cruise after defect track {track}")
-        elif elapsed >= p.hold_settle_s + p.hold_s:
-            self._enter(now_s, Mode.RESUME, f"resume cruise after defect track {track} (never still: {speed:.2f} m/s)")
-
-    def _is_still(self, speed: float | None) -> bool:
-        return speed is None or speed <= self.params.hold_still_mps  # None: a vehicle that reports no speed
-
-    def _start_hold(self, now_s: float, why: str, vehicle: VehicleTelemetry | None) -> None:
+    def _start_hold(self, now_s: float, why: str) -> None:
         self._held.add(self._target.track_id)
-        self._still_since_s = now_s if self._is_still(_speed_over_ground(vehicle)) else None
         self._enter(now_s, Mode.HOLD, f"hold for {_describe(self._target)}: {why}")
 
     def _pick_target(self) -> TrackObservation | None:
@@ -175,15 +152,6 @@ class Patrol:
         target = self._target.track_id if self._target and mode in (Mode.APPROACH, Mode.HOLD, Mode.RESUME) else None
         stop = mode in (Mode.WAIT, Mode.END_OF_LINE)
         return Intent(mode, speed.get(mode, 0.0), stop, self._reason, target)
-
-
-def _speed_over_ground(vehicle: VehicleTelemetry | None) -> float | None:
-    """The vehicle's speed over ground (a drone's drift included), else along its path; None: not reported."""
-    if vehicle is None:
-        return None
-    if vehicle.ground_speed_mps is not None:
-        return vehicle.ground_speed_mps
-    return abs(vehicle.speed_mps) if vehicle.speed_mps is not None else None
 
 
 def _describe(obs: TrackObservation) -> str:

@@ -89,15 +89,7 @@ class BehaviourConfig(Section):
         0.5, ge=0, description="patrol speed along the line (a mission's cruise_speed_mps replaces it)"
     )
     slow_speed_mps: float = Field(0.15, ge=0, description="approach speed once a defect is confirmed")
-    hold_s: float = Field(
-        3.0, ge=0, description="how long to hold still for a close look, from when the vehicle is still"
-    )
-    hold_still_mps: float = Field(
-        0.3, gt=0, description="a holding vehicle counts as still at or below this speed over ground"
-    )
-    hold_settle_s: float = Field(
-        10.0, gt=0, description="a hold whose vehicle is not still this long after it began is timed from then on"
-    )
+    hold_s: float = Field(3.0, ge=0, description="how long to hold still for a close look")
     defect_min_confidence: float = Field(0.4, ge=0, le=1, description="a defect track counts from this confidence")
     defect_min_hits: int = Field(3, ge=1, description="frames a defect track must be seen before acting on it")
     close_box_height_frac: float = Field(

@@ -47,7 +47,10 @@ class VehicleCommon(Section):
         ge=0,
         le=60,
         description="on shutdown, how long to wait after the STOP's acknowledgement for the vehicle to come to rest "
-        "(speed over ground at most control.behaviour.hold_still_mps): a drone braking from cruise takes seconds",
+        "(speed over ground at most stop_rest_mps): a drone braking from cruise takes seconds",
+    )
+    stop_rest_mps: float = Field(
+        0.3, gt=0, le=5, description="on shutdown, the vehicle counts as at rest at or below this speed over ground"
     )
 
 

@@ -277,7 +277,7 @@ class Vehicle:
     def _wait_for_rest(self) -> None:
         """After the shutdown STOP's acknowledgement, service the link until the vehicle is at rest (a drone
         braking from cruise takes seconds; closing the link at once left it moving), or `stop_settle_s`."""
-        still = self.rt.config.control.behaviour.hold_still_mps
+        still = self.cfg.stop_rest_mps
 
         def speed() -> float | None:
             t = self.driver.telemetry
