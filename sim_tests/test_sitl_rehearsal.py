@@ -44,7 +44,7 @@ def test_a_hovering_guided_drone_at_cmac_is_flown_along_a_mission_made_where_it_
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["ok"] and summary["reports_created"] >= 1
     # MAVProxy's heartbeat as system 255 holds the GCS failsafe off: a warning line of the summary
-    assert "warning    system 255 component 190 (GCS, e.g. MAVProxy) shares GridScout's system id" in run.stdout
+    assert "warning    system 255 component 230 (GCS, e.g. MAVProxy) shares GridScout's system id" in run.stdout
     mission = load_mission(mission_file)
     assert_flown_along_and_held([e for e in log if e["event"] == "state"], mission)  # the line made where it hovered
     assert not [e for e in log if e["event"] == "command" and e["command"] in ("COMPONENT_ARM_DISARM", "NAV_TAKEOFF")]

@@ -234,19 +234,19 @@ def test_a_long_statustext_goes_in_chunks_sharing_an_id():
 
 
 def test_relayed_traffic_comes_from_other_systems_and_components():
-    """Behind MAVProxy: its GCS heartbeat (255/190), the gimbal's and ADS-B's (1/154, 1/156), ACKs meant for it."""
+    """Behind MAVProxy: its GCS heartbeat (255/230), the gimbal's and ADS-B's (1/154, 1/156), ACKs meant for it."""
     from gridscout.hardware.sim.mavlink.core import source_of
 
     sim = MavVehicleSim(MavSimConfig(relayed=True), 0.0)
     out = sim.tick(0.05)
     heartbeats = {source_of(m): m.type for m in out if m.get_type() == "HEARTBEAT" and source_of(m)}
     assert heartbeats == {
-        (255, 190): mavlink.MAV_TYPE_GCS,
+        (255, 230): mavlink.MAV_TYPE_GCS,  # MAVProxy's component on ArduPilot SITL
         (1, 154): mavlink.MAV_TYPE_GIMBAL,
         (1, 156): mavlink.MAV_TYPE_ADSB,
     }
     acks = [m for m in out if m.get_type() == "COMMAND_ACK"]
-    assert acks and all((a.target_system, a.target_component) == (255, 190) for a in acks)
+    assert acks and all((a.target_system, a.target_component) == (255, 230) for a in acks)
     assert sim.gcs_seen == 0.05  # MAVProxy's heartbeat counts for the GCS failsafe, as on ArduPilot
 
 
