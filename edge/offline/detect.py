@@ -156,7 +156,7 @@ def run_detect(options: DetectOptions) -> DetectSummary:
     tracker = None if photos else Tracker(frame_rate=source.fps or 10.0)
     summary = DetectSummary(source=source.name, model=model.name, photos=Counter() if photos else None)
     placer = ReportPlacer(options.geotag or _default_geotag(), options.mission)
-    reports = _reports(options, source, model, placer) if options.data else None
+    reports = _reports(options, source, model, placer, photos) if options.data else None
     video = VideoOut(options.out, source.fps or 10.0) if options.out else None
     jsonl: IO[str] | None = None
     total = source.frame_count
@@ -218,13 +218,13 @@ def _default_geotag() -> GeotagSettings:
     return GeotagConfig().settings()
 
 
-def _reports(options: DetectOptions, source: FrameSource, model: Any, placer: ReportPlacer) -> DetectReports:
+def _reports(
+    options: DetectOptions, source: FrameSource, model: Any, placer: ReportPlacer, photos: bool
+) -> DetectReports:
     from gridscout.edge.config.sections import ReporterConfig
     from gridscout.edge.offline.detect_reports import DetectReports
     from gridscout.perception.model_loader import model_sha256
 
-    inner = getattr(source, "inner", source)
-    photos = isinstance(inner, ImageFolder)
     key = str(Path(options.source).resolve()) if Path(options.source).exists() else options.source
     assert options.data is not None
     return DetectReports(

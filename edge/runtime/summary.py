@@ -53,31 +53,33 @@ class VehicleReport:
         return replace(self, connected_once=connected_once, refusals=refusals, **counts)
 
     def failures(self) -> list[str]:
+        """Why the run failed, what happened first: the link, the vehicle's own failsafes, a link that dropped and
+        came back (only beside another failure: alone it fails nothing), then refusals and unanswered commands."""
         out = []
         if not self.connected_once:
             out.append(f"vehicle {self.uri} never connected: {self.detail or 'no answer'}")
         elif self.link != "CONNECTED":
             out.append(f"vehicle {self.uri} was lost and did not come back: {self.detail or self.link}")
-        if self.failsafes:  # what the vehicle did comes before what it then left unanswered or refused
+        if self.failsafes:
             out.append(
                 f"vehicle {self.uri} left GridScout's control {self.failsafes} times, its own failsafe or its crew "
                 f"taking over (latest: {self.last_failsafe or 'unknown'})"
             )
+        command_failures = []
         refused = {k: v for k, v in self.refusals.items() if k not in HARMLESS_REFUSALS}
         if refused:
             reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(refused.items(), key=lambda kv: -kv[1]))
-            out.append(f"vehicle {self.uri} refused {sum(refused.values())} commands ({reasons})")
+            command_failures.append(f"vehicle {self.uri} refused {sum(refused.values())} commands ({reasons})")
         if self.unanswered:
-            out.append(f"vehicle {self.uri} left {self.unanswered} commands unanswered (acknowledges nothing?)")
-        if out and self.link_drops and self.connected_once and self.link == "CONNECTED":
-            # the link came back, but something failed: the drop comes first, it is what happened
-            lines = [line for line in out if "left GridScout's control" in line]
-            dropped = (
+            command_failures.append(
+                f"vehicle {self.uri} left {self.unanswered} commands unanswered (acknowledges nothing?)"
+            )
+        if (out or command_failures) and self.link_drops and self.connected_once and self.link == "CONNECTED":
+            out.append(
                 f"vehicle {self.uri} lost its link {self.link_drops} times and came back (latest: "
                 f"{self.last_link_drop or 'unknown'})"
             )
-            out = lines + [dropped] + [line for line in out if line not in lines]
-        return out
+        return out + command_failures
 
     def format(self) -> str:
         state = "connected" if self.link == "CONNECTED" else self.link.lower()

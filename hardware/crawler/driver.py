@@ -272,10 +272,10 @@ class CrawlerDriver:
     # ---- internals ----
 
     def _begin_handshake(self, why: str) -> None:
-        if self.link_state is LinkState.CONNECTED:
+        was_session = self.link_state is LinkState.CONNECTED
+        if was_session:
             self.counters.link_drops += 1
             self.last_link_drop = why
-        was_session = self.link_state is LinkState.CONNECTED
         self.link_state, self.link_detail = LinkState.CONNECTING, why
         self.hello_ack = None
         self._pending = [p for p in self._pending if p.is_stop]  # a STOP still matters in the next session
@@ -341,10 +341,10 @@ class CrawlerDriver:
     def _send_command(self, msg: SetSpeed | Stop) -> int:
         if self.link_state is not LinkState.CONNECTED:
             return -1
-        seq, is_stop = self._seq, isinstance(msg, Stop)
-        frame = encode(msg, seq, wide=self._wide)  # may raise ValueError: nothing sent or superseded then
         if self._pending and self._pending[-1].msg == msg:
             return self._pending[-1].seq  # asked again while the newest pending: its own retries carry on
+        seq, is_stop = self._seq, isinstance(msg, Stop)
+        frame = encode(msg, seq, wide=self._wide)  # may raise ValueError: nothing sent or superseded then
         superseded = [p for p in self._pending if is_stop or not p.is_stop]
         self._superseded.extend(p.seq for p in superseded)
         self._pending = [p for p in self._pending if p not in superseded]

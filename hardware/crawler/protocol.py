@@ -249,6 +249,11 @@ _BY_ID: dict[int, _Layout] = {layout.msg_id: layout for layout in _LAYOUTS.value
 _ANY_VERSION = {MsgId.HELLO, MsgId.HELLO_ACK}
 
 
+def msg_id_of(msg: Message) -> MsgId:
+    """The wire id of a message."""
+    return _LAYOUTS[type(msg)].msg_id
+
+
 def _check(msg_id: int, wide: bool) -> tuple[struct.Struct, Callable[[bytes], int]]:
     """The check a frame of `msg_id` carries: CRC-32 in wide framing, except for the frozen handshake."""
     return (CRC32, crc32) if wide and msg_id not in _ANY_VERSION else (CRC, crc16)

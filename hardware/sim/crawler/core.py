@@ -21,7 +21,6 @@ from gridscout.hardware.crawler.protocol import (
     HelloAck,
     HelloStatus,
     Message,
-    MsgId,
     Nack,
     NackReason,
     Packet,
@@ -29,6 +28,7 @@ from gridscout.hardware.crawler.protocol import (
     Stop,
     Telemetry,
     TelemetryFlags,
+    msg_id_of,
     seq_newer,
 )
 
@@ -156,7 +156,7 @@ class CrawlerSim:
         )
 
     def _command(self, seq: int, cmd: SetSpeed | Stop | Close, now: float) -> Ack | Nack:
-        cmd_id = _CMD_IDS[type(cmd)]
+        cmd_id = msg_id_of(cmd)
         reason = self._refusal(seq, cmd)
         if reason is not None:
             self._event(now, "nack", type=_kind(cmd), seq=seq, reason=reason.name, **self._cmd_fields(cmd))
@@ -285,9 +285,6 @@ class CrawlerSim:
     def _event(self, now: float, event: str, **fields: Any) -> None:
         rounded = {k: round(v, 6) if isinstance(v, float) else v for k, v in fields.items()}
         self.events.append({"t_mono": now, "event": event, **rounded})
-
-
-_CMD_IDS = {SetSpeed: MsgId.SET_SPEED, Stop: MsgId.STOP, Close: MsgId.CLOSE}
 
 
 def _kind(cmd: SetSpeed | Stop | Close) -> str:
