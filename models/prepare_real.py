@@ -54,6 +54,7 @@ from gridscout.models.prepare_field import (
 from gridscout.models.sources import NEGATIVES, REPO, SHARED, Source, SourceError, classes_of, load_source
 from gridscout.models.yolo_labels import centre_inside
 from gridscout.perception.cascade import grow_box
+from gridscout.perception.model_loader import load_model
 from gridscout.perception.taxonomy import INSULATOR, TAXONOMY
 from gridscout.perception.tiling import tiles
 
@@ -101,8 +102,17 @@ def stage1_source(
     return counts
 
 
-def stage2_source(source: Source, split_name: str, split: Split, names: tuple[str, ...], rng: random.Random) -> Counter:
-    """A crop of each parent asset with the stage-two defects inside it."""
+def stage2_source(
+    source: Source,
+    split_name: str,
+    split: Split,
+    names: tuple[str, ...],
+    rng: random.Random,
+    proposer: Proposer | None = None,
+) -> Counter:
+    """A crop of each parent asset with the stage-two defects inside it; in train, with `proposer`, also the
+    crops its stage one proposes on the frame, cut as the cascade cuts them (a pair of strings in one box, a
+    string cut by the frame's edge), with the defects whose centres they hold."""
     counts: Counter = Counter()
     train = split_name == "train"
     for path in tqdm(source.images(split_name), desc=f"stage two {source.name} {split_name}", leave=False):
@@ -124,8 +134,34 @@ def stage2_source(source: Source, split_name: str, split: Split, names: tuple[st
                 split.write(f"{source.name}_{path.stem}_s{i:02d}_c{copy}", image[y1:y2, x1:x2], rows)
                 counts["crops"] += 1
                 counts.update(names[c] for c, _ in rows)
+        if train and proposer is not None:
+            for k, crop in enumerate(proposer(image)):
+                inside = [(c, _clip_to(b, crop)) for c, b in defects if centre_inside(b, crop)]
+                rows = [(c, b) for c, b in inside if b is not None]
+                x1, y1, x2, y2 = crop
+                split.write(f"{source.name}_{path.stem}_p{k:02d}", image[y1:y2, x1:x2], rows)
+                counts["proposed crops"] += 1
+                counts.update(f"proposed {names[c]}" for c, _ in rows)
         counts["defects outside any string (dropped)"] += len(defects) - len(placed)
     return counts
+
+
+class Proposer:
+    """The crops a cascade's stage one proposes on a frame: boxes scoring at least its `crop_conf`, grown by
+    its margin, as `perception.cascade` cuts them at run time."""
+
+    def __init__(self, manifest: Path, limit: int = 8) -> None:
+        loaded = load_model(manifest, threads=2)
+        self.stage1 = getattr(loaded, "stage1", loaded)
+        self.conf = getattr(loaded, "crop_conf", self.stage1.conf)
+        self.margin = getattr(loaded, "margin", CROP_MARGIN)
+        self.limit = limit
+
+    def __call__(self, image) -> list[tuple[int, int, int, int]]:
+        height, width = image.shape[:2]
+        dets = self.stage1.detect(image)
+        crops = [grow_box(b, self.margin, width, height) for b in dets.boxes[dets.scores >= self.conf][: self.limit]]
+        return [c for c in crops if c[2] - c[0] >= 16 and c[3] - c[1] >= 16]
 
 
 def write_yaml(root: Path, names: tuple[str, ...]) -> Path:
@@ -145,6 +181,7 @@ def prepare(
     suffix: str = "",
     pasted: int = 0,
     single: bool = False,
+    proposer: Proposer | None = None,
 ) -> dict:
     """Write both stages' sets (and, with `single`, the one-detector set); returns what went in, per source
     and class."""
@@ -164,7 +201,7 @@ def prepare(
                     n = repeats.get(source.name, 1) if split_name == "train" else 1
                     counts = stage1_source(source, split_name, split, names, n, rng)
                 elif source.disc_labels:
-                    counts = stage2_source(source, split_name, split, names, rng)
+                    counts = stage2_source(source, split_name, split, names, rng, proposer)
                 else:
                     continue
                 stage_report[f"{source.name}/{split_name}"] = dict(counts)
@@ -242,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         "--single", action="store_true",
         help="also real_single: whole frames with every class, for one detector instead of the cascade",
     )  # fmt: skip
+    parser.add_argument(
+        "--proposed-crops", type=Path, metavar="MANIFEST",
+        help="stage two also trains on the crops this cascade's stage one proposes on each training frame",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.paste < 0:
@@ -262,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     suffix = f"-without-{args.without}" if args.without else ""
     try:
         report = prepare(sources, args.negatives, args.out, repeats, None if args.no_mining else args.miner,
-                         args.seed, suffix, args.paste, args.single)  # fmt: skip
+                         args.seed, suffix, args.paste, args.single,
+                         Proposer(args.proposed_crops) if args.proposed_crops else None)  # fmt: skip
     except SourceError as exc:
         parser.exit(2, f"prepare_real: {exc}\n")
     path = args.out / f"real{suffix}.json"

@@ -14,9 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
+from gridscout.hardware.sim import make_dataset
 from gridscout.models import prepare_real
+from gridscout.models.prepare_field import SHIPPED
 from gridscout.models.sources import SourceError, classes_of, load_source, shared_sources
 from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
+from gridscout.perception.cascade import grow_box
+from gridscout.perception.model_loader import load_model
 
 STRING = (0, 200, 255)  # BGR of a drawn string
 BREAK = (255, 0, 0)  # BGR of a drawn defect
@@ -205,3 +209,31 @@ def test_the_one_detector_set_has_whole_frames_with_every_class(shared, tmp_path
     assert [c for c, _, _ in _labels(single, "val", "cplid_c")] == [0, 1]
     assert (single / "images" / "train" / "negative_n0.png").is_symlink()
     assert not (out / "real_single-without-idid").exists()
+
+
+def test_proposed_crops_are_cut_as_the_cascade_cuts_them(shared, tmp_path):
+    """`--proposed-crops`: stage two also trains on the crops the shipped stage one proposes on each training
+    frame (rendered frames here, which it finds strings in), with the defects whose centres they hold."""
+    rendered = tmp_path / "rendered"
+    make_dataset.main(["--out", str(rendered), "--images", "4", "--seed", "5", "--defect-rate", "1", "--mode",
+                       "drone", "--quiet"])  # fmt: skip
+    out = tmp_path / "out"
+    args = ["--shared", str(shared), "--negatives", str(shared / "negatives"), "--out", str(out), "--no-mining"]
+    assert prepare_real.main([*args, "--source", str(rendered), "--proposed-crops", str(SHIPPED)]) == 0
+    report = json.loads((out / "real.json").read_text())["stage2"]
+    assert report["rendered/train"]["proposed crops"] > 0
+    s2 = out / "real_stage2"
+    proposed = sorted(p.stem for p in (s2 / "images" / "train").glob("rendered_*_p*"))
+    assert len(proposed) == report["rendered/train"]["proposed crops"]
+    assert not list((s2 / "images" / "val").glob("*_p*"))  # val keeps the labelled strings' crops only
+    cascade = load_model(SHIPPED)
+    stem = proposed[0].split("_p")[0].removeprefix("rendered_")
+    frame = cv2.imread(str(next((rendered / "images" / "train").glob(f"{stem}.*"))))
+    first = cascade.stage1.detect(frame)
+    box = first.boxes[first.scores >= cascade.crop_conf][0]
+    x1, y1, x2, y2 = grow_box(box, cascade.margin, frame.shape[1], frame.shape[0])
+    crop = cv2.imread(str(next((s2 / "images" / "train").glob(f"{proposed[0]}.*"))))
+    assert crop.shape[:2] == (y2 - y1, x2 - x1)  # the run-time crop: the detection grown by the cascade's margin
+    labelled = sum(report["rendered/train"].get(f"proposed {n}", 0) for n in ("missing_cap",))
+    written = sum(len(read_yolo_labels(p)) for p in (s2 / "labels" / "train").glob("rendered_*_p*.txt"))
+    assert labelled == written > 0  # every string is defective (defect rate 1): some crops hold a labelled cap
