@@ -85,6 +85,32 @@ def test_small_box_moving_steadily_keeps_one_id():
     assert ids == {-1, 1}
 
 
+def test_a_defect_moving_further_than_its_size_each_frame_keeps_one_id():
+    """A 45 px missing cap at 70 px a frame (the demo line flown at 8.3 m/s): its boxes never overlap, so plain
+    IoU never starts a track; tracked on buffered boxes it gets one id from its second frame."""
+
+    def sweep(tracker: Tracker) -> list[int]:
+        return [int(tracker.update(frame((10 + 70 * i, 200, 55 + 70 * i, 245, 0.8, 1))).track_ids[0]) for i in range(8)]
+
+    assert sweep(Tracker(frame_rate=10)) == [-1] + [1] * 7
+    assert sweep(Tracker(frame_rate=10, part_buffer=0)) == [-1] * 8
+
+
+def test_neighbouring_defects_on_a_fast_string_keep_their_own_ids():
+    """Two 24 px missing caps on neighbouring discs (30 px apart) moving 25 px a frame: their buffered boxes
+    overlap each other, yet each keeps its own id; plain IoU hands the first a new id every frame."""
+
+    def pair(tracker: Tracker) -> list[list[int]]:
+        rows = []
+        for i in range(10):
+            x = 10 + 25 * i
+            rows.append(tracker.update(frame((x, 200, x + 24, 224, 0.8, 1), (x + 30, 200, x + 54, 224, 0.7, 1))))
+        return [out.track_ids.tolist() for out in rows]
+
+    assert pair(Tracker(frame_rate=10)) == [[-1, -1]] + [[1, 2]] * 9
+    assert pair(Tracker(frame_rate=10, part_buffer=0))[1:4] == [[1, -1], [2, -1], [3, -1]]
+
+
 def test_min_consecutive_frames_delays_the_id():
     tracker = Tracker(min_consecutive_frames=3)
     ids = [int(tracker.update(frame((10, 10, 50, 50, 0.9, 0))).track_ids[0]) for _ in range(4)]
@@ -166,7 +192,10 @@ def test_a_flickering_new_object_gets_no_id():
         tracker.update(Detections.empty(NAMES))
 
 
-@pytest.mark.parametrize(("kwargs", "word"), [({"frame_rate": 0}, "frame_rate"), ({"update_gain": 0}, "update_gain")])
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [({"frame_rate": 0}, "frame_rate"), ({"update_gain": 0}, "update_gain"), ({"part_buffer": -1}, "part_buffer")],
+)
 def test_bad_parameters_raise(kwargs, word):
     with pytest.raises(ValueError, match=word):
         Tracker(**kwargs)
