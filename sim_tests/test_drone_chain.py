@@ -161,3 +161,33 @@ def test_a_refused_stop_is_surfaced_by_its_mav_result_name(tmp_path):
     assert any("refused" in f and "MAV_RESULT_DENIED" in f for f in summary["failures"])
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     assert any(r["event"] == "command" and r["result"] == "MAV_RESULT_DENIED" for r in records)
+
+
+def test_a_drone_the_gate_holds_throughout_fails_the_run_naming_why(tmp_path):
+    """A drone handed over above the ceiling (as the drones' 120 m ceiling held ArduRover, whose relative_alt read
+    299.6 m on the ground): the gate holds every command, the drone never moves, and the run fails saying so."""
+    mission = load_mission(DEMO_MISSION)
+    lat, lon, _ = mission.frame.to_global(*mission.path.point_at(0.0))
+    log = tmp_path / "drone.jsonl"
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "gridscout.hardware.sim.mavlink", "drone", "--tcp", "127.0.0.1:0", "--log", str(log),
+         "--home", str(lat), str(lon), "584", "--altitude", "150"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        vehicle = {"uri": f"mavlink:{sim.stdout.readline().strip()}"}
+        extra = {"vehicle": vehicle, "mission": {"file": str(DEMO_MISSION)}}
+        chain = Chain(tmp_path, source="synthetic://demo?frames=60", extra=extra)
+        try:
+            assert chain.wait() == 1, chain.stderr()[-3000:]
+        finally:
+            chain.close()
+    finally:
+        sim.kill()
+        sim.wait(timeout=10)
+    summary = chain.summary()
+    failure = summary["failures"][-1]
+    assert failure.startswith("the safety gate held vehicle mavlink:") and "altitude_high" in failure, failure
+    assert sum(summary["held"].values()) >= 0.9 * summary["control_commands"] > 20
+    assert max(summary["held"], key=summary["held"].get) == "altitude_high"
+    assert f"FAILED     {failure}" in chain.stdout().splitlines()

@@ -111,3 +111,22 @@ def test_a_link_that_dropped_and_came_back_is_named_first_when_the_run_failed():
     assert s.failures[0] == f"vehicle {URI} lost its link 1 times and came back (latest: {drop})"
     assert "unanswered" in s.failures[1]
     assert summary(report(link_drops=1, last_link_drop=drop)).ok
+
+
+def test_a_vehicle_the_gate_held_for_the_whole_run_fails_it_naming_the_fault():
+    """ArduRover at 300 m above sea level reported relative_alt 299.6 m; the drones' ceiling held it for 351 of
+    352 commands and the run passed. A run the gate held throughout inspected nothing: it fails, naming why."""
+    s = summary(report(), control_commands=352, held={"altitude_high": 340, "recovering": 11}, commands=40, stops=40)
+    assert not s.ok
+    assert s.failures == [f"the safety gate held vehicle {URI} for 351 of control's 352 commands (altitude_high 340, "
+                          "recovering 11)"]  # fmt: skip
+    assert "40 of them stops; the safety gate held 351 of control's 352" in s.format()
+
+
+@pytest.mark.parametrize(
+    ("control_commands", "held"),
+    [(352, {"geofence_outside": 300}), (10, {"altitude_high": 10}), (352, {})],
+)
+def test_a_gate_that_held_less_than_the_whole_run_or_a_short_run_fails_nothing(control_commands, held):
+    """Held 85% of 352 (a vehicle that did move), or all of a 10-command run (too short to judge): no failure."""
+    assert summary(report(), control_commands=control_commands, held=held).ok

@@ -15,7 +15,7 @@ fast it is processed.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -28,6 +28,7 @@ from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import ControlState, FrameDetections, VehicleCommand
 from gridscout.edge.runtime.settings import behaviour_params, flown_mission, safety_limits
 from gridscout.edge.runtime.submaster import data_time_s
+from gridscout.edge.runtime.summary import HELD_PREFIX
 
 
 def perception_input(msg: FrameDetections, t_s: float) -> PerceptionInput:
@@ -69,6 +70,8 @@ class ControlStage:
         self.telemetry: VehicleTelemetry | None = None
         self.perception: PerceptionInput | None = None
         self.intent: Intent | None = None
+        #: commands the gate turned into stops, by the fault it held the vehicle for
+        self.held: Counter[str] = Counter()
 
     def take(self, msg: object) -> bool:
         """Take in one message; True when it is new detections (worth a step at once, live)."""
@@ -107,6 +110,8 @@ class ControlStage:
         command = None
         if decision.command is not None:
             c = decision.command
+            if c.stop and decision.stopped_for:
+                self.held[decision.stopped_for] += 1
             command = VehicleCommand(
                 t_mono_ns=now_ns,
                 frame_id=frame_id,
@@ -171,6 +176,7 @@ class Control:
             self.stats["stops"] += command.stop
         self.stats["fault_stops"] = sum(self.stage.gate.stop_counts.values())
         self.stats["holds"] = self.stage.holds
+        self.stats.update({f"{HELD_PREFIX}{fault}": n for fault, n in self.stage.held.items()})
         self.state_pub.publish(state)
 
     def run(self) -> int:

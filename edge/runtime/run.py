@@ -36,7 +36,7 @@ from gridscout.edge.runtime.messages import VehicleStatus, check_publisher, chec
 from gridscout.edge.runtime.process_table import enabled_processes
 from gridscout.edge.runtime.runspec import RunSpec, write_runspec
 from gridscout.edge.runtime.submaster import SubMaster
-from gridscout.edge.runtime.summary import RecordingReport, RunSummary, VehicleReport
+from gridscout.edge.runtime.summary import HELD_PREFIX, RecordingReport, RunSummary, VehicleReport
 from gridscout.edge.runtime.supervisor import Supervisor
 from gridscout.hardware.vehicle.uri import parse_vehicle_uri
 
@@ -228,6 +228,8 @@ def summarise(sup: Supervisor, config: Config, source: str, vehicle: VehicleRepo
         reports_updated=int(rep.get("reports_updated", 0)),
         commands=int(veh.get("commands_written", 0)),
         stops=int(veh.get("stops_written", 0)),
+        control_commands=int(ctl.get("commands", 0)),
+        held={k.removeprefix(HELD_PREFIX): int(v) for k, v in ctl.items() if k.startswith(HELD_PREFIX) and v},
         faults={
             "gate stops": int(ctl.get("fault_stops", 0)),
             "camera reconnects": int(cam.get("reconnects", 0)),

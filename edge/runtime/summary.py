@@ -1,7 +1,8 @@
 """The run summary `gridscout run` prints, and the verdict: did the run do its job?
 
 A run fails (exit 1) when its vehicle never connected, was lost and did not come back, refused commands
-or left them unanswered. The summary's `vehicle` line names the URI and the reason, and each failure
+or left them unanswered, or when the safety gate held it for (almost) the whole run: a vehicle that never
+moved inspected nothing. The summary's `vehicle` line names the URI and the reason, and each failure
 is also one line of its own.
 """
 
@@ -17,6 +18,12 @@ HARMLESS_REFUSALS = frozenset({"AT_END_OF_LINE"})
 REFUSED_PREFIX = "refused:"
 #: counters the vehicle process reports both in its status and in its heartbeat stats
 COUNTERS = ("handshakes", "link_drops", "retries", "unanswered", "clamped", "failsafes")
+#: the control process's heartbeat stats count the commands the gate turned into stops by fault under this
+#: prefix ("held:altitude_high")
+HELD_PREFIX = "held:"
+#: a run fails when the gate held at least this share of its commands (and HELD_RUN_MIN_COMMANDS of them)
+HELD_RUN_SHARE = 0.9
+HELD_RUN_MIN_COMMANDS = 20
 
 
 @dataclass
@@ -156,6 +163,10 @@ class RunSummary:
     reports_updated: int = 0
     commands: int = 0
     stops: int = 0
+    #: commands control published (the vehicle process may write fewer: it does not repeat a STOP), and of
+    #: them those the safety gate turned into stops, by the fault it held the vehicle for
+    control_commands: int = 0
+    held: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
     data_dir: str = ""
@@ -166,7 +177,15 @@ class RunSummary:
 
     @property
     def failures(self) -> list[str]:
-        return ([self.error] if self.error else []) + self.vehicle.failures()
+        return ([self.error] if self.error else []) + self.vehicle.failures() + self.held_failures()
+
+    def held_failures(self) -> list[str]:
+        """The gate held the vehicle for (almost) every command: the run never did its job."""
+        held, of = sum(self.held.values()), self.control_commands
+        if of < HELD_RUN_MIN_COMMANDS or held < HELD_RUN_SHARE * of:
+            return []
+        why = ", ".join(f"{fault} {n}" for fault, n in sorted(self.held.items(), key=lambda kv: -kv[1]))
+        return [f"the safety gate held vehicle {self.vehicle.uri} for {held} of control's {of} commands ({why})"]
 
     @property
     def ok(self) -> bool:
@@ -175,6 +194,8 @@ class RunSummary:
     def format(self) -> str:
         faults = ", ".join(f"{k} {v}" for k, v in self.faults.items() if v) or "none"
         restarts = ", ".join(f"{k} {v}" for k, v in self.restarts.items() if v) or "none"
+        n_held = sum(self.held.values())
+        held = f"; the safety gate held {n_held} of control's {self.control_commands}" if n_held else ""
         lines = [
             f"run        {self.mode} on {self.source} ({self.elapsed_s:.1f} s)",
             f"frames     {self.frames} published, {self.processed} processed; dropped: "
@@ -182,7 +203,7 @@ class RunSummary:
             f"defects    {self.reports_created} reports ({self.reports_updated} updates)",
             f"vehicle    {self.vehicle.format()}",
             *(f"warning    {warning}" for warning in self.vehicle.warnings),
-            f"commands   {self.commands} written to the vehicle, {self.stops} of them stops",
+            f"commands   {self.commands} written to the vehicle, {self.stops} of them stops{held}",
             f"faults     {faults}",
             f"restarts   {restarts}",
             f"recording  {self.recording.format()}",
