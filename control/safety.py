@@ -167,12 +167,14 @@ class SafetyGate:
         lat_deg: float | None = None,
         lon_deg: float | None = None,
         alt_rel_m: float | None = None,
+        ground_vehicle: bool = False,
     ) -> GateDecision:
         """One control tick. `last_link_s` (optional) is the driver's last heartbeat, held to link_timeout_s;
         `vehicle_max_speed_mps` (optional) is the vehicle's own limit, which lowers max_speed_mps when smaller;
-        `lat_deg`, `lon_deg`, `alt_rel_m` (optional) are the vehicle's position, required with a mission."""
+        `lat_deg`, `lon_deg`, `alt_rel_m` (optional) are the vehicle's position, required with a mission;
+        a `ground_vehicle` (a rover) has no altitude to hold: the altitude band does not apply to it."""
         faults = self._check(now_s, desired, last_perception_s, last_telemetry_s, link_ok, last_link_s, position_m)
-        pose, world_faults = self._locate(lat_deg, lon_deg, alt_rel_m)
+        pose, world_faults = self._locate(lat_deg, lon_deg, None if ground_vehicle else alt_rel_m, ground_vehicle)
         faults += world_faults
         plan = None
         is_stop = isinstance(desired, SpeedCommand) and desired.stop
@@ -200,9 +202,12 @@ class SafetyGate:
         reason = desired.reason if isinstance(desired, SpeedCommand) else "behaviour"
         return self._move(now_s, plan, reason)
 
-    def _locate(self, lat: object, lon: object, alt_rel: object) -> tuple[Pose | None, tuple[str, ...]]:
+    def _locate(
+        self, lat: object, lon: object, alt_rel: object, ground_vehicle: bool = False
+    ) -> tuple[Pose | None, tuple[str, ...]]:
         """The vehicle's pose in the mission frame (None without a mission or a position), and what is wrong
-        with where it is: outside the geofence or the altitude band, or not saying where it is."""
+        with where it is: outside the geofence or the altitude band, or not saying where it is (its altitude:
+        not for a ground vehicle)."""
         lim, faults = self.limits, []
         alt_known = _finite(alt_rel)
         if alt_rel is not None and not alt_known:
@@ -218,7 +223,8 @@ class SafetyGate:
             pose = Pose(east, north, alt_rel if alt_known else None)
             if self._fence is not None and not point_in_polygon(east, north, self._fence):
                 faults.append("geofence_outside")
-            if alt_rel is None and (lim.min_alt_rel_m is not None or lim.max_alt_rel_m is not None):
+            banded = lim.min_alt_rel_m is not None or lim.max_alt_rel_m is not None
+            if alt_rel is None and banded and not ground_vehicle:
                 faults.append("altitude_missing")  # a vehicle flying a mission must say how high it is
         if alt_known:
             if lim.min_alt_rel_m is not None and alt_rel < lim.min_alt_rel_m:

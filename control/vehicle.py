@@ -76,4 +76,6 @@ class VehicleTelemetry:
     last_cmd_seq: int = -1
     #: the vehicle's own speed limit, from its handshake; control never commands more
     max_speed_mps: float | None = None
+    #: a vehicle that keeps to the ground (a rover): it has no altitude to hold, so no altitude limit applies
+    ground_vehicle: bool = False
     frame_id: int = -1

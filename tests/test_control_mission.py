@@ -1,6 +1,7 @@
 """A mission in the config and in the control process: `[mission] file`, its checks against the safety limits,
 and the control stage flying it (the behaviour's line end and cruise speed, the gate's world-position rules)."""
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -237,6 +238,23 @@ def test_the_gate_in_the_stage_reads_the_vehicles_position(tmp_path, where, faul
     assert state.gate_reasons[0] == fault
     assert command is not None and command.speed_mps == 0.0 and command.stop is stop
     assert command.reason.startswith(f"{fault}: ")
+
+
+@pytest.mark.parametrize("alt", [299.6, None])
+def test_a_ground_vehicle_is_held_by_no_altitude_limit(tmp_path, alt):
+    """A rover (the driver marks it a ground vehicle) reporting 299.6 m, as ArduRover's relative_alt read with home
+    at 300 m, or no altitude: it drives on; the same reports from a drone are altitude_high and altitude_missing."""
+    stage = stage_for(control_config(tmp_path))
+    commands = []
+    for k in range(40):
+        t = 10_000_000_000 + k * PERIOD_NS
+        stage.take(detections(t, k))
+        rover = dataclasses.replace(telemetry(t, stage, 10.0, -4.0, alt), ground_vehicle=True)
+        stage.take(rover)
+        command, state = stage.step(t)
+        commands += [command] if command is not None else []
+        assert not any(r.startswith("altitude") for r in state.gate_reasons), state.gate_reasons
+    assert commands and not any(c.stop for c in commands) and commands[-1].speed_mps > 0
 
 
 def test_without_a_mission_the_crawler_stage_is_unchanged():

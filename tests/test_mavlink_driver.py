@@ -47,7 +47,8 @@ def test_connects_over_tcp_and_reports_the_vehicle(tmp_path):
         assert d.warnings == [] and d.limits.heartbeat_timeout_s == 5.0
         d.close()
         asked = {c["params"][0]: c["params"][1] for c in sim.commands("SET_MESSAGE_INTERVAL")}
-        assert asked == {33.0: 50000.0, 30.0: 50000.0, 1.0: 500000.0, 147.0: 500000.0}  # 20 Hz, 20 Hz, 2 Hz, 2 Hz
+        # GLOBAL_POSITION_INT, ATTITUDE 20 Hz; SYS_STATUS, BATTERY_STATUS, HOME_POSITION 2 Hz
+        assert asked == {33.0: 50000.0, 30.0: 50000.0, 1.0: 500000.0, 147.0: 500000.0, 242.0: 500000.0}
 
 
 @pytest.mark.parametrize("mode", ["udp-out", "udp-in"])
@@ -294,3 +295,17 @@ def test_a_link_that_fails_raises_link_error_and_counts_a_drop(tmp_path):
         d.close()
     with pytest.raises(LinkError, match=r"cannot open MAVLink link 'tcp:127\.0\.0\.1:9'"):
         MavlinkDriver("tcp:127.0.0.1:9", straight_mission()).connect()
+
+
+def test_a_rovers_altitude_is_judged_against_home_and_it_keeps_to_the_ground(tmp_path):
+    """ArduRover reports GLOBAL_POSITION_INT.relative_alt as its altitude above sea level (299.6 m on the ground
+    with home at 300 m; the simulator does the same): the driver takes the rover's altitude above home from
+    HOME_POSITION, and marks it a ground vehicle, which the gate's altitude band does not apply to."""
+    with simulator(tmp_path, "--home", str(HOME[0]), str(HOME[1]), "300", vehicle="rover") as sim:
+        d = ready_driver(sim.url)
+        run_for(d, 1.5)
+        t = d.telemetry
+        d.close()
+    assert d.modes is not None and d.modes.family == "rover"
+    assert t.alt_m == pytest.approx(300.0, abs=0.01) and t.alt_rel_m == pytest.approx(0.0, abs=0.01)
+    assert t.ground_vehicle is True

@@ -105,6 +105,7 @@ class ControlStage:
             lat_deg=t.lat_deg if t else None,
             lon_deg=t.lon_deg if t else None,
             alt_rel_m=t.alt_rel_m if t else None,
+            ground_vehicle=bool(t and t.ground_vehicle),
         )
         frame_id = self.detections.frame_id if self.detections else -1
         command = None

@@ -151,6 +151,8 @@ class MavlinkDriver:
         self._texts = StatusTextAssembler()
         self._stream_requests: list[tuple[int, str, float]] = []
         self._data_stream_asked = False
+        #: home's altitude above sea level (HOME_POSITION), None until the vehicle says
+        self._home_alt_m: float | None = None
 
     @classmethod
     def for_target(
@@ -177,6 +179,7 @@ class MavlinkDriver:
         self._params = None
         self._stream_requests.clear()
         self._data_stream_asked = False
+        self._home_alt_m = None
         self._last_rx_ns = self._last_heartbeat_ns = None
         self._next_heartbeat_ns = self._next_setpoint_ns = 0
         self._stream_since_ns = None
@@ -437,6 +440,8 @@ class MavlinkDriver:
                         self._on_answer(answer)
             case "PARAM_VALUE":
                 self._on_param(msg)
+            case "HOME_POSITION":
+                self._home_alt_m = msg.altitude / 1000.0
 
     def _other_heartbeat(self, hb, src: tuple[int, int]) -> None:
         """A heartbeat not from our target: the autopilot itself while none is found yet (its component 1; MAVProxy
@@ -491,6 +496,7 @@ class MavlinkDriver:
                 ("ATTITUDE", s.telemetry_rate_hz),
                 ("SYS_STATUS", s.status_rate_hz),
                 ("BATTERY_STATUS", s.status_rate_hz),
+                ("HOME_POSITION", s.status_rate_hz),  # a rover's altitude is judged against it
             )
         ]
         self._next_stream_request()
@@ -803,6 +809,10 @@ class MavlinkDriver:
         if heading is None and ground > 0.2:
             heading = math.degrees(math.atan2(p.v_east, p.v_north)) % 360.0
         roll, pitch, yaw = self._attitude or (None, None, None)
+        rover = self.modes is not None and self.modes.family == "rover"
+        alt_rel = p.alt_rel_m
+        if rover:  # ArduRover's relative_alt is its altitude above sea level (299.6 m on the ground, home at 300 m)
+            alt_rel = p.alt_m - self._home_alt_m if self._home_alt_m is not None else None
         self.telemetry = VehicleTelemetry(
             t_mono_ns=rx_ns,
             t_rx_mono_ns=p.rx_ns,
@@ -815,7 +825,7 @@ class MavlinkDriver:
             lat_deg=p.lat_deg,
             lon_deg=p.lon_deg,
             alt_m=p.alt_m,
-            alt_rel_m=p.alt_rel_m,
+            alt_rel_m=alt_rel,
             ground_speed_mps=ground,
             heading_deg=heading,
             roll_deg=roll,
@@ -824,6 +834,7 @@ class MavlinkDriver:
             mode=self.mode,
             armed=self.armed,
             max_speed_mps=self.settings.max_speed_mps,
+            ground_vehicle=rover,
         )
 
 

@@ -8,8 +8,10 @@ any clock; given the same messages at the same times (and the same seed) it does
 What it does, as ArduPilot documents it for Copter and Rover:
 
 - HEARTBEAT as MAV_AUTOPILOT_ARDUPILOTMEGA, MAV_TYPE_QUADROTOR or MAV_TYPE_GROUND_ROVER, the mode as
-  ArduPilot numbers it (pymavlink's table); GLOBAL_POSITION_INT, ATTITUDE, SYS_STATUS and BATTERY_STATUS at
-  rates MAV_CMD_SET_MESSAGE_INTERVAL (or REQUEST_DATA_STREAM) sets; STATUSTEXT on what it does by itself.
+  ArduPilot numbers it (pymavlink's table); GLOBAL_POSITION_INT, ATTITUDE, SYS_STATUS, BATTERY_STATUS and
+  HOME_POSITION at rates MAV_CMD_SET_MESSAGE_INTERVAL (or REQUEST_DATA_STREAM) sets, or once on
+  MAV_CMD_REQUEST_MESSAGE; STATUSTEXT on what it does by itself. A rover's GLOBAL_POSITION_INT.relative_alt
+  is its altitude above sea level, as ArduRover 4.7 reported it (299.6 m on the ground, home at 300 m).
 - Modes: GUIDED (SET_POSITION_TARGET_LOCAL_NED / GLOBAL_INT: velocity, or position at the DO_CHANGE_SPEED
   speed), BRAKE (Copter: a hard stop), LOITER / HOLD (stop and stay), RTL (climb to RTL_ALT, fly home, land
   and disarm; a rover drives home and holds), LAND. Setpoints outside GUIDED are ignored, as ArduPilot does.
@@ -39,7 +41,10 @@ G = 9.80665
 #: the MAV_TYPE each simulated vehicle announces
 MAV_TYPES = {"drone": mavlink.MAV_TYPE_QUADROTOR, "rover": mavlink.MAV_TYPE_GROUND_ROVER}
 #: message -> its rate (Hz) until a GCS asks for another, as ArduPilot's SRx_ defaults roughly are
-DEFAULT_RATES_HZ = {"GLOBAL_POSITION_INT": 4.0, "ATTITUDE": 4.0, "SYS_STATUS": 1.0, "BATTERY_STATUS": 1.0}
+#: HOME_POSITION is not streamed until asked for (a rate, or once by REQUEST_MESSAGE)
+DEFAULT_RATES_HZ = {
+    "GLOBAL_POSITION_INT": 4.0, "ATTITUDE": 4.0, "SYS_STATUS": 1.0, "BATTERY_STATUS": 1.0, "HOME_POSITION": 0.0,
+}  # fmt: skip
 HEARTBEAT_HZ = 1.0
 #: ArduPilot's "force disarm" magic number (COMPONENT_ARM_DISARM param2)
 FORCE_DISARM = 21196
@@ -119,6 +124,8 @@ class MavVehicleSim:
         self.wp_speed = c.wp_speed_mps
         self.battery_pct = c.battery_pct
         self.rates = dict(DEFAULT_RATES_HZ)
+        #: messages asked for once (REQUEST_MESSAGE), sent on the next tick
+        self._once: set[str] = set()
         self.gcs_seen: float | None = None
         self.in_failsafe = False
         self.rtl_phase = ""
@@ -221,7 +228,7 @@ class MavVehicleSim:
             names = {getattr(m, f"MAVLINK_MSG_ID_{name}"): name for name in self.rates}
             if int(msg.param1) not in names:
                 return m.MAV_RESULT_DENIED, []
-            self._next_send[names[int(msg.param1)]] = now  # once, on the next tick, as well as its stream
+            self._once.add(names[int(msg.param1)])  # once, on the next tick, as well as its stream
             return m.MAV_RESULT_ACCEPTED, []
         if cmd == m.MAV_CMD_COMPONENT_ARM_DISARM:
             return self._arm(msg.param1 >= 0.5, int(msg.param2) == FORCE_DISARM, now)
@@ -272,7 +279,8 @@ class MavVehicleSim:
             self.rates[name] = 0.0
         else:
             self.rates[name] = DEFAULT_RATES_HZ[name] if interval_us == 0 else 1e6 / interval_us
-            self._next_send[name] = min(self._next_send[name], now + 1.0 / self.rates[name])
+            if self.rates[name] > 0:
+                self._next_send[name] = min(self._next_send[name], now + 1.0 / self.rates[name])
         return mavlink.MAV_RESULT_ACCEPTED
 
     def _setpoint(self, msg, now: float) -> None:
@@ -332,6 +340,8 @@ class MavVehicleSim:
         out += self._relayed(now)
         out += self._gcs_failsafe(now)
         self.now = now
+        out += [self._message(name, now) for name in sorted(self._once)]
+        self._once.clear()
         for name, due in list(self._next_send.items()):
             rate = HEARTBEAT_HZ if name == "HEARTBEAT" else self.rates[name]
             if rate <= 0 or now < due:
@@ -493,9 +503,16 @@ class MavVehicleSim:
             if noise > 0:
                 e, n, _ = self.frame.to_local(lat, lon)
                 lat, lon, _ = self.frame.to_global(e + self._rng.gauss(0, noise), n + self._rng.gauss(0, noise), 0.0)
+            relative = alt if self.rover else self.position[2]  # ArduRover's relative_alt: above sea level
             return m.MAVLink_global_position_int_message(
-                boot_ms, round(lat * 1e7), round(lon * 1e7), round(alt * 1000), round(self.position[2] * 1000),
+                boot_ms, round(lat * 1e7), round(lon * 1e7), round(alt * 1000), round(relative * 1000),
                 round(vn * 100), round(ve * 100), round(-vu * 100), round(self.yaw_deg * 100) % 36000,
+            )  # fmt: skip
+        if name == "HOME_POSITION":
+            home_lat, home_lon, _ = self.frame.to_global(0.0, 0.0, 0.0)
+            return m.MAVLink_home_position_message(
+                round(home_lat * 1e7), round(home_lon * 1e7), round(self.config.home_alt_m * 1000), 0.0, 0.0, 0.0,
+                [1.0, 0.0, 0.0, 0.0], 0.0, 0.0, 0.0,
             )  # fmt: skip
         if name == "ATTITUDE":
             roll, pitch = self._tilt()
