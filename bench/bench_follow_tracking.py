@@ -4,6 +4,7 @@ hog, and each flight is judged against the scene's truth (`sim_tests/follow_flig
 
     python bench/bench_follow_tracking.py                    # 3, 8.3 and 10 m/s, idle and hogged (~6 min)
     python bench/bench_follow_tracking.py --speeds 8.3 --no-hog --json follow.json
+    python bench/bench_follow_tracking.py --model candidate.toml   # another model on the same flights
 
 Per flight, over the defects in view for at least --seen-frames 10 Hz samples:
 - tracks per defect (ideal 1.0; ID switches are tracks - 1) and defects with no track at all, for the
@@ -61,7 +62,7 @@ def summarize(counts: dict[str, int]) -> dict:
     }
 
 
-def flight_row(speed: float, hog: bool, seen_frames: int) -> dict:
+def flight_row(speed: float, hog: bool, seen_frames: int, model: Path | None = None) -> dict:
     burners: list[multiprocessing.Process] = []
     if hog:
         burners = [multiprocessing.Process(target=burn, daemon=True) for _ in range(os.cpu_count() or 1)]
@@ -69,7 +70,7 @@ def flight_row(speed: float, hog: bool, seen_frames: int) -> dict:
             b.start()
     try:
         with tempfile.TemporaryDirectory(prefix="gridscout-follow-") as tmp:
-            flight = fly(Path(tmp), speed)
+            flight = fly(Path(tmp), speed, {"perception": {"model": str(model.resolve())}} if model else None)
     finally:
         for b in burners:
             b.kill()
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speeds", type=float, nargs="+", default=[3.0, 8.3, 10.0], help="cruise speeds, m/s")
     parser.add_argument("--no-hog", action="store_true", help="idle flights only")
     parser.add_argument("--seen-frames", type=int, default=5, help="10 Hz samples in view for a defect to count")
+    parser.add_argument("--model", type=Path, help="a cascade manifest or .onnx to fly with (default: the shipped one)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)
     rows = []
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header, flush=True)
     for hog in (False,) if args.no_hog else (False, True):
         for speed in args.speeds:
-            r = flight_row(speed, hog, args.seen_frames)
+            r = flight_row(speed, hog, args.seen_frames, args.model)
             rows.append(r)
             s, b = r["shipped"], r["plain_iou"]
             print(
