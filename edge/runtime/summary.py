@@ -21,9 +21,11 @@ COUNTERS = ("handshakes", "link_drops", "retries", "unanswered", "clamped", "fai
 #: the control process's heartbeat stats count the commands the gate turned into stops by fault under this
 #: prefix ("held:altitude_high")
 HELD_PREFIX = "held:"
-#: a run fails when the gate held at least this share of its commands (and HELD_RUN_MIN_COMMANDS of them)
+#: a run fails when the gate held at least this share of control's commands, over at least HELD_RUN_MIN_COMMANDS
+#: of them (10 s of control at 20 Hz: a run stopped by hand within seconds, a camera that stalled at the start
+#: and came back, is too short to judge)
 HELD_RUN_SHARE = 0.9
-HELD_RUN_MIN_COMMANDS = 20
+HELD_RUN_MIN_COMMANDS = 200
 
 
 @dataclass
