@@ -1,7 +1,7 @@
 """Export a trained stage to ONNX (ultralytics writes names, imgsz and stride as metadata).
 
     python -m gridscout.models.export --weights models/runs/insulator/weights/best.pt --out models/insulator.onnx
-    python -m gridscout.models.export --weights models/runs/missing_cap/weights/best.pt --out models/missing_cap.onnx
+    python -m gridscout.models.export --weights models/runs/defects-real6/weights/last.pt --out models/defects.onnx
 
 Needs the [train] extra.
 """

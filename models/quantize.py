@@ -2,8 +2,8 @@
 
     python -m gridscout.models.quantize --model models/insulator.onnx \
         --calib build/datasets/stage1_insulator/images/train
-    python -m gridscout.models.quantize --model models/missing_cap.onnx \
-        --calib build/datasets/stage2_missing_cap/images/train
+    python -m gridscout.models.quantize --model models/defects.onnx \
+        --calib build/datasets/real_stage2/images/train
 
 Calibration images go through the same letterbox as at run time. The detection head's box
 decoding stays in float: only the backbone's and neck's convolutions are quantized.

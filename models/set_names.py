@@ -1,6 +1,6 @@
 """Rename a model's classes in its ONNX metadata (the `names` ultralytics writes), weights untouched.
 
-    python -m gridscout.models.set_names models/missing_cap.onnx missing_cap
+    python -m gridscout.models.set_names models/cplid_stage2.onnx missing_cap
 
 CPLID calls its second class `defect`; GridScout calls it what it is, `missing_cap`, so the name
 in reports says which defect was found. Needs the `onnx` package ([test] or [train] extra).

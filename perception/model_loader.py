@@ -12,7 +12,7 @@ A manifest (paths relative to the manifest):
     tile_overlap = 0.25
     tile_above = 1280
     [stage2]
-    model = "missing_cap.onnx"
+    model = "defects.onnx"
     parent = "insulator"
     margin = 0.10
     conf = 0.25
