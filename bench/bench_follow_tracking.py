@@ -43,8 +43,8 @@ def burn() -> None:
         x = (x + 1) & 0xFFFF
 
 
-def per_defect(owners: dict[int, str | None], seen: set[str]) -> dict[str, int]:
-    """Tracks per seen defect (0: never tracked)."""
+def per_defect(owners: dict, seen: set[str]) -> dict[str, int]:
+    """Tracks (or reports) per seen defect, from each one's owner (0: none)."""
     counts = dict.fromkeys(seen, 0)
     for oid in owners.values():
         if oid in counts:
@@ -77,10 +77,7 @@ def flight_row(speed: float, hog: bool, seen_frames: int, model: Path | None = N
     judge = Judge(flight)
     seen = {oid for oid, n in judge.sightings().items() if n >= seen_frames}
     reports = judge.report_owners()
-    report_counts = dict.fromkeys(seen, 0)
-    for oid in reports.values():
-        if oid in report_counts:
-            report_counts[oid] += 1
+    report_counts = per_defect(reports, seen)
     return {
         "speed_mps": speed,
         "hog": hog,

@@ -25,6 +25,7 @@ from gridscout.edge.runtime.messages import ControlState
 from gridscout.hardware.sim.synthetic_source import SyntheticSource
 from sim_tests.chain import Chain
 from sim_tests.flight_checks import assert_flown_along_and_held
+from tests.mavlink_sim import Sim, simulator
 
 #: the bundled footage's four defects (synthetic://demo, as sim_tests/test_geotag.py names them)
 DEMO_DEFECTS = ("s33d0", "s45d0", "s56d0", "s57d0")
@@ -110,6 +111,18 @@ def _assert_geotagged_reports_reach_the_fleet(data: Path, tmp_path: Path) -> Non
     assert points == sorted((round(r.lon, 7), round(r.lat, 7)) for r in reports)
 
 
+def _run_on(tmp_path: Path, sim: Sim, *, source: str) -> Chain:
+    """`gridscout run` on a standalone simulator (`mavlink:` its URL) flying the demo mission, to its end: a
+    failed run (exit 1)."""
+    extra = {"vehicle": {"uri": f"mavlink:{sim.url}"}, "mission": {"file": str(DEMO_MISSION)}}
+    chain = Chain(tmp_path, source=source, extra=extra)
+    try:
+        assert chain.wait() == 1, chain.stderr()[-3000:]
+    finally:
+        chain.close()
+    return chain
+
+
 def test_a_lost_link_leaves_the_drone_to_its_failsafe_and_the_summary_says_so(tmp_path):
     """The vehicle process freezes (SIGSTOP): no more heartbeats. The simulator's GCS failsafe flies RTL (after
     0.6 s here, well before the supervisor's 1 s watchdog restarts the process); the restarted vehicle process
@@ -138,29 +151,14 @@ def test_a_refused_stop_is_surfaced_by_its_mav_result_name(tmp_path):
     lat, lon, _ = mission.frame.to_global(*mission.path.point_at(0.0))
     de, dn = mission.path.tangent_at(0.0)
     heading = math.degrees(math.atan2(de, dn)) % 360
-    log = tmp_path / "drone.jsonl"
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "gridscout.hardware.sim.mavlink", "drone", "--tcp", "127.0.0.1:0", "--log", str(log),
-         "--home", str(lat), str(lon), "584", "--altitude", str(mission.altitude_m), "--heading", str(heading),
-         "--refuse-mode", "BRAKE"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        url = sim.stdout.readline().strip()
-        vehicle = {"uri": f"mavlink:{url}"}
-        chain = Chain(tmp_path, source="", extra={"vehicle": vehicle, "mission": {"file": str(DEMO_MISSION)}})
-        try:
-            assert chain.wait() == 1
-        finally:
-            chain.close()
-    finally:
-        sim.kill()
-        sim.wait(timeout=10)
+    args = ("--home", str(lat), str(lon), "584", "--altitude", str(mission.altitude_m), "--heading", str(heading),
+            "--refuse-mode", "BRAKE")  # fmt: skip
+    with simulator(tmp_path, *args) as sim:
+        chain = _run_on(tmp_path, sim, source="")
     summary = chain.summary()
     assert summary["vehicle"]["refusals"].get("MAV_RESULT_DENIED", 0) >= 1  # by name, though it came at shutdown
     assert any("refused" in f and "MAV_RESULT_DENIED" in f for f in summary["failures"])
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    assert any(r["event"] == "command" and r["result"] == "MAV_RESULT_DENIED" for r in records)
+    assert any(r["result"] == "MAV_RESULT_DENIED" for r in sim.events("command"))
 
 
 def test_a_drone_the_gate_holds_throughout_fails_the_run_naming_why(tmp_path):
@@ -168,23 +166,8 @@ def test_a_drone_the_gate_holds_throughout_fails_the_run_naming_why(tmp_path):
     299.6 m on the ground): the gate holds every command, the drone never moves, and the run fails saying so."""
     mission = load_mission(DEMO_MISSION)
     lat, lon, _ = mission.frame.to_global(*mission.path.point_at(0.0))
-    log = tmp_path / "drone.jsonl"
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "gridscout.hardware.sim.mavlink", "drone", "--tcp", "127.0.0.1:0", "--log", str(log),
-         "--home", str(lat), str(lon), "584", "--altitude", "150"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        vehicle = {"uri": f"mavlink:{sim.stdout.readline().strip()}"}
-        extra = {"vehicle": vehicle, "mission": {"file": str(DEMO_MISSION)}}
-        chain = Chain(tmp_path, source="synthetic://demo?frames=150", extra=extra)
-        try:
-            assert chain.wait() == 1, chain.stderr()[-3000:]
-        finally:
-            chain.close()
-    finally:
-        sim.kill()
-        sim.wait(timeout=10)
+    with simulator(tmp_path, "--home", str(lat), str(lon), "584", "--altitude", "150") as sim:
+        chain = _run_on(tmp_path, sim, source="synthetic://demo?frames=150")
     summary = chain.summary()
     failure = summary["failures"][-1]
     assert failure.startswith("the safety gate held vehicle mavlink:") and "altitude_high" in failure, failure
