@@ -19,7 +19,9 @@ class BehaviourParams:
 
     cruise_speed_mps: float  # speed while patrolling
     slow_speed_mps: float  # speed while approaching a defect
-    hold_s: float  # how long to stand still for a close look
+    hold_s: float  # how long to stand still for a close look, counted from when the vehicle is at rest
+    hold_still_mps: float  # the vehicle is at rest at or below this speed (over ground where it reports one)
+    hold_settle_s: float  # count the hold from here anyway when the vehicle has not come to rest this long
     defect_min_confidence: float  # sightings below this confidence are ignored
     defect_min_hits: int  # frames a defect track must be seen (confidently) before acting on it
     close_box_height_frac: float  # hold once the defect box is this tall (box height / frame height)
@@ -39,6 +41,8 @@ class Patrol:
 
     Call `update` once per control tick. Mode changes are appended to `transitions` for the caller to publish.
     A track is held at most once (it is marked held when the hold starts, even if a WAIT cuts the hold short).
+    A HOLD first waits for the vehicle to come to rest (`hold_still_mps`, at most `hold_settle_s`): a drone
+    braking from cruise takes seconds, and a hold timed from the command ended before it had stopped.
     """
 
     def __init__(self, params: BehaviourParams) -> None:
@@ -52,6 +56,7 @@ class Patrol:
         self._latest: dict[int, TrackObservation] = {}  # last confident defect sighting per track
         self._last_seen_s: dict[int, float] = {}
         self._held: set[int] = set()
+        self._at_rest_s: float | None = None  # when the vehicle came to rest in this HOLD (None: not yet)
         self._last_frame_id: int | None = None
 
     @property
@@ -104,11 +109,25 @@ class Patrol:
                 self._start_hold(now_s, f"close, box {self._target.box_height_frac:.2f}")
             elif elapsed >= p.approach_timeout_s:
                 self._start_hold(now_s, f"approach timeout {p.approach_timeout_s:g} s")
-        elif self.mode is Mode.HOLD and elapsed >= p.hold_s:
+        if self.mode is Mode.HOLD:  # also on the tick the hold starts: a vehicle already at rest counts from now
+            self._hold(now_s, vehicle)
+
+    def _hold(self, now_s: float, vehicle: VehicleTelemetry | None) -> None:
+        p, elapsed = self.params, now_s - self._mode_since_s
+        if self._at_rest_s is None:
+            speed = _speed_mps(vehicle)
+            if speed is None or speed <= p.hold_still_mps:
+                self._at_rest_s = now_s
+                self._reason = f"{self._reason}; at rest after {elapsed:.1f} s"
+            elif elapsed >= p.hold_settle_s:
+                self._at_rest_s = now_s
+                self._reason = f"{self._reason}; still at {speed:.2f} m/s after {p.hold_settle_s:g} s, holding anyway"
+        if self._at_rest_s is not None and now_s - self._at_rest_s >= p.hold_s:
             self._enter(now_s, Mode.RESUME, f"resume cruise after defect track {self._target.track_id}")
 
     def _start_hold(self, now_s: float, why: str) -> None:
         self._held.add(self._target.track_id)
+        self._at_rest_s = None
         self._enter(now_s, Mode.HOLD, f"hold for {_describe(self._target)}: {why}")
 
     def _pick_target(self) -> TrackObservation | None:
@@ -152,6 +171,15 @@ class Patrol:
         target = self._target.track_id if self._target and mode in (Mode.APPROACH, Mode.HOLD, Mode.RESUME) else None
         stop = mode in (Mode.WAIT, Mode.END_OF_LINE)
         return Intent(mode, speed.get(mode, 0.0), stop, self._reason, target)
+
+
+def _speed_mps(vehicle: VehicleTelemetry | None) -> float | None:
+    """The vehicle's speed: over ground where it reports it (a drone's drift counts), else along the path."""
+    if vehicle is None:
+        return None
+    if vehicle.ground_speed_mps is not None:
+        return vehicle.ground_speed_mps
+    return None if vehicle.speed_mps is None else abs(vehicle.speed_mps)
 
 
 def _describe(obs: TrackObservation) -> str:

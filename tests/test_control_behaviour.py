@@ -19,19 +19,31 @@ def defect(track_id: int = 7, box: float = 0.1, conf: float = 0.82, name: str = 
 
 
 def vehicle(
-    t: float, position: float = 10.0, state: VehicleState = VehicleState.MOVING, link_ok: bool = True
+    t: float,
+    position: float = 10.0,
+    state: VehicleState = VehicleState.MOVING,
+    link_ok: bool = True,
+    speed: float = 0.5,
+    ground_speed: float | None = None,
 ) -> VehicleTelemetry:
     ns = round(t * 1e9)
-    return VehicleTelemetry(ns, ns, state, link_ok, position_m=position, speed_mps=0.5)
+    return VehicleTelemetry(ns, ns, state, link_ok, position_m=position, speed_mps=speed, ground_speed_mps=ground_speed)
 
 
 class Run:
-    """Drives a Patrol at 20 Hz with one perception frame per tick; records every intent."""
+    """Drives a Patrol at 20 Hz with one perception frame per tick; records every intent. The vehicle reports
+    the speed last asked for, reached at once or, with `decel_mps2`, slowing down at that rate."""
 
-    def __init__(self, params: BehaviourParams = PARAMS) -> None:
+    def __init__(self, params: BehaviourParams = PARAMS, decel_mps2: float | None = None) -> None:
         self.patrol = Patrol(params)
         self.k = 0
         self.intents: list[Intent] = []
+        self.decel_mps2 = decel_mps2
+        self.speed = params.cruise_speed_mps
+
+    def _follow(self, asked: float) -> None:
+        slowest = self.speed - self.decel_mps2 * PERIOD if self.decel_mps2 is not None else asked
+        self.speed = max(asked, slowest)
 
     @property
     def now(self) -> float:
@@ -41,7 +53,9 @@ class Run:
         self, *tracks: TrackObservation, position: float = 10.0, state: VehicleState = VehicleState.MOVING, **kw
     ) -> Intent:
         frame = PerceptionInput(self.now, self.k, tracks)
+        kw.setdefault("speed", self.speed)
         intent = self.patrol.update(self.now, frame, vehicle(self.now, position, state, **kw))
+        self._follow(intent.speed_mps)
         self.intents.append(intent)
         self.k += 1
         return intent
@@ -97,6 +111,38 @@ def test_confirmed_defect_approach_hold_resume():
     assert held[resumed_at].mode is Mode.RESUME and held[resumed_at].speed_mps == PARAMS.cruise_speed_mps
     assert run.patrol.transitions[-1].t_s == pytest.approx(hold_started + PARAMS.hold_s)
     assert run.modes() == [Mode.APPROACH, Mode.HOLD, Mode.RESUME]
+
+
+def test_hold_is_counted_from_when_the_vehicle_is_at_rest():
+    """A drone braking from cruise takes seconds to stop: the hold's clock starts once its speed over ground is
+    under hold_still_mps, so it stands still for the whole hold_s (ArduCopter at 8 m/s ended 3 s holds moving)."""
+    params = behaviour_params(line_end_m=100.0, cruise_speed_mps=8.0, slow_speed_mps=8.0)
+    run = Run(params, decel_mps2=2.0)
+    run.ticks(params.defect_min_hits, defect(box=0.3))
+    hold_started = run.now
+    assert run.tick(defect(box=0.3)).mode is Mode.HOLD
+    at_rest = hold_started + (8.0 - params.hold_still_mps) / 2.0  # braking at 2 m/s2
+    run.ticks(int((at_rest + params.hold_s - hold_started) / PERIOD) + 5, defect(box=0.3))
+    resume = run.patrol.transitions[-1]
+    assert resume.to_mode is Mode.RESUME
+    assert resume.t_s == pytest.approx(at_rest + params.hold_s, abs=2 * PERIOD)
+    hold_reason = next(i.reason for i in reversed(run.intents) if i.mode is Mode.HOLD)
+    waited = float(hold_reason.split("; at rest after ")[1].removesuffix(" s"))
+    assert waited == pytest.approx(at_rest - hold_started, abs=0.1 + PERIOD)  # one decimal, one tick late
+
+
+def test_hold_of_a_vehicle_that_never_comes_to_rest_is_counted_after_hold_settle_s():
+    """A vehicle drifting faster than hold_still_mps (wind, a bad estimate) is held hold_settle_s + hold_s, and
+    the reason says it never came to rest."""
+    run = Run()
+    run.ticks(PARAMS.defect_min_hits, defect(box=0.3))
+    hold_started = run.now
+    run.ticks(int((PARAMS.hold_settle_s + PARAMS.hold_s) / PERIOD) + 5, defect(box=0.3), ground_speed=0.6)
+    resume = run.patrol.transitions[-1]
+    assert resume.to_mode is Mode.RESUME
+    assert resume.t_s == pytest.approx(hold_started + PARAMS.hold_settle_s + PARAMS.hold_s, abs=2 * PERIOD)
+    hold_reason = next(i.reason for i in reversed(run.intents) if i.mode is Mode.HOLD)
+    assert f"still at 0.60 m/s after {PARAMS.hold_settle_s:g} s, holding anyway" in hold_reason
 
 
 def test_approach_timeout_holds_anyway():

@@ -89,7 +89,15 @@ class BehaviourConfig(Section):
         0.5, ge=0, description="patrol speed along the line (a mission's cruise_speed_mps replaces it)"
     )
     slow_speed_mps: float = Field(0.15, ge=0, description="approach speed once a defect is confirmed")
-    hold_s: float = Field(3.0, ge=0, description="how long to hold still for a close look")
+    hold_s: float = Field(
+        3.0, ge=0, description="how long to hold still for a close look, counted once the vehicle is at rest"
+    )
+    hold_still_mps: float = Field(
+        0.2, gt=0, description="a holding vehicle is at rest at or below this speed (over ground where reported)"
+    )
+    hold_settle_s: float = Field(
+        10.0, ge=0, description="count the hold anyway once the vehicle has not come to rest for this long"
+    )
     defect_min_confidence: float = Field(0.4, ge=0, le=1, description="a defect track counts from this confidence")
     defect_min_hits: int = Field(3, ge=1, description="frames a defect track must be seen before acting on it")
     close_box_height_frac: float = Field(
