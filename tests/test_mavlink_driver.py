@@ -309,3 +309,20 @@ def test_a_rovers_altitude_is_judged_against_home_and_it_keeps_to_the_ground(tmp
     assert d.modes is not None and d.modes.family == "rover"
     assert t.alt_m == pytest.approx(300.0, abs=0.01) and t.alt_rel_m == pytest.approx(0.0, abs=0.01)
     assert t.ground_vehicle is True
+
+
+@pytest.mark.parametrize("vehicle", ["drone", "rover"])
+def test_a_hold_off_the_path_corrects_a_drone_but_stands_a_rover(tmp_path, vehicle):
+    """Holding 3 m beside the flight path: a drone is brought back onto it; a rover stands (it cannot move
+    sideways, and ArduRover chasing the correction drove to and fro through a hold)."""
+    with simulator(tmp_path, vehicle=vehicle) as sim:
+        d = ready_driver(sim.url, straight_mission(standoff_m=3.0))
+        d.hold()
+        run_for(d, 1.0)
+        d.close()
+        vectors = [e["vector"] for e in sim.events("setpoint")]
+    assert vectors
+    if vehicle == "rover":
+        assert all(v == [0.0, 0.0, 0.0] for v in vectors)
+    else:
+        assert max(abs(v[1]) for v in vectors) > 0.5  # east, back onto the path

@@ -377,8 +377,12 @@ class MavlinkDriver:
         self.last_write_mono_ns = time.monotonic_ns()
 
     def _velocity(self, p: _Position) -> tuple[tuple[float, float, float], float]:
-        """The NED velocity setpoint along the path at the commanded speed, and the path's heading (rad)."""
+        """The NED velocity setpoint along the path at the commanded speed, and the path's heading (rad).
+        A rover told to stand gets zero: it cannot step sideways back onto the path, and chasing that
+        correction drove ArduRover to and fro at 0.7 m/s through a hold."""
         mission = self.mission
+        if self.modes.family == "rover" and self._speed == 0.0:
+            return (0.0, 0.0, 0.0), math.nan
         east, north, _ = mission.frame.to_local(p.lat_deg, p.lon_deg)
         v_north, v_east, v_down = velocity_setpoint(
             mission.path, east, north, p.alt_rel_m, self._speed, mission.altitude_m
