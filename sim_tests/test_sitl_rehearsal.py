@@ -12,15 +12,9 @@ import json
 import subprocess
 import sys
 
-from gridscout.control.geodesy import distance_m
 from gridscout.control.mission import load_mission
-from gridscout.edge.reports import ReportStore
-from sim_tests.flight_checks import assert_flown_along_and_held
+from sim_tests.flight_checks import assert_flown_along_and_held, assert_reports_beside_the_line
 from tests.mavlink_sim import simulator
-
-#: a report geotagged from telemetry lies this close to the line it was flown along: the footage's strings
-#: hang beside the flight path (the drone's standoff plus the geotag's error, see test_drone_chain.py)
-NEAR_THE_LINE_M = 60.0
 
 
 def _gridscout(*args: str, cwd, timeout: float) -> subprocess.CompletedProcess:
@@ -48,9 +42,4 @@ def test_a_hovering_guided_drone_at_cmac_is_flown_along_a_mission_made_where_it_
     mission = load_mission(mission_file)
     assert_flown_along_and_held([e for e in log if e["event"] == "state"], mission)  # the line made where it hovered
     assert not [e for e in log if e["event"] == "command" and e["command"] in ("COMPONENT_ARM_DISARM", "NAV_TAKEOFF")]
-    with ReportStore(tmp_path / "data") as store:
-        reports = store.list(limit=1000)
-    assert reports and all(r.lat is not None and r.error_m for r in reports)
-    line = [mission.frame.to_global(*mission.path.point_at(s)) for s in range(0, int(mission.path.length_m) + 1, 2)]
-    for r in reports:
-        assert min(distance_m(r.lat, r.lon, lat, lon) for lat, lon, _ in line) < NEAR_THE_LINE_M, r
+    assert_reports_beside_the_line(tmp_path / "data", mission)
