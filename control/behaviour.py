@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from gridscout.control.camera_view import FrameRate, inspection_speed_cap_mps
 from gridscout.control.types import Intent, Mode, PerceptionInput, TrackObservation, Transition
 from gridscout.control.vehicle import VehicleState, VehicleTelemetry
 
@@ -30,6 +31,7 @@ class BehaviourParams:
     end_margin_m: float  # stop once position >= line_end_m - end_margin_m
     track_lost_s: float  # a track unseen this long is forgotten (an approach on it is dropped)
     resume_s: float  # RESUME lasts this long before it counts as plain PATROL again
+    frames_in_view: int  # a point of the line must stay in view this many processed frames: caps the speed
 
 
 class Patrol:
@@ -45,8 +47,11 @@ class Patrol:
     braking from cruise takes seconds, and a hold timed from the command ended before it had stopped.
     """
 
-    def __init__(self, params: BehaviourParams) -> None:
+    def __init__(self, params: BehaviourParams, *, view_m: float | None = None) -> None:
+        """`view_m`: the stretch of line one frame sees (`camera_view.line_in_view_m`), which caps the speed;
+        None: no cap."""
         self.params = params
+        self.view_m = view_m
         self.mode = Mode.PATROL
         self.transitions: list[Transition] = []
         self._reason = "cruise"
@@ -57,6 +62,7 @@ class Patrol:
         self._last_seen_s: dict[int, float] = {}
         self._held: set[int] = set()
         self._at_rest_s: float | None = None  # when the vehicle came to rest in this HOLD (None: not yet)
+        self._frame_rate = FrameRate()
         self._last_frame_id: int | None = None
 
     @property
@@ -75,6 +81,7 @@ class Patrol:
 
     def _observe(self, perception: PerceptionInput) -> None:
         self._last_frame_id = perception.frame_id
+        self._frame_rate.add(perception.t_s)
         p = self.params
         for obs in perception.tracks:
             if obs.is_defect and obs.confidence >= p.defect_min_confidence:
@@ -170,7 +177,24 @@ class Patrol:
         speed = {Mode.PATROL: p.cruise_speed_mps, Mode.RESUME: p.cruise_speed_mps, Mode.APPROACH: p.slow_speed_mps}
         target = self._target.track_id if self._target and mode in (Mode.APPROACH, Mode.HOLD, Mode.RESUME) else None
         stop = mode in (Mode.WAIT, Mode.END_OF_LINE)
-        return Intent(mode, speed.get(mode, 0.0), stop, self._reason, target)
+        wanted, reason = speed.get(mode, 0.0), self._reason
+        cap = self.speed_cap_mps
+        if cap is not None and wanted > cap:
+            wanted = cap
+            reason = (
+                f"{reason}; capped at {cap:.1f} m/s: {self.view_m:.1f} m of line in view, {p.frames_in_view} frames "
+                f"at {self._frame_rate.hz:.1f} fps"
+            )
+        return Intent(mode, wanted, stop, reason, target)
+
+    @property
+    def speed_cap_mps(self) -> float | None:
+        """The fastest speed that keeps a point of the line in view for `frames_in_view` frames at the frame
+        rate measured so far; None: no cap (no camera geometry, a view reaching the horizon, no rate yet)."""
+        view, rate = self.view_m, self._frame_rate.hz
+        if view is None or not math.isfinite(view) or rate is None:
+            return None
+        return inspection_speed_cap_mps(view, rate, self.params.frames_in_view)
 
 
 def _speed_mps(vehicle: VehicleTelemetry | None) -> float | None:

@@ -296,3 +296,20 @@ def test_intents_through_the_gate_end_in_stop():
             sent.append(decision.command)
     assert max(c.speed_mps for c in sent) == pytest.approx(PARAMS.cruise_speed_mps)
     assert sent[-1].stop and patrol.done
+
+
+@pytest.mark.parametrize("frame_period_s,capped", [(0.1, False), (0.25, True)])
+def test_cruise_is_capped_so_the_line_stays_in_view_for_frames_in_view_frames(frame_period_s, capped):
+    """12 m of line in view, 8 frames in view wanted, 8 m/s asked: at 10 processed frames a second the cap is
+    15 m/s (no cap); at 4 fps it is 6 m/s, and the reason says why."""
+    params = behaviour_params(line_end_m=100.0, cruise_speed_mps=8.0, frames_in_view=8)
+    patrol = Patrol(params, view_m=12.0)
+    for k in range(20):
+        t = k * frame_period_s
+        intent = patrol.update(t, PerceptionInput(t, k, ()), vehicle(t))
+    assert intent.mode is Mode.PATROL
+    if capped:
+        assert intent.speed_mps == pytest.approx(6.0)
+        assert "capped at 6.0 m/s: 12.0 m of line in view, 8 frames at 4.0 fps" in intent.reason
+    else:
+        assert intent.speed_mps == 8.0 and intent.reason == "cruise"

@@ -106,6 +106,12 @@ class BehaviourConfig(Section):
     approach_timeout_s: float = Field(1.5, gt=0, description="hold anyway after approaching this long")
     track_lost_s: float = Field(1.0, gt=0, description="a defect track unseen this long is forgotten")
     resume_s: float = Field(2.0, ge=0, description="after a hold, cruise this long before new defects count as new")
+    frames_in_view: int = Field(
+        8,
+        ge=1,
+        description="with a mission and a known camera, cruise no faster than keeps a point of the line in view "
+        "for this many processed frames (the line across the view x the measured frame rate / this)",
+    )
     line_end_m: float | None = Field(
         None, description="stop at this position along the line; unset: a mission's path length, else the vehicle says"
     )

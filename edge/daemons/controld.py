@@ -20,13 +20,14 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from gridscout.control.behaviour import Patrol
+from gridscout.control.camera_view import stopping_distance_m
 from gridscout.control.mission import Mission
 from gridscout.control.safety import SafetyGate
 from gridscout.control.types import Intent, PerceptionInput, TrackObservation
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import ControlState, FrameDetections, VehicleCommand
-from gridscout.edge.runtime.settings import behaviour_params, flown_mission, safety_limits
+from gridscout.edge.runtime.settings import behaviour_params, flown_mission, line_in_view, safety_limits
 from gridscout.edge.runtime.submaster import data_time_s
 from gridscout.edge.runtime.summary import HELD_PREFIX
 
@@ -53,7 +54,8 @@ class ControlStage:
 
     `vehicle_uri` fills in the gate's limits its config leaves to the vehicle's kind (`vehicle_kinds`; None:
     the crawler's); `mission`, for a drone or rover, gives the behaviour its cruise speed and the line's end
-    (the flight path's length) and the gate its geofence and path."""
+    (the flight path's length) and the gate its geofence and path; with `camera` (`[geotag]`) it also caps the
+    speed so a defect stays in view for enough frames."""
 
     def __init__(
         self,
@@ -62,8 +64,9 @@ class ControlStage:
         replay: bool,
         vehicle_uri: str | None = None,
         mission: Mission | None = None,
+        camera: Mapping[str, Any] | None = None,
     ) -> None:
-        self.behaviour = Patrol(behaviour_params(control["behaviour"], mission))
+        self.behaviour = Patrol(behaviour_params(control["behaviour"], mission), view_m=line_in_view(mission, camera))
         self.gate = SafetyGate(safety_limits(control["safety"], vehicle_uri), mission)
         self.replay = replay
         self.detections: FrameDetections | None = None
@@ -146,7 +149,25 @@ class Control:
         self.period_s = 1.0 / cfg.rate_hz
         uri = rt.config.vehicle.uri
         flight = flown_mission(uri, rt.config.mission)
-        self.stage = ControlStage(cfg, replay=rt.mode == "replay", vehicle_uri=uri, mission=flight)
+        self.stage = ControlStage(
+            cfg, replay=rt.mode == "replay", vehicle_uri=uri, mission=flight, camera=rt.config.geotag
+        )
+        if (view := self.stage.behaviour.view_m) is not None:
+            rt.log.info(
+                "%.1f m of line in the camera's view: cruise no faster than keeps it %d frames in view",
+                view,
+                self.stage.behaviour.params.frames_in_view,
+            )
+            cruise, decel = self.stage.behaviour.params.cruise_speed_mps, self.stage.gate.limits.max_decel_mps2
+            if (stop_m := stopping_distance_m(cruise, decel)) > view:
+                rt.log.warning(
+                    "from its cruise of %.1f m/s the vehicle needs %.1f m to stop (max_decel_mps2 %.1f), more than "
+                    "the %.1f m of line in view: a hold at a defect stands past it",
+                    cruise,
+                    stop_m,
+                    decel,
+                    view,
+                )
         if flight is not None:
             fence = "a geofence" if flight.geofence else "no geofence"
             rt.log.info(

@@ -537,7 +537,9 @@ def run_replay(
         placer=report_placer(cfg, mission_may_be_gone=True),
     )
     vehicle_uri = (cfg.get("vehicle") or {}).get("uri")
-    control = ControlStage(cfg["control"], replay=replay_mode, vehicle_uri=vehicle_uri, mission=_flown_mission(cfg))
+    control = ControlStage(
+        cfg["control"], replay=replay_mode, vehicle_uri=vehicle_uri, mission=_flown_mission(cfg), camera=cfg["geotag"]
+    )
     perception = (
         PerceptionStage(model, frame_rate=cfg["camera"]["fps"] or 10.0) if model is not None else None
     )  # fmt: skip

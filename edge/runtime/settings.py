@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from gridscout.control.behaviour import BehaviourParams
+from gridscout.control.camera_view import line_in_view_m
 from gridscout.control.mission import Mission, load_mission
 from gridscout.control.safety import HaltAction, SafetyLimits
 from gridscout.edge.recording.policy import RecorderSettings
@@ -90,6 +91,24 @@ def behaviour_params(section: Mapping[str, Any], mission: Mission | None = None)
         if values.get("line_end_m") is None:
             values["line_end_m"] = mission.path.length_m
     return build(BehaviourParams, values)
+
+
+def line_in_view(mission: Mission | None, camera: Mapping[str, Any] | None) -> float | None:
+    """How much of a mission's line one frame sees, from `[geotag]`'s field of view and mount
+    (`control/camera_view.py`), which caps the patrol's speed; None: no mission, or the lens is unknown."""
+    hfov = camera_hfov_deg(camera) if camera is not None else None
+    if mission is None or hfov is None:
+        return None
+    return line_in_view_m(mission.standoff_m, camera["mount_yaw_deg"], hfov)
+
+
+def camera_hfov_deg(camera: Mapping[str, Any]) -> float | None:
+    """`[geotag]`'s horizontal field of view: `hfov_deg`, or from the focal length and sensor width; None: unknown."""
+    if camera.get("hfov_deg") is not None:
+        return camera["hfov_deg"]
+    if camera.get("focal_length_mm") and camera.get("sensor_width_mm"):
+        return math.degrees(2.0 * math.atan(camera["sensor_width_mm"] / (2.0 * camera["focal_length_mm"])))
+    return None
 
 
 def hold_action(setting: str, vehicle_uri: str | None) -> HaltAction:
