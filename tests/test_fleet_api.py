@@ -110,7 +110,7 @@ def test_paging_with_since_and_next_since(api):
 
 def test_bad_query_and_body_are_422(api):
     """Out-of-range paging parameters and unknown review states are rejected as 422."""
-    for query in ("limit=0", "limit=1001", "since=-1", "since=abc"):
+    for query in ("limit=0", "limit=1001", "since=-1", "since=abc", "since=99999999999999999999999"):
         assert call(f"{api.url}/v1/reports?{query}")[0] == 422, query
     some_id = json.loads(call(api.url + "/v1/reports?limit=1")[2])["reports"][0]["id"]
     assert call(f"{api.url}/v1/reports/{some_id}/review", body={"state": "maybe"})[0] == 422
@@ -192,3 +192,36 @@ def test_env_beats_configured_beats_file(tmp_path, monkeypatch):
     assert resolve_token(tmp_path, "from-config") == ("from-config", False)
     monkeypatch.setenv(TOKEN_ENV, "from-env")
     assert resolve_token(tmp_path, "from-config") == ("from-env", False)
+
+
+def test_a_cursor_past_the_latest_seq_cannot_strip_the_protection_of_unpulled_evidence(api, tmp_path):
+    """One read with since beyond the store (1000 on a store at seq 12, or past SQLite's integers) once marked
+    every report pulled, so retention could delete evidence no fleet had; a huge one broke every retention pass
+    after. Now: 409 (since > latest: pull from 0) or 422 (not an int64), nothing stored, all still protected."""
+    data = tmp_path / "data"
+    with ReportStore(data) as store:
+        assert store.latest_seq() == 12 and len(store.unpulled_spans()) == 12
+    status_code, _, body = call(f"{api.url}/v1/reports?since=1000")
+    assert status_code == 409 and b"beyond this device's latest seq 12" in body
+    assert call(f"{api.url}/v1/reports?since=99999999999999999999999")[0] == 422
+    assert call(f"{api.url}/v1/reports?since={2**63}")[0] == 422
+    with ReportStore(data) as store:
+        assert store.pulled_seq() == 0 and len(store.unpulled_spans()) == 12
+        store.mark_pulled(10**9)  # the store itself never marks past what it holds
+        assert store.pulled_seq() == 12
+    # a page up to seq 5 acknowledges those five and no more
+    assert call(f"{api.url}/v1/reports?since=5")[0] == 200
+    with ReportStore(data) as store:
+        assert store.pulled_seq() == 12  # (the mark above) and a lower cursor never lowers it
+
+
+def test_a_stored_mark_past_the_latest_seq_is_not_believed(tmp_path):
+    """A store written before marks were clamped may hold pulled_seq 1000 at seq 3 (or one past int64): read as
+    0, so every report's evidence is protected until a fleet pulls again, and retention's query does not fail."""
+    with ReportStore(tmp_path, device_id="gs-old") as store:
+        for i in range(3):
+            store.upsert(observe(i))
+        for bogus in ("1000", str(10**23)):
+            with store._write() as db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('pulled_seq', ?)", (bogus,))
+            assert store.pulled_seq() == 0 and len(store.unpulled_spans()) == 3

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from gridscout.edge.reports.report import Report
-from gridscout.edge.reports.store import ReportStore, ReviewState
+from gridscout.edge.reports.store import MAX_SEQ, ReportStore, ReviewState
 
 API_VERSION = "1.0"
 NOT_FOUND = {404: {"description": "no report with this id"}}
@@ -108,9 +108,18 @@ def create_app(data_dir: Path, token: str) -> FastAPI:
         "/v1/reports", response_model=ReportPage, dependencies=authed, responses=unauthorized, summary="Page reports"
     )
     def list_reports(
-        since: Annotated[int, Query(ge=0, description="return reports with seq greater than this")] = 0,
+        since: Annotated[
+            int, Query(ge=0, le=MAX_SEQ, description="return reports with seq greater than this (at most the latest)")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
     ) -> ReportPage:
+        latest = store.latest_seq()
+        if since > latest:  # never taken as a pull: it would unprotect evidence nobody has
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"since={since} is beyond this device's latest seq {latest}: a cursor from another device "
+                "or from before its store was reset; pull from since=0",
+            )
         if since:  # the puller holds everything up to `since`: recordings of those reports may go
             store.mark_pulled(since)
         reports = store.list(since=since, limit=limit)

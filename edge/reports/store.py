@@ -32,6 +32,8 @@ DB_NAME = "reports.db"
 # Report ids are uuid5(REPORT_NAMESPACE, f"{device_id}/{track_key}"): the same input always gives the same id.
 REPORT_NAMESPACE = uuid.UUID("6f0c1a52-3b9e-5d5e-9c4a-6772696473c0")
 BUSY_TIMEOUT_MS = 10_000
+#: the largest seq SQLite's INTEGER holds: a cursor past it is refused (the API's 422), never stored
+MAX_SEQ = 2**63 - 1
 
 ReviewState = Literal["new", "confirmed", "rejected"]
 REVIEW_STATES: tuple[str, ...] = get_args(ReviewState)
@@ -311,6 +313,7 @@ class ReportStore:
         """The fleet asked for the reports after `seq`, so it holds every report up to it (the puller commits
         each page with its checkpoint before it asks for the next). Kept as a high-water mark: an update to a
         report takes a new seq, and so makes it unpulled again."""
+        seq = min(seq, self.latest_seq())  # never beyond what exists: later reports stay unpulled
         if seq <= self.pulled_seq():
             return
         with self._write() as db:
@@ -321,10 +324,12 @@ class ReportStore:
             )
 
     def pulled_seq(self) -> int:
-        """The highest seq the fleet is known to hold (0: nothing pulled yet)."""
+        """The highest seq the fleet is known to hold (0: nothing pulled yet). A stored mark beyond the latest seq
+        (written before marks were clamped) is not believed: 0, so every report's evidence stays protected."""
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'pulled_seq'").fetchone()
-        return int(row[0]) if row else 0
+        value = int(row[0]) if row else 0
+        return value if value <= self.latest_seq() else 0
 
     def unpulled_spans(self) -> list[tuple[str, int, int]]:
         """(report id, first seen, last seen) in wall-clock ns of each report the fleet has not pulled yet:
