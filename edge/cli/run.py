@@ -75,12 +75,14 @@ def resolve(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gridscout.edge.runtime.private import keep_private
     from gridscout.edge.runtime.run import ChainError, run_chain
 
     try:
         config = resolve(args)
     except ConfigError as exc:
         raise ValueError(str(exc)) from exc
+    keep_private(Path(config.run.data_dir))
     try:
         summary = run_chain(config, out=lambda line: print(line, flush=True))
     except ChainError as exc:

@@ -37,9 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from gridscout.edge.api.server import serve_announced
     from gridscout.edge.reports.store import ReportStore, StoreNotFoundError
+    from gridscout.edge.runtime.private import keep_private
 
     if not ReportStore.exists(args.data):
         raise StoreNotFoundError(f"no report store in {args.data} (expected {args.data / 'reports.db'})")
+    keep_private(args.data)
     host, port = args.api
     serve_announced(args.data, host, port, args.token, out=lambda line: print(line, flush=True))
     return 0

@@ -26,6 +26,7 @@ from gridscout.edge.runtime.messages import TOPICS, CameraStatus, FrameAck, Fram
 from gridscout.edge.runtime.submaster import SubMaster
 from gridscout.hardware.camera import CameraStalled, FrameSource, LiveCapture, SourceError, open_source
 from gridscout.hardware.frame import VehiclePose
+from gridscout.hardware.secrets import redact_uri
 
 #: frames published ahead of the acknowledgements (replay)
 REPLAY_WINDOW = 2
@@ -109,7 +110,7 @@ class Camera:
                 t_mono_ns=time.monotonic_ns(),
                 frame_id=self.next_id - 1,
                 state=self.state,
-                source=self.rt.spec.source,
+                source=redact_uri(self.rt.spec.source),
                 frames=self.next_id,
                 dropped_frames=int(s["dropped_frames"]),
                 corrupt_frames=int(s["corrupt_frames"]),
@@ -144,7 +145,7 @@ class Camera:
         if not source.follows_vehicle or self.vehicle_pose() is not None:
             return
         self.state, self.detail = "waiting", "waiting for the vehicle's position on telemetry to render from"
-        self.rt.log.info("%s: %s", self.rt.spec.source, self.detail)
+        self.rt.log.info("%s: %s", redact_uri(self.rt.spec.source), self.detail)
         while not self.rt.should_stop and self.vehicle_pose() is None:
             self.publish_status(source)
             self.rt.poll()
@@ -260,7 +261,7 @@ class Camera:
         if self.replay:
             self._wait_for_credit(self.next_id - 1 + REPLAY_WINDOW)
         self.state = "ended"
-        self.rt.log.info("end of %s after %d frames", self.rt.spec.source, self.next_id)
+        self.rt.log.info("end of %s after %d frames", redact_uri(self.rt.spec.source), self.next_id)
         for _ in range(3):  # a status can be missed by a slow subscriber; say it a few times
             self.publish_status(source, force=True)
             time.sleep(0.05)

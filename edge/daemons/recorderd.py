@@ -22,6 +22,7 @@ from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.bus import Received
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.settings import recorder_settings
+from gridscout.hardware.secrets import redact_config, redact_uri
 
 #: frames queued for the recorder at most (a 640x480 frame is 0.9 MB); the rest of the bus gets `BUS_HWM`
 FRAMES_HWM = 20
@@ -29,10 +30,9 @@ BUS_HWM = 2000
 
 
 def recorded_config(config: dict) -> str:
-    """The run's config as the recording keeps it: JSON, without the API token (recordings get shared)."""
-    api = {**config.get("api", {}), "token": ""} if "api" in config else None
-    kept = {**config, **({"api": api} if api is not None else {})}
-    return json.dumps(kept, sort_keys=True, separators=(",", ":"))
+    """The run's config as the recording keeps it: JSON, without the API token or a camera's credentials
+    (recordings get shared)."""
+    return json.dumps(redact_config(config), sort_keys=True, separators=(",", ":"))
 
 
 class RecorderProcess:
@@ -49,7 +49,7 @@ class RecorderProcess:
             run_id=rt.spec.run_id,
             metadata={
                 "device_id": rt.spec.device_id,
-                "source": rt.spec.source,
+                "source": redact_uri(rt.spec.source),
                 "model": rt.spec.model,
                 "mode": rt.mode,
                 "restarts": str(rt.restarts),

@@ -38,6 +38,7 @@ from gridscout.edge.runtime.runspec import RunSpec, write_runspec
 from gridscout.edge.runtime.submaster import SubMaster
 from gridscout.edge.runtime.summary import HELD_PREFIX, RecordingReport, RunSummary, VehicleReport
 from gridscout.edge.runtime.supervisor import Supervisor
+from gridscout.hardware.secrets import redact_uri
 from gridscout.hardware.vehicle.uri import parse_vehicle_uri
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ def _preflight(source: str, model: Path) -> None:
     )
     if probe.returncode != 0:
         lines = probe.stderr.strip().splitlines()
-        raise ChainError(f"cannot run: {lines[-1] if lines else f'source {source!r} or model {model} did not open'}")
+        why = lines[-1] if lines else f"source {redact_uri(source)!r} or model {model} did not open"
+        raise ChainError(f"cannot run: {redact_uri(why)}")
 
 
 def _check_vehicle(config: Config) -> Config:
@@ -218,7 +220,7 @@ def summarise(sup: Supervisor, config: Config, source: str, vehicle: VehicleRepo
         recording = RecordingReport.from_stats(str(directory), sup.stats("recorder"))
     return RunSummary(
         mode=config.run.mode,
-        source=source,
+        source=redact_uri(source),
         vehicle=vehicle,
         frames=int(cam.get("frames", 0)),
         processed=int(per.get("frames", 0)),
@@ -261,7 +263,7 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
     store.close()
     token = ""
     if config.api.enabled:
-        token, generated = resolve_token(data_dir, config.api.token or None)
+        token, generated = resolve_token(data_dir, configured=config.api.token or None)
         if generated:
             out(f"API token (generated, kept in {data_dir / 'api_token'}; shown once): {token}")
     run_dir = Path(tempfile.mkdtemp(prefix="gs-"))  # short: unix socket paths are limited to ~100 bytes
@@ -295,7 +297,7 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
         if not error and all(m.ready for m in sup.procs.values() if m.spec.stops_vehicle):
             if config.api.enabled:
                 out(f"fleet API  http://{config.api.host}:{config.api.port}/v1/health (Bearer token required)")
-            out(f"running    {config.run.mode} on {source}; Ctrl-C stops the vehicle and exits")
+            out(f"running    {config.run.mode} on {redact_uri(source)}; Ctrl-C stops the vehicle and exits")
             sup.set_state("running")
             _wait_for_end(sup, watch, out)
         vehicle = watch.vehicle  # its link as the run ended, before shutdown closes it

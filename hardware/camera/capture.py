@@ -9,7 +9,6 @@ in `dropped_frames`). Iteration raises `CameraStalled` when no frame has arrived
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ import numpy as np
 
 from gridscout.hardware.camera.base import CameraStalled, FrameSource, SourceError
 from gridscout.hardware.frame import Frame
+from gridscout.hardware.secrets import redact_uri as redact
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,6 @@ class CaptureLike(Protocol):
     def get(self, prop_id: int) -> float: ...
     def set(self, prop_id: int, value: float) -> bool: ...
     def release(self) -> None: ...
-
-
-def redact(uri: str) -> str:
-    """The URI without any `user:password@` part, safe for logs and error messages."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1***@", uri)
 
 
 def _is_stream(uri: str) -> bool:
