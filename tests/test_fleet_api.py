@@ -2,7 +2,10 @@
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -175,23 +178,44 @@ def test_openapi_lists_the_routes(api):
 def test_token_file_is_created_0600_and_reused(tmp_path, monkeypatch):
     """With no env or configured token, one is generated into DATA/api_token (0600) once, then reused."""
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    token, generated = resolve_token(tmp_path, None)
+    token, generated = resolve_token(tmp_path)
     path = tmp_path / "api_token"
     assert generated and len(token) >= 40
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert resolve_token(tmp_path, None) == (token, False)
+    assert resolve_token(tmp_path) == (token, False)
     os.chmod(path, 0o644)
     with pytest.raises(TokenFileError, match="chmod 600"):
-        resolve_token(tmp_path, None)
+        resolve_token(tmp_path)
 
 
-def test_env_beats_configured_beats_file(tmp_path, monkeypatch):
-    """$GRIDSCOUT_API_TOKEN wins over a configured token, which wins over the token file."""
+def test_the_command_line_beats_env_beats_configured_beats_file(tmp_path, monkeypatch):
+    """`--token` wins over $GRIDSCOUT_API_TOKEN (a crew rotating the token with the flag once kept the old one
+    working), which wins over a configured token, which wins over the token file."""
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    resolve_token(tmp_path, None)
-    assert resolve_token(tmp_path, "from-config") == ("from-config", False)
+    resolve_token(tmp_path)
+    assert resolve_token(tmp_path, configured="from-config") == ("from-config", False)
     monkeypatch.setenv(TOKEN_ENV, "from-env")
-    assert resolve_token(tmp_path, "from-config") == ("from-env", False)
+    assert resolve_token(tmp_path, configured="from-config") == ("from-env", False)
+    assert resolve_token(tmp_path, given="from-flag", configured="from-config") == ("from-flag", False)
+
+
+def test_serve_with_a_new_token_on_the_command_line_refuses_the_old_one_in_the_environment(tmp_path):
+    data = tmp_path / "data"
+    with ReportStore(data, device_id="gs-rotate") as store:
+        store.upsert(observe(1))
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "gridscout.edge.cli", "serve", "--data", str(data), "--api", "127.0.0.1:0",
+         "--token", "new-token"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, TOKEN_ENV: "old-token"},
+    )  # fmt: skip
+    try:
+        line = serve.stdout.readline()
+        url = line.split("fleet API on ", 1)[1].split()[0]
+        assert call(f"{url}/v1/reports", token="old-token")[0] == 401
+        assert call(f"{url}/v1/reports", token="new-token")[0] == 200
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.communicate(timeout=30)
 
 
 def test_a_cursor_past_the_latest_seq_cannot_strip_the_protection_of_unpulled_evidence(api, tmp_path):
@@ -207,12 +231,11 @@ def test_a_cursor_past_the_latest_seq_cannot_strip_the_protection_of_unpulled_ev
     assert call(f"{api.url}/v1/reports?since={2**63}")[0] == 422
     with ReportStore(data) as store:
         assert store.pulled_seq() == 0 and len(store.unpulled_spans()) == 12
+    assert call(f"{api.url}/v1/reports?since=5")[0] == 200  # acknowledges seq 1-5, no more
+    with ReportStore(data) as store:
+        assert store.pulled_seq() == 5 and len(store.unpulled_spans()) == 7
         store.mark_pulled(10**9)  # the store itself never marks past what it holds
         assert store.pulled_seq() == 12
-    # a page up to seq 5 acknowledges those five and no more
-    assert call(f"{api.url}/v1/reports?since=5")[0] == 200
-    with ReportStore(data) as store:
-        assert store.pulled_seq() == 12  # (the mark above) and a lower cursor never lowers it
 
 
 def test_a_stored_mark_past_the_latest_seq_is_not_believed(tmp_path):

@@ -65,7 +65,7 @@ def serve(
 ) -> None:
     """Serve the store in `data_dir` until SIGINT/SIGTERM. `on_ready(url)` runs once the socket is bound."""
     if token is None:
-        token, _ = resolve_token(data_dir, None)
+        token, _ = resolve_token(data_dir)
     if not is_loopback(host):
         log.warning("fleet API listening on %s: reachable from the network (token required for reads)", host)
     server, sock = _bind(data_dir, token, host, port)
@@ -114,7 +114,7 @@ def start_in_thread(
 
 def serve_announced(data_dir: Path, host: str, port: int, token: str | None, out: Callable[[str], None]) -> None:
     """`serve`, telling the operator the URL and, once, a freshly generated token."""
-    token, generated = resolve_token(data_dir, token)
+    token, generated = resolve_token(data_dir, given=token)
     if generated:
         out(f"generated API token (stored in {Path(data_dir) / 'api_token'}; shown once): {token}")
     serve(data_dir, host, port, token, on_ready=lambda url: out(f"fleet API on {url}  (Ctrl+C to stop)"))

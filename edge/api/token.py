@@ -1,4 +1,5 @@
-"""Where the fleet API token comes from: env, then config, then `data_dir/api_token` (made 0600 if absent)."""
+"""Where the fleet API token comes from: the command line, then env, then config, then `data_dir/api_token`
+(made 0600 if absent)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,14 @@ def _read_token_file(path: Path) -> str:
     return token
 
 
-def resolve_token(data_dir: Path, configured: str | None) -> tuple[str, bool]:
+def resolve_token(data_dir: Path, given: str | None = None, configured: str | None = None) -> tuple[str, bool]:
     """The API token and whether it was just generated (so the caller can show it once).
 
-    Precedence: $GRIDSCOUT_API_TOKEN, then `configured`, then `data_dir/api_token`; with none, a new
-    token is written there with mode 0600.
+    Precedence: `given` (the command line's `--token`: a crew rotating the token with it must not leave the
+    old one working), then $GRIDSCOUT_API_TOKEN, then `configured` (the config file), then
+    `data_dir/api_token`; with none, a new token is written there with mode 0600.
     """
-    for token in (os.environ.get(TOKEN_ENV), configured):
+    for token in (given, os.environ.get(TOKEN_ENV), configured):
         if token and token.strip():
             return token.strip(), False
     path = Path(data_dir) / TOKEN_FILE
