@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             geotag=config.geotag.settings(),
             reporter=config.reporter.model_dump(),
             mission=mission,
+            max_image_pixels=config.camera.max_image_pixels,
         )
     )
     print(summary.format())

@@ -19,6 +19,7 @@ from gridscout.edge.defaults import API_HOST, API_PORT, DATA_DIR
 from gridscout.edge.recording.policy import RecorderSettings
 from gridscout.edge.runtime import settings
 from gridscout.edge.runtime.vehicle_kinds import described
+from gridscout.hardware.camera.image_size import DEFAULT_MAX_IMAGE_PIXELS
 
 
 class Section(BaseModel):
@@ -52,6 +53,11 @@ class CameraConfig(Section):
     stall_timeout_s: float = Field(2.0, gt=0, le=30, description="a live camera silent this long counts as stalled")
     reconnect_initial_s: float = Field(0.5, gt=0, description="first wait before reconnecting a stalled camera")
     reconnect_max_s: float = Field(10.0, gt=0, description="longest wait between reconnect attempts")
+    max_image_pixels: int = Field(
+        DEFAULT_MAX_IMAGE_PIXELS,
+        gt=0,
+        description="a folder's image with more pixels than this (read from its header) is skipped, never decoded",
+    )
 
 
 class PerceptionConfig(Section):

@@ -125,7 +125,7 @@ class Camera:
         uri = self.rt.spec.source
         if cfg.live_source or uri.startswith(("rtsp", "http")) or uri.isdigit() or uri.startswith("/dev/video"):
             return LiveCapture(uri, stall_timeout_s=cfg.stall_timeout_s, fps=cfg.fps)
-        source = open_source(uri, realtime=self.rt.mode == "live", fps=cfg.fps)
+        source = open_source(uri, realtime=self.rt.mode == "live", fps=cfg.fps, max_image_pixels=cfg.max_image_pixels)
         if source.follows_vehicle:
             if self.telemetry is None:
                 self.telemetry = self.rt.submaster(["telemetry"])

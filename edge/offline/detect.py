@@ -24,6 +24,7 @@ from gridscout.edge.geotag.settings import GeotagSettings
 from gridscout.edge.offline.annotate import draw_detections
 from gridscout.hardware.camera import ImageFolder, open_source
 from gridscout.hardware.camera.base import FrameSource
+from gridscout.hardware.camera.image_size import DEFAULT_MAX_IMAGE_PIXELS
 from gridscout.perception.model_loader import load_model
 from gridscout.perception.tracker import Tracker
 
@@ -53,6 +54,8 @@ class DetectOptions:
     reporter: dict | None = None
     #: the mission whose line height the rays are cast onto
     mission: Mission | None = None
+    #: a folder's image with more pixels is skipped, never decoded (`[camera] max_image_pixels`)
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
 
 @dataclass
@@ -145,7 +148,9 @@ class VideoOut:
 
 def run_detect(options: DetectOptions) -> DetectSummary:
     """Run detection over the whole source (or until Ctrl-C) and return the summary."""
-    source: FrameSource = open_source(options.source, realtime=options.realtime)
+    source: FrameSource = open_source(
+        options.source, realtime=options.realtime, max_image_pixels=options.max_image_pixels
+    )
     try:
         model = load_model(options.model, threads=options.threads, provider=options.provider, conf=options.conf)
     except BaseException:

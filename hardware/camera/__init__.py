@@ -18,6 +18,7 @@ from pathlib import Path
 from gridscout.hardware.camera.base import CameraStalled, FrameSource, SourceError
 from gridscout.hardware.camera.capture import STREAM_SCHEMES, LiveCapture, redact
 from gridscout.hardware.camera.folder import IMAGE_SUFFIXES, ImageFolder
+from gridscout.hardware.camera.image_size import DEFAULT_MAX_IMAGE_PIXELS
 from gridscout.hardware.camera.mcap_file import McapFile
 from gridscout.hardware.camera.pacing import Paced
 from gridscout.hardware.camera.video_file import VideoFile
@@ -45,23 +46,30 @@ SIMULATED_SOURCES = {"synthetic": "gridscout.hardware.sim.synthetic_source:open_
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
-def open_source(uri: str | os.PathLike[str], *, realtime: bool = False, fps: float | None = None) -> FrameSource:
+def open_source(
+    uri: str | os.PathLike[str],
+    *,
+    realtime: bool = False,
+    fps: float | None = None,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> FrameSource:
     """Open the frame source named by `uri` (see the module docstring for the forms).
 
     `realtime=True` paces file sources (video, folder, synthetic) at their recorded rate; by
     default they run as fast as they decode. Live sources are realtime by nature and ignore it.
     `fps` overrides a file source's rate (a folder's defaults to 10); for a camera it is the
-    rate requested from the device. Raises `SourceError` naming the URI when it cannot be opened.
+    rate requested from the device. A folder skips images of more than `max_image_pixels`. Raises
+    `SourceError` naming the URI when it cannot be opened.
     """
     if fps is not None and fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
-    source = _open(os.fspath(uri), fps)
+    source = _open(os.fspath(uri), fps, max_image_pixels)
     if realtime and not source.is_live:
         source = Paced(source, fps=fps)
     return source
 
 
-def _open(uri: str, fps: float | None) -> FrameSource:
+def _open(uri: str, fps: float | None, max_image_pixels: int) -> FrameSource:
     scheme_match = _SCHEME.match(uri)
     if scheme_match:
         scheme = scheme_match.group(1).lower()
@@ -81,7 +89,7 @@ def _open(uri: str, fps: float | None) -> FrameSource:
     if uri.startswith("/dev/"):
         return LiveCapture(uri, fps=fps)
     if path.is_dir():
-        return ImageFolder(path, fps=fps)
+        return ImageFolder(path, fps=fps, max_pixels=max_image_pixels)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         raise SourceError(f"{uri}: a single image is not a source; put it in a folder and open the folder")
     if path.is_file():

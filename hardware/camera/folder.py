@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from gridscout.hardware.camera.base import FrameSource, SourceError
+from gridscout.hardware.camera.image_size import DEFAULT_MAX_IMAGE_PIXELS, image_size
 from gridscout.hardware.camera.photo_pose import read_photo_pose
 from gridscout.hardware.frame import CameraPose, Frame
 
@@ -47,12 +48,15 @@ class ImageFolder(FrameSource):
     """Each image in a folder (not recursive; hidden files ignored) as one frame, named by file.
 
     `fps` is the nominal rate used for realtime pacing (default 10). Images that cannot be
-    decoded are counted in `corrupt_frames` and skipped. Each frame carries the camera pose its photo's
+    decoded, and images of more than `max_pixels` (read from the header, before decoding), are counted in
+    `corrupt_frames` and skipped, each with a warning naming it. Each frame carries the camera pose its photo's
     EXIF/XMP gives (`Frame.pose`); a photo whose metadata is missing or bad is still a frame (pose None,
     or a pose without angles), with a warning logged and counted in `pose_warnings`.
     """
 
-    def __init__(self, path: str | Path, *, fps: float | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, fps: float | None = None, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    ) -> None:
         super().__init__()
         self.path = Path(path)
         self.uri = str(path)
@@ -60,6 +64,7 @@ class ImageFolder(FrameSource):
         if fps is not None and fps <= 0:
             raise ValueError(f"fps must be > 0, got {fps}")
         self.fps = fps if fps is not None else DEFAULT_FOLDER_FPS
+        self.max_pixels = max_pixels
         self.files = sorted(
             p for p in self.path.iterdir() if p.is_file() and is_image(p) and not p.name.startswith(".")
         )
@@ -73,13 +78,26 @@ class ImageFolder(FrameSource):
         frame_id = 0
         for path in self.files:
             data = _read_bytes(path)
+            if (unsafe := self._not_decodable(data)) is not None:
+                self._count_corrupt(f"{path.name} {unsafe}")
+                continue
             image = _decode(data)
-            if data is None or image is None:
+            if image is None:
                 self._count_corrupt(f"{path.name} could not be decoded")
                 continue
             t_mono, t_wall = time.monotonic_ns(), time.time_ns()
             yield Frame(image, frame_id, t_mono, t_wall, self.name, path.name, self._pose(path.name, data.tobytes()))
             frame_id += 1
+
+    def _not_decodable(self, data: np.ndarray | None) -> str | None:
+        """Why these bytes must not be decoded (None: they may): no header, or too many pixels for memory."""
+        size = image_size(data[:65536].tobytes()) if data is not None else None
+        if size is None:
+            return "has no readable image header"
+        if size[0] * size[1] > self.max_pixels:
+            mp = size[0] * size[1] / 1e6
+            return f"is {size[0]}x{size[1]} ({mp:.0f} MP), above camera.max_image_pixels ({self.max_pixels / 1e6:g} MP)"
+        return None
 
     def _pose(self, name: str, data: bytes) -> CameraPose | None:
         pose, warning = read_photo_pose(data)
