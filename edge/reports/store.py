@@ -303,6 +303,17 @@ class ReportStore:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM reports").fetchone()[0]
 
+    def run_tally(self, run_id: str) -> tuple[int, int]:
+        """(reports, observations) of the run `run_id` (its reporter's track keys start with it): a run's summary
+        counts its reports from the store, which a restarted reporter's memory is not."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(observations), 0) FROM reports WHERE device_id = ?"
+                " AND substr(track_key, 1, ?) = ?",
+                (self.device_id, len(run_id) + 1, run_id + ":"),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
     def latest_seq(self) -> int:
         with self._lock:
             return self._db.execute(

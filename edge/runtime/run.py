@@ -16,12 +16,14 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import zmq
@@ -260,6 +262,8 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
     data_dir = Path(config.run.data_dir)
     store = ReportStore(data_dir, device_id=config.run.device_id or None)
     device_id = store.device_id
+    run_id = uuid.uuid4().hex if config.run.mode == "live" else _replay_run_id(source, model)
+    tally_before = store.run_tally(run_id)  # a replay's run id repeats: count only what this run adds
     store.close()
     token = ""
     if config.api.enabled:
@@ -277,7 +281,7 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
     try:
         write_runspec(
             RunSpec(
-                run_id=uuid.uuid4().hex if config.run.mode == "live" else _replay_run_id(source, model),
+                run_id=run_id,
                 run_dir=str(run_dir),
                 config=config.model_dump(),
                 source=source,
@@ -304,6 +308,7 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
         sup.shutdown()
         vehicle = vehicle.with_counts(sup.stats("vehicle"))
         summary = summarise(sup, config, source, vehicle, time.monotonic() - t0)
+        summary = _reports_from_store(summary, data_dir, device_id, run_id, tally_before)
         summary.error = error
         return summary
     finally:
@@ -327,6 +332,21 @@ def _log_to(path: Path) -> None:
     for existing in logging.getLogger().handlers:
         if existing.level == logging.NOTSET and not verbose:
             existing.setLevel(logging.WARNING)
+
+
+def _reports_from_store(
+    summary: RunSummary, data_dir: Path, device_id: str, run_id: str, before: tuple[int, int]
+) -> RunSummary:
+    """The summary's report counts as the store has them: each insert is a report and an observation, each
+    update an observation (a restarted reporter once left the summary at 0 reports while the store held 4)."""
+    try:
+        with ReportStore(data_dir, device_id=device_id) as store:
+            reports, observations = store.run_tally(run_id)
+    except (OSError, sqlite3.Error) as exc:  # the processes' own counts, and why
+        log.warning("report counts from the reporter's memory: the store in %s did not answer (%s)", data_dir, exc)
+        return summary
+    created = reports - before[0]
+    return replace(summary, reports_created=created, reports_updated=observations - before[1] - created)
 
 
 def _replay_run_id(source: str, model: Path) -> str:
