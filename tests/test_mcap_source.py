@@ -114,3 +114,40 @@ def test_a_recording_whose_camera_channel_is_empty_says_so(tmp_path):
     rec.close()
     with pytest.raises(SourceError, match=r"channel /camera/image has no images"):
         open_source(rec.finished[0])
+
+
+def _chunk_spans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each top-level Chunk record's content in an MCAP file's bytes."""
+    spans, i = [], 8
+    while i + 9 <= len(data):
+        opcode, length = data[i], int.from_bytes(data[i + 1 : i + 9], "little")
+        if opcode == 0x06:
+            spans.append((i + 9, i + 9 + length))
+        if opcode == 0x02:  # the footer: done
+            break
+        i += 9 + length
+    return spans
+
+
+def test_a_damaged_chunk_is_skipped_the_rest_read_and_the_shortfall_said(tmp_path):
+    """One chunk's compressed bytes broken mid-file once dropped every intact chunk after it, and `run` and
+    `detect` exited 0 having read 48 of 260 frames. Now the chunks after it are read, and the source says how
+    many of the images its index lists it could not give."""
+    path = record(tmp_path, n=24)
+    data = bytearray(path.read_bytes())
+    spans = _chunk_spans(bytes(data))
+    assert len(spans) >= 4, "the recording should have several chunks"
+    _, end = spans[1]
+    data[end - 40 : end - 20] = bytes(20)  # inside the second chunk's compressed records
+    path.write_bytes(bytes(data))
+    source = open_source(path)
+    frames = list(source)
+    assert 0 < len(frames) < 24
+    assert abs(int(frames[-1].image.mean()) - level(23)) <= 2  # the last chunk is read
+    assert source.missing_frames == 24 - len(frames)
+    assert f"{len(frames)} of the 24 images its index lists can be read (1 damaged chunks skipped" in source.shortfall
+
+
+def test_an_intact_recording_has_no_shortfall(tmp_path):
+    source = open_source(record(tmp_path))
+    assert len(list(source)) == 12 and source.shortfall is None and source.missing_frames == 0

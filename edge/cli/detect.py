@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{label:<8} {path}")
     if args.summary_json:
         args.summary_json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+    if summary.shortfall:  # what could be read was; the rest is lost, and that is not a success
+        print(f"gridscout detect: error: {summary.shortfall}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -94,6 +94,7 @@ class Camera:
             "resumed_at": self.resume_from,
             "dropped_frames": getattr(source, "dropped_frames", 0),
             "corrupt_frames": source.corrupt_frames if source else 0,
+            "missing_frames": source.missing_frames if source else 0,
             "reconnects": self.reconnects,
             "acked": self._acked,
             "ended": float(self.state == "ended"),
@@ -262,6 +263,9 @@ class Camera:
             self._wait_for_credit(self.next_id - 1 + REPLAY_WINDOW)
         self.state = "ended"
         self.rt.log.info("end of %s after %d frames", redact_uri(self.rt.spec.source), self.next_id)
+        if source.shortfall:
+            self.detail = source.shortfall
+            self.rt.log.error("%s", source.shortfall)
         for _ in range(3):  # a status can be missed by a slow subscriber; say it a few times
             self.publish_status(source, force=True)
             time.sleep(0.05)

@@ -65,6 +65,9 @@ class DetectSummary:
     frames: int = 0
     seconds: float = 0.0
     corrupt_frames: int = 0
+    #: frames the source's index lists but it could not give (a damaged recording), and why
+    missing_frames: int = 0
+    shortfall: str = ""
     detections: Counter = field(default_factory=Counter)
     tracks: dict[str, set[int]] = field(default_factory=dict)
     #: a folder of photos: unrelated views, so no tracks; each class counts the photos showing it
@@ -86,6 +89,7 @@ class DetectSummary:
             "seconds": round(self.seconds, 3),
             "fps": round(self.fps, 2),
             "corrupt_frames": self.corrupt_frames,
+            "missing_frames": self.missing_frames,
             "detections": dict(sorted(self.detections.items())),
             "tracks": None if self.photos is not None else {n: len(ids) for n, ids in sorted(self.tracks.items())},
             "photos_showing": None if self.photos is None else dict(sorted(self.photos.items())),
@@ -204,6 +208,7 @@ def run_detect(options: DetectOptions) -> DetectSummary:
     finally:
         summary.seconds = time.perf_counter() - started
         summary.corrupt_frames = source.corrupt_frames
+        summary.missing_frames, summary.shortfall = source.missing_frames, source.shortfall or ""
         summary.geo_misses = placer.misses
         bar.close()
         source.close()

@@ -228,6 +228,7 @@ def summarise(sup: Supervisor, config: Config, source: str, vehicle: VehicleRepo
         processed=int(per.get("frames", 0)),
         dropped_camera=int(cam.get("dropped_frames", 0)),
         dropped_perception=int(per.get("dropped_frames", 0)),
+        missing_frames=int(cam.get("missing_frames", 0)),
         reports_created=int(rep.get("reports_created", 0)),
         reports_updated=int(rep.get("reports_updated", 0)),
         commands=int(veh.get("commands_written", 0)),

@@ -120,6 +120,8 @@ class RecordingReport:
     dropped: int = 0
     frames_missed: int = 0
     retention_errors: int = 0
+    #: torn segments of earlier runs (or of this one's recorder before a restart) made whole at its start
+    repaired_segments: int = 0
     over_budget: bool = False
 
     @classmethod
@@ -147,6 +149,8 @@ class RecordingReport:
         ]
         if self.over_budget:
             problems.append("over its disk budget (unpulled report evidence is kept)")
+        if self.repaired_segments:
+            problems.append(f"{self.repaired_segments} torn segments of a crash repaired")
         if problems:
             text += ("; FAILING: " if self.failing else "; ") + ", ".join(problems) + " (see logs/recorder.log)"
         return text
@@ -161,6 +165,8 @@ class RunSummary:
     processed: int = 0
     dropped_camera: int = 0
     dropped_perception: int = 0
+    #: frames the source's index lists but it could not give (a damaged recording)
+    missing_frames: int = 0
     reports_created: int = 0
     reports_updated: int = 0
     commands: int = 0
@@ -179,7 +185,20 @@ class RunSummary:
 
     @property
     def failures(self) -> list[str]:
-        return ([self.error] if self.error else []) + self.vehicle.failures() + self.held_failures()
+        return (
+            ([self.error] if self.error else [])
+            + self.source_failures()
+            + self.vehicle.failures()
+            + self.held_failures()
+        )
+
+    def source_failures(self) -> list[str]:
+        if not self.missing_frames:
+            return []
+        return [
+            f"source {self.source} could not give {self.missing_frames} of the frames its index lists "
+            "(a damaged recording: see logs/camera.log)"
+        ]
 
     def held_failures(self) -> list[str]:
         """The gate held the vehicle for (almost) every command: the run never did its job."""

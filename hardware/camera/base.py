@@ -43,6 +43,9 @@ class FrameSource(ABC):
 
     def __init__(self) -> None:
         self.corrupt_frames = 0
+        #: frames the source promised (a recording's index) but cannot give, and why; None: none missing
+        self.shortfall: str | None = None
+        self.missing_frames = 0
 
     @abstractmethod
     def __iter__(self) -> Iterator[Frame]: ...

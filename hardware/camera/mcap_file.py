@@ -3,7 +3,9 @@
 Any MCAP file whose images are `foxglove.CompressedImage` in JSON encoding (what `gridscout run`
 records) opens here; this module knows the Foxglove standard, not GridScout's bus messages, so the
 HAL still imports nothing above it. A recording cut short (power loss, kill -9) is read as far as
-its last complete chunk: `read_records` stops at the truncation point and says so.
+its last complete chunk: `read_records` stops at the truncation point and says so. A damaged chunk
+(its CRC or compression broken) is skipped and reading goes on with the next; a recording whose
+index lists more images than could be read says so in `shortfall`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import cv2
 import msgspec
 import numpy as np
 from mcap.exceptions import EndOfFile, InvalidMagic, McapError
-from mcap.records import Channel, McapRecord, Message, Schema
-from mcap.stream_reader import StreamReader
+from mcap.records import Channel, Chunk, McapRecord, Message, Schema, Statistics
+from mcap.stream_reader import StreamReader, breakup_chunk
 
 from gridscout.hardware.camera.base import FrameSource, SourceError
 from gridscout.hardware.frame import Frame
@@ -56,15 +58,20 @@ class Scan:
     detail: str = ""
     #: complete records read
     records: int = 0
+    #: chunks skipped because their CRC or compression was broken, and the first one's error
+    damaged_chunks: int = 0
+    damaged_detail: str = ""
 
 
 def read_records(path: str | Path, scan: Scan | None = None) -> Iterator[McapRecord]:
     """Every record of the MCAP file at `path`, in file order, with chunks opened (schemas, channels and
     messages inside them come out as records). A file cut short yields what precedes the cut and sets
-    `scan.truncated`; a file that is not MCAP at all raises `NotMcapError`."""
+    `scan.truncated`; a damaged chunk is skipped (`scan.damaged_chunks`) and reading goes on; a file that is
+    not MCAP at all raises `NotMcapError`."""
     scan = scan if scan is not None else Scan()
     with open(path, "rb") as f:
-        records = StreamReader(f, validate_crcs=True, record_size_limit=RECORD_SIZE_LIMIT).records
+        stream = StreamReader(f, emit_chunks=True, validate_crcs=True, record_size_limit=RECORD_SIZE_LIMIT)
+        records = stream.records
         while True:
             try:
                 record = next(records)
@@ -80,6 +87,16 @@ def read_records(path: str | Path, scan: Scan | None = None) -> Iterator[McapRec
                 scan.truncated = True
                 scan.detail = f"ends after {scan.records} records ({type(exc).__name__}: {exc})"
                 return
+            if isinstance(record, Chunk):
+                try:
+                    inner = breakup_chunk(record, validate_crc=True)
+                except _TRUNCATION as exc:  # the chunk's frame was intact (its length read), its content not
+                    scan.damaged_chunks += 1
+                    scan.damaged_detail = scan.damaged_detail or f"{type(exc).__name__}: {exc}"
+                    continue
+                scan.records += len(inner)
+                yield from inner
+                continue
             scan.records += 1
             yield record
 
@@ -108,6 +125,8 @@ class _ImageChannel:
     count: int
     first_log_ns: int
     last_log_ns: int
+    #: images the file's index (its summary's statistics) lists; None: no index (a file cut short)
+    promised: int | None = None
 
 
 class McapFile(FrameSource):
@@ -137,14 +156,24 @@ class McapFile(FrameSource):
         self.fps = fps if fps is not None else recorded
         if self.scan.truncated:
             log.warning("%s: truncated recording, read up to its last complete chunk (%s)", self.path, self.scan.detail)
+        if self.channel.promised is not None and self.channel.count < self.channel.promised:
+            self.missing_frames = self.channel.promised - self.channel.count
+            self.shortfall = (
+                f"{self.path}: {self.channel.count} of the {self.channel.promised} images its index lists can be "
+                f"read ({self.scan.damaged_chunks} damaged chunks skipped: {self.scan.damaged_detail})"
+            )
+            log.error("%s", self.shortfall)
 
     def _find_channel(self, topic: str | None) -> _ImageChannel:
         schemas: dict[int, Schema] = {}
         channels: dict[int, Channel] = {}
         seen: dict[int, list[int]] = {}  # channel id -> [count, first log time, last log time]
+        listed: dict[int, int] = {}  # channel id -> messages, as the index says
         try:
             for record in read_records(self.path, self.scan):
-                if isinstance(record, Schema):
+                if isinstance(record, Statistics):
+                    listed = dict(record.channel_message_counts)
+                elif isinstance(record, Schema):
                     schemas[record.id] = record
                 elif isinstance(record, Channel):
                     channels[record.id] = record
@@ -174,7 +203,7 @@ class McapFile(FrameSource):
         count, first, last = seen.get(channel.id, [0, 0, 0])
         if count == 0:
             raise SourceError(f"{self.path}: channel {channel.topic} has no images")
-        return _ImageChannel(channel.id, channel.topic, count, first, last)
+        return _ImageChannel(channel.id, channel.topic, count, first, last, listed.get(channel.id))
 
     def __iter__(self) -> Iterator[Frame]:
         frame_id = 0
