@@ -16,6 +16,7 @@ import time
 
 from gridscout.edge.recording.policy import recordings_dir
 from gridscout.edge.recording.recorder import CONFIG_KEY, Recorder
+from gridscout.edge.recording.repair import repair_torn
 from gridscout.edge.recording.retention import enforce_retention
 from gridscout.edge.recording.topics import RECORDED_TOPICS
 from gridscout.edge.reports.store import ReportStore
@@ -41,6 +42,7 @@ class RecorderProcess:
         cfg = rt.config.recorder
         self.settings = recorder_settings(cfg)
         self.directory = recordings_dir(cfg.dir, rt.spec.data_dir)
+        repaired = repair_torn(self.directory)  # an earlier run's (or this one's, before a restart) crash
         self.frames = rt.subscriber(["frames"], hwm=FRAMES_HWM)
         self.bus = rt.subscriber([t for t in RECORDED_TOPICS if t != "frames"], hwm=BUS_HWM)
         self.recorder = Recorder(
@@ -61,6 +63,7 @@ class RecorderProcess:
         self.stats = self.recorder.stats
         self.stats["retention_deleted"] = 0.0
         self.stats["over_budget"] = 0.0
+        self.stats["repaired_segments"] = float(len(repaired))
 
     def apply_retention(self) -> None:
         with ReportStore(self.rt.spec.data_dir, device_id=self.rt.spec.device_id) as store:
