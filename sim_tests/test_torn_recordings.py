@@ -23,7 +23,7 @@ from tests.test_mcap_source import _chunk_spans
 FRAMES = 30
 SETTINGS = RecorderSettings(
     segment_max_s=3600.0, segment_max_mb=1024.0, chunk_max_s=10.0, chunk_max_kb=64.0, fsync=False, jpeg_quality=80,
-    max_total_mb=1024.0,
+    max_total_mb=1024.0, reserve_mb=0.0,
 )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ SETTINGS = RecorderSettings(
     fsync=False,
     jpeg_quality=80,
     max_total_mb=1024.0,
+    reserve_mb=0.0,
 )
 
 

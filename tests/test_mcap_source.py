@@ -18,7 +18,7 @@ W, H = 64, 48
 T0 = 1_700_000_000_000_000_000
 SETTINGS = RecorderSettings(
     segment_max_s=3600.0, segment_max_mb=1024.0, chunk_max_s=10.0, chunk_max_kb=2.0, fsync=False, jpeg_quality=95,
-    max_total_mb=1024.0,
+    max_total_mb=1024.0, reserve_mb=0.0,
 )  # fmt: skip
 
 

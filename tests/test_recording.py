@@ -49,7 +49,7 @@ W, H = 64, 48
 def settings(**overrides: object) -> RecorderSettings:
     values: dict = dict(
         segment_max_s=3600.0, segment_max_mb=1024.0, chunk_max_s=10.0, chunk_max_kb=1024.0, fsync=False,
-        jpeg_quality=90, max_total_mb=1024.0,
+        jpeg_quality=90, max_total_mb=1024.0, reserve_mb=0.0,
     )  # fmt: skip
     values.update(overrides)
     return RecorderSettings(**values)

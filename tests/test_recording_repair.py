@@ -16,7 +16,7 @@ from gridscout.hardware.camera import open_source
 
 SETTINGS = RecorderSettings(
     segment_max_s=3600.0, segment_max_mb=1024.0, chunk_max_s=10.0, chunk_max_kb=2.0, fsync=False, jpeg_quality=90,
-    max_total_mb=1024.0,
+    max_total_mb=1024.0, reserve_mb=0.0,
 )  # fmt: skip
 
 

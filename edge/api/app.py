@@ -7,6 +7,8 @@ runs them in a thread pool; they share one `ReportStore`, which serialises acces
 from __future__ import annotations
 
 import hmac
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -19,6 +21,8 @@ from pydantic import BaseModel, Field
 
 from gridscout.edge.reports.report import Report
 from gridscout.edge.reports.store import MAX_SEQ, ReportStore, ReviewState
+
+log = logging.getLogger(__name__)
 
 API_VERSION = "1.0"
 NOT_FOUND = {404: {"description": "no report with this id"}}
@@ -121,7 +125,10 @@ def create_app(data_dir: Path, token: str) -> FastAPI:
                 "or from before its store was reset; pull from since=0",
             )
         if since:  # the puller holds everything up to `since`: recordings of those reports may go
-            store.mark_pulled(since)
+            try:
+                store.mark_pulled(since)
+            except sqlite3.OperationalError as exc:  # a full disk: the page is still served, the mark waits
+                log.warning("could not mark seq %d pulled: %s", since, exc)
         reports = store.list(since=since, limit=limit)
         return ReportPage(device_id=store.device_id, reports=reports, next_since=reports[-1].seq if reports else since)
 

@@ -214,6 +214,12 @@ class RecorderConfig(Section):
     max_total_mb: float = Field(
         8192.0, gt=0, description="keep all recordings under this; oldest first, never unpulled report evidence"
     )
+    reserve_mb: float = Field(
+        200.0,
+        ge=0,
+        description="free disk space kept for the report store: below it old segments go, then recording stops "
+        "(and resumes when space is back); reports are stored either way",
+    )
 
     def settings(self) -> RecorderSettings:
         return settings.recorder_settings(self.model_dump())

@@ -15,6 +15,8 @@ on recorded inputs; `Reporter` adds the bus and the store's lifetime.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
@@ -28,7 +30,7 @@ import simplejpeg
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.geotag.placement import ReportPlacer
 from gridscout.edge.geotag.settings import geotag_settings
-from gridscout.edge.reports.store import ReportObservation, ReportStore
+from gridscout.edge.reports.store import ReportObservation, ReportStore, Written
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, FrameMeta, ReportEvent
 from gridscout.edge.runtime.submaster import data_time_s
@@ -41,6 +43,11 @@ POSITION_MAX_AGE_S = 1.0
 #: telemetry kept to place a report by the vehicle's report nearest its frame's capture, not the newest
 #: (3 s at the topic's 20 Hz: a frame reaches the reporter after perception, 0.1 s late or more)
 TELEMETRY_RING = 64
+#: observations kept while the store refuses writes (a full disk), and how often it is tried again
+PENDING_MAX = 1000
+STORE_RETRY_S = 1.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,8 +93,13 @@ class ReporterStage:
         self.frames: OrderedDict[int, tuple[np.ndarray, CameraPose | None]] = OrderedDict()
         self.tracks: dict[str, TrackState] = {}
         self.stats: dict[str, float] = dict.fromkeys(
-            ("reports_created", "reports_updated", "evidence_written", "last_frame_id", "missing_evidence_frames"), 0.0
-        )
+            ("reports_created", "reports_updated", "evidence_written", "last_frame_id", "missing_evidence_frames",
+             "store_errors", "store_pending"), 0.0,
+        )  # fmt: skip
+        #: observations the store refused (a full disk), oldest first: retried, in order, until it takes them
+        self.pending: deque[ReportObservation] = deque(maxlen=PENDING_MAX)
+        self._retry_at_ns = 0
+        self.last_store_error = ""
         self.stats["last_frame_id"] = -1
         self._now_ns = 0
 
@@ -125,6 +137,8 @@ class ReporterStage:
         if det.frame_id <= self.stats["last_frame_id"] and self.replay:
             return  # a resent frame we already handled
         self._now_ns = now_ns
+        if self.pending and now_ns >= self._retry_at_ns:
+            self.flush_pending()
         now = self.track_time_s(det)
         for box in det.boxes:
             if not box.is_defect or box.track_id < 0:
@@ -154,6 +168,29 @@ class ReporterStage:
     def close_all(self, now_ns: int) -> None:
         self._now_ns = now_ns
         self.close_lost(float("inf"))
+        self.flush_pending()
+
+    def flush_pending(self) -> bool:
+        """Store what the store refused before, oldest first; True when nothing is left waiting."""
+        while self.pending:
+            if not self._store(self.pending[0]):
+                return False
+            self.pending.popleft()
+            self.stats["store_pending"] = len(self.pending)
+        return True
+
+    def _store(self, obs: ReportObservation) -> Written | None:
+        """`obs` into the store; None when it refused (counted, said once a while, retried later)."""
+        try:
+            return self.store.write(obs)
+        except (sqlite3.Error, OSError) as exc:
+            self.stats["store_errors"] += 1
+            self.last_store_error = f"{type(exc).__name__}: {exc}"
+            self._retry_at_ns = self._now_ns + int(STORE_RETRY_S * 1e9)
+            if self.stats["store_errors"] <= 3 or self.stats["store_errors"] % 100 == 0:
+                log.error("report store refused a write (%d so far, %d waiting): %s", self.stats["store_errors"],
+                          len(self.pending) + 1, self.last_store_error)  # fmt: skip
+            return None
 
     def position_fresh(self) -> bool:
         """The telemetry is recent enough to place a report (judged like SubMaster.fresh, on our clock)."""
@@ -173,24 +210,26 @@ class ReporterStage:
         if self.placer is not None:
             box_xyxy = (box.x1, box.y1, box.x2, box.y2)
             fix = self.placer.place(box_xyxy, det.width, det.height, frame_pose=frame_pose, telemetry=t)
-        report = self.store.write(
-            ReportObservation(
-                track_key=st.key,
-                class_name=box.class_name,
-                confidence=box.score,
-                t_wall_ns=det.t_capture_wall_ns,
-                frame_id=det.frame_id,
-                model_name=det.model_name,
-                model_sha256=det.model_sha256,
-                position_m=t.position_m if t else None,
-                lat=fix.lat if fix else None,
-                lon=fix.lon if fix else None,
-                alt=fix.alt_m if fix else None,
-                error_m=fix.error_m if fix else None,
-                evidence_jpeg=jpeg,
-                evidence_box_xyxy=(box.x1, box.y1, box.x2, box.y2) if jpeg else None,
-            )
+        obs = ReportObservation(
+            track_key=st.key,
+            class_name=box.class_name,
+            confidence=box.score,
+            t_wall_ns=det.t_capture_wall_ns,
+            frame_id=det.frame_id,
+            model_name=det.model_name,
+            model_sha256=det.model_sha256,
+            position_m=t.position_m if t else None,
+            lat=fix.lat if fix else None,
+            lon=fix.lon if fix else None,
+            alt=fix.alt_m if fix else None,
+            error_m=fix.error_m if fix else None,
+            evidence_jpeg=jpeg,
+            evidence_box_xyxy=(box.x1, box.y1, box.x2, box.y2) if jpeg else None,
         )
+        report = self._store(obs) if not self.pending else None  # behind the waiting ones, in order
+        if report is None:
+            self.pending.append(obs)
+            self.stats["store_pending"] = len(self.pending)
         created = st.last_written_s is None
         st.last_written_s = self.track_time_s(det)
         st.unwritten_sighting = False
@@ -198,6 +237,8 @@ class ReporterStage:
             st.best_written = box.score
             self.stats["evidence_written"] += 1
         self.stats["reports_created" if created else "reports_updated"] += 1
+        if report is None:
+            return
         self.emit(
             ReportEvent(
                 t_mono_ns=self._now_ns,

@@ -28,6 +28,8 @@ class RecorderSettings:
     jpeg_quality: int
     #: retention: keep all recordings under this many megabytes (oldest go first; report evidence stays)
     max_total_mb: float
+    #: free disk space kept for the report store: below it the recorder deletes old segments, then stops
+    reserve_mb: float
 
     @property
     def segment_max_bytes(self) -> int:
@@ -40,6 +42,10 @@ class RecorderSettings:
     @property
     def max_total_bytes(self) -> int:
         return int(self.max_total_mb * 1024 * 1024)
+
+    @property
+    def reserve_bytes(self) -> int:
+        return int(self.reserve_mb * 1024 * 1024)
 
 
 def recordings_dir(setting: str, data_dir: str | Path) -> Path:

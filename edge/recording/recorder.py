@@ -13,7 +13,9 @@ given up (it reads back as a truncated one); recording starts again in a new seg
 
 from __future__ import annotations
 
+import errno
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,11 +32,15 @@ log = logging.getLogger(__name__)
 
 #: after a failed write, wait this long before opening a new segment
 RETRY_S = 1.0
+#: how often the free disk space is looked at (and, while the disk is full, whether recording may resume)
+DISK_CHECK_S = 2.0
+#: once stopped for a full disk, recording resumes only with this much free beyond recorder.reserve_mb
+RESUME_HEADROOM_BYTES = 16 * 1024 * 1024
 #: the recording's `gridscout` metadata key holding the run's resolved config (JSON)
 CONFIG_KEY = "config"
 #: counters the recorder keeps (the recorder process sends them in its heartbeat; the run summary shows them)
 STATS = ("messages", "images", "annotations", "locations", "segments", "bytes", "errors", "dropped",
-         "frames_missed", "frames_without_pixels", "retention_errors")  # fmt: skip
+         "frames_missed", "frames_without_pixels", "retention_errors", "disk_full", "disk_full_times")  # fmt: skip
 
 
 class Recorder:
@@ -46,6 +52,7 @@ class Recorder:
         run_id: str,
         metadata: dict[str, str] | None = None,
         on_rotate: Callable[[Path], None] | None = None,
+        on_disk_low: Callable[[], None] | None = None,
         wall_ns: Callable[[], int] = time.time_ns,
         mono_ns: Callable[[], int] = time.monotonic_ns,
         clock: Callable[[], float] = time.monotonic,
@@ -56,6 +63,9 @@ class Recorder:
         self.run_id = run_id
         self.metadata = {"run_id": run_id, **(metadata or {})}
         self.on_rotate = on_rotate
+        self.on_disk_low = on_disk_low
+        self.disk_full = False
+        self._disk_checked_at: float | None = None
         self._wall_ns, self._clock, self.retry_s = wall_ns, clock, retry_s
         self._wall_minus_mono = wall_ns() - mono_ns()
         self.stats: dict[str, float] = dict.fromkeys(STATS, 0.0)
@@ -165,6 +175,8 @@ class Recorder:
     # -- segments -------------------------------------------------------------------------------------
 
     def _segment_for_write(self) -> SegmentWriter | None:
+        if not self._disk_allows():
+            return None
         if self.segment is not None:
             if self.segment.age_s() >= self.settings.segment_max_s or (
                 self.segment.size_bytes >= self.settings.segment_max_bytes
@@ -203,7 +215,53 @@ class Recorder:
             self.stats["retention_errors"] += 1
             log.error("after closing %s: %s: %s", self.finished[-1], type(exc).__name__, exc)
 
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.directory if self.directory.exists() else self.directory.parent).free
+
+    def _disk_allows(self) -> bool:
+        """Whether the disk has room beyond `reserve_mb` (looked at every DISK_CHECK_S). Below it, old segments
+        go first (`on_disk_low`: retention); then the recording stops, saying so, and the reports keep the
+        space; it resumes once space is back."""
+        now = self._clock()
+        if self._disk_checked_at is not None and now - self._disk_checked_at < DISK_CHECK_S:
+            return not self.disk_full
+        self._disk_checked_at = now
+        reserve = self.settings.reserve_bytes
+        try:
+            free = self.free_bytes()
+            if free < reserve and self.on_disk_low is not None:
+                self.on_disk_low()
+                free = self.free_bytes()
+        except Exception as exc:  # an unreadable disk is not a reason to stop recording
+            log.warning("free space of %s unknown: %s: %s", self.directory, type(exc).__name__, exc)
+            return not self.disk_full
+        if free < reserve and not self.disk_full:
+            self._disk_now_full(
+                f"{free / 2**20:.1f} MB free, under recorder.reserve_mb ({self.settings.reserve_mb:g} MB)"
+            )
+        elif free >= reserve + RESUME_HEADROOM_BYTES and self.disk_full:
+            self.disk_full, self.stats["disk_full"] = False, 0.0
+            log.warning("recording again: %.1f MB free on the data disk", free / 2**20)
+        return not self.disk_full
+
+    def _disk_now_full(self, why: str) -> None:
+        self.disk_full, self.stats["disk_full"] = True, 1.0
+        self.stats["disk_full_times"] += 1
+        self.last_error = f"data disk full: {why}"
+        log.error("data disk full in %s: %s; recording stops (reports go on), resumes when space is back",
+                  self.directory, why)  # fmt: skip
+        if self.segment is not None:
+            self.close()
+
     def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and not self.disk_full:
+            if self.segment is not None:
+                self.segment.abandon()
+                self.finished.append(self.segment.path)
+                self.segment = None
+            self._disk_now_full(str(exc))
+            self._disk_checked_at = self._clock()
+            return
         self.stats["errors"] += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
         where = self.segment.path if self.segment is not None else self.directory

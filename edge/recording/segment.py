@@ -45,11 +45,6 @@ class SegmentWriter:
         self.chunk_max_s = chunk_max_s
         self.fsync = fsync
         self._clock = clock
-        self._file = open(self.path, "xb")  # noqa: SIM115 - closed in close()
-        self._mcap = Writer(self._file, chunk_size=_NEVER, compression=CompressionType.ZSTD)
-        self._mcap.start(profile="", library="gridscout-recorder")
-        if metadata:
-            self._mcap.add_metadata("gridscout", metadata)
         self._channels: dict[str, int] = {}
         self.opened_at = clock()
         self._chunk_opened_at: float | None = None
@@ -60,12 +55,23 @@ class SegmentWriter:
         self.written_messages = 0
         self.chunks = 0
         self.closed = False
-        for topic in RECORDED_TOPICS:
-            ch = bus_channel(topic)
-            self.add_channel(ch.channel, ch.schema_name, ch.schema, ch.metadata)
-        for view in VIEWS:
-            self.add_channel(view.channel, view.schema_name, view.schema)
-        self.flush()
+        self._file = open(self.path, "xb")  # noqa: SIM115 - closed in close()
+        try:
+            self._mcap = Writer(self._file, chunk_size=_NEVER, compression=CompressionType.ZSTD)
+            self._mcap.start(profile="", library="gridscout-recorder")
+            if metadata:
+                self._mcap.add_metadata("gridscout", metadata)
+            for topic in RECORDED_TOPICS:
+                ch = bus_channel(topic)
+                self.add_channel(ch.channel, ch.schema_name, ch.schema, ch.metadata)
+            for view in VIEWS:
+                self.add_channel(view.channel, view.schema_name, view.schema)
+            self.flush()
+        except BaseException:  # a segment that could not even start (a full disk) leaves no empty file behind
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self.path.unlink(missing_ok=True)
+            raise
 
     def add_channel(self, channel: str, schema_name: str, schema: bytes, metadata: dict[str, str] | None = None) -> int:
         schema_id = self._mcap.register_schema(schema_name, SCHEMA_ENCODING, schema)

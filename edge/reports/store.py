@@ -180,6 +180,9 @@ class ReportStore:
             self._db.execute("COMMIT")
 
     def _init_schema(self, device_id: str | None) -> str:
+        current = self._current_device_id(device_id)
+        if current is not None:  # nothing to write: a store opens on a full disk, to be read
+            return current
         with self._write() as db:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
@@ -196,6 +199,18 @@ class ReportStore:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return chosen
+
+    def _current_device_id(self, device_id: str | None) -> str | None:
+        """The store's device id when its schema is this GridScout's and needs no write; else None."""
+        with self._lock:
+            try:
+                meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            except sqlite3.OperationalError:  # a new store: no tables yet
+                return None
+        stored = meta.get("device_id")
+        if stored and device_id and stored != device_id:
+            raise ValueError(f"{self.path} belongs to device {stored!r}, not {device_id!r}")
+        return stored if stored and meta.get("schema_version") == str(SCHEMA_VERSION) else None
 
     def _next_seq(self, db: sqlite3.Connection) -> int:
         query = "SELECT COALESCE(MAX(seq), 0) FROM reports WHERE device_id = ?"

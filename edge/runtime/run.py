@@ -229,6 +229,8 @@ def summarise(sup: Supervisor, config: Config, source: str, vehicle: VehicleRepo
         dropped_camera=int(cam.get("dropped_frames", 0)),
         dropped_perception=int(per.get("dropped_frames", 0)),
         missing_frames=int(cam.get("missing_frames", 0)),
+        store_errors=int(rep.get("store_errors", 0)),
+        store_pending=int(rep.get("store_pending", 0)),
         reports_created=int(rep.get("reports_created", 0)),
         reports_updated=int(rep.get("reports_updated", 0)),
         commands=int(veh.get("commands_written", 0)),

@@ -122,6 +122,8 @@ class RecordingReport:
     retention_errors: int = 0
     #: torn segments of earlier runs (or of this one's recorder before a restart) made whole at its start
     repaired_segments: int = 0
+    #: times the data disk fell under recorder.reserve_mb and recording stopped
+    disk_full_times: int = 0
     over_budget: bool = False
 
     @classmethod
@@ -149,6 +151,8 @@ class RecordingReport:
         ]
         if self.over_budget:
             problems.append("over its disk budget (unpulled report evidence is kept)")
+        if self.disk_full_times:
+            problems.append(f"stopped {self.disk_full_times} times: the data disk was full")
         if self.repaired_segments:
             problems.append(f"{self.repaired_segments} torn segments of a crash repaired")
         if problems:
@@ -167,6 +171,9 @@ class RunSummary:
     dropped_perception: int = 0
     #: frames the source's index lists but it could not give (a damaged recording)
     missing_frames: int = 0
+    #: report writes the store refused (a full disk), and of them those never stored by the run's end
+    store_errors: int = 0
+    store_pending: int = 0
     reports_created: int = 0
     reports_updated: int = 0
     commands: int = 0
@@ -187,10 +194,27 @@ class RunSummary:
     def failures(self) -> list[str]:
         return (
             ([self.error] if self.error else [])
+            + self.disk_failures()
             + self.source_failures()
             + self.vehicle.failures()
             + self.held_failures()
         )
+
+    def disk_failures(self) -> list[str]:
+        """A full data disk, named as the cause: once it stopped the recorder and the reporter, and the summary
+        blamed the vehicle."""
+        out = []
+        if self.store_pending:
+            out.append(
+                f"{self.store_pending} report updates could not be stored in {self.data_dir} (the store refused "
+                f"{self.store_errors} writes: is the data disk full? see logs/reporter.log)"
+            )
+        if self.recording.disk_full_times:
+            out.append(
+                f"the data disk was full: recording in {self.recording.directory} stopped "
+                f"{self.recording.disk_full_times} times to keep recorder.reserve_mb free for the reports"
+            )
+        return out
 
     def source_failures(self) -> list[str]:
         if not self.missing_frames:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -29,15 +30,24 @@ class EventLog:
     def write(self, event: dict[str, Any], *, echo: bool = True) -> None:
         record = {"t_wall": time.time(), "t_mono": event.get("t_mono", time.monotonic()), **event}
         if self._file:
-            self._file.write(json.dumps(record) + "\n")
-            self._file.flush()
+            try:
+                self._file.write(json.dumps(record) + "\n")
+                self._file.flush()
+            except OSError as exc:  # a full disk: the simulated vehicle goes on, its log stops, saying so
+                with contextlib.suppress(OSError):
+                    print(f"{self.name}: event log stopped: {exc}", file=self._stderr, flush=True)
+                with contextlib.suppress(OSError):
+                    self._file.close()
+                self._file = None
         if echo:
             details = " ".join(f"{k}={fmt(v)}" for k, v in event.items() if k not in ("t_mono", "event"))
-            print(f"{self.name}: {event['event']} {details}".rstrip(), file=self._stderr, flush=True)
+            with contextlib.suppress(OSError):  # its stderr is a log file on the data disk, which may be full
+                print(f"{self.name}: {event['event']} {details}".rstrip(), file=self._stderr, flush=True)
 
     def close(self) -> None:
         if self._file:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
 
 
 def serve_until_signalled(server: Server) -> int:
