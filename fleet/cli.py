@@ -44,6 +44,10 @@ def add_actions(actions: argparse._SubParsersAction) -> None:
     pull.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     pull.add_argument("--retries", type=int, default=5, help="retries per request on network errors (default 5)")
     pull.add_argument("--quiet", action="store_true", help="no per-page progress")
+    pull.add_argument(
+        "--cafile", type=Path, metavar="PEM",
+        help="for https:// devices: trust certificates signed by this CA (or this self-signed one) too",
+    )  # fmt: skip
     pull.set_defaults(func=run_pull)
 
 
@@ -71,6 +75,7 @@ def run_pull(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         retries=max(args.retries, 0),
         progress=not args.quiet,
+        cafile=str(args.cafile) if args.cafile else None,
     )
     print(summary.format())
     return 0 if summary.ok else 1

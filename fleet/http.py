@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -19,8 +20,12 @@ class PullError(Exception):
 class FleetClient:
     """GETs against one device's API. Connection errors, timeouts and 5xx are retried; 4xx are not."""
 
-    def __init__(self, base_url: str, token: str, *, timeout_s: float, retries: int, backoff_s: float) -> None:
+    def __init__(
+        self, base_url: str, token: str, *, timeout_s: float, retries: int, backoff_s: float, cafile: str | None = None
+    ) -> None:
+        """`cafile`: trust the device certificates this CA (or self-signed certificate) signed, for https://."""
         self.base_url = base_url.rstrip("/")
+        self.context = ssl.create_default_context(cafile=cafile) if cafile else None
         self.token = token
         self.timeout_s = timeout_s
         self.retries = retries
@@ -35,7 +40,7 @@ class FleetClient:
             if attempt:
                 time.sleep(min(self.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                with urllib.request.urlopen(request, timeout=self.timeout_s, context=self.context) as response:
                     return response.read()
             except urllib.error.HTTPError as exc:
                 if exc.code == 401:

@@ -110,6 +110,7 @@ def pull(
     retries: int = 5,
     backoff_s: float = 0.5,
     progress: bool = False,
+    cafile: str | None = None,
 ) -> PullSummary:
     """Pull every device in `urls` into the fleet database `into`.
 
@@ -122,7 +123,7 @@ def pull(
     summary = PullSummary()
     with FleetStore(into) as store:
         for url in urls:
-            client = FleetClient(url, token, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s)
+            client = FleetClient(url, token, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, cafile=cafile)
             result = DevicePull(url=client.base_url)
             summary.devices.append(result)
             try:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -248,3 +249,39 @@ def test_a_stored_mark_past_the_latest_seq_is_not_believed(tmp_path):
             with store._write() as db:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('pulled_seq', ?)", (bogus,))
             assert store.pulled_seq() == 0 and len(store.unpulled_spans()) == 3
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_serve_over_tls_is_pulled_with_the_devices_certificate_and_refuses_plain_http(tmp_path):
+    """`serve --tls-cert --tls-key`: HTTPS only; `fleet pull --cafile` trusts the device's self-signed
+    certificate; without it the pull fails on the certificate, and plain HTTP gets nothing."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    data = tmp_path / "data"
+    with ReportStore(data, device_id="gs-tls") as store:
+        store.upsert(observe(1))
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "gridscout.edge.cli", "serve", "--data", str(data), "--api", "127.0.0.1:0",
+         "--token", TOKEN, "--tls-cert", str(cert), "--tls-key", str(key)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = serve.stdout.readline().split("fleet API on ", 1)[1].split()[0]
+        assert url.startswith("https://127.0.0.1:")
+        pull = [sys.executable, "-m", "gridscout.edge.cli", "fleet", "pull", url, "--token", TOKEN, "--retries", "0"]
+        trusted = subprocess.run([*pull, "--into", str(tmp_path / "a.db"), "--cafile", str(cert)],
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert trusted.returncode == 0 and "1 new" in trusted.stdout, trusted.stdout + trusted.stderr
+        untrusted = subprocess.run(
+            [*pull, "--into", str(tmp_path / "b.db")], capture_output=True, text=True, timeout=60
+        )
+        assert untrusted.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stdout + untrusted.stderr
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            urllib.request.urlopen(url.replace("https://", "http://") + "/v1/health", timeout=5).read()
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.communicate(timeout=30)

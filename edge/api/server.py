@@ -34,16 +34,49 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _bind(data_dir: Path, token: str, host: str, port: int) -> tuple[uvicorn.Server, socket.socket]:
+@dataclass(frozen=True)
+class Tls:
+    """The API's certificate and private key (PEM files): it serves HTTPS."""
+
+    cert: Path
+    key: Path
+
+    def check(self) -> None:
+        for what, path in (("certificate", self.cert), ("key", self.key)):
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"TLS {what} {path}: no such file")
+
+
+def _bind(
+    data_dir: Path, token: str, host: str, port: int, tls: Tls | None = None
+) -> tuple[uvicorn.Server, socket.socket]:
+    if tls is not None:
+        tls.check()
     sock = _listen(host, port)
     config = uvicorn.Config(
-        create_app(data_dir, token), host=host, port=port, log_level="warning", access_log=False, lifespan="on"
-    )
+        create_app(data_dir, token), host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+        ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
+    )  # fmt: skip
     return uvicorn.Server(config), sock
 
 
-def url_for(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def url_for(host: str, port: int, tls: bool = False) -> str:
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def warn_if_exposed(host: str, tls: Tls | None) -> None:
+    """A warning for an API reachable from the network, louder without TLS."""
+    if is_loopback(host):
+        return
+    if tls is None:
+        log.warning(
+            "fleet API listening on %s without TLS: the token and the reports cross the network in clear; give it "
+            "a certificate (serve --tls-cert/--tls-key, or [api] tls_cert/tls_key)",
+            host,
+        )
+    else:
+        log.warning("fleet API listening on %s over TLS: reachable from the network (token required)", host)
 
 
 def is_loopback(host: str) -> bool:
@@ -61,16 +94,16 @@ def serve(
     port: int = API_PORT,
     token: str | None = None,
     *,
+    tls: Tls | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the store in `data_dir` until SIGINT/SIGTERM. `on_ready(url)` runs once the socket is bound."""
     if token is None:
         token, _ = resolve_token(data_dir)
-    if not is_loopback(host):
-        log.warning("fleet API listening on %s: reachable from the network (token required for reads)", host)
-    server, sock = _bind(data_dir, token, host, port)
+    warn_if_exposed(host, tls)
+    server, sock = _bind(data_dir, token, host, port, tls)
     if on_ready:
-        on_ready(url_for(host, sock.getsockname()[1]))
+        on_ready(url_for(host, sock.getsockname()[1], tls is not None))
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutting down cleanly
         server.run(sockets=[sock])
 
@@ -96,10 +129,17 @@ class RunningServer:
 
 
 def start_in_thread(
-    data_dir: Path, token: str, host: str = API_HOST, port: int = 0, *, startup_timeout_s: float = 10.0
+    data_dir: Path,
+    token: str,
+    host: str = API_HOST,
+    port: int = 0,
+    *,
+    tls: Tls | None = None,
+    startup_timeout_s: float = 10.0,
 ) -> RunningServer:
     """Start the API in a daemon thread and wait until it accepts connections. Port 0 picks a free port."""
-    server, sock = _bind(data_dir, token, host, port)
+    warn_if_exposed(host, tls)
+    server, sock = _bind(data_dir, token, host, port, tls)
     bound_port = sock.getsockname()[1]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fleet-api", daemon=True)
     thread.start()
@@ -107,14 +147,16 @@ def start_in_thread(
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
-            raise RuntimeError(f"fleet API did not start on {url_for(host, bound_port)}")
+            raise RuntimeError(f"fleet API did not start on {url_for(host, bound_port, tls is not None)}")
         time.sleep(0.01)
-    return RunningServer(url_for(host, bound_port), bound_port, server, thread)
+    return RunningServer(url_for(host, bound_port, tls is not None), bound_port, server, thread)
 
 
-def serve_announced(data_dir: Path, host: str, port: int, token: str | None, out: Callable[[str], None]) -> None:
+def serve_announced(
+    data_dir: Path, host: str, port: int, token: str | None, out: Callable[[str], None], tls: Tls | None = None
+) -> None:
     """`serve`, telling the operator the URL and, once, a freshly generated token."""
     token, generated = resolve_token(data_dir, given=token)
     if generated:
         out(f"generated API token (stored in {Path(data_dir) / 'api_token'}; shown once): {token}")
-    serve(data_dir, host, port, token, on_ready=lambda url: out(f"fleet API on {url}  (Ctrl+C to stop)"))
+    serve(data_dir, host, port, token, tls=tls, on_ready=lambda url: out(f"fleet API on {url}  (Ctrl+C to stop)"))

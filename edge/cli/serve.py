@@ -31,11 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"address to listen on (default: {DEFAULT_API}, loopback only; port 0 = any free port)",
     )
     p.add_argument("--token", help="API token (default: $GRIDSCOUT_API_TOKEN, else DATA/api_token)")
+    p.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS with this certificate (with --tls-key)")
+    p.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from gridscout.edge.api.server import serve_announced
+    from gridscout.edge.api.server import Tls, serve_announced
     from gridscout.edge.reports.store import ReportStore, StoreNotFoundError
     from gridscout.edge.runtime.private import keep_private
 
@@ -43,5 +45,8 @@ def run(args: argparse.Namespace) -> int:
         raise StoreNotFoundError(f"no report store in {args.data} (expected {args.data / 'reports.db'})")
     keep_private(args.data)
     host, port = args.api
-    serve_announced(args.data, host, port, args.token, out=lambda line: print(line, flush=True))
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
+    tls = Tls(args.tls_cert, args.tls_key) if args.tls_cert else None
+    serve_announced(args.data, host, port, args.token, out=lambda line: print(line, flush=True), tls=tls)
     return 0

@@ -230,6 +230,14 @@ class ApiConfig(Section):
     host: str = Field(API_HOST, description="bind address; loopback unless you mean it")
     port: int = Field(API_PORT, ge=0, le=65535, description="bind port (0: any free port)")
     token: str = Field("", description="bearer token; empty: $GRIDSCOUT_API_TOKEN, else generated into data_dir")
+    tls_cert: str = Field("", description="serve HTTPS with this PEM certificate (with tls_key); empty: plain HTTP")
+    tls_key: str = Field("", description="the certificate's PEM private key")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ApiConfig:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("api.tls_cert and api.tls_key go together: set both, or neither for plain HTTP")
+        return self
 
 
 class SupervisorConfig(Section):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from gridscout.edge.api.server import start_in_thread
+from gridscout.edge.api.server import Tls, start_in_thread
 from gridscout.edge.runtime.daemon import Runtime
 
 
@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     rt = Runtime("api", argv)
     cfg = rt.config.api
     try:
-        server = start_in_thread(Path(rt.spec.data_dir), rt.spec.api_token, cfg.host, cfg.port)
+        tls = Tls(Path(cfg.tls_cert), Path(cfg.tls_key)) if cfg.tls_cert else None
+        server = start_in_thread(Path(rt.spec.data_dir), rt.spec.api_token, cfg.host, cfg.port, tls=tls)
     except (OSError, RuntimeError) as exc:
         rt.log.error("fleet API: %s", exc)
         rt.close()

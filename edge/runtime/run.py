@@ -303,7 +303,8 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
         error = _wait_for_start(sup, watch, config, out)
         if not error and all(m.ready for m in sup.procs.values() if m.spec.stops_vehicle):
             if config.api.enabled:
-                out(f"fleet API  http://{config.api.host}:{config.api.port}/v1/health (Bearer token required)")
+                scheme = "https" if config.api.tls_cert else "http"
+                out(f"fleet API  {scheme}://{config.api.host}:{config.api.port}/v1/health (Bearer token required)")
             out(f"running    {config.run.mode} on {redact_uri(source)}; Ctrl-C stops the vehicle and exits")
             sup.set_state("running")
             _wait_for_end(sup, watch, out)
