@@ -81,7 +81,7 @@ def fly(tmp_path: Path, speed_mps: float | None, extra: dict[str, dict[str, Any]
         assert flight.modes and flight.modes[-1] == "END_OF_LINE", flight.modes
         time.sleep(3.0)  # the last report closes (track lost after the view moves on)
         chain.proc.send_signal(signal.SIGINT)
-        assert chain.wait() == 0, chain.stderr()[-3000:]
+        assert chain.wait() == 130, chain.stderr()[-3000:]  # a live run ended by Ctrl-C, the vehicle stopped
     finally:
         chain.close()
     flight.summary = chain.summary()

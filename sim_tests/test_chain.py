@@ -270,7 +270,7 @@ def test_stalled_camera_is_noticed_reconnected_and_ctrl_c_stops_the_vehicle_firs
         assert "stalled" in names and names[-1] == "streaming", names
         chain.proc.send_signal(signal.SIGINT)
         interrupted = time.monotonic()
-        assert chain.proc.wait(30) == 0, chain.stderr()[-3000:]
+        assert chain.proc.wait(30) == 130, chain.stderr()[-3000:]  # as a shell gives a command Ctrl-C ended
         stops = [c for c in chain.commands() if c["type"] == "stop" and c["t_mono"] > interrupted]
         assert stops, "no STOP reached the crawler on Ctrl-C"
         assert "camera reconnects" in chain.stdout()

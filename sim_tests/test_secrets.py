@@ -97,3 +97,18 @@ def _processed_enough(data: Path) -> bool:
     """The camera process has logged frames for a few seconds (its log grows as the stream is read)."""
     recordings = data / "recordings"
     return recordings.is_dir() and sum(p.stat().st_size for p in recordings.rglob("*.mcap")) > 2_000_000
+
+
+def test_an_http_source_follows_mode_replay_every_frame_and_the_run_ends_with_the_stream(tmp_path):
+    """`--mode replay` on an http:// stream reads it as a file: every frame, lock-step, and the run ends when
+    the stream does (it was always taken live: newest frame only, reconnecting forever)."""
+    with mjpeg_camera(_jpegs(FRAMES)) as address:
+        done = subprocess.run(
+            [sys.executable, "-m", "gridscout.edge.cli", "run", "--source", f"http://{address}/video.mjpg",
+             "--mode", "replay", "--data", str(tmp_path / "data"), "--no-api", "--summary-json",
+             str(tmp_path / "summary.json")],
+            capture_output=True, text=True, cwd=tmp_path, timeout=180,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["frames"] == FRAMES and summary["processed"] == FRAMES

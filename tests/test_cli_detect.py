@@ -1,8 +1,10 @@
 """`gridscout detect` as a user runs it: a real subprocess on files made in the test."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -71,7 +73,7 @@ def test_default_source_is_the_bundled_demo():
         (["missing.mp4"], "missing.mp4"),
         (["--model", "nope.onnx", "SRC"], "nope.onnx: model not found"),
         (["ftp://host/x"], "ftp://host/x"),
-        (["SRC", "--out", "annotated"], "annotated: --out is the annotated video; expected a file ending .mp4"),
+        (["SRC", "--out", "annotated.txt"], "annotated.txt: --out is an annotated video (a file ending .mp4"),
     ],
 )
 def test_bad_inputs_exit_2_with_a_message_naming_them(small_video, args, message):
@@ -145,3 +147,48 @@ def test_photos_of_a_folder_are_not_tracked_across(tmp_path):
     stats = json.loads(summary.read_text())
     assert stats["tracks"] is None and stats["photos_showing"]["insulator"] == 2
     assert "photos" in result.stdout.splitlines()[3]
+
+
+@pytest.fixture(scope="module")
+def mixed_photos(tmp_path_factory) -> Path:
+    """Three photos of three sizes, as a survey with two cameras gives."""
+    folder = tmp_path_factory.mktemp("photos")
+    for i, (w, h) in enumerate([(320, 240), (400, 300), (600, 250)]):
+        cv2.imwrite(str(folder / f"pole_{i}.jpg"), np.full((h, w, 3), 90 + 40 * i, np.uint8))
+    return folder
+
+
+def test_out_takes_a_video_of_photos_of_any_size_or_a_folder_of_annotated_photos(mixed_photos, tmp_path):
+    """Photos of other sizes than the first were dropped from the video without a word; now letterboxed. A name
+    without a suffix is a folder of annotated JPEGs named after their photos."""
+    video, folder = tmp_path / "survey.mp4", tmp_path / "annotated"
+    assert gridscout("detect", str(mixed_photos), "--out", str(video), "--no-progress").returncode == 0
+    capture = cv2.VideoCapture(str(video))
+    sizes = []
+    while (frame := capture.read())[0]:
+        sizes.append(frame[1].shape[:2])
+    assert sizes == [(240, 320)] * 3
+    assert gridscout("detect", str(mixed_photos), "--out", str(folder), "--no-progress").returncode == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["pole_0.jpg", "pole_1.jpg", "pole_2.jpg"]
+    assert cv2.imread(str(folder / "pole_2.jpg")).shape[:2] == (250, 600)
+
+
+def test_a_closed_pipe_is_quiet_and_ctrl_c_exits_130(mixed_photos):
+    """`gridscout detect ... | head -1`: no 'Broken pipe' error, the status a shell gives (141). Ctrl-C in the
+    middle of the bundled footage (paced as live): the summary so far, then 130."""
+    piped = subprocess.run(
+        f"{sys.executable} -m gridscout.edge.cli detect {mixed_photos} --no-progress | head -1; "
+        "echo status ${PIPESTATUS[0]} >&2",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert piped.stdout.startswith("source") and "rror" not in piped.stderr, piped.stderr
+    assert "status 141" in piped.stderr
+    live = subprocess.Popen(
+        [sys.executable, "-m", "gridscout.edge.cli", "detect", "--realtime", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(8.0)  # the model loads, frames go by at the footage's 10 fps
+    live.send_signal(signal.SIGINT)
+    out, err = live.communicate(timeout=60)
+    assert live.returncode == 130, err[-2000:]
+    assert "frames " in out and "interrupted after" in err

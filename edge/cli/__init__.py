@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # Subcommand modules, in the order `--help` lists them. Each has `register(subparsers)`, which
 # sets `func` on its parser; `func(args) -> int` runs the command.
 COMMANDS = ("run", "detect", "replay", "reports", "serve", "fleet", "sim", "mission", "config")
+#: exit statuses as a shell gives them: killed by SIGINT (Ctrl-C), by SIGPIPE (the reader of our output left)
+INTERRUPTED_EXIT = 130
+BROKEN_PIPE_EXIT = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # `gridscout ... | head`: the reader left; nothing to say, and nothing more to print
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
+    except KeyboardInterrupt:
+        print(f"gridscout {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
     except Exception as exc:
         if not isinstance(exc, _user_errors()):
             raise

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gridscout.edge.cli import INTERRUPTED_EXIT
 from gridscout.edge.cli.argtypes import positive_int, unit_float
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
 
@@ -40,7 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_MODEL,
         help="an .onnx model or a cascade .toml manifest (default: the shipped cascade, models/MODEL_CARD.md)",
     )
-    p.add_argument("--out", type=Path, help="write the annotated video here (.mp4 or .avi)")
+    p.add_argument(
+        "--out", type=Path,
+        help="write the annotated video here (.mp4, .mov, .avi, .mkv; frames of other sizes letterboxed), or, for a "
+        "name without a suffix, a folder of annotated images named after their photos",
+    )  # fmt: skip
     p.add_argument("--jsonl", type=Path, help="write one JSON line per frame here")
     p.add_argument(
         "--data",
@@ -109,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
     if summary.shortfall:  # what could be read was; the rest is lost, and that is not a success
         print(f"gridscout detect: error: {summary.shortfall}", file=sys.stderr)
         return 1
+    if summary.interrupted:
+        print(f"gridscout detect: interrupted after {summary.frames} frames", file=sys.stderr)
+        return INTERRUPTED_EXIT
     return 0
 
 

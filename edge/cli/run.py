@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -93,4 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if not summary.ok:
         print(f"gridscout run: error: {summary.failures[0]}", file=sys.stderr)
         return 1
+    if summary.interrupted_by is not None:  # as a shell reports a command a signal ended: 130 for Ctrl-C
+        name = signal.Signals(summary.interrupted_by).name
+        print(f"gridscout run: interrupted by {name}; the vehicle was stopped", file=sys.stderr)
+        return 128 + summary.interrupted_by
     return 0

@@ -24,7 +24,14 @@ from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import TOPICS, CameraStatus, FrameAck, FrameMeta
 from gridscout.edge.runtime.submaster import SubMaster
-from gridscout.hardware.camera import CameraStalled, FrameSource, LiveCapture, SourceError, open_source
+from gridscout.hardware.camera import (
+    CameraStalled,
+    FrameSource,
+    LiveCapture,
+    SourceError,
+    VideoFile,
+    open_source,
+)
 from gridscout.hardware.frame import VehiclePose
 from gridscout.hardware.secrets import redact_uri
 
@@ -124,7 +131,10 @@ class Camera:
     def open(self) -> FrameSource:
         cfg = self.rt.config.camera
         uri = self.rt.spec.source
-        if cfg.live_source or uri.startswith(("rtsp", "http")) or uri.isdigit() or uri.startswith("/dev/video"):
+        http = uri.startswith(("http://", "https://"))
+        if http and self.replay and not cfg.live_source:  # --mode replay: every frame of it, lock-step
+            return VideoFile(uri, fps=cfg.fps)
+        if cfg.live_source or http or uri.startswith("rtsp") or uri.isdigit() or uri.startswith("/dev/video"):
             return LiveCapture(uri, stall_timeout_s=cfg.stall_timeout_s, fps=cfg.fps)
         source = open_source(uri, realtime=self.rt.mode == "live", fps=cfg.fps, max_image_pixels=cfg.max_image_pixels)
         if source.follows_vehicle:

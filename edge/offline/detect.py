@@ -68,6 +68,8 @@ class DetectSummary:
     #: frames the source's index lists but it could not give (a damaged recording), and why
     missing_frames: int = 0
     shortfall: str = ""
+    #: Ctrl-C ended it before the source did
+    interrupted: bool = False
     detections: Counter = field(default_factory=Counter)
     tracks: dict[str, set[int]] = field(default_factory=dict)
     #: a folder of photos: unrelated views, so no tracks; each class counts the photos showing it
@@ -128,26 +130,70 @@ VIDEO_CODECS = {".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
 class VideoOut:
-    """Opens the writer on the first frame, when the size is known."""
+    """Opens the writer on the first frame, when the size is known; a frame of another size (photos of several
+    cameras) is fitted into it, letterboxed, instead of being dropped by the writer without a word."""
 
     def __init__(self, path: Path, fps: float) -> None:
-        if path.suffix.lower() not in VIDEO_CODECS:
-            # checked before OpenCV sees it: it would print its own noise and then fail
-            raise OSError(f"{path}: --out is the annotated video; expected a file ending {', '.join(VIDEO_CODECS)}")
+        if path.suffix.lower() not in VIDEO_CODECS:  # before OpenCV sees it: it would print noise, then fail
+            raise OSError(f"{path}: expected a video file ending {', '.join(VIDEO_CODECS)}")
         self.path, self.fps, self.writer = path, fps, None
+        self.size: tuple[int, int] | None = None  # (width, height)
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, name: str = "") -> None:
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
-            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (image.shape[1], image.shape[0]))
+            self.size = (image.shape[1], image.shape[0])
+            self.writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self.size)
             if not self.writer.isOpened():
                 raise OSError(f"{self.path}: cannot open for writing a video")
-        self.writer.write(image)
+        self.writer.write(_fit(image, self.size))
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
+
+
+class ImagesOut:
+    """A folder of annotated JPEGs, each named after its photo (a video's frames: `<stem>_<index>.jpg`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, image: np.ndarray, name: str = "") -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        stem = Path(name.replace("#", "_")).stem or "frame"
+        if not cv2.imwrite(str(self.path / f"{stem}.jpg"), image):
+            raise OSError(f"{self.path / f'{stem}.jpg'}: cannot write the annotated image")
+
+    def close(self) -> None:
+        pass
+
+
+def annotated_out(path: Path, fps: float) -> VideoOut | ImagesOut:
+    """`--out`: a video file by its suffix, or a folder (no suffix, or one that exists) of annotated images.
+    Checked before OpenCV sees it: it would print its own noise and then fail."""
+    if path.suffix.lower() in VIDEO_CODECS:
+        return VideoOut(path, fps)
+    if path.is_dir() or not path.suffix:
+        return ImagesOut(path)
+    raise OSError(
+        f"{path}: --out is an annotated video (a file ending {', '.join(VIDEO_CODECS)}) or a folder of annotated "
+        "images (a name without a suffix)"
+    )
+
+
+def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to fit `size` (width, height), keeping its aspect, on grey bars."""
+    width, height = size
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    scale = min(width / image.shape[1], height / image.shape[0])
+    w, h = max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))
+    canvas = np.full((height, width, 3), 114, np.uint8)
+    x, y = (width - w) // 2, (height - h) // 2
+    canvas[y : y + h, x : x + w] = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    return canvas
 
 
 def run_detect(options: DetectOptions) -> DetectSummary:
@@ -166,7 +212,7 @@ def run_detect(options: DetectOptions) -> DetectSummary:
     summary = DetectSummary(source=source.name, model=model.name, photos=Counter() if photos else None)
     placer = ReportPlacer(options.geotag or _default_geotag(), options.mission)
     reports = _reports(options, source, model, placer, photos) if options.data else None
-    video = VideoOut(options.out, source.fps or 10.0) if options.out else None
+    video = annotated_out(options.out, source.fps or 10.0) if options.out else None
     jsonl: IO[str] | None = None
     total = source.frame_count
     if options.max_frames is not None:
@@ -199,12 +245,13 @@ def run_detect(options: DetectOptions) -> DetectSummary:
                 record = {"frame": frame.frame_id, "name": frame.name, "detections": records}
                 jsonl.write(json.dumps(record) + "\n")
             if video:
-                video.write(draw_detections(frame.image, detections))
+                video.write(draw_detections(frame.image, detections), frame.name)
             bar.update(1)
             if options.max_frames is not None and summary.frames >= options.max_frames:
                 break
     except KeyboardInterrupt:
         log.warning("interrupted after %d frames", summary.frames)
+        summary.interrupted = True
     finally:
         summary.seconds = time.perf_counter() - started
         summary.corrupt_frames = source.corrupt_frames

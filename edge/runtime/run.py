@@ -178,13 +178,14 @@ def _wait_for_start(sup: Supervisor, watch: Watch, config: Config, out: Callable
             return f"the chain did not start: {', '.join(others)} not ready after {grace:.0f} s"
 
 
-def _wait_for_end(sup: Supervisor, watch: Watch, out: Callable[[str], None]) -> None:
-    """Return once the footage has ended and the chain has worked through it (or a signal arrives)."""
-    stop = {"now": False}
+def _wait_for_end(sup: Supervisor, watch: Watch, out: Callable[[str], None]) -> int | None:
+    """Return once the footage has ended and the chain has worked through it (None), or a signal arrives (its
+    number)."""
+    stop: dict = {"now": False, "signal": None}
 
     def on_signal(signum: int, _frame: object) -> None:
         log.warning("%s: stopping the vehicle and shutting down", signal.Signals(signum).name)
-        stop["now"] = True
+        stop["now"], stop["signal"] = True, signum
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -211,6 +212,7 @@ def _wait_for_end(sup: Supervisor, watch: Watch, out: Callable[[str], None]) -> 
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+    return stop["signal"]
 
 
 def summarise(sup: Supervisor, config: Config, source: str, vehicle: VehicleReport, elapsed_s: float) -> RunSummary:
@@ -280,6 +282,7 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
     ctx = zmq.Context()
     sup: Supervisor | None = None
     watch: Watch | None = None
+    interrupted_by: int | None = None
     t0 = time.monotonic()
     try:
         write_runspec(
@@ -307,13 +310,14 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
                 out(f"fleet API  {scheme}://{config.api.host}:{config.api.port}/v1/health (Bearer token required)")
             out(f"running    {config.run.mode} on {redact_uri(source)}; Ctrl-C stops the vehicle and exits")
             sup.set_state("running")
-            _wait_for_end(sup, watch, out)
+            interrupted_by = _wait_for_end(sup, watch, out)
         vehicle = watch.vehicle  # its link as the run ended, before shutdown closes it
         sup.shutdown()
         vehicle = vehicle.with_counts(sup.stats("vehicle"))
         summary = summarise(sup, config, source, vehicle, time.monotonic() - t0)
         summary = _reports_from_store(summary, data_dir, device_id, run_id, tally_before)
         summary.error = error
+        summary.interrupted_by = interrupted_by
         return summary
     finally:
         if sup is not None and sup.state != "stopping":

@@ -189,6 +189,8 @@ class RunSummary:
     recording: RecordingReport = field(default_factory=RecordingReport)
     #: set when the chain could not run at all (a process that never started)
     error: str = ""
+    #: the signal that ended the run (SIGINT: Ctrl-C), when one did
+    interrupted_by: int | None = None
 
     @property
     def failures(self) -> list[str]:

@@ -6,12 +6,14 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
 from gridscout.hardware.camera.base import FrameSource, SourceError
 from gridscout.hardware.frame import Frame
+from gridscout.hardware.secrets import redact_uri
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +33,13 @@ class VideoFile(FrameSource):
     """
 
     def __init__(self, path: str | Path, *, fps: float | None = None) -> None:
+        """`path`: a video file, or an http(s):// URL read the same way, every frame (a replay of a stream)."""
         super().__init__()
-        self.path = Path(path)
         self.uri = str(path)
-        self.name = self.path.stem
+        url = "://" in self.uri
+        self.path = Path(urlsplit(self.uri).path) if url else Path(path)
+        self.shown = redact_uri(self.uri) if url else str(self.path)  # for messages: a URL without credentials
+        self.name = self.path.stem or "stream"
         self._closed = False
         self._cap: cv2.VideoCapture | None = None
         self._first: np.ndarray | None = None
@@ -48,13 +53,13 @@ class VideoFile(FrameSource):
 
     def _open(self) -> tuple[cv2.VideoCapture, np.ndarray]:
         try:
-            cap = cv2.VideoCapture(str(self.path))
+            cap = cv2.VideoCapture(self.uri)
             ok, first = cap.read() if cap.isOpened() else (False, None)
         except cv2.error as e:
-            raise SourceError(f"{self.path}: could not be decoded as a video ({e})") from e
+            raise SourceError(f"{self.shown}: could not be decoded as a video ({e})") from e
         if not ok or first is None or first.ndim != 3:
             cap.release()
-            raise SourceError(f"{self.path}: could not be decoded as a video (corrupt, truncated or not a video)")
+            raise SourceError(f"{self.shown}: could not be decoded as a video (corrupt, truncated or not a video)")
         return cap, first
 
     def __iter__(self) -> Iterator[Frame]:
