@@ -217,7 +217,7 @@ def test_replay_gives_the_same_reports_twice(tmp_path, replay_reference):
 
 
 @pytest.mark.parametrize("process", ["camera", "vehicle_sim", "reporter"])
-def test_a_process_killed_mid_replay_leaves_the_reports_unchanged(tmp_path, replay_reference, process):
+def test_a_process_killed_mid_replay_leaves_the_reports_unchanged(tmp_path, replay_reference, process, record_property):
     """Scenario: kill -9 of the camera (or of the crawler simulator, or of the reporter) a third of the way
     through a replay. The supervisor restarts it; a restarted camera resumes at the oldest unacknowledged
     frame, a restarted simulator relinks its pty and the vehicle process reconnects, a restarted reporter
@@ -233,6 +233,10 @@ def test_a_process_killed_mid_replay_leaves_the_reports_unchanged(tmp_path, repl
     assert chain.summary()["reports_created"] == len(reports)
     restarts = chain.summary()["restarts"]
     assert restarts[process.replace("_", "-")] == 1
+    record_property(
+        "figure",
+        f"kill -9 {process}: restarted once; {len(reports)} reports, 0 lost, 0 doubled against an undisturbed replay",
+    )
     if process == "camera":
         assert "resuming at frame" in (chain.data / "logs" / "camera.log").read_text()
     elif process == "vehicle_sim":

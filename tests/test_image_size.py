@@ -42,7 +42,7 @@ def bomb_png(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def test_a_folder_skips_a_30000_px_png_without_decoding_it_and_goes_on(tmp_path, caplog):
+def test_a_folder_skips_a_30000_px_png_without_decoding_it_and_goes_on(tmp_path, caplog, record_property):
     """A 30000x30000 PNG (2.7 GB as colour) once took 3.7 GB and stopped a run for good; the photos after it
     were never processed. Its header says 900 MP: skipped, counted and named; the others are read."""
     good = np.full((48, 64, 3), 128, np.uint8)
@@ -56,3 +56,7 @@ def test_a_folder_skips_a_30000_px_png_without_decoding_it_and_goes_on(tmp_path,
     assert source.corrupt_frames == 1
     assert "b_bomb.png is 30000x30000 (900 MP), above camera.max_image_pixels" in caplog.text
     assert DEFAULT_MAX_IMAGE_PIXELS < 30000 * 30000
+    size_kb = (tmp_path / "b_bomb.png").stat().st_size // 1024
+    record_property(
+        "figure", f"a {size_kb} kB PNG of 30000x30000 px skipped from its header; the 2 photos after it read"
+    )

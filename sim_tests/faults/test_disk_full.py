@@ -31,7 +31,7 @@ def _can_mount_tmpfs() -> bool:
 
 
 @pytest.mark.skipif(not _can_mount_tmpfs(), reason="no private mount namespace with tmpfs here (unshare -m)")
-def test_a_full_data_disk_stops_the_recording_keeps_the_reports_and_is_named(tmp_path):
+def test_a_full_data_disk_stops_the_recording_keeps_the_reports_and_is_named(tmp_path, record_property):
     disk, out = tmp_path / "disk", tmp_path / "out"
     disk.mkdir()
     out.mkdir()
@@ -84,3 +84,8 @@ def test_a_full_data_disk_stops_the_recording_keeps_the_reports_and_is_named(tmp
     assert len((out / "list.txt").read_text().splitlines()) == stored + 1  # a header and each report
     served = json.loads((out / "serve.json").read_text() or "{}")
     assert served.get("status") == 200, (out / "serve.err").read_text()[-2000:]
+    record_property(
+        "figure",
+        f"6 MB disk: exit 1, '{summary['failures'][0][:40]}...'; {stored} reports stored, "
+        f"{summary['store_pending']} lost; {len(sizes)} segments, 0 empty; reports list and serve answer",
+    )

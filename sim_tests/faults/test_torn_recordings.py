@@ -63,16 +63,19 @@ def _gridscout(*args, cwd):
     )
 
 
-def test_detect_on_a_damaged_recording_reads_past_the_damage_and_fails_saying_what_was_lost(tmp_path):
+def test_detect_on_a_damaged_recording_reads_past_the_damage_and_fails_saying_what_was_lost(tmp_path, record_property):
     path = _damaged(tmp_path)
     done = _gridscout("detect", str(path), "--no-progress", "--summary-json", str(tmp_path / "s.json"), cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     summary = json.loads((tmp_path / "s.json").read_text())
     assert 0 < summary["frames"] < FRAMES and summary["missing_frames"] == FRAMES - summary["frames"]
     assert f"{summary['frames']} of the {FRAMES} images its index lists can be read" in done.stderr
+    record_property(
+        "figure", f"one damaged chunk: detect read {summary['frames']} of {FRAMES} frames, exit 1 naming it"
+    )
 
 
-def test_a_run_repairs_a_torn_segment_and_fails_on_a_damaged_source(tmp_path):
+def test_a_run_repairs_a_torn_segment_and_fails_on_a_damaged_source(tmp_path, record_property):
     """The data folder holds a segment a crash tore; the run's source is a recording with a damaged chunk. The
     run repairs the torn segment (the stock reader opens it after), replays every intact frame, and fails."""
     data = tmp_path / "data"
@@ -90,4 +93,10 @@ def test_a_run_repairs_a_torn_segment_and_fails_on_a_damaged_source(tmp_path):
     assert summary["recording"]["repaired_segments"] == 1 and "1 torn segments of a crash repaired" in run.stdout
     assert not is_torn(torn)
     with open(torn, "rb") as f:
-        assert sum(1 for _ in make_reader(f).iter_messages()) > 0
+        kept = sum(1 for _ in make_reader(f).iter_messages())
+    assert kept > 0
+    record_property(
+        "figure",
+        f"torn segment repaired at start ({kept} messages, stock reader opens it); run read {summary['frames']} of "
+        f"{FRAMES} frames of a damaged source, exit 1 naming it",
+    )
