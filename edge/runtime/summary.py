@@ -242,7 +242,8 @@ class RunSummary:
         faults = ", ".join(f"{k} {v}" for k, v in self.faults.items() if v) or "none"
         restarts = ", ".join(f"{k} {v}" for k, v in self.restarts.items() if v) or "none"
         n_held = sum(self.held.values())
-        held = f"; the safety gate held {n_held} of control's {self.control_commands}" if n_held else ""
+        why = ", ".join(f"{fault} {n}" for fault, n in sorted(self.held.items(), key=lambda kv: -kv[1]))
+        held = f"; the safety gate held {n_held} of control's {self.control_commands} ({why})" if n_held else ""
         lines = [
             f"run        {self.mode} on {self.source} ({self.elapsed_s:.1f} s)",
             f"frames     {self.frames} published, {self.processed} processed; dropped: "
