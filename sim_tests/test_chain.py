@@ -216,7 +216,15 @@ def test_replay_gives_the_same_reports_twice(tmp_path, replay_reference):
     assert reports == replay_reference
 
 
-@pytest.mark.parametrize("process", ["camera", "vehicle_sim", "reporter"])
+@pytest.mark.parametrize(
+    "process",
+    [
+        "camera",
+        "vehicle_sim",
+        "reporter",
+        *(pytest.param(p, marks=pytest.mark.slow) for p in ("control", "vehicle", "recorder")),
+    ],
+)
 def test_a_process_killed_mid_replay_leaves_the_reports_unchanged(tmp_path, replay_reference, process, record_property):
     """Scenario: kill -9 of the camera (or of the crawler simulator, or of the reporter) a third of the way
     through a replay. The supervisor restarts it; a restarted camera resumes at the oldest unacknowledged
