@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gridscout.edge.defaults import DEFAULT_MODEL
+from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
 
 
 def gridscout(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -192,3 +192,13 @@ def test_a_closed_pipe_is_quiet_and_ctrl_c_exits_130(mixed_photos):
     out, err = live.communicate(timeout=60)
     assert live.returncode == 130, err[-2000:]
     assert "frames " in out and "interrupted after" in err
+
+
+def test_a_truncated_video_gets_our_one_line_and_no_ffmpeg_noise(tmp_path):
+    """FFmpeg's 'moov atom not found' once came before our line naming the file."""
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(DEMO_FOOTAGE.read_bytes()[:300_000])
+    result = gridscout("detect", str(cut), "--no-progress")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"gridscout detect: error: {cut}: could not be decoded as a video (corrupt, "
+                                          "truncated or not a video)"]  # fmt: skip

@@ -15,6 +15,10 @@ import os
 import re
 from pathlib import Path
 
+# FFmpeg's own messages ("moov atom not found") went to the terminal before our one line naming the input; the
+# sources say what went wrong themselves. Read when OpenCV first opens a video; a user's own setting wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 from gridscout.hardware.camera.base import CameraStalled, FrameSource, SourceError
 from gridscout.hardware.camera.capture import STREAM_SCHEMES, LiveCapture, redact
 from gridscout.hardware.camera.folder import IMAGE_SUFFIXES, ImageFolder
