@@ -221,8 +221,7 @@ def test_replay_gives_the_same_reports_twice(tmp_path, replay_reference):
     [
         "camera",
         "vehicle_sim",
-        "reporter",
-        *(pytest.param(p, marks=pytest.mark.slow) for p in ("control", "vehicle", "recorder")),
+        *(pytest.param(p, marks=pytest.mark.slow) for p in ("reporter", "control", "vehicle", "recorder")),
     ],
 )
 def test_a_process_killed_mid_replay_leaves_the_reports_unchanged(tmp_path, replay_reference, process, record_property):

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
+import pytest
 
 from gridscout.edge.defaults import DEMO_FOOTAGE
 
@@ -101,6 +102,7 @@ def _processed_enough(data: Path) -> bool:
     return recordings.is_dir() and sum(p.stat().st_size for p in recordings.rglob("*.mcap")) > 2_000_000
 
 
+@pytest.mark.slow
 def test_an_http_source_follows_mode_replay_every_frame_and_the_run_ends_with_the_stream(tmp_path, record_property):
     """`--mode replay` on an http:// stream reads it as a file: every frame, lock-step, and the run ends when
     the stream does (it was always taken live: newest frame only, reconnecting forever)."""
