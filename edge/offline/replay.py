@@ -386,6 +386,7 @@ def _settings(config: dict[str, Any]) -> RecorderSettings:
         fsync=False,
         jpeg_quality=int(rec.get("jpeg_quality", 80)),
         max_total_mb=1e9,
+        reserve_mb=0.0,  # a replay's output is the engineer's to keep; no reports compete for the disk
     )
 
 
