@@ -174,14 +174,16 @@ def test_out_takes_a_video_of_photos_of_any_size_or_a_folder_of_annotated_photos
 
 
 def test_a_closed_pipe_is_quiet_and_ctrl_c_exits_130(mixed_photos):
-    """`gridscout detect ... | head -1`: no 'Broken pipe' error, the status a shell gives (141). Ctrl-C in the
+    """`gridscout detect ... | true`: no 'Broken pipe' error, the status a shell gives (141). Ctrl-C in the
     middle of the bundled footage (paced as live): the summary so far, then 130."""
+    # `true` leaves without reading, long before the model has loaded: the summary meets a closed pipe for sure
+    # (with `head -1`, a pipe buffer could take the whole summary first)
     piped = subprocess.run(
-        f"{sys.executable} -m gridscout.edge.cli detect {mixed_photos} --no-progress | head -1; "
+        f"{sys.executable} -m gridscout.edge.cli detect {mixed_photos} --no-progress | true; "
         "echo status ${PIPESTATUS[0]} >&2",
         shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert piped.stdout.startswith("source") and "rror" not in piped.stderr, piped.stderr
+    assert "rror" not in piped.stderr and "Traceback" not in piped.stderr, piped.stderr
     assert "status 141" in piped.stderr
     live = subprocess.Popen(
         [sys.executable, "-m", "gridscout.edge.cli", "detect", "--realtime", "--no-progress"],
