@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import time
 
-from gridscout.edge.recording.naming import segments_in
 from gridscout.edge.recording.policy import recordings_dir
 from gridscout.edge.recording.recorder import CONFIG_KEY, Recorder
 from gridscout.edge.recording.repair import repair_torn
@@ -71,18 +70,14 @@ class RecorderProcess:
         with ReportStore(self.rt.spec.data_dir, device_id=self.rt.spec.device_id) as store:
             protected = [(first, last) for _, first, last in store.unpulled_spans()]
         keep = [p for p in (self.recorder.current_path,) if p is not None]
-        result = enforce_retention(self.directory, self.budget_bytes(), protected, keep=keep)
+        shortfall = max(0, self.settings.reserve_bytes - self.recorder.free_bytes())  # room the reports need
+        result = enforce_retention(
+            self.directory, self.settings.max_total_bytes, protected, keep=keep, free_up_bytes=shortfall
+        )
         self.stats["retention_deleted"] += len(result.deleted)
         self.stats["over_budget"] = float(result.over_budget)
         for path in result.deleted:
             self.rt.log.info("retention: deleted %s", path.name)
-
-    def budget_bytes(self) -> int:
-        """`max_total_mb`, or less where the disk would otherwise keep under `reserve_mb` free for the reports."""
-        used = sum(p.stat().st_size for p in segments_in(self.directory) if p.exists())
-        return max(
-            0, min(self.settings.max_total_bytes, used + self.recorder.free_bytes() - self.settings.reserve_bytes)
-        )
 
     def take(self, timeout_s: float) -> int:
         batch: list[Received] = []

@@ -255,10 +255,7 @@ class Recorder:
 
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and not self.disk_full:
-            if self.segment is not None:
-                self.segment.abandon()
-                self.finished.append(self.segment.path)
-                self.segment = None
+            self._abandon_segment()
             self._disk_now_full(str(exc))
             self._disk_checked_at = self._clock()
             return
@@ -267,8 +264,12 @@ class Recorder:
         where = self.segment.path if self.segment is not None else self.directory
         if self.stats["errors"] <= 3 or self.stats["errors"] % 100 == 0:
             log.error("recording failed (%d errors so far) in %s: %s", self.stats["errors"], where, self.last_error)
+        self._abandon_segment()
+        self._retry_at = self._clock() + self.retry_s
+
+    def _abandon_segment(self) -> None:
+        """Give up the open segment after a write error: it reads back as a truncated one."""
         if self.segment is not None:
             self.segment.abandon()
             self.finished.append(self.segment.path)
             self.segment = None
-        self._retry_at = self._clock() + self.retry_s

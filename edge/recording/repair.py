@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcap.records import Channel, Message, Metadata, Schema
-from mcap.writer import CompressionType, Writer
+from mcap.writer import MCAP0_MAGIC, CompressionType, Writer
 
 from gridscout.edge.recording.naming import segments_in
 from gridscout.hardware.camera.mcap_file import NotMcapError, Scan, read_records
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"\x89MCAP0\r\n"
 #: chunk size of a repaired segment (the recorder's own chunks are time-bound; this one only rewrites)
 REPAIR_CHUNK_BYTES = 1 << 20
 
@@ -38,10 +37,10 @@ def is_torn(path: Path) -> bool:
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
-            if f.tell() < 2 * len(MAGIC):
+            if f.tell() < 2 * len(MCAP0_MAGIC):
                 return True
-            f.seek(-len(MAGIC), os.SEEK_END)
-            return f.read(len(MAGIC)) != MAGIC
+            f.seek(-len(MCAP0_MAGIC), os.SEEK_END)
+            return f.read(len(MCAP0_MAGIC)) != MCAP0_MAGIC
     except OSError:
         return False
 

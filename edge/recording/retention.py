@@ -71,13 +71,17 @@ def enforce_retention(
     *,
     keep: Collection[Path] = (),
     margin_ns: int = DEFAULT_MARGIN_NS,
+    free_up_bytes: int = 0,
 ) -> RetentionResult:
-    """Delete the oldest segments in `directory` until they add up to `budget_bytes` or less, sparing any
-    that overlaps a `protected` (start_ns, end_ns) span and those in `keep` (the open segment)."""
+    """Delete the oldest segments in `directory` until they add up to `budget_bytes` or less, and to
+    `free_up_bytes` less than they do now (room the disk needs), sparing any that overlaps a `protected`
+    (start_ns, end_ns) span and those in `keep` (the open segment)."""
     spans = list(protected)
     keep_set = {Path(p).resolve() for p in keep}
     segments = [segment_info(p) for p in segments_in(directory)]
-    result = RetentionResult(total_bytes=sum(s.size_bytes for s in segments), budget_bytes=budget_bytes)
+    total = sum(s.size_bytes for s in segments)
+    budget_bytes = max(0, min(budget_bytes, total - free_up_bytes))
+    result = RetentionResult(total_bytes=total, budget_bytes=budget_bytes)
     for seg in segments:  # oldest first
         if result.total_bytes <= budget_bytes:
             break
