@@ -16,6 +16,7 @@ on recorded inputs; `Reporter` adds the bus and the store's lifetime.
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import time
 from collections import OrderedDict, deque
@@ -32,7 +33,7 @@ from gridscout.edge.geotag.placement import ReportPlacer
 from gridscout.edge.geotag.settings import geotag_settings
 from gridscout.edge.reports.store import ReportObservation, ReportStore, Written
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
-from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, FrameMeta, ReportEvent
+from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, FrameMeta, ReportEvent, StorageStatus
 from gridscout.edge.runtime.submaster import data_time_s
 from gridscout.hardware.frame import CameraPose
 
@@ -46,6 +47,8 @@ TELEMETRY_RING = 64
 #: observations kept while the store refuses writes (a full disk), and how often it is tried again
 PENDING_MAX = 1000
 STORE_RETRY_S = 1.0
+#: how often `storage_status` is published when nothing changed
+STORAGE_STATUS_S = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +275,30 @@ def report_placer(config: Mapping[str, Any], *, mission_may_be_gone: bool = Fals
     return ReportPlacer(geotag_settings(config["geotag"]), mission)
 
 
+def storage_status(
+    data_dir: Path, reserve_mb: float, stats: Mapping[str, float], last_store_error: str, now_ns: int
+) -> StorageStatus:
+    """The data disk and the store as `storage_status` says them: `full` while writes wait, else `low` under
+    the reserve (the recorder's rule: recording stops there), else `ok`."""
+    try:
+        free_mb = shutil.disk_usage(data_dir).free / 2**20
+    except OSError:
+        free_mb = -1.0
+    pending, errors = int(stats["store_pending"]), int(stats["store_errors"])
+    if pending:
+        state = "full"
+        detail = f"the report store refuses writes ({pending} waiting, retried): {last_store_error}"
+    elif 0 <= free_mb < reserve_mb:
+        state = "low"
+        detail = f"{free_mb:.1f} MB free, under recorder.reserve_mb ({reserve_mb:g} MB): recording stops"
+    else:
+        state, detail = "ok", ""
+    return StorageStatus(
+        t_mono_ns=now_ns, data_dir=str(data_dir), state=state, free_mb=round(free_mb, 1), reserve_mb=reserve_mb,
+        store_errors=errors, store_pending=pending, detail=detail,
+    )  # fmt: skip
+
+
 class Reporter:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -279,6 +306,8 @@ class Reporter:
         self.store = ReportStore(rt.spec.data_dir, device_id=rt.spec.device_id)
         self.inputs = rt.submaster(["frames", "detections", "telemetry"], hwm=1000 if self.replay else 50)
         self.events = rt.publisher("report_event")
+        self.storage = rt.publisher("storage_status")
+        self._storage_said: tuple[str, float] = ("", 0.0)  # state, when
         self.stage = ReporterStage(
             rt.config.reporter,
             self.store,
@@ -297,6 +326,18 @@ class Reporter:
         elif isinstance(msg, FrameDetections):
             self.stage.on_detections(msg, time.monotonic_ns())
 
+    def publish_storage(self) -> None:
+        """`storage_status` at STORAGE_STATUS_S, and at once when its state changes."""
+        now = time.monotonic()
+        status = storage_status(
+            Path(self.rt.spec.data_dir), self.rt.config.recorder.reserve_mb, self.stats, self.stage.last_store_error,
+            time.monotonic_ns(),
+        )  # fmt: skip
+        said, at = self._storage_said
+        if status.state != said or now - at >= STORAGE_STATUS_S:
+            self.storage.publish(status)
+            self._storage_said = (status.state, now)
+
     def run(self) -> int:
         if not self.rt.wait_until_running(self.stats):
             return 0
@@ -304,6 +345,7 @@ class Reporter:
             while not self.rt.should_stop:
                 for r in self.inputs.update(0.1):
                     self.take(r.topic, r.msg, r.image)
+                self.publish_storage()
                 self.rt.heartbeat.beat(stats=self.stats)
                 self.rt.poll()
             for r in self.inputs.update(0.0):  # what was already in flight when we were told to stop

@@ -35,6 +35,7 @@ __all__ = [
     "ProcessHeartbeat",
     "ReportEvent",
     "RunControl",
+    "StorageStatus",
     "Topic",
     "TopicTableError",
     "VehicleCommand",
@@ -171,6 +172,22 @@ class ReportEvent(Message, frozen=True):
     created: bool
 
 
+class StorageStatus(Message, frozen=True):
+    """The data disk and the report store, from the reporter: `ok`; `low` (free space under
+    `recorder.reserve_mb`: recording stops, the reports keep the rest); `full` (the store refuses writes: they
+    wait in memory and are retried). Published at 1 Hz and on every change."""
+
+    data_dir: str
+    state: str
+    free_mb: float
+    reserve_mb: float
+    #: writes the store refused so far, and those still waiting
+    store_errors: int
+    store_pending: int
+    #: why it is not `ok`, e.g. "OperationalError: database or disk is full"
+    detail: str = ""
+
+
 class VehicleStatus(Message, frozen=True):
     """The link to the vehicle and what went wrong on it. Published at 1 Hz and on every change."""
 
@@ -282,6 +299,7 @@ TOPICS: dict[str, Topic] = {
         Topic("vehicle_status", VehicleStatus, 1.0, "vehicle", ("supervisor", REC)),
         Topic("command_written", CommandWritten, None, "vehicle", (REC,)),
         Topic("report_event", ReportEvent, None, "reporter", (REC,)),
+        Topic("storage_status", StorageStatus, 1.0, "reporter", ("supervisor", REC)),
         Topic("run_control", RunControl, 2.0, "supervisor", (EVERY_PROCESS,)),
         # Heartbeats go over one PUSH/PULL socket to the supervisor rather than PUB/SUB.
         Topic("heartbeat", ProcessHeartbeat, 2.0, EVERY_PROCESS, ("supervisor",), pubsub=False),

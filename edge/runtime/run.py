@@ -34,7 +34,7 @@ from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
 from gridscout.edge.recording.policy import recordings_dir
 from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.bus import Endpoints
-from gridscout.edge.runtime.messages import VehicleStatus, check_publisher, check_subscriber
+from gridscout.edge.runtime.messages import StorageStatus, VehicleStatus, check_publisher, check_subscriber
 from gridscout.edge.runtime.process_table import enabled_processes
 from gridscout.edge.runtime.runspec import RunSpec, write_runspec
 from gridscout.edge.runtime.submaster import SubMaster
@@ -127,19 +127,21 @@ def _check_api_address(host: str, port: int) -> None:
 
 
 class Watch:
-    """What the supervisor process follows on the bus: camera and vehicle status, as the table says."""
+    """What the supervisor process follows on the bus: camera, vehicle and storage status, as the table says."""
 
     def __init__(self, ctx: zmq.Context, endpoints: Endpoints, uri: str) -> None:
-        topics = ["camera_status", "vehicle_status"]
+        topics = ["camera_status", "vehicle_status", "storage_status"]
         for topic in topics:
             check_subscriber(PROCESS, topic)
         check_publisher(PROCESS, "run_control")
         self.sm = SubMaster(ctx, endpoints, topics)
         self.vehicle = VehicleReport(uri=uri, detail="the vehicle process has not reported yet")
         self._said = ""
+        self._storage_said = "ok"
 
     def update(self, out: Callable[[str], None]) -> None:
         self.sm.update(0.0)
+        self._say_storage(out)
         status: VehicleStatus | None = self.sm["vehicle_status"]
         if status is None:
             return
@@ -154,6 +156,14 @@ class Watch:
             if now != self._said and (self._said or now != "connected"):
                 out(f"vehicle    {status.uri}: {now}")
             self._said = now
+
+    def _say_storage(self, out: Callable[[str], None]) -> None:
+        """A line when the data disk runs low or full, and when it is fine again."""
+        storage: StorageStatus | None = self.sm["storage_status"]
+        if storage is None or storage.state == self._storage_said:
+            return
+        out(f"storage    {storage.data_dir}: {storage.state}" + (f": {storage.detail}" if storage.detail else ""))
+        self._storage_said = storage.state
 
     def close(self) -> None:
         self.sm.close()

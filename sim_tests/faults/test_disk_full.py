@@ -73,6 +73,8 @@ def test_a_full_data_disk_stops_the_recording_keeps_the_reports_and_is_named(tmp
     summary = json.loads((out / "summary.json").read_text())
     assert summary["failures"][0].startswith("the data disk was full"), summary["failures"]
     assert not any("vehicle" in f for f in summary["failures"]), summary["failures"]
+    said = [line for line in run.splitlines() if line.startswith("storage ")]  # from storage_status on the bus
+    assert said and ": low: " in said[0] and "recorder.reserve_mb" in said[0], run
     assert summary["restarts"] == {} or not any(summary["restarts"].values()), summary["restarts"]
     assert summary["store_pending"] == 0  # every report update was stored: the reserve kept their space
     with ReportStore(out / "data", create=False) as store:
