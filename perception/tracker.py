@@ -96,8 +96,23 @@ class Tracker:
         self._frame = 0
         self._next_id = 1
 
+    @property
+    def next_id(self) -> int:
+        """The id the next confirmed track will get."""
+        return self._next_id
+
     def update(self, detections: Detections) -> Detections:
         """Assign `track_ids` in place of -1 where a track is confirmed; returns a new Detections."""
+        return self._step(detections, None)
+
+    def replay(self, detections: Detections, published_ids: np.ndarray, next_id: int) -> None:
+        """Rebuild state from a journal: associate one past frame as `update` did, but give each box the id it
+        was published with (-1: none yet), and go on from `next_id`. A restarted process that replays the
+        frames of its last seconds this way continues every live track under its old id."""
+        self._step(detections, np.asarray(published_ids, np.int64).reshape(-1))
+        self._next_id = int(next_id)
+
+    def _step(self, detections: Detections, published_ids: np.ndarray | None) -> Detections:
         self._frame += 1
         timestamp = round(self._frame * self._frame_ns)
         track_ids = np.full(len(detections), -1, np.int64)
@@ -117,8 +132,11 @@ class Tracker:
                 timestamp,
             )
             for row, info in zip(index, infos, strict=True):
-                if info is not None:
-                    track_ids[row] = self._confirm(tracks, info.uuid)
+                if info is None:
+                    continue
+                track_ids[row] = self._confirm(tracks, info.uuid)
+                if published_ids is not None:
+                    track_ids[row] = self._adopt(tracks, info.uuid, int(published_ids[row]))
             self._forget(tracks)
         return Detections(detections.boxes, detections.scores, detections.class_ids, detections.names, track_ids)
 
@@ -131,6 +149,14 @@ class Tracker:
             tracks.ids[uuid] = self._next_id
             self._next_id += 1
         return tracks.ids.get(uuid, -1)
+
+    def _adopt(self, tracks: _ClassTracks, uuid: str, published: int) -> int:
+        """Make the track's id the one published for it (none while it had none)."""
+        if published >= 0:
+            tracks.ids[uuid] = published
+        else:
+            tracks.ids.pop(uuid, None)
+        return published
 
     def _forget(self, tracks: _ClassTracks) -> None:
         """Drop tracks unmatched for longer than the package keeps them (they cannot come back)."""

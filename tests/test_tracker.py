@@ -224,3 +224,32 @@ def test_synthetic_footage_gives_each_defect_one_track():
     assert all(len(seen.get(d, ())) == 1 for d in defects), {d: seen.get(d) for d in defects}
     assert all(len(objects) == 1 for objects in owners.values())  # no track jumps to another object
     assert all(len(tracks) == 1 for tracks in seen.values())  # insulators too
+
+
+@pytest.mark.parametrize("seed", [3, 7, 11])
+@pytest.mark.parametrize("window", [None, 15])
+def test_a_tracker_rebuilt_from_its_published_frames_goes_on_with_the_same_ids(seed, window):
+    """Scenario: perception is killed after frame 40 and a new one replays the journal (the whole past, or only
+    its last 15 frames) into a fresh tracker. From frame 41 on it gives the ids the undisturbed tracker gives:
+    the live tracks keep theirs and new ones count on from the same next id."""
+    frames = random_sequence(seed=seed)
+    undisturbed = Tracker()
+    published, next_ids = [], []
+    for d in frames:
+        published.append(undisturbed.update(d).track_ids)
+        next_ids.append(undisturbed.next_id)
+    journal = range(40)[-window:] if window else range(40)
+    rebuilt = Tracker()
+    for k in journal:
+        rebuilt.replay(frames[k], published[k], next_ids[k])
+    after = run(rebuilt, frames[40:])
+    expected = [ids.tolist() for ids in published[40:]]
+    assert after == expected
+    assert any(t >= 0 for row in expected[:5] for t in row)  # tracks were live across the restart
+
+
+def test_without_the_journal_the_ids_of_live_tracks_would_change():
+    """The premise of the test above: a fresh tracker on frames 41 on gives other ids."""
+    frames = random_sequence(seed=3)
+    undisturbed = run(Tracker(), frames)[40:]
+    assert run(Tracker(), frames[40:]) != undisturbed

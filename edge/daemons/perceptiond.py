@@ -3,20 +3,26 @@
 live: drain the frame queue and work on the newest; frames skipped are counted as dropped.
 replay: every frame in order (the camera waits for our detections before sending more).
 
+Each processed frame goes into the run's journal (`perception_journal`), so a process restarted after a crash
+continues the tracks, their ids and its counters where the last one stopped.
+
 `PerceptionStage` is the per-frame step (detect, track, the bus message), which `gridscout replay`
 runs on recorded frames too; this module adds the bus, the acknowledgements and the counters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
 import numpy as np
 
+from gridscout.edge.daemons.perception_journal import JournalEntry, JournalError, PerceptionJournal
 from gridscout.edge.defaults import DEFAULT_MODEL
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import DetectionBox, FrameAck, FrameDetections, FrameMeta
+from gridscout.perception.detections import Detections
 from gridscout.perception.model_loader import load_model, model_sha256
 from gridscout.perception.taxonomy import is_defect
 from gridscout.perception.tracker import Tracker
@@ -68,6 +74,7 @@ class PerceptionStage:
     def __init__(self, model, *, frame_rate: float, epoch: int = 0) -> None:
         self.model = model
         self.sha = model_sha256(model)
+        self.tracker_frame_rate = frame_rate
         self.tracker = Tracker(frame_rate=frame_rate)
         self.epoch = epoch
 
@@ -76,6 +83,45 @@ class PerceptionStage:
         dets = self.tracker.update(self.model.detect(image))
         infer_ms = (time.perf_counter() - t0) * 1e3
         return to_message(meta, dets, infer_ms, self.model.name, self.sha, self.epoch, t_mono_ns)
+
+    def restore(self, entries: list[JournalEntry]) -> None:
+        """Continue from a journal: its frames fed to the tracker with the ids they were published with, and
+        its epoch (the tracks keep their keys)."""
+        names = tuple(self.model.names)
+        for entry in entries:
+            boxes = entry.detections.boxes
+            self.tracker.replay(
+                Detections(
+                    np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float32).reshape(-1, 4),
+                    np.array([b.score for b in boxes], np.float32),
+                    np.array([names.index(b.class_name) for b in boxes], np.int64),
+                    names,
+                ),
+                np.array([b.track_id for b in boxes], np.int64),
+                entry.next_id,
+            )
+        if entries:
+            self.epoch = entries[-1].detections.epoch
+
+
+def resume(rt: Runtime, stage: PerceptionStage, journal: PerceptionJournal, stats: dict[str, float]) -> int:
+    """After a restart, pick up the last process's tracks and counters from the journal; the last frame id it
+    handled (-1: none, or a journal that cannot be trusted, whose tracks then start a new epoch)."""
+    try:
+        entries = journal.load()
+        stage.restore(entries)
+    except (JournalError, ValueError, OSError) as exc:  # ValueError: a class this model does not have
+        rt.log.error("perception journal not used, track ids start a new epoch: %s", exc)
+        stage.tracker = Tracker(frame_rate=stage.tracker_frame_rate)
+        with contextlib.suppress(OSError):
+            journal.reset()
+        return -1
+    if not entries:
+        return -1
+    stats.update(entries[-1].stats)
+    last = entries[-1].detections.frame_id
+    rt.log.info("resumed after frame %d: %d journalled frames replayed into the tracker", last, len(entries))
+    return last
 
 
 def run(rt: Runtime) -> int:
@@ -90,8 +136,13 @@ def run(rt: Runtime) -> int:
     out = rt.publisher("detections", hwm=1000)
     acks = rt.publisher("frame_ack", hwm=1000)
     stage = PerceptionStage(model, frame_rate=rt.config.camera.fps or 10.0, epoch=rt.restarts)
-    stats = {"frames": 0.0, "dropped_frames": 0.0, "infer_ms_total": 0.0, "last_frame_id": -1.0}
-    last_id = -1
+    stats = {"frames": 0.0, "dropped_frames": 0.0, "infer_ms_total": 0.0, "last_frame_id": -1.0, "journal_errors": 0.0}
+    journal = PerceptionJournal(rt.spec_dir)
+    if rt.restarts:
+        last_id = resume(rt, stage, journal, stats)
+    else:
+        journal.reset()
+        last_id = -1
     try:
         if not rt.wait_until_running(stats):
             return 0
@@ -112,13 +163,28 @@ def run(rt: Runtime) -> int:
             last_id = meta.frame_id
             detections = stage.step(meta, received.image)
             out.publish(detections)
-            acks.publish(FrameAck(t_mono_ns=time.monotonic_ns(), frame_id=meta.frame_id))
             stats["frames"] += 1
             stats["infer_ms_total"] += detections.infer_ms
             stats["last_frame_id"] = meta.frame_id
+            keep_journal(rt, journal, JournalEntry(detections, stage.tracker.next_id, dict(stats)), stats)
+            acks.publish(FrameAck(t_mono_ns=time.monotonic_ns(), frame_id=meta.frame_id))
         return 0
     finally:
         rt.heartbeat.beat(stats=stats, force=True)
+
+
+def keep_journal(rt: Runtime, journal: PerceptionJournal, entry: JournalEntry, stats: dict[str, float]) -> None:
+    """Journal a frame; one that cannot be written (a full disk) ends the journal, so that a restart never
+    trusts one with a gap: its tracks would start a new epoch."""
+    if stats["journal_errors"]:
+        return
+    try:
+        journal.append(entry)
+    except OSError as exc:
+        stats["journal_errors"] += 1
+        rt.log.error("perception journal %s stopped (a restart would start new track ids): %s", journal.path, exc)
+        with contextlib.suppress(OSError):
+            journal.path.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:

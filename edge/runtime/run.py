@@ -259,6 +259,7 @@ def summarise(sup: Supervisor, config: Config, source: str, vehicle: VehicleRepo
             "recording errors": recording.errors + recording.retention_errors,
         },
         restarts={name: m.restarts for name, m in sup.procs.items()},
+        outages_s={name: round(m.longest_outage_s, 2) for name, m in sup.procs.items() if m.longest_outage_s},
         data_dir=config.run.data_dir,
         elapsed_s=elapsed_s,
         recording=recording,

@@ -90,6 +90,10 @@ class VehicleReport:
             )
         return out + command_failures
 
+    def _restarted(self, process: str, times: int) -> str:
+        outage = self.outages_s.get(process)
+        return f"{process} {times}" + (f" (back within {outage:.1f} s)" if outage else "")
+
     def format(self) -> str:
         state = "connected" if self.link == "CONNECTED" else self.link.lower()
         refusals = sum(self.refusals.values())
@@ -134,6 +138,10 @@ class RecordingReport:
     @property
     def failing(self) -> bool:
         return bool(self.errors or self.dropped or self.retention_errors)
+
+    def _restarted(self, process: str, times: int) -> str:
+        outage = self.outages_s.get(process)
+        return f"{process} {times}" + (f" (back within {outage:.1f} s)" if outage else "")
 
     def format(self) -> str:
         if not self.enabled:
@@ -184,6 +192,8 @@ class RunSummary:
     held: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
+    #: per restarted process, its longest time from failing to ready again (s)
+    outages_s: dict[str, float] = field(default_factory=dict)
     data_dir: str = ""
     elapsed_s: float = 0.0
     recording: RecordingReport = field(default_factory=RecordingReport)
@@ -238,9 +248,13 @@ class RunSummary:
     def ok(self) -> bool:
         return not self.failures
 
+    def _restarted(self, process: str, times: int) -> str:
+        outage = self.outages_s.get(process)
+        return f"{process} {times}" + (f" (back within {outage:.1f} s)" if outage else "")
+
     def format(self) -> str:
         faults = ", ".join(f"{k} {v}" for k, v in self.faults.items() if v) or "none"
-        restarts = ", ".join(f"{k} {v}" for k, v in self.restarts.items() if v) or "none"
+        restarts = ", ".join(self._restarted(k, v) for k, v in self.restarts.items() if v) or "none"
         n_held = sum(self.held.values())
         why = ", ".join(f"{fault} {n}" for fault, n in sorted(self.held.items(), key=lambda kv: -kv[1]))
         held = f"; the safety gate held {n_held} of control's {self.control_commands} ({why})" if n_held else ""

@@ -46,6 +46,9 @@ class Managed:
     restarts: int = 0
     failures_in_a_row: int = 0
     restart_at: float | None = None
+    #: when the supervisor found it failed, until it is ready again; the longest such outage (s)
+    failed_at: float | None = None
+    longest_outage_s: float = 0.0
     finished: bool = False
     #: the running process was started only to stop the vehicle (its counters are kept apart)
     stop_only: bool = False
@@ -129,6 +132,10 @@ class Supervisor:
             if m is None or m.proc is None or beat.pid != m.proc.pid:
                 continue  # a late beat from a process we already replaced
             m.last_beat, m.ready = time.monotonic(), m.ready or beat.ready
+            if m.ready and m.failed_at is not None:
+                outage = m.last_beat - m.failed_at
+                m.longest_outage_s, m.failed_at = max(m.longest_outage_s, outage), None
+                log.info("%s ready again %.2f s after it failed", m.spec.name, outage)
             if beat.stats:
                 if m.stop_only:
                     m.stop_only_stats = dict(beat.stats)
@@ -177,6 +184,7 @@ class Supervisor:
         delay = min(self.config.restart_initial_s * 2 ** (m.failures_in_a_row - 1), self.config.restart_max_s)
         m.restart_at = time.monotonic() + delay
         m.ready = False
+        m.failed_at = m.failed_at or time.monotonic()  # a failed restart extends the same outage
         self.events.append(why)
         log.warning("%s; restarting in %.1f s (restart %d)", why, delay, m.restarts)
 
