@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from gridscout.edge.api.server import start_in_thread
-from gridscout.edge.reports import ReportObservation, ReportStore
+from gridscout.edge.reports import ReportObservation, ReportStore, Review
 from gridscout.fleet import pull
 
 TOKEN = "fleet-test-token"
@@ -176,7 +176,7 @@ def test_device_updates_arrive_as_updates_and_reruns_are_noops(device, tmp_path)
     full = pull([server.url], TOKEN, into, page_size=10).devices[0]
     assert (full.new, full.updated, full.pages) == (N_REPORTS, 0, 3)
 
-    reviewed = store.set_review(store.list(limit=1)[0].id, "confirmed", "cracked shed")
+    reviewed = store.set_review(store.list(limit=1)[0].id, Review("confirmed", "medium", note="cracked shed"))
     improved = store.upsert(observe(3, conf=0.95, image_seed=1000))
     again = pull([server.url], TOKEN, into, page_size=10).devices[0]
     assert (again.new, again.updated, again.pages) == (0, 2, 1)

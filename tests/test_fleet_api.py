@@ -130,6 +130,10 @@ def test_report_and_evidence(api):
     assert status == 200 and headers["content-type"] == "image/jpeg"
     image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None and image.shape == (48, 64, 3)
+    assert body == jpeg(0)  # as the camera saw it
+    status, headers, drawn = call(f"{api.url}/v1/reports/{report['id']}/evidence.jpg?drawn=true")
+    assert status == 200 and headers["content-type"] == "image/jpeg" and drawn != body
+    assert cv2.imdecode(np.frombuffer(drawn, np.uint8), cv2.IMREAD_COLOR).shape == (48, 64, 3)
 
 
 def test_unknown_ids_and_missing_evidence_are_404(api):
@@ -151,6 +155,25 @@ def test_review_bumps_seq_into_the_next_page(api):
     assert (reviewed["review_state"], reviewed["review_note"]) == ("rejected", "bird")
     page = json.loads(call(api.url + "/v1/reports?since=12")[2])
     assert [r["id"] for r in page["reports"]] == [first["id"]] and page["next_since"] == 13
+
+
+def test_a_review_sets_severity_and_class_and_bad_ones_are_422(api):
+    """The API's review takes the terminal's fields; a class outside the taxonomy, a severity that is not high,
+    medium or low, or `new` as a verdict is a 422 naming it, and the report is unchanged."""
+    first = json.loads(call(api.url + "/v1/reports?limit=1")[2])["reports"][0]
+    url = f"{api.url}/v1/reports/{first['id']}/review"
+    status, _, body = call(url, body={"state": "confirmed", "severity": "medium", "class_name": "missing_cap"})
+    reviewed = json.loads(body)
+    assert status == 200 and (reviewed["severity"], reviewed["review_class"]) == ("medium", "missing_cap")
+    for bad in ({"state": "confirmed", "class_name": "crack"}, {"state": "confirmed", "severity": "urgent"},
+                {"state": "new"}):  # fmt: skip
+        status, _, body = call(url, body=bad)
+        assert status == 422, bad
+    assert (
+        "class 'crack': expected one of"
+        in json.loads(call(url, body={"state": "rejected", "class_name": "crack"})[2])["detail"]
+    )
+    assert json.loads(call(f"{api.url}/v1/reports/{first['id']}")[2]) == reviewed
 
 
 def test_writes_from_another_connection_show_up(api, tmp_path):

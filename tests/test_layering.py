@@ -10,7 +10,8 @@
 - The HAL's device code (camera, crawler link and driver, vehicle registry) never imports the
   simulators in `gridscout.hardware.sim`: a simulator is plugged in by URI, named in a table.
 - perception never imports control (or anything above it).
-- the fleet side imports nothing of the robot's: it runs on the fleet server.
+- the fleet side imports nothing of the robot's: it runs on the fleet server. What both sides share about
+  reports (`gridscout.reports`: the review's rules) imports nothing of either, so the fleet installs it too.
 - nothing at run time imports torch or ultralytics; only `gridscout.models` (training and export) may.
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("edge", "perception", "control", "hardware", "models", "fleet")
+PACKAGES = ("edge", "perception", "control", "hardware", "models", "fleet", "reports")
 TRAINING_ONLY = {"torch", "ultralytics"}
 #: the pure pieces of control the HAL may import
 CONTROL_FOR_THE_HAL = ("vehicle", "geodesy", "mission")
@@ -121,10 +122,23 @@ def test_the_fleet_side_imports_nothing_of_the_robot():
     def forbidden(_path: Path, name: str) -> bool:
         top = name.split(".")[0]
         if top == "gridscout":
-            return _ours(name) != "fleet"
+            return _ours(name) not in ("fleet", "reports")
         return top not in sys.stdlib_module_names and top not in ("__future__", "pydantic")
 
     assert not offenders("fleet", forbidden)
+
+
+def test_what_both_sides_share_about_reports_imports_neither():
+    """`gridscout.reports` is installed on the fleet server with the fleet side and loaded by the device's
+    reporter: only the standard library and pydantic, and nothing of the robot's or the fleet's."""
+
+    def forbidden(_path: Path, name: str) -> bool:
+        top = name.split(".")[0]
+        if top == "gridscout":
+            return _ours(name) != "reports"
+        return top not in sys.stdlib_module_names and top not in ("__future__", "pydantic")
+
+    assert not offenders("reports", forbidden)
 
 
 def test_only_model_training_imports_torch_or_ultralytics():

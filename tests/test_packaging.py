@@ -76,7 +76,9 @@ def test_the_fleet_side_installs_and_runs_without_the_robot_stack(tmp_path):
     """Scenario: a fleet server installs ./fleet alone. Its wheel needs only pydantic, and its command
     runs without importing numpy, OpenCV, onnxruntime, ZeroMQ or the device's API stack."""
     source = tmp_path / "fleet"  # a copy: building in place would leave build/ inside the package folder
-    shutil.copytree(ROOT / "fleet", source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+    ignore = shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
+    shutil.copytree(ROOT / "fleet", source, ignore=ignore)
+    shutil.copytree(ROOT / "reports", tmp_path / "reports", ignore=ignore)  # shared with the device, beside it
     wheel = build_wheel(source, tmp_path / "wheel")
     with zipfile.ZipFile(wheel) as zf:
         tops = {n.split("/")[0] for n in zf.namelist()}
@@ -94,6 +96,7 @@ def test_the_fleet_side_installs_and_runs_without_the_robot_stack(tmp_path):
     assert install.returncode == 0, install.stderr[-2000:]
     probe = (
         "import sys; from gridscout.fleet.cli import main; from gridscout.fleet import pull\n"
+        "from gridscout.reports.review import Review\n"
         "import gridscout.fleet; assert gridscout.fleet.__file__.startswith(sys.argv[1]), gridscout.fleet.__file__\n"
         f"print(sorted(m for m in {ROBOT_STACK!r} if m in sys.modules))"
     )

@@ -11,18 +11,31 @@ import subprocess
 import sys
 import textwrap
 
+import cv2
+import numpy as np
 import pytest
 
 from gridscout.edge.cli import reports as reports_command
-from gridscout.edge.reports import ReportObservation, ReportStore, StoreNotFoundError, report_id_for, to_geojson
+from gridscout.edge.reports import (
+    ReportObservation,
+    ReportStore,
+    Review,
+    ReviewError,
+    StoreNotFoundError,
+    report_id_for,
+    to_geojson,
+)
+from gridscout.edge.reports.store import SCHEMA_VERSION
 
 T0 = 1_714_564_800_000_000_000  # 2024-05-01T12:00:00Z in ns
 
 
-def observe(track: str, conf: float, t_s: float = 0.0, **extra) -> ReportObservation:
+def observe(
+    track: str, conf: float, t_s: float = 0.0, class_name: str = "broken_insulator", **extra
+) -> ReportObservation:
     fields = {"frame_id": int(t_s * 10), "model_name": "cplid-yolo", "model_sha256": "ab" * 32} | extra
     return ReportObservation(
-        track_key=track, class_name="broken_insulator", confidence=conf, t_wall_ns=T0 + int(t_s * 1e9), **fields
+        track_key=track, class_name=class_name, confidence=conf, t_wall_ns=T0 + int(t_s * 1e9), **fields
     )
 
 
@@ -85,16 +98,31 @@ def test_ids_are_deterministic_and_device_id_persists(tmp_path):
 
 
 def test_review_bumps_seq_and_validates(store):
-    """A review records state, note and time, and takes a new seq so pullers notice it."""
+    """A review records state, severity, corrected class, note and time, and takes a new seq so pullers notice
+    it; a later review replaces it. Bad reviews name the field and what it expects, and change nothing."""
     report = store.upsert(observe("t", 0.7))
-    reviewed = store.set_review(report.id, "confirmed", "crack visible")
+    reviewed = store.set_review(report.id, Review("confirmed", "high", "broken_disc", "crack visible"))
     assert reviewed.seq == report.seq + 1
-    assert (reviewed.review_state, reviewed.review_note) == ("confirmed", "crack visible")
+    assert (reviewed.review_state, reviewed.severity, reviewed.review_class, reviewed.review_note) == (
+        "confirmed", "high", "broken_disc", "crack visible",
+    )  # fmt: skip
+    assert reviewed.class_name == report.class_name  # the detector's class is kept beside the reviewer's
     assert reviewed.reviewed_at.endswith("Z")
-    with pytest.raises(ValueError, match="review state"):
-        store.set_review(report.id, "maybe")
+    again = store.set_review(report.id, Review("rejected", note="a shadow"))
+    assert (again.seq, again.review_state, again.severity) == (report.seq + 2, "rejected", None)
+    assert again.review_class is None
+    for bad, match in [
+        (Review("maybe"), "review state 'maybe': expected one of confirmed, rejected"),
+        (Review("new"), "review state 'new'"),
+        (Review("confirmed", severity="urgent"), "severity 'urgent': expected one of high, medium, low"),
+        (Review("confirmed", class_name="crack"), "class 'crack': expected one of .*missing_cap"),
+        (Review("confirmed", note="x" * 4001), "note of 4001 characters"),
+    ]:
+        with pytest.raises(ReviewError, match=match):
+            store.set_review(report.id, bad)
+    assert store.get(report.id) == again
     with pytest.raises(KeyError):
-        store.set_review("no-such-id", "rejected")
+        store.set_review("no-such-id", Review("rejected"))
     assert store.get("no-such-id") is None
 
 
@@ -134,9 +162,11 @@ def test_reports_command_list_show_export(store, tmp_path, capsys):
     assert f"{placed.id[:8]}" in (row := capsys.readouterr().out) and "59.620000,10.950000 ±4 m" in row
     assert run_reports_cli("list", "--json", "--data", data) == 0
     assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [report.id, placed.id]
-    jpeg = tmp_path / "best.jpg"
-    assert run_reports_cli("--data", data, "show", report.id[:6], "--evidence", str(jpeg)) == 0
-    assert report.id in capsys.readouterr().out and jpeg.read_bytes() == b"\xff\xd8jpeg"
+    raw = tmp_path / "raw.jpg"
+    assert run_reports_cli("--data", data, "show", report.id[:6], "--raw", str(raw)) == 0
+    assert report.id in capsys.readouterr().out and raw.read_bytes() == b"\xff\xd8jpeg"
+    with pytest.raises(ValueError, match="not a JPEG that decodes"):
+        run_reports_cli("--data", data, "show", report.id[:6], "--evidence", str(tmp_path / "drawn.jpg"))
     geojson = tmp_path / "out.geojson"
     assert run_reports_cli("--data", data, "export", "--geojson", str(geojson)) == 0
     assert len(json.loads(geojson.read_text())["features"]) == 2
@@ -220,8 +250,9 @@ VALUES ('old-report', 'gs-old-device', 7, 'run:1', 'missing_cap', 0.8, 1, 2, 12.
 
 
 def test_a_version_1_store_is_migrated_and_keeps_its_reports(tmp_path):
-    """Scenario: a box upgraded from a GridScout without geotag errors opens its old reports.db: the reports
-    are all there (error unknown), new writes store their error, and the file says it is now version 2."""
+    """Scenario: a box upgraded from a GridScout without geotag errors or review severities opens its old
+    reports.db: the reports are all there (error unknown, unreviewed), new writes store their error, a review
+    its severity, and the file says it is now this version."""
     data = tmp_path / "data"
     data.mkdir()
     with sqlite3.connect(data / "reports.db") as db:
@@ -230,12 +261,15 @@ def test_a_version_1_store_is_migrated_and_keeps_its_reports(tmp_path):
         assert store.device_id == "gs-old-device"
         (old,) = store.list()
         assert (old.id, old.seq, old.lat, old.lon, old.alt, old.error_m) == ("old-report", 7, 47.5, 8.25, 400.0, None)
+        assert (old.review_state, old.severity, old.review_class) == ("new", None, None)
         new = store.upsert(observe("new", 0.9, lat=47.6, lon=8.3, error_m=4.5))
         assert new.seq == 8 and new.error_m == 4.5
+        assert store.set_review(old.id, Review("confirmed", "low")).severity == "low"
     with sqlite3.connect(data / "reports.db") as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 3
     with ReportStore(data) as again:  # opening a migrated store again changes nothing
-        assert [r.error_m for r in again.list()] == [None, 4.5]
+        assert [r.error_m for r in again.list()] == [4.5, None]
 
 
 def test_geojson_is_rfc_7946_that_gis_tools_open(store):
@@ -257,3 +291,57 @@ def test_geojson_is_rfc_7946_that_gis_tools_open(store):
     assert geo["geometry"]["coordinates"] == [10.95, 59.62, 120.5] and geo["properties"]["error_m"] == 3.25
     assert flat["geometry"]["coordinates"] == [10.96, 59.63]
     assert none["geometry"] is None and none["properties"]["error_m"] is None
+
+
+def _frame_jpeg() -> bytes:
+    """A grey 320x240 frame with a dark disc in it, as JPEG."""
+    image = np.full((240, 320, 3), 170, np.uint8)
+    cv2.circle(image, (160, 120), 20, (40, 40, 40), -1)
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def test_the_evidence_shows_the_finding_and_the_raw_frame_is_kept(store, tmp_path, capsys):
+    """`reports show --evidence` writes a copy with the box drawn where the finding is (defects in red), and
+    `--raw` the frame as the camera saw it, byte for byte."""
+    jpeg = _frame_jpeg()
+    box = (130.0, 90.0, 190.0, 150.0)
+    report = store.upsert(observe("seen", 0.83, class_name="missing_cap", evidence_jpeg=jpeg, evidence_box_xyxy=box))
+    drawn, raw = tmp_path / "drawn.jpg", tmp_path / "raw.jpg"
+    data = str(store.data_dir)
+    assert run_reports_cli("--data", data, "show", report.id, "--evidence", str(drawn), "--raw", str(raw)) == 0
+    out = capsys.readouterr().out
+    assert "the finding drawn on it" in out and "as the camera saw it" in out
+    assert raw.read_bytes() == jpeg
+    image = cv2.imread(str(drawn))
+    assert image.shape == (240, 320, 3)
+    red = (image[..., 2] > 180) & (image[..., 1] < 90) & (image[..., 0] < 90)
+    ys, xs = np.nonzero(red)
+    assert red.sum() > 150  # the box's outline and its label
+    assert 125 <= xs.min() <= 135 and xs.max() >= 185 and 145 <= ys.max() <= 155
+    assert not red[100:140, 140:180].any()  # the finding itself is not painted over
+
+
+def test_a_review_from_the_terminal_confirms_grades_corrects_and_bumps_seq(store, capsys):
+    """`reports review ID --confirm --severity high --class broken_disc --note ...`: recorded, a new seq, and the
+    next pull sees it; a bad class, severity or id is refused with a line naming it and nothing changes."""
+    report = store.upsert(observe("r1", 0.7))
+    data = str(store.data_dir)
+    argv = ["--data", data, "review", report.id[:8], "--confirm", "--severity", "high", "--class", "broken_disc"]
+    assert run_reports_cli(*argv, "--note", "two sheds cracked") == 0
+    assert f"confirmed, severity high, class broken_insulator -> broken_disc; seq {report.seq} -> " in (
+        capsys.readouterr().out
+    )
+    reviewed = store.get(report.id)
+    assert (reviewed.review_state, reviewed.severity, reviewed.review_class, reviewed.review_note) == (
+        "confirmed", "high", "broken_disc", "two sheds cracked",
+    )  # fmt: skip
+    assert [r.id for r in store.list(since=report.seq)] == [report.id]  # a puller at the old seq gets it again
+    with pytest.raises(ValueError, match="class 'crack': expected one of"):
+        run_reports_cli("--data", data, "review", report.id, "--reject", "--class", "crack")
+    with pytest.raises(ValueError, match="must match exactly one report"):
+        run_reports_cli("--data", data, "review", "zzz", "--reject")
+    with pytest.raises(SystemExit):
+        run_reports_cli("--data", data, "review", report.id, "--confirm", "--severity", "urgent")
+    with pytest.raises(SystemExit):
+        run_reports_cli("--data", data, "review", report.id, "--confirm", "--reject")
+    assert store.get(report.id) == reviewed

@@ -19,8 +19,10 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from gridscout.edge.reports.evidence import annotated_evidence
 from gridscout.edge.reports.report import Report
-from gridscout.edge.reports.store import MAX_SEQ, ReportStore, ReviewState
+from gridscout.edge.reports.store import MAX_SEQ, ReportStore
+from gridscout.reports.review import NOTE_MAX_CHARS, Review, ReviewError, Severity, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +56,10 @@ class ReportPage(BaseModel):
 
 
 class ReviewRequest(BaseModel):
-    state: ReviewState
-    note: str | None = Field(default=None, max_length=4000)
+    state: Verdict
+    severity: Severity | None = None
+    class_name: str | None = Field(default=None, description="the class the finding really is, if not the detector's")
+    note: str | None = Field(default=None, max_length=NOTE_MAX_CHARS)
 
 
 def create_app(data_dir: Path, token: str) -> FastAPI:
@@ -151,12 +155,20 @@ def create_app(data_dir: Path, token: str) -> FastAPI:
             **unauthorized,
             404: {"description": "no such report, or it has no evidence"},
         },
-        summary="The report's evidence JPEG",
+        summary="The report's evidence JPEG, as the camera saw it or with the finding drawn on it",
     )
-    def get_evidence(report_id: str) -> Response:
+    def get_evidence(
+        report_id: str,
+        drawn: Annotated[bool, Query(description="draw the box, class, confidence and model on a copy")] = False,
+    ) -> Response:
         jpeg = store.evidence(report_id)
         if jpeg is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no evidence for report {report_id}")
+        if drawn:
+            try:
+                jpeg = annotated_evidence(report_or_404(report_id), jpeg)
+            except ValueError as exc:
+                raise HTTPException(422, detail=str(exc)) from None
         return Response(content=jpeg, media_type="image/jpeg")
 
     @app.post(
@@ -164,12 +176,14 @@ def create_app(data_dir: Path, token: str) -> FastAPI:
         response_model=Report,
         dependencies=authed,
         responses={**unauthorized, **NOT_FOUND},
-        summary="Confirm or reject a report (bumps its seq)",
+        summary="Confirm or reject a report, with severity, class and note (bumps its seq)",
     )
     def review_report(report_id: str, review: ReviewRequest) -> Report:
         try:
-            return store.set_review(report_id, review.state, review.note)
+            return store.set_review(report_id, Review(review.state, review.severity, review.class_name, review.note))
         except KeyError:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no report {report_id}") from None
+        except ReviewError as exc:
+            raise HTTPException(422, detail=str(exc)) from None
 
     return app

@@ -1,4 +1,4 @@
-"""`gridscout reports`: list, inspect and export the defect reports stored on this device."""
+"""`gridscout reports`: list, inspect, review and export the defect reports stored on this device."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from gridscout.edge.cli.argtypes import positive_int
 from gridscout.edge.defaults import DATA_DIR
+from gridscout.perception.taxonomy import TAXONOMY
+from gridscout.reports.review import NOTE_MAX_CHARS, SEVERITIES
 
 if TYPE_CHECKING:
     from gridscout.edge.reports.report import Report
@@ -20,7 +22,7 @@ ROW = "{:<8}  {:>5}  {:<16}  {:>4}  {:<24}  {:<24}  {:<22}  {}"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reports",
-        help="list, show and export defect reports",
+        help="list, show, review and export defect reports",
         description="Read the defect reports in a data directory's reports.db.",
         epilog="Example: gridscout reports --data /var/lib/gridscout list --since 120",
     )
@@ -39,8 +41,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     show = actions.add_parser("show", parents=[common], help="every field of one report")
     show.add_argument("id", help="report id or an unambiguous prefix of it")
-    show.add_argument("--evidence", type=Path, metavar="FILE", help="write the evidence JPEG here")
+    show.add_argument(
+        "--evidence", type=Path, metavar="FILE",
+        help="write the evidence JPEG here with the finding drawn on it: box, class, confidence, model",
+    )  # fmt: skip
+    show.add_argument("--raw", type=Path, metavar="FILE", help="write the evidence JPEG as the camera saw it")
     show.set_defaults(func=run_show)
+
+    review = actions.add_parser(
+        "review", parents=[common], help="confirm or reject a report, with severity, class and note",
+        description="Record a person's review of one report (it replaces an earlier one). The report takes a new "
+        "seq, so the next fleet pull gets it as an update.",
+        epilog="Example: gridscout reports review 3f2a --confirm --severity high --note 'two caps gone'",
+    )  # fmt: skip
+    review.add_argument("id", help="report id or an unambiguous prefix of it")
+    verdict = review.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--confirm", dest="state", action="store_const", const="confirmed", help="a real defect")
+    verdict.add_argument("--reject", dest="state", action="store_const", const="rejected", help="a false finding")
+    review.add_argument("--severity", choices=SEVERITIES, help="how urgent the repair is")
+    review.add_argument(
+        "--class", dest="class_name", metavar="NAME",
+        help=f"what the finding really is, when the detector's class is wrong ({', '.join(TAXONOMY)})",
+    )  # fmt: skip
+    review.add_argument("--note", help=f"free text for the crew (at most {NOTE_MAX_CHARS} characters)")
+    review.set_defaults(func=run_review)
 
     export = actions.add_parser("export", parents=[common], help="export all reports")
     export.add_argument("--geojson", type=Path, metavar="FILE", required=True, help="write a GeoJSON file here")
@@ -80,21 +104,43 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one(store: ReportStore, args: argparse.Namespace) -> Report:
+    matches = store.find(args.id)
+    if len(matches) != 1:
+        found = ", ".join(m.id for m in matches) if matches else "none"
+        raise ValueError(f"{args.id!r} must match exactly one report in {args.data} (matches: {found})")
+    return matches[0]
+
+
 def run_show(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        matches = store.find(args.id)
-        if len(matches) != 1:
-            found = ", ".join(m.id for m in matches) if matches else "none"
-            raise ValueError(f"{args.id!r} must match exactly one report in {args.data} (matches: {found})")
-        report = matches[0]
-        jpeg = store.evidence(report.id) if args.evidence else None
+        report = _one(store, args)
+        jpeg = store.evidence(report.id) if args.evidence or args.raw else None
     for name, value in report.model_dump().items():
         print(f"{name:<16} {'-' if value is None else value}")
+    if (args.evidence or args.raw) and jpeg is None:
+        raise ValueError(f"report {report.id} has no evidence image")
+    if args.raw:
+        args.raw.write_bytes(jpeg)
+        print(f"{'raw evidence':<16} {args.raw} ({len(jpeg)} bytes, as the camera saw it)")
     if args.evidence:
-        if jpeg is None:
-            raise ValueError(f"report {report.id} has no evidence image")
-        args.evidence.write_bytes(jpeg)
-        print(f"{'evidence file':<16} {args.evidence} ({len(jpeg)} bytes)")
+        from gridscout.edge.reports.evidence import annotated_evidence
+
+        drawn = annotated_evidence(report, jpeg)
+        args.evidence.write_bytes(drawn)
+        print(f"{'evidence file':<16} {args.evidence} ({len(drawn)} bytes, the finding drawn on it)")
+    return 0
+
+
+def run_review(args: argparse.Namespace) -> int:
+    from gridscout.reports.review import Review
+
+    with _open(args) as store:
+        report = _one(store, args)
+        reviewed = store.set_review(report.id, Review(args.state, args.severity, args.class_name, args.note))
+    severity = f", severity {reviewed.severity}" if reviewed.severity else ""
+    corrected = f", class {reviewed.class_name} -> {reviewed.review_class}" if reviewed.review_class else ""
+    print(f"{reviewed.id} {reviewed.review_state}{severity}{corrected}; seq {report.seq} -> {reviewed.seq}")
     return 0
 
 

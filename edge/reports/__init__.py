@@ -12,22 +12,24 @@ import importlib
 from typing import Any
 
 from gridscout.edge.reports.store import (
-    REVIEW_STATES,
     ReportObservation,
     ReportStore,
-    ReviewState,
     StoreNotFoundError,
     Written,
     report_id_for,
 )
+from gridscout.reports.review import REVIEW_STATES, SEVERITIES, Review, ReviewError, ReviewState
 
 _LAZY = {"Report": "gridscout.edge.reports.report", "to_geojson": "gridscout.edge.reports.geojson"}
 
 __all__ = [
     "REVIEW_STATES",
+    "SEVERITIES",
     "Report",
     "ReportObservation",
     "ReportStore",
+    "Review",
+    "ReviewError",
     "ReviewState",
     "StoreNotFoundError",
     "Written",

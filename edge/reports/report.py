@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gridscout.edge.reports.store import ReviewState, iso_utc
+from gridscout.edge.reports.store import iso_utc
+from gridscout.reports.review import ReviewState, Severity
 
 
 class Report(BaseModel):
@@ -32,6 +33,10 @@ class Report(BaseModel):
     review_state: ReviewState
     review_note: str | None
     reviewed_at: str | None = Field(description="ISO-8601 UTC of the last review, if any")
+    severity: Severity | None = Field(default=None, description="set by a review: how urgent the repair is")
+    review_class: str | None = Field(
+        default=None, description="set by a review that corrected the class: what the finding really is"
+    )
     has_evidence: bool
     evidence_sha256: str | None = Field(description="sha256 of the evidence JPEG, to skip unchanged downloads")
     observations: int = Field(description="how many observations were written into this report")
@@ -40,7 +45,8 @@ class Report(BaseModel):
 def report_from_row(row: tuple) -> Report:
     """A row of the store's report query as a Report."""
     (rid, device_id, seq, track_key, class_name, conf, first_ns, last_ns, pos, lat, lon, alt, error_m, frame_id,
-     model_name, model_sha, review_state, review_note, reviewed_ns, observations, ev_sha, *box) = row  # fmt: skip
+     model_name, model_sha, review_state, review_note, reviewed_ns, severity, review_class, observations, ev_sha,
+     *box) = row  # fmt: skip
     return Report(
         id=rid,
         device_id=device_id,
@@ -62,6 +68,8 @@ def report_from_row(row: tuple) -> Report:
         review_state=review_state,
         review_note=review_note,
         reviewed_at=iso_utc(reviewed_ns) if reviewed_ns is not None else None,
+        severity=severity,
+        review_class=review_class,
         has_evidence=ev_sha is not None,
         evidence_sha256=ev_sha,
         observations=observations,

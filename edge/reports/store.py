@@ -19,15 +19,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
+
+from gridscout.perception.taxonomy import TAXONOMY
+from gridscout.reports.review import Review
 
 if TYPE_CHECKING:
     from gridscout.edge.reports.report import Report
 
-#: 2 added reports.error_m (a v1 store is migrated when opened)
-SCHEMA_VERSION = 2
+#: 2 added reports.error_m, 3 severity and review_class (an older store is migrated when opened)
+SCHEMA_VERSION = 3
 DB_NAME = "reports.db"
 # Report ids are uuid5(REPORT_NAMESPACE, f"{device_id}/{track_key}"): the same input always gives the same id.
 REPORT_NAMESPACE = uuid.UUID("6f0c1a52-3b9e-5d5e-9c4a-6772696473c0")
@@ -35,8 +38,6 @@ BUSY_TIMEOUT_MS = 10_000
 #: the largest seq SQLite's INTEGER holds: a cursor past it is refused (the API's 422), never stored
 MAX_SEQ = 2**63 - 1
 
-ReviewState = Literal["new", "confirmed", "rejected"]
-REVIEW_STATES: tuple[str, ...] = get_args(ReviewState)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -63,6 +64,8 @@ CREATE TABLE IF NOT EXISTS reports (
     review_state   TEXT NOT NULL DEFAULT 'new' CHECK (review_state IN ('new', 'confirmed', 'rejected')),
     review_note    TEXT,
     reviewed_at_ns INTEGER,
+    severity       TEXT CHECK (severity IN ('high', 'medium', 'low')),
+    review_class   TEXT,
     observations   INTEGER NOT NULL DEFAULT 1,
     UNIQUE (device_id, seq)
 );
@@ -77,7 +80,7 @@ CREATE TABLE IF NOT EXISTS evidence (
 _SELECT = """
 SELECT r.id, r.device_id, r.seq, r.track_key, r.class_name, r.confidence, r.first_seen_ns, r.last_seen_ns,
        r.position_m, r.lat, r.lon, r.alt, r.error_m, r.frame_id, r.model_name, r.model_sha256, r.review_state,
-       r.review_note, r.reviewed_at_ns, r.observations, e.sha256, e.x1, e.y1, e.x2, e.y2
+       r.review_note, r.reviewed_at_ns, r.severity, r.review_class, r.observations, e.sha256, e.x1, e.y1, e.x2, e.y2
 FROM reports r LEFT JOIN evidence e ON e.report_id = r.id
 """
 
@@ -132,6 +135,9 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(reports)")}
     if version < 2 and "error_m" not in columns:
         db.execute("ALTER TABLE reports ADD COLUMN error_m REAL")
+    if version < 3 and "severity" not in columns:
+        db.execute("ALTER TABLE reports ADD COLUMN severity TEXT CHECK (severity IN ('high', 'medium', 'low'))")
+        db.execute("ALTER TABLE reports ADD COLUMN review_class TEXT")
 
 
 class Written(NamedTuple):
@@ -274,15 +280,16 @@ class ReportStore:
             ).fetchone()
         return Written(report_id, seq, current is None, class_name, confidence)
 
-    def set_review(self, report_id: str, state: str, note: str | None = None) -> Report:
-        """Record a human review; bumps seq so pullers see it. KeyError if the report is unknown."""
-        if state not in REVIEW_STATES:
-            raise ValueError(f"review state must be one of {', '.join(REVIEW_STATES)}, got {state!r}")
+    def set_review(self, report_id: str, review: Review) -> Report:
+        """Record a person's review (it replaces any earlier one); bumps seq so pullers see it. ReviewError for a
+        review that breaks the rules (a class outside the taxonomy, say), KeyError if the report is unknown."""
+        review.checked(TAXONOMY)
         with self._write() as db:
             seq = self._next_seq(db)
             updated = db.execute(
-                "UPDATE reports SET seq = ?, review_state = ?, review_note = ?, reviewed_at_ns = ? WHERE id = ?",
-                (seq, state, note, time.time_ns(), report_id),
+                "UPDATE reports SET seq = ?, review_state = ?, review_note = ?, reviewed_at_ns = ?, severity = ?,"
+                " review_class = ? WHERE id = ?",
+                (seq, review.state, review.note, time.time_ns(), review.severity, review.class_name, report_id),
             ).rowcount
             if not updated:
                 raise KeyError(report_id)
