@@ -4,9 +4,16 @@ defect reports from devices into one fleet database."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gridscout.reports.review import NOTE_MAX_CHARS, SEVERITIES
+
+if TYPE_CHECKING:
+    from gridscout.fleet.db import FleetReport, FleetStore
 
 #: the device's token variable (gridscout.edge.api.token.TOKEN_ENV; tests/test_fleet_wire.py keeps them equal)
 TOKEN_ENV = "GRIDSCOUT_API_TOKEN"
@@ -21,7 +28,9 @@ def _positive_int(text: str) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """`gridscout fleet ACTION`: the fleet side's actions under the main command."""
-    p = sub.add_parser("fleet", help="pull reports from devices", description="Fleet-side tools.")
+    p = sub.add_parser(
+        "fleet", help="pull reports from devices; list, show and review them", description="Fleet-side tools."
+    )
     add_actions(p.add_subparsers(dest="fleet_action", metavar="ACTION", required=True))
 
 
@@ -49,6 +58,39 @@ def add_actions(actions: argparse._SubParsersAction) -> None:
         help="for https:// devices: trust certificates signed by this CA (or this self-signed one) too",
     )  # fmt: skip
     pull.set_defaults(func=run_pull)
+
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", type=Path, required=True, metavar="DB", help="the fleet database `pull --into` wrote")
+    ls = actions.add_parser(
+        "list", parents=[db], help="a table of pulled reports, newest first, with the review that stands"
+    )
+    ls.add_argument("--device", metavar="ID", help="only this device's reports")
+    ls.add_argument("--limit", type=_positive_int, default=100, help="at most this many (default 100)")
+    ls.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    ls.set_defaults(func=run_list)
+
+    show = actions.add_parser("show", parents=[db], help="every field of one pulled report, and its reviews")
+    show.add_argument("id", help="report id or an unambiguous prefix of it")
+    show.add_argument("--evidence", type=Path, metavar="FILE", help="write the evidence JPEG here")
+    show.set_defaults(func=run_show)
+
+    review = actions.add_parser(
+        "review", parents=[db], help="confirm or reject a pulled report, with severity, class and note",
+        description="Record the fleet's review of one pulled report (it replaces the fleet's earlier one). Of the "
+        "device's review and the fleet's, the later one stands; a device's review pulled after the fleet's wins.",
+        epilog="Example: gridscout fleet review 3f2a --db fleet.db --reject --note 'a bird on the crossarm'",
+    )  # fmt: skip
+    review.add_argument("id", help="report id or an unambiguous prefix of it")
+    verdict = review.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--confirm", dest="state", action="store_const", const="confirmed", help="a real defect")
+    verdict.add_argument("--reject", dest="state", action="store_const", const="rejected", help="a false finding")
+    review.add_argument("--severity", choices=SEVERITIES, help="how urgent the repair is")
+    review.add_argument(
+        "--class", dest="class_name", metavar="NAME",
+        help="what the finding really is: a class some pulled report was found as",
+    )  # fmt: skip
+    review.add_argument("--note", help=f"free text for the crew (at most {NOTE_MAX_CHARS} characters)")
+    review.set_defaults(func=run_review)
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -79,6 +121,83 @@ def run_pull(args: argparse.Namespace) -> int:
     )
     print(summary.format())
     return 0 if summary.ok else 1
+
+
+ROW = "{:<20}  {:<8}  {:<16}  {:>4}  {:<24}  {:<22}  {}"
+
+
+def _open(args: argparse.Namespace) -> FleetStore:
+    from gridscout.fleet.db import FleetStore
+
+    if not args.db.is_file():
+        raise FileNotFoundError(f"no fleet database at {args.db} (make one with `gridscout fleet pull --into`)")
+    return FleetStore(args.db)
+
+
+def _one(store: FleetStore, text: str) -> FleetReport:
+    matches = store.find(text)
+    if len(matches) != 1:
+        found = ", ".join(f"{m.device_id}/{m.id}" for m in matches) if matches else "none"
+        raise ValueError(f"{text!r} must match exactly one pulled report in {store.path} (matches: {found})")
+    return matches[0]
+
+
+def _review_text(review: dict) -> str:
+    text = review["state"] + (f", {review['severity']}" if review.get("severity") else "")
+    if review.get("class_name"):
+        text += f", as {review['class_name']}"
+    return text + (f" ({review['source']})" if review["state"] != "new" else "")
+
+
+def _where(report: dict) -> str:
+    if report.get("lat") is not None and report.get("lon") is not None:
+        return f"{report['lat']:.6f},{report['lon']:.6f}"
+    return f"{report['position_m']:.1f} m" if report.get("position_m") is not None else "-"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        rows = store.reports(args.device, limit=args.limit)
+    if args.json:
+        for row in rows:
+            print(json.dumps({"device_id": row.device_id, **row.report, "review": row.review}))
+        return 0
+    if not rows:
+        print(f"no pulled reports in {args.db}" + (f" from {args.device}" if args.device else ""))
+        return 0
+    print(ROW.format("DEVICE", "ID", "CLASS", "CONF", "LAST SEEN", "WHERE", "REVIEW"))
+    for row in rows:
+        r = row.report
+        print(ROW.format(row.device_id[:20], row.id[:8], r["class_name"][:16], f"{r['confidence']:.2f}",
+                         r["last_seen"], _where(r), _review_text(row.review)))  # fmt: skip
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        row = _one(store, args.id)
+        jpeg = store.evidence(row.device_id, row.id) if args.evidence else None
+    for name, value in row.report.items():
+        print(f"{name:<16} {'-' if value is None else value}")
+    print(f"{'fleet review':<16} {_review_text({'source': 'fleet', **row.fleet_review}) if row.fleet_review else '-'}")
+    print(f"{'review stands':<16} {_review_text(row.review)}")
+    if args.evidence:
+        if jpeg is None:
+            raise ValueError(f"report {row.id} has no evidence in {args.db}")
+        args.evidence.write_bytes(jpeg)
+        print(f"{'evidence file':<16} {args.evidence} ({len(jpeg)} bytes)")
+    return 0
+
+
+def run_review(args: argparse.Namespace) -> int:
+    from gridscout.reports.review import Review
+
+    with _open(args) as store:
+        row = _one(store, args.id)
+        review = Review(args.state, args.severity, args.class_name, args.note)
+        reviewed = store.set_review(row.device_id, row.id, review)
+    print(f"{reviewed.device_id}/{reviewed.id}: {_review_text(reviewed.review)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

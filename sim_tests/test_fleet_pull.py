@@ -20,6 +20,7 @@ import pytest
 from gridscout.edge.api.server import start_in_thread
 from gridscout.edge.reports import ReportObservation, ReportStore, Review
 from gridscout.fleet import pull
+from gridscout.fleet.cli import main as fleet_main
 
 TOKEN = "fleet-test-token"
 N_REPORTS = 25
@@ -267,3 +268,57 @@ def test_geotagged_reports_reach_the_fleet_with_their_position_and_error(device,
     pulled = fleet_rows(into)[placed.id]["report"]
     assert (pulled["lat"], pulled["lon"], pulled["alt"], pulled["error_m"]) == (59.6201234, 10.9512345, 123.25, 4.75)
     assert all(row["report"]["error_m"] is None for rid, row in fleet_rows(into).items() if rid != placed.id)
+
+
+def test_the_fleet_lists_shows_and_reviews_and_the_later_review_stands(device, tmp_path, capsys):
+    """Scenario: a fleet reviewer rejects a pulled report; the device's crew confirms it later, and the next pull
+    brings that in: the later review stands. The fleet then grades it again, and its review stands. Bad input
+    (a class no report has, an unknown id, no database) is one line and exit 2, and changes nothing."""
+    server, store = device
+    into = tmp_path / "fleet.db"
+    pull([server.url], TOKEN, into, page_size=10)
+    first = store.list(limit=1)[0]
+    db = ["--db", str(into)]
+
+    def stands(report_id: str) -> dict:
+        assert fleet_main(["list", *db, "--json"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert len(rows) == N_REPORTS and {r["device_id"] for r in rows} == {"gs-robot-7"}
+        return next(r["review"] for r in rows if r["id"] == report_id)
+
+    assert fleet_main(["review", first.id[:8], *db, "--reject", "--note", "a bird on the crossarm"]) == 0
+    assert capsys.readouterr().out.strip() == f"gs-robot-7/{first.id}: rejected (fleet)"
+    assert stands(first.id) | {"reviewed_at": None} == {
+        "source": "fleet", "state": "rejected", "severity": None, "class_name": None,
+        "note": "a bird on the crossarm", "reviewed_at": None,
+    }  # fmt: skip
+
+    time.sleep(0.01)  # the device's review is made after the fleet's
+    store.set_review(first.id, Review("confirmed", "high", note="two caps gone"))
+    pull([server.url], TOKEN, into, page_size=10)
+    assert (stands(first.id)["source"], stands(first.id)["state"], stands(first.id)["severity"]) == (
+        "device", "confirmed", "high",
+    )  # fmt: skip
+
+    time.sleep(0.01)
+    assert fleet_main(["review", first.id, *db, "--confirm", "--severity", "low", "--class", "broken_insulator"]) == 0
+    capsys.readouterr()
+    assert (stands(first.id)["source"], stands(first.id)["severity"]) == ("fleet", "low")
+    assert fleet_main(["show", first.id[:10], *db, "--evidence", str(tmp_path / "e.jpg")]) == 0
+    shown = capsys.readouterr().out
+    assert "review stands    confirmed, low, as broken_insulator (fleet)" in shown and "device_id" in shown
+    assert (tmp_path / "e.jpg").read_bytes() == store.evidence(first.id)
+    assert fleet_main(["list", *db]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("DEVICE") and len(table) == N_REPORTS + 1
+
+    before = fleet_rows(into)
+    for argv, said in [
+        (["review", first.id, *db, "--reject", "--class", "missing_cap"], "class 'missing_cap': expected one of"),
+        (["review", "zzz", *db, "--reject"], "must match exactly one pulled report"),
+        (["list", "--db", str(tmp_path / "none.db")], "no fleet database at"),
+    ]:
+        assert fleet_main(argv) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1, err
+    assert fleet_rows(into) == before
