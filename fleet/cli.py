@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gridscout.reports.review import NOTE_MAX_CHARS, SEVERITIES
+from gridscout.reports.arguments import add_export_arguments, add_review_arguments, review_from
 
 if TYPE_CHECKING:
     from gridscout.fleet.db import FleetReport, FleetStore
@@ -80,17 +80,19 @@ def add_actions(actions: argparse._SubParsersAction) -> None:
         "device's review and the fleet's, the later one stands; a device's review pulled after the fleet's wins.",
         epilog="Example: gridscout fleet review 3f2a --db fleet.db --reject --note 'a bird on the crossarm'",
     )  # fmt: skip
-    review.add_argument("id", help="report id or an unambiguous prefix of it")
-    verdict = review.add_mutually_exclusive_group(required=True)
-    verdict.add_argument("--confirm", dest="state", action="store_const", const="confirmed", help="a real defect")
-    verdict.add_argument("--reject", dest="state", action="store_const", const="rejected", help="a false finding")
-    review.add_argument("--severity", choices=SEVERITIES, help="how urgent the repair is")
-    review.add_argument(
-        "--class", dest="class_name", metavar="NAME",
-        help="what the finding really is: a class some pulled report was found as",
-    )  # fmt: skip
-    review.add_argument("--note", help=f"free text for the crew (at most {NOTE_MAX_CHARS} characters)")
+    add_review_arguments(review, "a class some pulled report was found as")
     review.set_defaults(func=run_review)
+
+    export = actions.add_parser(
+        "export", parents=[db], help="every pulled report to GeoPackage, GeoJSON or CSV, with its evidence",
+        description="Write one row per pulled report (id, device, asset, class, confidence, severity, the review "
+        "that stands, time, position, model, evidence path) and the evidence JPEGs into FILE's stem + "
+        "'_evidence/' beside it. GeoPackage: a layer 'reports' of points in EPSG:4326 (needs the [gis] extra).",
+        epilog="Example: gridscout fleet export --db fleet.db season.gpkg",
+    )  # fmt: skip
+    add_export_arguments(export)
+    export.add_argument("--device", metavar="ID", help="only this device's reports")
+    export.set_defaults(func=run_export)
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -190,13 +192,30 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_review(args: argparse.Namespace) -> int:
-    from gridscout.reports.review import Review
-
     with _open(args) as store:
         row = _one(store, args.id)
-        review = Review(args.state, args.severity, args.class_name, args.note)
-        reviewed = store.set_review(row.device_id, row.id, review)
+        reviewed = store.set_review(row.device_id, row.id, review_from(args))
     print(f"{reviewed.device_id}/{reviewed.id}: {_review_text(reviewed.review)}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from gridscout.reports.export import export_row, format_for, write_export
+
+    fmt = format_for(args.file, args.format)
+    with _open(args) as store:
+
+        def rows():
+            offset = 0
+            while page := store.reports(args.device, limit=500, offset=offset):
+                for r in page:
+                    review = r.review
+                    row = export_row(r.report, r.device_id, review, review["source"], None, None)
+                    yield row, store.evidence(r.device_id, r.id)
+                offset += len(page)
+
+        written = write_export(rows(), args.file, fmt)
+    print(f"{written} reports -> {args.file} ({fmt}; evidence in {args.file.stem}_evidence/)")
     return 0
 
 

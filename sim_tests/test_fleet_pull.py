@@ -322,3 +322,22 @@ def test_the_fleet_lists_shows_and_reviews_and_the_later_review_stands(device, t
         err = capsys.readouterr().err
         assert said in err and len(err.strip().splitlines()) == 1, err
     assert fleet_rows(into) == before
+
+
+def test_the_fleet_exports_every_pulled_report_with_the_review_that_stands(device, tmp_path, capsys):
+    """`gridscout fleet export season.gpkg`: one point-less feature per pulled report (the test device has no
+    GPS), the fleet's review where it stands, and every evidence JPEG beside the file, read back by ogrinfo."""
+    server, store = device
+    into = tmp_path / "fleet.db"
+    pull([server.url], TOKEN, into, page_size=10)
+    first = store.list(limit=1)[0]
+    assert fleet_main(["review", first.id, "--db", str(into), "--reject", "--note", "glare"]) == 0
+    out = tmp_path / "season.gpkg"
+    assert fleet_main(["export", "--db", str(into), str(out)]) == 0
+    assert f"{N_REPORTS} reports -> {out}" in capsys.readouterr().out
+    listing = subprocess.run(["ogrinfo", "-ro", "-al", str(out)], capture_output=True, text=True, check=True).stdout
+    assert f"Feature Count: {N_REPORTS}" in listing
+    feature = listing.split(f"report_id (String) = {first.id}")[1].split("OGRFeature")[0]
+    assert "review_state (String) = rejected" in feature and "reviewed_by (String) = fleet" in feature
+    assert "device_id (String) = gs-robot-7" in feature and "review_note (String) = glare" in feature
+    assert len(list((tmp_path / "season_evidence").iterdir())) == N_REPORTS

@@ -23,7 +23,6 @@ from gridscout.edge.reports import (
     ReviewError,
     StoreNotFoundError,
     report_id_for,
-    to_geojson,
 )
 from gridscout.edge.reports.store import SCHEMA_VERSION
 
@@ -132,11 +131,18 @@ def test_missing_store_is_a_clear_error(tmp_path):
         ReportStore(tmp_path / "empty", create=False)
 
 
-def test_geojson_points_and_line_positions(store):
+def exported_geojson(store: ReportStore, tmp_path) -> dict:
+    """The store as `gridscout reports export x.geojson` writes it."""
+    path = tmp_path / "export.geojson"
+    assert run_reports_cli("--data", str(store.data_dir), "export", str(path)) == 0
+    return json.loads(path.read_text())
+
+
+def test_geojson_points_and_line_positions(store, tmp_path):
     """Reports with lat/lon become Points; those without keep geometry null and position_m in properties."""
     store.upsert(observe("gps", 0.9, lat=47.5, lon=8.25, alt=410.0))
     store.upsert(observe("line-only", 0.8, position_m=1234.5))
-    collection = json.loads(json.dumps(to_geojson(store.list())))
+    collection = exported_geojson(store, tmp_path)
     assert collection["type"] == "FeatureCollection"
     gps, line = collection["features"]
     assert gps["geometry"] == {"type": "Point", "coordinates": [8.25, 47.5, 410.0]}
@@ -272,13 +278,13 @@ def test_a_version_1_store_is_migrated_and_keeps_its_reports(tmp_path):
         assert [r.error_m for r in again.list()] == [4.5, None]
 
 
-def test_geojson_is_rfc_7946_that_gis_tools_open(store):
+def test_geojson_is_rfc_7946_that_gis_tools_open(store, tmp_path):
     """Points are [lon, lat, alt] (longitude first), every feature has a geometry (null allowed) and flat
     properties including error_m, and there is no `crs` member (RFC 7946 dropped it: WGS84 always)."""
     store.upsert(observe("geo", 0.9, lat=59.62, lon=10.95, alt=120.5, error_m=3.25))
     store.upsert(observe("flat", 0.8, lat=59.63, lon=10.96))
     store.upsert(observe("none", 0.7, position_m=15.0))
-    collection = json.loads(json.dumps(to_geojson(store.list())))
+    collection = exported_geojson(store, tmp_path)
     assert set(collection) == {"type", "features"} and collection["type"] == "FeatureCollection"
     for feature in collection["features"]:
         assert set(feature) == {"type", "id", "geometry", "properties"} and feature["type"] == "Feature"

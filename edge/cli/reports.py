@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gridscout.edge.cli.argtypes import positive_int
 from gridscout.edge.defaults import DATA_DIR
 from gridscout.perception.taxonomy import TAXONOMY
-from gridscout.reports.review import NOTE_MAX_CHARS, SEVERITIES
+from gridscout.reports.arguments import add_export_arguments, add_review_arguments, review_from
 
 if TYPE_CHECKING:
     from gridscout.edge.reports.report import Report
@@ -54,20 +53,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "seq, so the next fleet pull gets it as an update.",
         epilog="Example: gridscout reports review 3f2a --confirm --severity high --note 'two caps gone'",
     )  # fmt: skip
-    review.add_argument("id", help="report id or an unambiguous prefix of it")
-    verdict = review.add_mutually_exclusive_group(required=True)
-    verdict.add_argument("--confirm", dest="state", action="store_const", const="confirmed", help="a real defect")
-    verdict.add_argument("--reject", dest="state", action="store_const", const="rejected", help="a false finding")
-    review.add_argument("--severity", choices=SEVERITIES, help="how urgent the repair is")
-    review.add_argument(
-        "--class", dest="class_name", metavar="NAME",
-        help=f"what the finding really is, when the detector's class is wrong ({', '.join(TAXONOMY)})",
-    )  # fmt: skip
-    review.add_argument("--note", help=f"free text for the crew (at most {NOTE_MAX_CHARS} characters)")
+    add_review_arguments(review, f"a taxonomy class, when the detector's is wrong ({', '.join(TAXONOMY)})")
     review.set_defaults(func=run_review)
 
-    export = actions.add_parser("export", parents=[common], help="export all reports")
-    export.add_argument("--geojson", type=Path, metavar="FILE", required=True, help="write a GeoJSON file here")
+    export = actions.add_parser(
+        "export", parents=[common], help="every report to GeoPackage, GeoJSON or CSV, with its evidence beside it",
+        description="Write one row per report (id, device, asset, class, confidence, severity, review, time, "
+        "position, model, evidence path) and the evidence JPEGs into FILE's stem + '_evidence/' beside it. "
+        "GeoPackage: a layer 'reports' of points in EPSG:4326 (needs the [gis] extra).",
+        epilog="Example: gridscout reports export defects.gpkg  (QGIS and ArcGIS open it as it is)",
+    )  # fmt: skip
+    add_export_arguments(export, file_required=False)
+    export.add_argument("--geojson", type=Path, metavar="FILE", help="the same as FILE with --format geojson")
     export.set_defaults(func=run_export)
 
 
@@ -133,11 +130,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_review(args: argparse.Namespace) -> int:
-    from gridscout.reports.review import Review
-
     with _open(args) as store:
         report = _one(store, args)
-        reviewed = store.set_review(report.id, Review(args.state, args.severity, args.class_name, args.note))
+        reviewed = store.set_review(report.id, review_from(args))
     severity = f", severity {reviewed.severity}" if reviewed.severity else ""
     corrected = f", class {reviewed.class_name} -> {reviewed.review_class}" if reviewed.review_class else ""
     print(f"{reviewed.id} {reviewed.review_state}{severity}{corrected}; seq {report.seq} -> {reviewed.seq}")
@@ -145,12 +140,24 @@ def run_review(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from gridscout.edge.reports.geojson import to_geojson
+    from gridscout.reports.export import export_row, format_for, write_export
 
-    reports = []
+    if (args.file is None) == (args.geojson is None):
+        raise ValueError("give the file to write (e.g. defects.gpkg), or --geojson FILE")
+    path = args.file or args.geojson
+    fmt = format_for(path, "geojson" if args.geojson else args.format)
     with _open(args) as store:
-        while page := store.list(since=reports[-1].seq if reports else 0, limit=1000):
-            reports.extend(page)
-    args.geojson.write_text(json.dumps(to_geojson(reports), indent=1) + "\n")
-    print(f"{len(reports)} reports -> {args.geojson}")
+
+        def rows():
+            since = 0
+            while page := store.list(since=since, limit=500):
+                for r in page:
+                    review = {"state": r.review_state, "severity": r.severity, "class_name": r.review_class,
+                              "note": r.review_note}  # fmt: skip
+                    row = export_row(r.model_dump(mode="json"), store.device_id, review, "device", None, None)
+                    yield row, store.evidence(r.id) if r.has_evidence else None
+                since = page[-1].seq
+
+        written = write_export(rows(), path, fmt)
+    print(f"{written} reports -> {path} ({fmt}; evidence in {path.stem}_evidence/)")
     return 0

@@ -1,8 +1,8 @@
-"""Defect reports on the edge box: a crash-safe SQLite store and GeoJSON export.
+"""Defect reports on the edge box: a crash-safe SQLite store, its reviews and the evidence as drawn.
 
 The reporter process writes with `ReportStore.write`; the fleet API reads (and records reviews)
 from the same file. Every insert or update takes a new per-device `seq`, so a puller asking for
-`since=<seq>` never misses a change. `Report` (pydantic, the API's schema) and `to_geojson` are
+`since=<seq>` never misses a change. `Report` (pydantic, the API's schema) is
 loaded on first use, so the reporter never loads pydantic.
 """
 
@@ -20,7 +20,7 @@ from gridscout.edge.reports.store import (
 )
 from gridscout.reports.review import REVIEW_STATES, SEVERITIES, Review, ReviewError, ReviewState
 
-_LAZY = {"Report": "gridscout.edge.reports.report", "to_geojson": "gridscout.edge.reports.geojson"}
+_LAZY = {"Report": "gridscout.edge.reports.report"}
 
 __all__ = [
     "REVIEW_STATES",
@@ -34,7 +34,6 @@ __all__ = [
     "StoreNotFoundError",
     "Written",
     "report_id_for",
-    "to_geojson",
 ]
 
 
