@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gridscout.reports.arguments import add_export_arguments, add_review_arguments, review_from
+from gridscout.reports.assets import LINK_RADIUS_M, STRUCTURE_TYPES
 
 if TYPE_CHECKING:
     from gridscout.fleet.db import FleetReport, FleetStore
@@ -83,6 +84,25 @@ def add_actions(actions: argparse._SubParsersAction) -> None:
     add_review_arguments(review, "a class some pulled report was found as")
     review.set_defaults(func=run_review)
 
+    assets = actions.add_parser(
+        "assets", help="the utility's asset registry: import it, and every report is linked to its structure",
+        description="Import an asset registry (CSV or GeoJSON points: identifier, name, line id, latitude, "
+        "longitude, asset type, source system, height) into the fleet database, replacing the one before, and "
+        f"link each report with a position to the nearest structure ({', '.join(sorted(STRUCTURE_TYPES))}) "
+        "within --radius. Reports pulled later are linked as they come; a link, once made, is kept.",
+    )  # fmt: skip
+    asset_actions = assets.add_subparsers(dest="assets_action", metavar="ACTION", required=True)
+    load = asset_actions.add_parser(
+        "import", parents=[db], help="replace the registry with FILE and link the reports",
+        epilog="Example: gridscout fleet assets import towers.csv --db fleet.db",
+    )  # fmt: skip
+    load.add_argument("file", type=Path, metavar="FILE", help="the registry: .csv or .geojson")
+    load.add_argument(
+        "--radius", type=float, default=LINK_RADIUS_M, metavar="M",
+        help=f"link a report to a structure at most this far away, metres (default {LINK_RADIUS_M:g}: see docs)",
+    )  # fmt: skip
+    load.set_defaults(func=run_assets_import)
+
     export = actions.add_parser(
         "export", parents=[db], help="every pulled report to GeoPackage, GeoJSON or CSV, with its evidence",
         description="Write one row per pulled report (id, device, asset, class, confidence, severity, the review "
@@ -125,7 +145,7 @@ def run_pull(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
-ROW = "{:<20}  {:<8}  {:<16}  {:>4}  {:<24}  {:<22}  {}"
+ROW = "{:<20}  {:<8}  {:<16}  {:>4}  {:<24}  {:<22}  {:<16}  {}"
 
 
 def _open(args: argparse.Namespace) -> FleetStore:
@@ -151,6 +171,17 @@ def _review_text(review: dict) -> str:
     return text + (f" ({review['source']})" if review["state"] != "new" else "")
 
 
+def _asset_text(row: FleetReport, full: bool = False) -> str:
+    """The linked asset (its id; with `full`, name, line, type and distance), or why there is none."""
+    if row.asset is None:
+        return f"- ({row.asset_why})" if full and row.asset_why else "-"
+    a = row.asset
+    if not full:
+        return a["asset_id"]
+    line = f", line {a['line_id']}" if a["line_id"] else ""
+    return f"{a['asset_id']} {a['name']} ({a['asset_type']}{line}), {a['distance_m']:g} m from the report"
+
+
 def _where(report: dict) -> str:
     if report.get("lat") is not None and report.get("lon") is not None:
         return f"{report['lat']:.6f},{report['lon']:.6f}"
@@ -162,16 +193,17 @@ def run_list(args: argparse.Namespace) -> int:
         rows = store.reports(args.device, limit=args.limit)
     if args.json:
         for row in rows:
-            print(json.dumps({"device_id": row.device_id, **row.report, "review": row.review}))
+            print(json.dumps({"device_id": row.device_id, **row.report, "review": row.review, "asset": row.asset,
+                              "asset_why": row.asset_why}))  # fmt: skip
         return 0
     if not rows:
         print(f"no pulled reports in {args.db}" + (f" from {args.device}" if args.device else ""))
         return 0
-    print(ROW.format("DEVICE", "ID", "CLASS", "CONF", "LAST SEEN", "WHERE", "REVIEW"))
+    print(ROW.format("DEVICE", "ID", "CLASS", "CONF", "LAST SEEN", "WHERE", "ASSET", "REVIEW"))
     for row in rows:
         r = row.report
         print(ROW.format(row.device_id[:20], row.id[:8], r["class_name"][:16], f"{r['confidence']:.2f}",
-                         r["last_seen"], _where(r), _review_text(row.review)))  # fmt: skip
+                         r["last_seen"], _where(r), _asset_text(row)[:16], _review_text(row.review)))  # fmt: skip
     return 0
 
 
@@ -183,6 +215,7 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"{name:<16} {'-' if value is None else value}")
     print(f"{'fleet review':<16} {_review_text({'source': 'fleet', **row.fleet_review}) if row.fleet_review else '-'}")
     print(f"{'review stands':<16} {_review_text(row.review)}")
+    print(f"{'asset':<16} {_asset_text(row, full=True)}")
     if args.evidence:
         if jpeg is None:
             raise ValueError(f"report {row.id} has no evidence in {args.db}")
@@ -199,6 +232,19 @@ def run_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_assets_import(args: argparse.Namespace) -> int:
+    from gridscout.reports.assets import read_registry
+
+    if not 0 < args.radius <= 10_000:
+        raise ValueError(f"--radius {args.radius:g}: expected more than 0 and at most 10000 metres")
+    assets = read_registry(args.file)  # all of it checked before the database is touched
+    with _open(args) as store:
+        counts = store.import_assets(assets, args.radius)
+    structures = sum(a.is_structure for a in assets)
+    print(f"{len(assets)} assets from {args.file} ({structures} structures); {counts.format(args.radius)}")
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     from gridscout.reports.export import export_row, format_for, write_export
 
@@ -210,7 +256,7 @@ def run_export(args: argparse.Namespace) -> int:
             while page := store.reports(args.device, limit=500, offset=offset):
                 for r in page:
                     review = r.review
-                    row = export_row(r.report, r.device_id, review, review["source"], None, None)
+                    row = export_row(r.report, r.device_id, review, review["source"], r.asset, None)
                     yield row, store.evidence(r.device_id, r.id)
                 offset += len(page)
 

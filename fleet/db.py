@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gridscout.reports.assets import LINK_RADIUS_M, Asset, AssetIndex
 from gridscout.reports.review import Review
 
 _SCHEMA = (
@@ -44,6 +45,27 @@ _SCHEMA = (
         reviewed_at TEXT NOT NULL,
         PRIMARY KEY (device_id, id)
     )""",
+    # The utility's asset registry (`gridscout fleet assets import`), replaced whole by each import.
+    """CREATE TABLE IF NOT EXISTS assets (
+        asset_id      TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        line_id       TEXT,
+        lat           REAL NOT NULL,
+        lon           REAL NOT NULL,
+        asset_type    TEXT NOT NULL,
+        source_system TEXT,
+        height_m      REAL
+    )""",
+    # Which asset each report belongs to (NULL: none, and `why`), made once per report and kept across pulls.
+    """CREATE TABLE IF NOT EXISTS asset_links (
+        device_id  TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        asset_id   TEXT,
+        distance_m REAL,
+        why        TEXT,
+        PRIMARY KEY (device_id, id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
 )
 
 
@@ -64,6 +86,9 @@ class FleetReport:
     seq: int
     report: dict
     fleet_review: dict | None
+    #: the linked asset (asset_id, name, line_id, asset_type, distance_m), or None and why not
+    asset: dict | None = None
+    asset_why: str | None = None
 
     @property
     def review(self) -> dict:
@@ -79,6 +104,19 @@ class FleetReport:
         if fleet is None or (device["reviewed_at"] or "") >= fleet["reviewed_at"]:
             return device
         return {"source": "fleet", **fleet}
+
+
+@dataclass
+class LinkCounts:
+    """Reports linked to an asset, and those left unlinked, by why."""
+
+    linked: int = 0
+    no_position: int = 0
+    out_of_range: int = 0
+
+    def format(self, radius_m: float) -> str:
+        return (f"{self.linked} reports linked to an asset; not linked: {self.out_of_range} with no structure within"
+                f" {radius_m:g} m, {self.no_position} with no position")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -150,17 +188,24 @@ class FleetStore:
         return PageCounts(new, updated, unchanged)
 
     _REPORTS = (
-        "SELECT r.device_id, r.id, r.seq, r.json, v.state, v.severity, v.class_name, v.note, v.reviewed_at"
+        "SELECT r.device_id, r.id, r.seq, r.json, v.state, v.severity, v.class_name, v.note, v.reviewed_at,"
+        " l.asset_id, a.name, a.line_id, a.asset_type, l.distance_m, l.why"
         " FROM reports r LEFT JOIN reviews v ON v.device_id = r.device_id AND v.id = r.id"
+        " LEFT JOIN asset_links l ON l.device_id = r.device_id AND l.id = r.id"
+        " LEFT JOIN assets a ON a.asset_id = l.asset_id"
     )
 
     @staticmethod
     def _fleet_report(row: tuple) -> FleetReport:
-        device_id, rid, seq, text, state, severity, class_name, note, reviewed_at = row
+        device_id, rid, seq, text, state, severity, class_name, note, reviewed_at, *linked = row
+        asset_id, name, line_id, asset_type, distance, why = linked
         review = None if state is None else {
             "state": state, "severity": severity, "class_name": class_name, "note": note, "reviewed_at": reviewed_at
         }  # fmt: skip
-        return FleetReport(device_id, rid, seq, json.loads(text), review)
+        asset = None if asset_id is None or name is None else {
+            "asset_id": asset_id, "name": name, "line_id": line_id, "asset_type": asset_type, "distance_m": distance
+        }  # fmt: skip
+        return FleetReport(device_id, rid, seq, json.loads(text), review, asset, why)
 
     def reports(self, device_id: str | None = None, limit: int = 100, offset: int = 0) -> list[FleetReport]:
         """Pulled reports, newest first by when each was last seen, optionally of one device."""
@@ -207,6 +252,61 @@ class FleetStore:
         self._db.execute("COMMIT")
         (report,) = [r for r in self.find(report_id) if r.device_id == device_id]
         return report
+
+    def import_assets(self, assets: list[Asset], radius_m: float) -> LinkCounts:
+        """Replace the registry with `assets` and link every report anew, in one transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM assets")
+            self._db.executemany(
+                "INSERT INTO assets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.asset_id, a.name, a.line_id, a.lat, a.lon, a.asset_type, a.source_system, a.height_m)
+                 for a in assets],
+            )  # fmt: skip
+            self._db.execute("DELETE FROM asset_links")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('link_radius_m', ?)", (repr(radius_m),))
+            counts = self._link(assets, radius_m)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return counts
+
+    def link_new_reports(self) -> LinkCounts:
+        """Link the reports no link was made for yet (new since the last pull) to the registry; those linked
+        before keep their link, whatever a re-pull changed."""
+        if not self._db.execute("SELECT 1 FROM assets LIMIT 1").fetchone():
+            return LinkCounts()
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'link_radius_m'").fetchone()
+        assets = [Asset(*r[:5], line_id=r[5], source_system=r[6], height_m=r[7]) for r in self._db.execute(
+            "SELECT asset_id, name, lat, lon, asset_type, line_id, source_system, height_m FROM assets")]  # fmt: skip
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            counts = self._link(assets, float(row[0]) if row else LINK_RADIUS_M)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return counts
+
+    def _link(self, assets: list[Asset], radius_m: float) -> LinkCounts:
+        index = AssetIndex(assets)
+        unlinked = self._db.execute(
+            "SELECT r.device_id, r.id, json_extract(r.json, '$.lat'), json_extract(r.json, '$.lon') FROM reports r"
+            " WHERE NOT EXISTS (SELECT 1 FROM asset_links l WHERE l.device_id = r.device_id AND l.id = r.id)"
+        ).fetchall()
+        counts = LinkCounts()
+        for device_id, rid, lat, lon in unlinked:
+            found = index.nearest(lat, lon, radius_m) if lat is not None and lon is not None else None
+            if found:
+                asset, distance = found
+                link, counts.linked = (asset.asset_id, round(distance, 1), None), counts.linked + 1
+            elif lat is None or lon is None:
+                link, counts.no_position = (None, None, "the report has no position"), counts.no_position + 1
+            else:
+                link, counts.out_of_range = (None, None, f"no structure within {radius_m:g} m"), counts.out_of_range + 1
+            self._db.execute("INSERT OR REPLACE INTO asset_links VALUES (?, ?, ?, ?, ?)", (device_id, rid, *link))
+        return counts
 
     def evidence(self, device_id: str, report_id: str) -> bytes | None:
         row = self._db.execute(

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gridscout.fleet.db import FleetStore, PulledReport
+from gridscout.fleet.db import FleetStore, LinkCounts, PulledReport
 from gridscout.fleet.http import FleetClient, PullError
 from gridscout.fleet.wire import ReportHeader
 
@@ -31,6 +31,8 @@ class DevicePull:
 @dataclass
 class PullSummary:
     devices: list[DevicePull] = field(default_factory=list)
+    #: the new reports linked to the asset registry (all zero without one)
+    links: LinkCounts = field(default_factory=LinkCounts)
 
     @property
     def ok(self) -> bool:
@@ -48,6 +50,9 @@ class PullSummary:
         lines.append(
             f"{len(self.devices) - failed} of {len(self.devices)} devices pulled" + (" (see errors)" * bool(failed))
         )
+        if self.links.linked or self.links.no_position or self.links.out_of_range:
+            lines.append(f"new reports: {self.links.linked} linked to an asset, {self.links.out_of_range} with "
+                         f"no structure in range, {self.links.no_position} with no position")  # fmt: skip
         return "\n".join(lines)
 
 
@@ -131,4 +136,5 @@ def pull(
             except (PullError, KeyError, TypeError, ValueError) as exc:
                 result.error = str(exc) if isinstance(exc, PullError) else f"{client.base_url}: bad response ({exc!r})"
                 _say(progress, f"FAILED: {result.error}")
+        summary.links = store.link_new_reports()
     return summary

@@ -1,6 +1,7 @@
 """Fleet pull over real HTTP from a real device API: interrupted by a dropped link and by kill -9,
 then resumed; updates made on the device arriving as updates; re-runs as no-ops; the CLI end to end."""
 
+import csv
 import hashlib
 import json
 import os
@@ -341,3 +342,76 @@ def test_the_fleet_exports_every_pulled_report_with_the_review_that_stands(devic
     assert "review_state (String) = rejected" in feature and "reviewed_by (String) = fleet" in feature
     assert "device_id (String) = gs-robot-7" in feature and "review_note (String) = glare" in feature
     assert len(list((tmp_path / "season_evidence").iterdir())) == N_REPORTS
+
+
+def placed_observation(track: str, lat: float, lon: float, conf: float = 0.8) -> ReportObservation:
+    return ReportObservation(
+        track_key=track, class_name="missing_cap", confidence=conf, t_wall_ns=1_714_564_900_000_000_000, frame_id=3,
+        model_name="m", model_sha256="ef" * 32, lat=lat, lon=lon, error_m=4.0,
+    )  # fmt: skip
+
+
+def test_an_asset_registry_links_each_report_to_its_tower_and_keeps_the_link(device, tmp_path, capsys):
+    """Scenario: a utility imports its registry (towers every ~300 m along a line, a span record between them).
+    A report 12 m from tower T-2 is linked to T-2, one 400 m from any tower says so, one with no position says
+    so; a re-pull of an updated report keeps its link; a report pulled later is linked as it arrives; the
+    export names the asset. A broken registry is refused in one line and changes nothing."""
+    server, store = device
+    north_m = 1 / 111_195
+    lat0, lon = 59.62, 10.95
+    registry = tmp_path / "towers.csv"
+    rows = [f"T-{k},Tower {k},L7,{lat0 + 300 * k * north_m:.7f},{lon},tower,SAP,32" for k in range(1, 4)]
+    rows.append(f"SPAN-2-3,Span 2-3,L7,{lat0 + 612 * north_m:.7f},{lon},span,SAP,")
+    registry.write_text(
+        "identifier,name,line id,latitude,longitude,asset type,source system,height\n" + "\n".join(rows)
+    )
+    near = store.upsert(placed_observation("run-3:a", lat0 + 612 * north_m, lon))  # 12 m from T-2, 0 m from the span
+    lonely = store.upsert(placed_observation("run-3:b", lat0 + 1300 * north_m, lon))  # 400 m past T-3
+    into = tmp_path / "fleet.db"
+    pull([server.url], TOKEN, into, page_size=50)
+    db = ["--db", str(into)]
+
+    assert fleet_main(["assets", "import", str(registry), *db]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"4 assets from {registry} (3 structures); 1 reports linked to an asset; not linked: 1 with no structure "
+        f"within 50 m, {N_REPORTS} with no position"
+    )
+
+    def listed() -> dict[str, dict]:
+        assert fleet_main(["list", *db, "--json", "--limit", "1000"]) == 0
+        return {r["id"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+
+    rows_now = listed()
+    assert rows_now[near.id]["asset"] | {"distance_m": None} == {
+        "asset_id": "T-2", "name": "Tower 2", "line_id": "L7", "asset_type": "tower", "distance_m": None,
+    }  # fmt: skip
+    assert rows_now[near.id]["asset"]["distance_m"] == pytest.approx(12, abs=0.5)
+    assert rows_now[lonely.id]["asset"] is None and rows_now[lonely.id]["asset_why"] == "no structure within 50 m"
+    some_other = next(r for r in rows_now.values() if r["id"] not in (near.id, lonely.id))
+    assert some_other["asset_why"] == "the report has no position"
+
+    store.upsert(placed_observation("run-3:a", lat0 + 700 * north_m, lon, conf=0.95))  # re-placed, better frame
+    later = store.upsert(placed_observation("run-3:c", lat0 + 905 * north_m, lon))  # 5 m from T-3
+    summary = pull([server.url], TOKEN, into, page_size=50)
+    assert "new reports: 1 linked to an asset, 0 with no structure in range, 0 with no position" in summary.format()
+    rows_now = listed()
+    assert rows_now[near.id]["confidence"] == 0.95 and rows_now[near.id]["asset"]["asset_id"] == "T-2"  # kept
+    assert rows_now[later.id]["asset"]["asset_id"] == "T-3"
+    assert fleet_main(["show", near.id, *db]) == 0
+    assert "asset            T-2 Tower 2 (tower, line L7), " in capsys.readouterr().out
+
+    out = tmp_path / "linked.csv"
+    assert fleet_main(["export", *db, str(out)]) == 0
+    capsys.readouterr()
+    with out.open() as f:
+        exported = {row["report_id"]: row for row in csv.DictReader(f)}
+    assert (exported[near.id]["asset_id"], exported[near.id]["asset_name"]) == ("T-2", "Tower 2")
+    assert exported[lonely.id]["asset_id"] == ""
+
+    before = fleet_rows(into), listed()
+    broken = tmp_path / "broken.csv"
+    broken.write_text(registry.read_text() + "\nT-1,Again,L7,59.7,10.95,tower,SAP,30")
+    assert fleet_main(["assets", "import", str(broken), *db]) == 2
+    err = capsys.readouterr().err
+    assert "identifier 'T-1' is given twice" in err and len(err.strip().splitlines()) == 1
+    assert (fleet_rows(into), listed()) == before
