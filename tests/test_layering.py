@@ -131,13 +131,15 @@ def test_the_fleet_side_imports_nothing_of_the_robot():
 def test_what_both_sides_share_about_reports_imports_neither():
     """`gridscout.reports` is installed on the fleet server with the fleet side and loaded by the device's
     reporter: only the standard library and pydantic (and, for GeoPackage exports, the `[gis]` extra's pyogrio
-    and the numpy it brings), and nothing of the robot's or the fleet's."""
+    and the numpy it brings; for the review page in `reports/web`, FastAPI), and nothing of the robot's or the
+    fleet's."""
 
-    def forbidden(_path: Path, name: str) -> bool:
+    def forbidden(path: Path, name: str) -> bool:
         top = name.split(".")[0]
         if top == "gridscout":
             return _ours(name) != "reports"
-        return top not in sys.stdlib_module_names and top not in ("__future__", "pydantic", "pyogrio", "numpy")
+        web = ("fastapi", "starlette") if (ROOT / "reports" / "web") in path.parents else ()
+        return top not in sys.stdlib_module_names and top not in ("__future__", "pydantic", "pyogrio", "numpy", *web)
 
     assert not offenders("reports", forbidden)
 

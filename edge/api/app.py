@@ -19,10 +19,12 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from gridscout.edge.api.web_source import DeviceSource
 from gridscout.edge.reports.evidence import annotated_evidence
 from gridscout.edge.reports.report import Report
 from gridscout.edge.reports.store import MAX_SEQ, ReportStore
 from gridscout.reports.review import NOTE_MAX_CHARS, Review, ReviewError, Severity, Verdict
+from gridscout.reports.web.routes import mount_web
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,9 @@ class ReviewRequest(BaseModel):
     note: str | None = Field(default=None, max_length=NOTE_MAX_CHARS)
 
 
-def create_app(data_dir: Path, token: str) -> FastAPI:
-    """The fleet API over the report store in `data_dir`, guarded by `token`."""
+def create_app(data_dir: Path, token: str, route: dict | None = None) -> FastAPI:
+    """The fleet API over the report store in `data_dir`, guarded by `token`, and the review page at `/` (with
+    the mission's `route`, GeoJSON, on its map)."""
     if not token:
         raise ValueError("the fleet API needs a non-empty token")
     store = ReportStore(data_dir)
@@ -186,4 +189,5 @@ def create_app(data_dir: Path, token: str) -> FastAPI:
         except ReviewError as exc:
             raise HTTPException(422, detail=str(exc)) from None
 
+    mount_web(app, DeviceSource(store, route), token)
     return app

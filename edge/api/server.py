@@ -48,13 +48,13 @@ class Tls:
 
 
 def _bind(
-    data_dir: Path, token: str, host: str, port: int, tls: Tls | None = None
+    data_dir: Path, token: str, host: str, port: int, tls: Tls | None = None, route: dict | None = None
 ) -> tuple[uvicorn.Server, socket.socket]:
     if tls is not None:
         tls.check()
     sock = _listen(host, port)
     config = uvicorn.Config(
-        create_app(data_dir, token), host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+        create_app(data_dir, token, route), host=host, port=port, log_level="warning", access_log=False, lifespan="on",
         ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
     )  # fmt: skip
     return uvicorn.Server(config), sock
@@ -135,11 +135,13 @@ def start_in_thread(
     port: int = 0,
     *,
     tls: Tls | None = None,
+    route: dict | None = None,
     startup_timeout_s: float = 10.0,
 ) -> RunningServer:
-    """Start the API in a daemon thread and wait until it accepts connections. Port 0 picks a free port."""
+    """Start the API (and the review page, with the mission's `route` on its map) in a daemon thread and wait until
+    it accepts connections. Port 0 picks a free port."""
     warn_if_exposed(host, tls)
-    server, sock = _bind(data_dir, token, host, port, tls)
+    server, sock = _bind(data_dir, token, host, port, tls, route)
     bound_port = sock.getsockname()[1]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fleet-api", daemon=True)
     thread.start()

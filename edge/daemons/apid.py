@@ -6,6 +6,7 @@ is restarted by the supervisor.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -18,8 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = rt.config.api
     try:
         tls = Tls(Path(cfg.tls_cert), Path(cfg.tls_key)) if cfg.tls_cert else None
-        server = start_in_thread(Path(rt.spec.data_dir), rt.spec.api_token, cfg.host, cfg.port, tls=tls)
-    except (OSError, RuntimeError) as exc:
+        mission = (rt.spec.config.get("mission") or {}).get("file")
+        route = json.loads(Path(mission).read_text()) if mission else None  # checked by `gridscout run`
+        server = start_in_thread(Path(rt.spec.data_dir), rt.spec.api_token, cfg.host, cfg.port, tls=tls, route=route)
+    except (OSError, RuntimeError, ValueError) as exc:
         rt.log.error("fleet API: %s", exc)
         rt.close()
         return 2

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import msgspec
 
 from gridscout.perception.taxonomy import TAXONOMY
-from gridscout.reports.review import Review
+from gridscout.reports.review import REVIEW_STATES, Review
 
 if TYPE_CHECKING:
     from gridscout.edge.reports.report import Report
@@ -308,6 +308,34 @@ class ReportStore:
                 _SELECT + " WHERE r.device_id = ? AND r.seq > ? ORDER BY r.seq LIMIT ?", (self.device_id, since, limit)
             ).fetchall()
         return [_report(row) for row in rows]
+
+    def page(self, state: str | None, offset: int = 0, limit: int = 50) -> list[Report]:
+        """Reports in the order they were first seen, of one review state (None: all), for a review queue."""
+        where, args = ("AND r.review_state = ?", (state,)) if state else ("", ())
+        with self._lock:
+            rows = self._db.execute(
+                _SELECT + f" WHERE r.device_id = ? {where} ORDER BY r.first_seen_ns, r.id LIMIT ? OFFSET ?",
+                (self.device_id, *args, limit, offset),
+            ).fetchall()
+        return [_report(row) for row in rows]
+
+    def review_counts(self) -> dict[str, int]:
+        """How many reports are in each review state (every state named, zeros too)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT review_state, COUNT(*) FROM reports WHERE device_id = ? GROUP BY review_state",
+                (self.device_id,),
+            ).fetchall()
+        return {state: 0 for state in REVIEW_STATES} | dict(rows)
+
+    def placed(self) -> list[tuple]:
+        """(id, lat, lon, class_name, review_class, review_state, severity) of every report with a position."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT id, lat, lon, class_name, review_class, review_state, severity FROM reports"
+                " WHERE device_id = ? AND lat IS NOT NULL AND lon IS NOT NULL ORDER BY first_seen_ns",
+                (self.device_id,),
+            ).fetchall()
 
     def find(self, id_prefix: str) -> list[Report]:
         """Reports whose id starts with `id_prefix` (at most a few, for resolving short ids)."""

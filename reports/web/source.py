@@ -1,0 +1,94 @@
+"""What the page needs of a report store, whichever side serves it: the device's own store or the fleet's
+database of many devices. Both give items in one shape (`page_item`), keyed `device_id:report_id`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from gridscout.reports.review import Review
+
+#: the review filters the page offers ("all" is every report)
+FILTERS = ("new", "confirmed", "rejected", "all")
+
+
+def item_key(device_id: str, report_id: str) -> str:
+    return f"{device_id}:{report_id}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(device_id, report_id) of an item key; KeyError for one that is not."""
+    device_id, sep, report_id = key.rpartition(":")
+    if not sep or not device_id or not report_id:
+        raise KeyError(key)
+    return device_id, report_id
+
+
+def page_item(report: Mapping[str, Any], device_id: str, review: Mapping[str, Any], *,
+              asset: Mapping[str, Any] | None = None, asset_why: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """One report as the page shows it: the device's report (as its API serves it), the review that stands
+    (state, severity, class_name, note, reviewed_at, source) and the linked asset."""
+    state = review.get("state") or "new"
+    reviewed = {
+        "state": state, "severity": review.get("severity"), "class_name": review.get("class_name"),
+        "note": review.get("note"), "reviewed_at": review.get("reviewed_at"),
+        "source": review.get("source") if state != "new" else None,
+    }  # fmt: skip
+    return {
+        "key": item_key(device_id, report["id"]),
+        "id": report["id"],
+        "device_id": device_id,
+        "class_name": review.get("class_name") or report["class_name"],
+        "detected_class": report["class_name"],
+        "confidence": report["confidence"],
+        "first_seen": report["first_seen"],
+        "last_seen": report["last_seen"],
+        "lat": report.get("lat"),
+        "lon": report.get("lon"),
+        "error_m": report.get("error_m"),
+        "position_m": report.get("position_m"),
+        "box": report.get("box_xyxy"),
+        "frame_id": report.get("frame_id"),
+        "model_name": report["model_name"],
+        "model_sha256": report["model_sha256"],
+        "observations": report.get("observations"),
+        "has_evidence": bool(report.get("has_evidence")),
+        "review": reviewed,
+        "asset": dict(asset) if asset else None,
+        "asset_why": asset_why,
+    }
+
+
+class ReportSource(Protocol):
+    """A report store as the page reads and reviews it. Keys are `item_key(device_id, report_id)`."""
+
+    #: what the page's header says it is, e.g. "device gs-robot-7" or "fleet (3 devices)"
+    title: str
+
+    def counts(self) -> dict[str, int]:
+        """Reports per review state that stands (new, confirmed, rejected) and all."""
+        ...
+
+    def page(self, state: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        """Items with that review state ("all": any), in the order they were first seen."""
+        ...
+
+    def item(self, key: str) -> dict[str, Any] | None: ...
+
+    def evidence(self, key: str) -> bytes | None: ...
+
+    def review(self, key: str, review: Review) -> dict[str, Any]:
+        """Record a review; the item after it. KeyError for an unknown key, ReviewError for a bad review."""
+        ...
+
+    def classes(self) -> list[str]:
+        """The classes a review may correct a finding to."""
+        ...
+
+    def markers(self) -> list[dict[str, Any]]:
+        """Every placed report, small: key, lat, lon, class_name, state, severity."""
+        ...
+
+    def route(self) -> dict[str, Any] | None:
+        """The mission's route as GeoJSON (None: no mission)."""
+        ...

@@ -1,0 +1,209 @@
+"""The review page in a real browser: Debian's Chromium driven by Playwright (no browser download), against the
+device's own API server on loopback, over a real report store.
+
+As a person would use it: log in once with the token (a wrong one is refused), go through the queue and review
+three reports with the keyboard alone, see every placed report on the map, and see a fleet pull get the reviews.
+Screenshots of each page go to the test's output folder (or to $GRIDSCOUT_SCREENSHOTS, which is how
+docs/images/ is made).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gridscout.edge.api.server import start_in_thread
+from gridscout.edge.reports import ReportObservation, ReportStore
+from gridscout.fleet import pull
+
+TOKEN = "page-token-7Hq"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: flags for a headless Chromium on a machine with no network and no GPU (root: no sandbox)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+N_PLACED, N_UNPLACED = 5, 2
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="the [test] extra installs playwright")
+if not Path(CHROMIUM).is_file():
+    pytest.fail("no chromium: the README's test command installs it (tools/install-debian-deps.sh)", pytrace=False)
+
+
+def frame_jpeg(seed: int) -> bytes:
+    """A rendered-looking frame: sky, a dark string of discs, one disc missing at its middle."""
+    image = np.full((360, 640, 3), (200, 170, 140), np.uint8)
+    image[200:] = (60, 110, 70)
+    for k in range(12):
+        if k != 6:
+            cv2.ellipse(image, (150 + 30 * k, 150 + seed % 5), (9, 22), 0, 0, 360, (40, 50, 120), -1)
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def observe(i: int, placed: bool) -> ReportObservation:
+    lat, lon = (59.62 + i * 0.0009, 10.95 + i * 0.0004) if placed else (None, None)
+    return ReportObservation(
+        track_key=f"run-web:track-{i}", class_name="missing_cap" if i % 3 else "broken_disc", confidence=0.6 + i / 50,
+        t_wall_ns=1_714_564_800_000_000_000 + i * 10**9, frame_id=i, model_name="gridscout-real-cascade-v5",
+        model_sha256="5e" * 32, lat=lat, lon=lon, error_m=4.0 if placed else None, position_m=35.0 * i,
+        evidence_jpeg=frame_jpeg(i), evidence_box_xyxy=(318.0, 120.0, 352.0, 185.0),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def device(tmp_path):
+    data = tmp_path / "device"
+    with ReportStore(data, device_id="gs-web-1") as store:
+        for i in range(N_PLACED + N_UNPLACED):
+            store.upsert(observe(i, placed=i < N_PLACED))
+    with start_in_thread(data, TOKEN) as server, ReportStore(data) as store:
+        yield server, store
+
+
+@pytest.fixture
+def browser():
+    with playwright_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("GRIDSCOUT_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def log_in(browser, url: str, token: str = TOKEN):
+    page = browser.new_page(viewport={"width": 1280, "height": 820})
+    page.goto(url + "/")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    return page
+
+
+def http(url: str, *, cookie: str | None = None, body: dict | None = None, headers: dict | None = None) -> int:
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json", **(headers or {})})  # fmt: skip
+    if cookie:
+        request.add_header("Cookie", cookie)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_wrong_token_is_refused_and_no_page_data_goes_without_a_session(device, browser, shots):
+    server, _ = device
+    page = log_in(browser, server.url, token="not-the-token")
+    page.wait_for_selector("#error:has-text('Wrong token.')")
+    page.screenshot(path=shots / "login.png")
+    assert page.locator("#queue").count() == 0  # still the login form
+    for path in ("/ui/api/session", "/ui/api/reports", "/ui/api/map", "/ui/api/reports/x/evidence.jpg"):
+        assert http(server.url + path) == 401, path
+        assert http(server.url + path, cookie="gridscout_session=stale-or-forged") == 401, path
+    assert http(server.url + "/v1/reports") == 401  # the fleet API's own routes keep their bearer token
+
+
+def test_three_reports_reviewed_with_the_keyboard_alone_reach_the_store_and_a_fleet_pull(
+    device, browser, shots, tmp_path, record_property
+):
+    server, store = device
+    into = tmp_path / "fleet.db"
+    pull([server.url], TOKEN, into)
+    started = time.monotonic()
+    page = log_in(browser, server.url)
+    page.wait_for_selector("#queue li")
+    page.wait_for_selector(".evidence svg.box rect")  # the finding's box drawn over the raw frame
+    first_paint_s = time.monotonic() - started
+    assert page.locator("#queue li").count() == N_PLACED + N_UNPLACED
+    page.screenshot(path=shots / "review.png")
+    first_three = [page.locator("#queue li").nth(i).get_attribute("data-key").split(":")[1] for i in range(3)]
+
+    left = N_PLACED + N_UNPLACED
+    # confirm as high; reject; low, pick the next class from the list (t, an arrow, Esc), confirm
+    for keys in (["h", "c"], ["x"], ["l", "t", "ArrowDown", "Escape", "c"]):
+        for key in keys:
+            page.keyboard.press(key)
+        left -= 1  # a reviewed report leaves the unreviewed queue
+        page.wait_for_function(f"document.querySelectorAll('#queue li').length === {left}")
+    page.wait_for_function(
+        "document.querySelector('.evidence img') && document.querySelector('.evidence img').complete"
+    )
+    page.screenshot(path=shots / "review-after.png")
+
+    reviewed = {rid: store.get(rid) for rid in first_three}
+    assert [(r.review_state, r.severity) for r in reviewed.values()] == [
+        ("confirmed", "high"), ("rejected", None), ("confirmed", "low"),
+    ]  # fmt: skip
+    assert list(reviewed.values())[2].review_class is not None  # the class picked from the list
+    assert "unreviewed 4" in page.inner_text("#filters") and "confirmed 2" in page.inner_text("#filters")
+
+    again = pull([server.url], TOKEN, into).devices[0]
+    assert again.updated == 3 and again.new == 0
+    record_property("figure", f"3 reviews by keyboard, pulled as 3 updates; first paint {first_paint_s:.2f} s")
+
+
+def test_every_placed_report_is_on_the_map_coloured_by_its_review(device, browser, shots):
+    server, _ = device
+    page = log_in(browser, server.url)
+    page.wait_for_selector("#queue li")
+    page.keyboard.press("g")
+    page.wait_for_selector(f"#leaflet[data-markers='{N_PLACED}']")
+    assert page.locator("#leaflet path.leaflet-interactive").count() == N_PLACED
+    assert f"{N_PLACED} of {N_PLACED + N_UNPLACED} reports have a position" in page.inner_text("#unplaced")
+    page.screenshot(path=shots / "map.png")
+    page.locator("#leaflet path.leaflet-interactive").first.click()  # a marker opens its report for review
+    page.wait_for_selector("#review.active #detail .evidence")
+
+
+def test_posts_need_the_sessions_csrf_token_and_the_same_origin(device, browser):
+    server, store = device
+    page = log_in(browser, server.url)
+    page.wait_for_selector("#queue li")
+    key = page.locator("#queue li").first.get_attribute("data-key")
+    status = page.evaluate(
+        """key => fetch(`/ui/api/reports/${encodeURIComponent(key)}/review`, {method: "POST",
+            headers: {"Content-Type": "application/json"}, body: JSON.stringify({state: "rejected"})})
+            .then(r => r.status)""",
+        key,
+    )
+    assert status == 403
+    cookie = next(c for c in page.context.cookies() if c["name"] == "gridscout_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    session = f"gridscout_session={cookie['value']}"
+    hostile = {"Origin": "http://evil.example", "X-CSRF-Token": "x"}
+    forged = http(
+        f"{server.url}/ui/api/reports/{key}/review", cookie=session, body={"state": "rejected"}, headers=hostile
+    )
+    assert forged == 403
+    assert store.get(key.split(":")[1]).review_state == "new"
+
+
+def test_a_10000_report_store_stays_paged(tmp_path, browser, record_property):
+    data = tmp_path / "big"
+    with ReportStore(data, device_id="gs-web-big") as store:
+        for i in range(10_000):
+            store.write(ReportObservation(
+                track_key=f"big:{i}", class_name="missing_cap", confidence=0.5, t_wall_ns=1_714_564_800_000_000_000 + i,
+                frame_id=i, model_name="m", model_sha256="0" * 64, lat=59.6 + i * 1e-5, lon=10.9,
+            ))  # fmt: skip
+    with start_in_thread(data, TOKEN) as server:
+        started = time.monotonic()
+        page = log_in(browser, server.url)
+        page.wait_for_selector("#queue li")
+        first_paint_s = time.monotonic() - started
+        assert page.locator("#queue li").count() == 50
+        assert "1-50 of 10000 unreviewed" in page.inner_text("#status")
+        page.keyboard.press("]")
+        page.wait_for_selector("#status:has-text('51-100 of 10000')")
+    record_property("figure", f"10,000 reports: 50 a page, first paint {first_paint_s:.2f} s after login")
