@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gridscout.fleet.serve import DEFAULT_ADDRESS
 from gridscout.reports.arguments import add_export_arguments, add_review_arguments, review_from
 from gridscout.reports.assets import LINK_RADIUS_M, STRUCTURE_TYPES
 
@@ -30,7 +31,7 @@ def _positive_int(text: str) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """`gridscout fleet ACTION`: the fleet side's actions under the main command."""
     p = sub.add_parser(
-        "fleet", help="pull reports from devices; list, show and review them", description="Fleet-side tools."
+        "fleet", help="pull reports from devices; list, review, map and export them", description="Fleet-side tools."
     )
     add_actions(p.add_subparsers(dest="fleet_action", metavar="ACTION", required=True))
 
@@ -102,6 +103,17 @@ def add_actions(actions: argparse._SubParsersAction) -> None:
         help=f"link a report to a structure at most this far away, metres (default {LINK_RADIUS_M:g}: see docs)",
     )  # fmt: skip
     load.set_defaults(func=run_assets_import)
+
+    serve = actions.add_parser(
+        "serve", parents=[db], help="the review page over the fleet database: every device's reports on one map",
+        description="Serve the review page (the device's page, over every device's pulled reports) at "
+        "http://HOST:PORT/, behind the API token. The later of a device's and the fleet's review stands.",
+        epilog="Example: gridscout fleet serve --db fleet.db --token-file /etc/gridscout/token",
+    )  # fmt: skip
+    serve.add_argument("--api", default=DEFAULT_ADDRESS, metavar="HOST:PORT", help=f"default {DEFAULT_ADDRESS}")
+    serve.add_argument("--token", help=f"the token to log in with (default: ${TOKEN_ENV})")
+    serve.add_argument("--token-file", type=Path, metavar="FILE", help="read the token from this file")
+    serve.set_defaults(func=run_serve)
 
     export = actions.add_parser(
         "export", parents=[db], help="every pulled report to GeoPackage, GeoJSON or CSV, with its evidence",
@@ -242,6 +254,26 @@ def run_assets_import(args: argparse.Namespace) -> int:
         counts = store.import_assets(assets, args.radius)
     structures = sum(a.is_structure for a in assets)
     print(f"{len(assets)} assets from {args.file} ({structures} structures); {counts.format(args.radius)}")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from gridscout.fleet.serve import start
+
+    host, sep, port = args.api.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--api {args.api!r}: expected HOST:PORT, e.g. {DEFAULT_ADDRESS}")
+    host = host.strip("[]") or "127.0.0.1"
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"warning: the fleet page on {host} is reachable from the network over plain HTTP: the token and the "
+              "reports cross it in clear; bind to 127.0.0.1 behind a TLS proxy", file=sys.stderr)  # fmt: skip
+    page = start(args.db, _token(args), host, int(port))
+    print(f"fleet page on {page.url}/ (log in with the token); Ctrl-C stops", flush=True)
+    try:
+        while page.thread.is_alive():
+            page.thread.join(0.5)
+    except KeyboardInterrupt:
+        page.stop()
     return 0
 
 

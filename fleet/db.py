@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gridscout.reports.assets import LINK_RADIUS_M, Asset, AssetIndex
-from gridscout.reports.review import Review
+from gridscout.reports.review import REVIEW_STATES, Review
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS checkpoints (
@@ -216,6 +216,52 @@ class FleetStore:
             (*args, limit, offset),
         ).fetchall()
         return [self._fleet_report(row) for row in rows]
+
+    #: the review state that stands, in SQL: the fleet's when it was made after the device's, else the device's
+    _STANDING = (
+        "CASE WHEN v.state IS NOT NULL AND v.reviewed_at > COALESCE(json_extract(r.json, '$.reviewed_at'), '')"
+        " THEN v.state ELSE COALESCE(json_extract(r.json, '$.review_state'), 'new') END"
+    )
+    _STANDING_SEVERITY = (
+        "CASE WHEN v.state IS NOT NULL AND v.reviewed_at > COALESCE(json_extract(r.json, '$.reviewed_at'), '')"
+        " THEN v.severity ELSE json_extract(r.json, '$.severity') END"
+    )
+
+    def review_counts(self) -> dict[str, int]:
+        """Reports per review state that stands (every state named, zeros too)."""
+        rows = self._db.execute(
+            f"SELECT {self._STANDING}, COUNT(*) FROM reports r"
+            " LEFT JOIN reviews v ON v.device_id = r.device_id AND v.id = r.id GROUP BY 1"
+        ).fetchall()
+        return {state: 0 for state in REVIEW_STATES} | dict(rows)
+
+    def queue(self, state: str | None, offset: int = 0, limit: int = 50) -> list[FleetReport]:
+        """Reports of one review state that stands (None: all), in the order they were first seen."""
+        where, args = (f"WHERE {self._STANDING} = ?", [state]) if state else ("", [])
+        rows = self._db.execute(
+            f"{self._REPORTS} {where} ORDER BY json_extract(r.json, '$.first_seen'), r.device_id, r.id"
+            " LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        ).fetchall()
+        return [self._fleet_report(row) for row in rows]
+
+    def get(self, device_id: str, report_id: str) -> FleetReport | None:
+        row = self._db.execute(f"{self._REPORTS} WHERE r.device_id = ? AND r.id = ?", (device_id, report_id)).fetchone()
+        return self._fleet_report(row) if row else None
+
+    def placed(self) -> list[tuple]:
+        """(device_id, id, lat, lon, class, review state and severity that stand) of every report with a position."""
+        return self._db.execute(
+            "SELECT r.device_id, r.id, json_extract(r.json, '$.lat'), json_extract(r.json, '$.lon'),"
+            " COALESCE(CASE WHEN v.state IS NOT NULL AND v.reviewed_at > COALESCE(json_extract(r.json,"
+            " '$.reviewed_at'), '') THEN v.class_name END, json_extract(r.json, '$.review_class'),"
+            f" json_extract(r.json, '$.class_name')), {self._STANDING}, {self._STANDING_SEVERITY}"
+            " FROM reports r LEFT JOIN reviews v ON v.device_id = r.device_id AND v.id = r.id"
+            " WHERE json_extract(r.json, '$.lat') IS NOT NULL AND json_extract(r.json, '$.lon') IS NOT NULL"
+        ).fetchall()
+
+    def devices(self) -> list[str]:
+        return [d for (d,) in self._db.execute("SELECT DISTINCT device_id FROM reports ORDER BY 1")]
 
     def find(self, id_prefix: str) -> list[FleetReport]:
         """Reports (of any device) whose id starts with `id_prefix`, at most a few."""

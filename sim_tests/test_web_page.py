@@ -24,6 +24,8 @@ import pytest
 from gridscout.edge.api.server import start_in_thread
 from gridscout.edge.reports import ReportObservation, ReportStore
 from gridscout.fleet import pull
+from gridscout.fleet import serve as fleet_serve
+from gridscout.fleet.db import FleetStore
 
 TOKEN = "page-token-7Hq"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -207,3 +209,35 @@ def test_a_10000_report_store_stays_paged(tmp_path, browser, record_property):
         page.keyboard.press("]")
         page.wait_for_selector("#status:has-text('51-100 of 10000')")
     record_property("figure", f"10,000 reports: 50 a page, first paint {first_paint_s:.2f} s after login")
+
+
+def test_the_fleet_page_shows_every_devices_reports_on_one_map_and_its_reviews_stand(tmp_path, browser, shots):
+    """Scenario: two devices pulled into one fleet database; `gridscout fleet serve` shows both devices' reports
+    in one queue and on one map, and a reviewer at the fleet rejects one with the keyboard: the fleet's review
+    is stored and stands (`fleet list`)."""
+    into = tmp_path / "fleet.db"
+    for n, device_id in enumerate(("gs-web-a", "gs-web-b")):
+        data = tmp_path / device_id
+        with ReportStore(data, device_id=device_id) as store:
+            for i in range(3):
+                store.upsert(observe(10 * n + i, placed=True))
+        with start_in_thread(data, TOKEN) as server:
+            assert pull([server.url], TOKEN, into).ok
+    page_server = fleet_serve.start(into, TOKEN)
+    try:
+        page = log_in(browser, page_server.url)
+        page.wait_for_selector("#queue li")
+        assert "fleet: 2 devices" in page.inner_text("#title")
+        assert page.locator("#queue li").count() == 6
+        key = page.locator("#queue li").first.get_attribute("data-key")
+        page.keyboard.press("x")
+        page.wait_for_function("document.querySelectorAll('#queue li').length === 5")
+        page.keyboard.press("g")
+        page.wait_for_selector("#leaflet[data-markers='6']")
+        page.screenshot(path=shots / "fleet-map.png")
+    finally:
+        page_server.stop()
+    device_id, report_id = key.split(":")
+    with FleetStore(into) as fleet:
+        (row,) = [r for r in fleet.find(report_id) if r.device_id == device_id]
+    assert row.review["source"] == "fleet" and row.review["state"] == "rejected"
