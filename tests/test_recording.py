@@ -27,6 +27,7 @@ from gridscout.edge.reports.store import ReportObservation, ReportStore
 from gridscout.edge.runtime.messages import (
     TOPICS,
     CameraStatus,
+    ChainStatus,
     CommandWritten,
     ControlState,
     DetectionBox,
@@ -34,8 +35,10 @@ from gridscout.edge.runtime.messages import (
     FrameDetections,
     FrameMeta,
     ProcessHeartbeat,
+    ProcessState,
     ReportEvent,
     RunControl,
+    StorageStatus,
     VehicleCommand,
     VehicleStatus,
     check_subscriber,
@@ -120,6 +123,21 @@ SAMPLES: dict[type, object] = {
         t_mono_ns=5, report_id="r1", seq=2, class_name="missing_cap", confidence=0.9, created=True
     ),
     RunControl: RunControl(t_mono_ns=5, state="running"),
+    StorageStatus: StorageStatus(
+        t_mono_ns=5,
+        data_dir="/data",
+        state="low",
+        free_mb=3.5,
+        reserve_mb=200.0,
+        store_errors=0,
+        store_pending=0,
+        detail="3.5 MB free, under recorder.reserve_mb (200 MB): recording stops",
+    ),
+    ChainStatus: ChainStatus(
+        t_mono_ns=5,
+        state="running",
+        processes=(ProcessState("camera", True, True, 0), ProcessState("perception", False, False, 1, "restarting")),
+    ),
     ProcessHeartbeat: ProcessHeartbeat(t_mono_ns=5, process="camera", pid=1, ready=True, stats={"frames": 3.0}),
 }
 

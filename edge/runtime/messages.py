@@ -25,6 +25,7 @@ __all__ = [
     "EVERY_PROCESS",
     "TOPICS",
     "CameraStatus",
+    "ChainStatus",
     "CommandWritten",
     "ControlState",
     "DetectionBox",
@@ -33,6 +34,7 @@ __all__ = [
     "FrameMeta",
     "Message",
     "ProcessHeartbeat",
+    "ProcessState",
     "ReportEvent",
     "RunControl",
     "StorageStatus",
@@ -227,6 +229,24 @@ class ProcessHeartbeat(Message, frozen=True):
     stats: dict[str, float] = {}
 
 
+class ProcessState(msgspec.Struct, frozen=True):
+    """One chain process as the supervisor sees it."""
+
+    name: str
+    alive: bool
+    ready: bool
+    restarts: int
+    #: why it is down (empty while it runs)
+    detail: str = ""
+
+
+class ChainStatus(Message, frozen=True):
+    """The supervisor's view of the chain: run state and each process. Published at 1 Hz."""
+
+    state: str
+    processes: tuple[ProcessState, ...]
+
+
 class RunControl(Message, frozen=True):
     """From the supervisor: `starting` (wait), `running` (go), `stopping` (stop the vehicle, finish)."""
 
@@ -275,31 +295,33 @@ REC = "recorder"
 TOPICS: dict[str, Topic] = {
     t.name: t
     for t in (
-        Topic("frames", FrameMeta, 10.0, "camera", ("perception", "reporter", REC), carries_pixels=True),
+        # The API process (`api`) follows frames, detections and state for the review page's live view.
+        Topic("frames", FrameMeta, 10.0, "camera", ("perception", "reporter", "api", REC), carries_pixels=True),
         Topic("frame_ack", FrameAck, 10.0, "perception", ("camera", REC)),
-        Topic("camera_status", CameraStatus, 1.0, "camera", ("supervisor", REC)),
+        Topic("camera_status", CameraStatus, 1.0, "camera", ("supervisor", "api", REC)),
         Topic(
             "detections",
             FrameDetections,
             10.0,
             "perception",
-            ("control", "reporter", REC),
+            ("control", "reporter", "api", REC),
             time_field="t_capture_mono_ns",
         ),
-        Topic("control_state", ControlState, 20.0, "control", (REC,)),
+        Topic("control_state", ControlState, 20.0, "control", ("api", REC)),
         Topic("vehicle_command", VehicleCommand, 20.0, "control", ("vehicle", REC)),
         Topic(
             "telemetry",
             VehicleTelemetry,
             20.0,
             "vehicle",
-            ("control", "reporter", "camera", REC),
+            ("control", "reporter", "camera", "api", REC),
             time_field="t_rx_mono_ns",
         ),
-        Topic("vehicle_status", VehicleStatus, 1.0, "vehicle", ("supervisor", REC)),
+        Topic("vehicle_status", VehicleStatus, 1.0, "vehicle", ("supervisor", "api", REC)),
         Topic("command_written", CommandWritten, None, "vehicle", (REC,)),
         Topic("report_event", ReportEvent, None, "reporter", (REC,)),
-        Topic("storage_status", StorageStatus, 1.0, "reporter", ("supervisor", REC)),
+        Topic("storage_status", StorageStatus, 1.0, "reporter", ("supervisor", "api", REC)),
+        Topic("chain_status", ChainStatus, 1.0, "supervisor", ("api", REC)),
         Topic("run_control", RunControl, 2.0, "supervisor", (EVERY_PROCESS,)),
         # Heartbeats go over one PUSH/PULL socket to the supervisor rather than PUB/SUB.
         Topic("heartbeat", ProcessHeartbeat, 2.0, EVERY_PROCESS, ("supervisor",), pubsub=False),

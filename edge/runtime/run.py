@@ -134,6 +134,7 @@ class Watch:
         for topic in topics:
             check_subscriber(PROCESS, topic)
         check_publisher(PROCESS, "run_control")
+        check_publisher(PROCESS, "chain_status")
         self.sm = SubMaster(ctx, endpoints, topics)
         self.vehicle = VehicleReport(uri=uri, detail="the vehicle process has not reported yet")
         self._said = ""

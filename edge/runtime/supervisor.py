@@ -27,7 +27,7 @@ import zmq
 from gridscout.edge.config import SupervisorConfig
 from gridscout.edge.runtime.bus import Endpoints, HeartbeatReceiver, Publisher
 from gridscout.edge.runtime.daemon import RESTARTS_ENV, STOP_ONLY_ENV
-from gridscout.edge.runtime.messages import RunControl
+from gridscout.edge.runtime.messages import ChainStatus, ProcessState, RunControl
 from gridscout.edge.runtime.process_table import ProcessSpec
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ class Supervisor:
         self.procs = {s.name: Managed(s) for s in specs}
         self._heartbeats = HeartbeatReceiver(ctx, endpoints)
         self._run_control = Publisher(ctx, endpoints, "run_control")
+        self._chain_status = Publisher(ctx, endpoints, "chain_status")
+        self._last_chain_pub = 0.0
         self.state = "starting"
         self._last_state_pub = 0.0
         self.events: list[str] = []
@@ -149,6 +151,16 @@ class Supervisor:
             self._check(m, now)
         if now - self._last_state_pub > 0.5:
             self._publish_state()
+        if now - self._last_chain_pub >= 1.0:
+            self._publish_chain(now)
+
+    def _publish_chain(self, now: float) -> None:
+        """`chain_status`: each process, alive or not, ready or not, and its restarts (for the live page)."""
+        self._last_chain_pub = now
+        processes = tuple(
+            ProcessState(m.spec.name, m.alive, m.ready, m.restarts, _why_down(m)) for m in self.procs.values()
+        )
+        self._chain_status.publish(ChainStatus(t_mono_ns=time.monotonic_ns(), state=self.state, processes=processes))
 
     def _check(self, m: Managed, now: float) -> None:
         if m.finished:
@@ -231,6 +243,12 @@ class Supervisor:
     def stats(self, name: str) -> dict[str, float]:
         m = self.procs.get(name)
         return dict(m.stats) if m else {}
+
+
+def _why_down(m: Managed) -> str:
+    if m.alive:
+        return ""
+    return "finished" if m.finished else "restarting" if m.restart_at is not None else "down"
 
 
 _PR_SET_PDEATHSIG = 1
