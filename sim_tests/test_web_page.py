@@ -22,10 +22,12 @@ import numpy as np
 import pytest
 
 from gridscout.edge.api.server import start_in_thread
+from gridscout.edge.defaults import DEMO_FOOTAGE
 from gridscout.edge.reports import ReportObservation, ReportStore
 from gridscout.fleet import pull
 from gridscout.fleet import serve as fleet_serve
 from gridscout.fleet.db import FleetStore
+from sim_tests.chain import Chain
 
 TOKEN = "page-token-7Hq"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -102,6 +104,8 @@ def http(url: str, *, cookie: str | None = None, body: dict | None = None, heade
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
+    except urllib.error.URLError:
+        return 0  # not listening (yet)
 
 
 def test_a_wrong_token_is_refused_and_no_page_data_goes_without_a_session(device, browser, shots):
@@ -241,3 +245,30 @@ def test_the_fleet_page_shows_every_devices_reports_on_one_map_and_its_reviews_s
     with FleetStore(into) as fleet:
         (row,) = [r for r in fleet.find(report_id) if r.device_id == device_id]
     assert row.review["source"] == "fleet" and row.review["state"] == "rejected"
+
+
+def test_the_live_view_follows_the_running_chain(tmp_path, browser, shots):
+    """Scenario: `gridscout run` on the bundled footage, its API on loopback. Logged in, the Live view shows the
+    camera with what perception found drawn on it, and the picture changes by itself; beside it the vehicle's
+    link and state and every chain process with its restarts."""
+    chain = Chain(tmp_path, source=str(DEMO_FOOTAGE))
+    try:
+        url = f"http://127.0.0.1:{chain.api_port}"
+        chain.wait_for(lambda: http(url + "/v1/health") == 200, 60, "the API")
+        page = log_in(browser, url, token="test-token")
+        page.wait_for_selector("#views button[data-view=live]:visible")
+        page.click("#views button[data-view=live]")
+        page.wait_for_function("document.getElementById('live-image').naturalWidth > 0", timeout=30_000)
+        first = page.locator("#live-image").screenshot()
+        seen = int(page.get_attribute("#live-state", "data-frame") or 0)
+        page.wait_for_function(f"(document.getElementById('live-state').dataset.frame | 0) > {seen + 5}")
+        assert page.locator("#live-image").screenshot() != first  # the picture moved on by itself
+        state = page.inner_text("#live-state")
+        for name in ("camera", "perception", "control", "vehicle", "reporter"):
+            assert name in state
+        assert "sim-crawler" in state and "CONNECTED" in state
+        page.wait_for_function("(document.getElementById('live-state').dataset.boxes | 0) > 0", timeout=30_000)
+        page.wait_for_timeout(400)  # the picture of those boxes
+        page.screenshot(path=shots / "live.png")
+    finally:
+        chain.close()

@@ -17,6 +17,7 @@ import uvicorn
 from gridscout.edge.api.app import create_app
 from gridscout.edge.api.token import resolve_token
 from gridscout.edge.defaults import API_HOST, API_PORT
+from gridscout.reports.web.source import LiveView
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,20 @@ class Tls:
 
 
 def _bind(
-    data_dir: Path, token: str, host: str, port: int, tls: Tls | None = None, route: dict | None = None
+    data_dir: Path,
+    token: str,
+    host: str,
+    port: int,
+    tls: Tls | None = None,
+    route: dict | None = None,
+    live: LiveView | None = None,
 ) -> tuple[uvicorn.Server, socket.socket]:
     if tls is not None:
         tls.check()
     sock = _listen(host, port)
     config = uvicorn.Config(
-        create_app(data_dir, token, route), host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+        create_app(data_dir, token, route, live), host=host, port=port, log_level="warning", access_log=False,
+        lifespan="on", timeout_graceful_shutdown=2,  # a live view's streams would hold a shutdown forever
         ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
     )  # fmt: skip
     return uvicorn.Server(config), sock
@@ -136,12 +144,13 @@ def start_in_thread(
     *,
     tls: Tls | None = None,
     route: dict | None = None,
+    live: LiveView | None = None,
     startup_timeout_s: float = 10.0,
 ) -> RunningServer:
     """Start the API (and the review page, with the mission's `route` on its map) in a daemon thread and wait until
     it accepts connections. Port 0 picks a free port."""
     warn_if_exposed(host, tls)
-    server, sock = _bind(data_dir, token, host, port, tls, route)
+    server, sock = _bind(data_dir, token, host, port, tls, route, live)
     bound_port = sock.getsockname()[1]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fleet-api", daemon=True)
     thread.start()

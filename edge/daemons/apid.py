@@ -1,4 +1,5 @@
-"""The fleet API process: serves the report store over HTTP while the chain runs.
+"""The fleet API process: serves the report store over HTTP while the chain runs, and the review page with its
+live view of the chain (`edge/api/live.py`).
 
 uvicorn runs in a thread; this loop heartbeats while that thread is alive, so a crashed server
 is restarted by the supervisor.
@@ -10,8 +11,10 @@ import json
 import time
 from pathlib import Path
 
+from gridscout.edge.api.live import STATE_TOPICS, LiveFeed
 from gridscout.edge.api.server import Tls, start_in_thread
 from gridscout.edge.runtime.daemon import Runtime
+from gridscout.edge.runtime.messages import check_subscriber
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +24,12 @@ def main(argv: list[str] | None = None) -> int:
         tls = Tls(Path(cfg.tls_cert), Path(cfg.tls_key)) if cfg.tls_cert else None
         mission = (rt.spec.config.get("mission") or {}).get("file")
         route = json.loads(Path(mission).read_text()) if mission else None  # checked by `gridscout run`
-        server = start_in_thread(Path(rt.spec.data_dir), rt.spec.api_token, cfg.host, cfg.port, tls=tls, route=route)
+        live = LiveFeed(rt.ctx, rt.endpoints)
+        for topic in (*STATE_TOPICS, "frames"):
+            check_subscriber("api", topic)
+        server = start_in_thread(
+            Path(rt.spec.data_dir), rt.spec.api_token, cfg.host, cfg.port, tls=tls, route=route, live=live
+        )
     except (OSError, RuntimeError, ValueError) as exc:
         rt.log.error("fleet API: %s", exc)
         rt.close()
@@ -36,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.1)
         return 0 if server.thread.is_alive() else 1
     finally:
+        live.close()
         server.stop()
         rt.close()
 

@@ -5,12 +5,14 @@
   session cookie (Secure over HTTPS); `POST /ui/logout` ends it.
 - `/ui/api/...`: the page's JSON, for a valid session only (401 otherwise, which sends the page back to login);
   every POST also needs the session's CSRF token in the `X-CSRF-Token` header, and a cross-site Origin is refused.
+- `/ui/api/live/events` (server-sent events) and `/ui/live.mjpeg`: the running chain, where there is one.
 - `/ui/static/...`: the page's own scripts and styles, Leaflet's included.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time, and they name
 # dependencies local to mount_web.
 import hmac
+import json
 import secrets
 import threading
 import time
@@ -20,18 +22,21 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from gridscout.reports.review import NOTE_MAX_CHARS, SEVERITIES, Review, ReviewError, Severity, Verdict
-from gridscout.reports.web.source import FILTERS, ReportSource
+from gridscout.reports.web.source import FILTERS, LiveView, ReportSource
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "gridscout_session"
 #: a session lasts a working day; a restarted server forgets every session (the page asks to log in again)
 SESSION_S = 12 * 3600
 PAGE_MAX = 200
+#: how often the live state is sent, and the MJPEG part boundary
+LIVE_EVENT_S = 0.5
+BOUNDARY = "gridscout-frame"
 
 
 @dataclass
@@ -83,8 +88,8 @@ def _same_origin(request: Request) -> None:
         raise HTTPException(403, detail=f"cross-site request from {origin} refused")
 
 
-def mount_web(app: FastAPI, source: ReportSource, token: str) -> None:
-    """Serve the page for `source` on `app`, behind `token`."""
+def mount_web(app: FastAPI, source: ReportSource, token: str, live: LiveView | None = None) -> None:
+    """Serve the page for `source` on `app`, behind `token`; with `live`, its live view of the running chain."""
     if not token:
         raise ValueError("the page needs a non-empty token")
     expected = token.encode()
@@ -130,7 +135,7 @@ def mount_web(app: FastAPI, source: ReportSource, token: str) -> None:
     def about(current: Annotated[_Session, Depends(session)]) -> dict[str, Any]:
         return {
             "title": source.title, "csrf": current.csrf, "classes": source.classes(), "severities": SEVERITIES,
-            "filters": FILTERS, "counts": source.counts(),
+            "filters": FILTERS, "counts": source.counts(), "live": live is not None,
         }  # fmt: skip
 
     @router.get("/ui/api/reports", dependencies=[Depends(session)])
@@ -171,6 +176,35 @@ def mount_web(app: FastAPI, source: ReportSource, token: str) -> None:
     @router.get("/ui/api/map", dependencies=[Depends(session)])
     def map_data() -> dict[str, Any]:
         return {"markers": source.markers(), "route": source.route()}
+
+    def live_or_404() -> LiveView:
+        if live is None:
+            raise HTTPException(404, detail="no live view here: only a device's `gridscout run` has one")
+        return live
+
+    @router.get("/ui/api/live/events", dependencies=[Depends(session)])
+    def live_events() -> StreamingResponse:
+        view = live_or_404()
+
+        def events():
+            while not view.closed:
+                yield f"data: {json.dumps(view.snapshot())}\n\n"
+                time.sleep(LIVE_EVENT_S)
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    @router.get("/ui/live.mjpeg", dependencies=[Depends(session)])
+    def live_pictures() -> StreamingResponse:
+        view = live_or_404()
+
+        def parts():
+            for jpeg in view.frames():
+                yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n").encode()
+                yield jpeg + b"\r\n"
+
+        return StreamingResponse(
+            parts(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}", headers={"Cache-Control": "no-store"}
+        )
 
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")

@@ -3,7 +3,7 @@ database of many devices. Both give items in one shape (`page_item`), keyed `dev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from gridscout.reports.review import Review
@@ -91,4 +91,18 @@ class ReportSource(Protocol):
 
     def route(self) -> dict[str, Any] | None:
         """The mission's route as GeoJSON (None: no mission)."""
+        ...
+
+
+class LiveView(Protocol):
+    """A running chain as the page's live view shows it (only the device's API, inside `gridscout run`, has one)."""
+
+    closed: bool
+
+    def snapshot(self) -> dict[str, Any]:
+        """The latest state: vehicle, control, camera, processes, storage, detections, frame id."""
+        ...
+
+    def frames(self) -> Iterator[bytes]:
+        """Each new annotated picture as JPEG, until the view closes."""
         ...

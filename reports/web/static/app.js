@@ -8,7 +8,7 @@ const COLOURS = {new: "#2e86c1", rejected: "#95a5a6", high: "#c0392b", medium: "
 const FILTER_NAMES = {new: "unreviewed", confirmed: "confirmed", rejected: "rejected", all: "all"};
 
 const ui = {session: null, filter: "new", offset: 0, total: 0, items: [], index: 0, pending: {}, map: null,
-  markers: null};
+  markers: null, events: null};
 const $ = (id) => document.getElementById(id);
 
 function say(text) { $("status").textContent = text; }
@@ -219,10 +219,53 @@ async function openReport(key) {
   ui.items = [item, ...ui.items]; select(0);
 }
 
+function views() {
+  return [...document.querySelectorAll("#views button")].filter((b) => !b.hidden).map((b) => b.dataset.view);
+}
+
 function showView(name) {
   for (const b of document.querySelectorAll("#views button")) b.classList.toggle("active", b.dataset.view === name);
   for (const v of document.querySelectorAll(".view")) v.classList.toggle("active", v.id === name);
   if (name === "map") { loadMap().then(() => ui.map.invalidateSize()).catch((e) => say(e.message)); }
+  watchLive(name === "live");
+}
+
+function watchLive(on) {
+  const img = $("live-image");
+  if (!on) {
+    img.removeAttribute("src");
+    if (ui.events) { ui.events.close(); ui.events = null; }
+    return;
+  }
+  img.src = `/ui/live.mjpeg?t=${Date.now()}`;
+  ui.events = new EventSource("/ui/api/live/events");
+  ui.events.onmessage = (event) => renderLive(JSON.parse(event.data));
+  ui.events.onerror = () => say("live view: the connection dropped; retrying");
+}
+
+function renderLive(s) {
+  const number = (v, digits = 1, unit = "") => (v === null || v === undefined ? "-" : v.toFixed(digits) + unit);
+  const v = s.vehicle || {}, c = s.control || {}, cam = s.camera || {}, d = s.detections || {};
+  const rows = [
+    ["run", s.run_state || "-"], ["frame", String(s.frame_id)],
+    ["camera", cam.state ? `${cam.state}${cam.detail ? ": " + cam.detail : ""}` : "-"],
+    ["detections", d.frame_id !== undefined ? `${d.boxes} boxes, ${d.defects} defects (${d.infer_ms} ms)` : "-"],
+    ["vehicle", v.link ? `${v.uri}: ${v.link}${v.detail ? " (" + v.detail + ")" : ""}` : "-"],
+    ["state", v.state || "-"], ["speed", number(v.speed_mps, 2, " m/s")],
+    ["position", v.lat !== null && v.lat !== undefined ? `${v.lat.toFixed(6)}, ${v.lon.toFixed(6)}` :
+      number(v.position_m, 1, " m along the line")],
+    ["control", c.mode ? `${c.mode}, ${number(c.desired_speed_mps, 2, " m/s")}: ${c.reason}` : "-"],
+    ["gate", c.gate && c.gate.length ? c.gate.join(", ") : "clear"],
+    ["storage", s.storage ? `${s.storage.state}${s.storage.detail ? ": " + s.storage.detail : ""}` : "-"],
+  ];
+  const processes = el("table", {class: "processes"}, el("tr", {}, el("th", {}, "process"), el("th", {}, "state"),
+    el("th", {}, "restarts")), ...s.processes.map((p) => el("tr", {class: p.alive ? "" : "down"},
+    el("td", {}, p.name), el("td", {}, p.alive ? (p.ready ? "running" : "starting") : p.detail),
+    el("td", {}, String(p.restarts)))));
+  $("live-state").replaceChildren(
+    el("dl", {class: "fields"}, ...rows.flatMap(([k, val]) => [el("dt", {}, k), el("dd", {}, val)])), processes);
+  $("live-state").dataset.frame = String(s.frame_id);
+  $("live-state").dataset.boxes = String(d.boxes || 0);
 }
 
 function onKey(event) {
@@ -247,7 +290,7 @@ function onKey(event) {
     f: () => setFilter(ui.session.filters[(ui.session.filters.indexOf(ui.filter) + 1) % ui.session.filters.length]),
     "]": () => ui.offset + PAGE < ui.total && (ui.offset += PAGE, ui.index = 0, loadPage()),
     "[": () => ui.offset > 0 && (ui.offset = Math.max(0, ui.offset - PAGE), ui.index = 0, loadPage()),
-    g: () => showView(reviewing ? "map" : "review"),
+    g: () => showView(views()[(views().indexOf(document.querySelector(".view.active").id) + 1) % views().length]),
     "?": () => { $("help").hidden = !$("help").hidden; },
   };
   const action = go[event.key];
@@ -264,6 +307,7 @@ function setSeverity(value) {
 async function start() {
   ui.session = await api("/ui/api/session");
   $("title").textContent = ui.session.title;
+  document.querySelector("#views button[data-view=live]").hidden = !ui.session.live;
   document.title = `GridScout: ${ui.session.title}`;
   for (const b of document.querySelectorAll("#views button")) b.onclick = () => showView(b.dataset.view);
   $("keys").onclick = () => { $("help").hidden = !$("help").hidden; };
