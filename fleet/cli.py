@@ -113,6 +113,10 @@ def add_actions(actions: argparse._SubParsersAction) -> None:
     serve.add_argument("--api", default=DEFAULT_ADDRESS, metavar="HOST:PORT", help=f"default {DEFAULT_ADDRESS}")
     serve.add_argument("--token", help=f"the token to log in with (default: ${TOKEN_ENV})")
     serve.add_argument("--token-file", type=Path, metavar="FILE", help="read the token from this file")
+    serve.add_argument(
+        "--tiles", default="", metavar="MBTILES|URL",
+        help="a base map: an .mbtiles file or a tile URL template on your network (default: none)",
+    )  # fmt: skip
     serve.set_defaults(func=run_serve)
 
     export = actions.add_parser(
@@ -267,7 +271,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if host not in ("127.0.0.1", "::1", "localhost"):
         print(f"warning: the fleet page on {host} is reachable from the network over plain HTTP: the token and the "
               "reports cross it in clear; bind to 127.0.0.1 behind a TLS proxy", file=sys.stderr)  # fmt: skip
-    page = start(args.db, _token(args), host, int(port))
+    page = start(args.db, _token(args), host, int(port), args.tiles)
     print(f"fleet page on {page.url}/ (log in with the token); Ctrl-C stops", flush=True)
     try:
         while page.thread.is_alive():

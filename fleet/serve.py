@@ -15,19 +15,20 @@ SERVE_EXTRA = "pip install 'gridscout-fleet[serve]' (the main gridscout package 
 DEFAULT_ADDRESS = "127.0.0.1:8480"
 
 
-def create_app(db: Path, token: str):
-    """The page for the fleet database `db`, behind `token`."""
+def create_app(db: Path, token: str, tiles: str = ""):
+    """The page for the fleet database `db`, behind `token`, with a base map where `tiles` names one."""
     try:
         from fastapi import FastAPI
 
         from gridscout.fleet.web_source import FleetSource
-        from gridscout.reports.web.routes import mount_web
+        from gridscout.reports.web.routes import PageExtras, mount_web
+        from gridscout.reports.web.tiles import open_tiles
     except ImportError:
         raise ValueError(f"the fleet page needs FastAPI: {SERVE_EXTRA}") from None
     if not Path(db).is_file():
         raise FileNotFoundError(f"no fleet database at {db} (make one with `gridscout fleet pull --into`)")
     app = FastAPI(title="GridScout fleet", docs_url=None, redoc_url=None, openapi_url=None)
-    mount_web(app, FleetSource(db), token)
+    mount_web(app, FleetSource(db), token, PageExtras(tiles=open_tiles(tiles)))
     return app
 
 
@@ -54,13 +55,13 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start(db: Path, token: str, host: str = "127.0.0.1", port: int = 0) -> RunningPage:
+def start(db: Path, token: str, host: str = "127.0.0.1", port: int = 0, tiles: str = "") -> RunningPage:
     """Serve the page in a thread; returns once it accepts connections. Port 0 picks a free one."""
     try:
         import uvicorn
     except ImportError:
         raise ValueError(f"the fleet page needs uvicorn: {SERVE_EXTRA}") from None
-    app = create_app(db, token)
+    app = create_app(db, token, tiles)
     sock = _listen(host, port)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fleet-page", daemon=True)

@@ -27,7 +27,10 @@ from gridscout.edge.reports import ReportObservation, ReportStore
 from gridscout.fleet import pull
 from gridscout.fleet import serve as fleet_serve
 from gridscout.fleet.db import FleetStore
+from gridscout.reports.web.routes import PageExtras
+from gridscout.reports.web.tiles import open_tiles
 from sim_tests.chain import Chain
+from tests.test_tiles import write_mbtiles
 
 TOKEN = "page-token-7Hq"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -272,3 +275,22 @@ def test_the_live_view_follows_the_running_chain(tmp_path, browser, shots):
         page.screenshot(path=shots / "live.png")
     finally:
         chain.close()
+
+
+def test_an_mbtiles_base_map_is_drawn_under_the_reports_from_the_server_itself(device, browser, tmp_path, shots):
+    """Scenario: the operator gives `gridscout serve --tiles line.mbtiles`: the map draws its tiles, fetched from
+    the device's own server (and nothing else: no other host is reachable from the test)."""
+    _, store = device
+    tile = cv2.imencode(".png", np.full((256, 256, 3), (90, 160, 90), np.uint8))[1].tobytes()
+    mbtiles = tmp_path / "line.mbtiles"
+    write_mbtiles(mbtiles, {(0, 0, 0): tile})
+    with start_in_thread(store.data_dir, TOKEN, page=PageExtras(tiles=open_tiles(str(mbtiles)))) as server:
+        page = log_in(browser, server.url)
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.wait_for_selector("#queue li")
+        page.keyboard.press("g")
+        page.wait_for_selector(f"#leaflet[data-markers='{N_PLACED}']")
+        page.evaluate("ui.map.setView([0, 0], 0)")
+        page.wait_for_selector("img.leaflet-tile-loaded[src$='/ui/tiles/0/0/0']")
+    assert requested and all(url.startswith(server.url) for url in requested)

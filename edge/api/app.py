@@ -24,8 +24,7 @@ from gridscout.edge.reports.evidence import annotated_evidence
 from gridscout.edge.reports.report import Report
 from gridscout.edge.reports.store import MAX_SEQ, ReportStore
 from gridscout.reports.review import NOTE_MAX_CHARS, Review, ReviewError, Severity, Verdict
-from gridscout.reports.web.routes import mount_web
-from gridscout.reports.web.source import LiveView
+from gridscout.reports.web.routes import PageExtras, mount_web
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +64,10 @@ class ReviewRequest(BaseModel):
     note: str | None = Field(default=None, max_length=NOTE_MAX_CHARS)
 
 
-def create_app(data_dir: Path, token: str, route: dict | None = None, live: LiveView | None = None) -> FastAPI:
+def create_app(data_dir: Path, token: str, page: PageExtras | None = None) -> FastAPI:
     """The fleet API over the report store in `data_dir`, guarded by `token`, and the review page at `/` (with
-    the mission's `route`, GeoJSON, on its map, and the running chain's `live` view inside `gridscout run`)."""
+    the mission's route on its map, the running chain's live view inside `gridscout run`, a base map: `page`)."""
+    page = page or PageExtras()
     if not token:
         raise ValueError("the fleet API needs a non-empty token")
     store = ReportStore(data_dir)
@@ -190,5 +190,5 @@ def create_app(data_dir: Path, token: str, route: dict | None = None, live: Live
         except ReviewError as exc:
             raise HTTPException(422, detail=str(exc)) from None
 
-    mount_web(app, DeviceSource(store, route), token, live)
+    mount_web(app, DeviceSource(store, page.route), token, page)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,9 @@ LIVE_FPS = 5.0
 LIVE_MAX_WIDTH = 960
 #: how long after the last viewer left the frames are still followed (a page reload is not a new subscription)
 FRAMES_LINGER_S = 5.0
+#: the vehicle's track on the map: a point at most every second, the last few hours of them
+TRACK_EVERY_S = 1.0
+TRACK_POINTS = 10_000
 
 
 #: the topics the live view always follows (frames only while watched)
@@ -46,6 +50,7 @@ class LiveFeed:
         self._viewers = 0
         self._last_viewer_s = 0.0
         self._snapshot: dict[str, Any] = {}
+        self._track: deque[tuple[float, float]] = deque(maxlen=TRACK_POINTS)
         self.closed = False
         self._thread = threading.Thread(target=self._follow, name="live-feed", daemon=True)
         self._thread.start()
@@ -72,6 +77,11 @@ class LiveFeed:
                 self._viewers -= 1
                 self._last_viewer_s = time.monotonic()
 
+    def track(self) -> dict[str, Any] | None:
+        with self._lock:
+            points = [[lon, lat] for lat, lon in self._track]
+        return {"type": "LineString", "coordinates": points} if len(points) >= 2 else None
+
     def close(self) -> None:
         with self._lock:
             self.closed = True
@@ -86,7 +96,7 @@ class LiveFeed:
     def _follow(self) -> None:
         state = SubMaster(self._ctx, self._endpoints, list(STATE_TOPICS), hwm=50)
         frames: Subscriber | None = None
-        last_picture = 0.0
+        last_picture = last_point = 0.0
         try:
             while not self.closed:
                 state.update(0.05)
@@ -106,8 +116,13 @@ class LiveFeed:
                         self._jpeg, self._jpeg_id, self._frame_id = jpeg, self._jpeg_id + 1, latest.msg.frame_id
                         self._lock.notify_all()
                     last_picture = now
+                telemetry = state["telemetry"]
+                placed = telemetry is not None and telemetry.lat_deg is not None and telemetry.lon_deg is not None
                 with self._lock:
                     self._snapshot = _state(state)
+                    if placed and now - last_point >= TRACK_EVERY_S:
+                        self._track.append((telemetry.lat_deg, telemetry.lon_deg))
+                        last_point = now
         finally:
             state.close()
             if frames is not None:

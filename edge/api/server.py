@@ -17,7 +17,7 @@ import uvicorn
 from gridscout.edge.api.app import create_app
 from gridscout.edge.api.token import resolve_token
 from gridscout.edge.defaults import API_HOST, API_PORT
-from gridscout.reports.web.source import LiveView
+from gridscout.reports.web.routes import PageExtras
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,13 @@ def _bind(
     host: str,
     port: int,
     tls: Tls | None = None,
-    route: dict | None = None,
-    live: LiveView | None = None,
+    page: PageExtras | None = None,
 ) -> tuple[uvicorn.Server, socket.socket]:
     if tls is not None:
         tls.check()
     sock = _listen(host, port)
     config = uvicorn.Config(
-        create_app(data_dir, token, route, live), host=host, port=port, log_level="warning", access_log=False,
+        create_app(data_dir, token, page), host=host, port=port, log_level="warning", access_log=False,
         lifespan="on", timeout_graceful_shutdown=2,  # a live view's streams would hold a shutdown forever
         ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
     )  # fmt: skip
@@ -103,13 +102,14 @@ def serve(
     token: str | None = None,
     *,
     tls: Tls | None = None,
+    page: PageExtras | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the store in `data_dir` until SIGINT/SIGTERM. `on_ready(url)` runs once the socket is bound."""
     if token is None:
         token, _ = resolve_token(data_dir)
     warn_if_exposed(host, tls)
-    server, sock = _bind(data_dir, token, host, port, tls)
+    server, sock = _bind(data_dir, token, host, port, tls, page)
     if on_ready:
         on_ready(url_for(host, sock.getsockname()[1], tls is not None))
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutting down cleanly
@@ -143,14 +143,13 @@ def start_in_thread(
     port: int = 0,
     *,
     tls: Tls | None = None,
-    route: dict | None = None,
-    live: LiveView | None = None,
+    page: PageExtras | None = None,
     startup_timeout_s: float = 10.0,
 ) -> RunningServer:
-    """Start the API (and the review page, with the mission's `route` on its map) in a daemon thread and wait until
-    it accepts connections. Port 0 picks a free port."""
+    """Start the API (and the review page, with its `page` extras) in a daemon thread and wait until it accepts
+    connections. Port 0 picks a free port."""
     warn_if_exposed(host, tls)
-    server, sock = _bind(data_dir, token, host, port, tls, route, live)
+    server, sock = _bind(data_dir, token, host, port, tls, page)
     bound_port = sock.getsockname()[1]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fleet-api", daemon=True)
     thread.start()
@@ -164,10 +163,21 @@ def start_in_thread(
 
 
 def serve_announced(
-    data_dir: Path, host: str, port: int, token: str | None, out: Callable[[str], None], tls: Tls | None = None
+    data_dir: Path,
+    host: str,
+    port: int,
+    token: str | None,
+    out: Callable[[str], None],
+    tls: Tls | None = None,
+    page: PageExtras | None = None,
 ) -> None:
     """`serve`, telling the operator the URL and, once, a freshly generated token."""
     token, generated = resolve_token(data_dir, given=token)
     if generated:
         out(f"generated API token (stored in {Path(data_dir) / 'api_token'}; shown once): {token}")
-    serve(data_dir, host, port, token, tls=tls, on_ready=lambda url: out(f"fleet API on {url}  (Ctrl+C to stop)"))
+
+    def ready(url: str) -> None:
+        out(f"fleet API on {url}  (Ctrl+C to stop)")
+        out(f"review page on {url}/  (log in with the token)")
+
+    serve(data_dir, host, port, token, tls=tls, page=page, on_ready=ready)

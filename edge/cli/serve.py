@@ -16,8 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="serve stored defect reports to the fleet over HTTP",
         description=(
-            "Serve the fleet API (GET /v1/reports?since=SEQ, evidence JPEGs, reviews) over the reports in a "
-            "data directory, e.g. on a docked robot. Reads need a bearer token: --token, else "
+            "Serve the fleet API (GET /v1/reports?since=SEQ, evidence JPEGs, reviews) and the review page (/) over "
+            "the reports in a data directory, e.g. on a docked robot. Reads need a bearer token: --token, else "
             "$GRIDSCOUT_API_TOKEN, else DATA/api_token (generated and printed once if absent)."
         ),
         epilog="Example: gridscout serve --data /var/lib/gridscout --api 0.0.0.0:8470",
@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--token", help="API token (default: $GRIDSCOUT_API_TOKEN, else DATA/api_token)")
     p.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS with this certificate (with --tls-key)")
     p.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
+    p.add_argument(
+        "--tiles", default="", metavar="MBTILES|URL",
+        help="a base map for the review page: an .mbtiles file or a tile URL template on your network "
+        "(default: none; nothing is fetched from the internet)",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -40,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from gridscout.edge.api.server import Tls, serve_announced
     from gridscout.edge.reports.store import ReportStore, StoreNotFoundError
     from gridscout.edge.runtime.private import keep_private
+    from gridscout.reports.web.routes import PageExtras
+    from gridscout.reports.web.tiles import open_tiles
 
     if not ReportStore.exists(args.data):
         raise StoreNotFoundError(f"no report store in {args.data} (expected {args.data / 'reports.db'})")
@@ -48,5 +55,6 @@ def run(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ValueError("--tls-cert and --tls-key go together: give both, or neither for plain HTTP")
     tls = Tls(args.tls_cert, args.tls_key) if args.tls_cert else None
-    serve_announced(args.data, host, port, args.token, out=lambda line: print(line, flush=True), tls=tls)
+    page = PageExtras(tiles=open_tiles(args.tiles))
+    serve_announced(args.data, host, port, args.token, out=lambda line: print(line, flush=True), tls=tls, page=page)
     return 0

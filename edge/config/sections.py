@@ -20,6 +20,7 @@ from gridscout.edge.recording.policy import RecorderSettings
 from gridscout.edge.runtime import settings
 from gridscout.edge.runtime.vehicle_kinds import described
 from gridscout.hardware.camera.image_size import DEFAULT_MAX_IMAGE_PIXELS
+from gridscout.reports.web.tiles import open_tiles
 
 
 class Section(BaseModel):
@@ -232,6 +233,17 @@ class ApiConfig(Section):
     token: str = Field("", description="bearer token; empty: $GRIDSCOUT_API_TOKEN, else generated into data_dir")
     tls_cert: str = Field("", description="serve HTTPS with this PEM certificate (with tls_key); empty: plain HTTP")
     tls_key: str = Field("", description="the certificate's PEM private key")
+    map_tiles: str = Field(
+        "",
+        description="a base map for the review page: an .mbtiles file, or a tile URL template on your own network "
+        "(http://host/{z}/{x}/{y}.png); empty: none, and nothing is fetched from the internet",
+    )
+
+    @field_validator("map_tiles")
+    @classmethod
+    def _tiles(cls, value: str) -> str:
+        open_tiles(value)  # TileError (a ValueError) names what is wrong
+        return value
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ApiConfig:

@@ -15,6 +15,8 @@ from gridscout.edge.api.live import STATE_TOPICS, LiveFeed
 from gridscout.edge.api.server import Tls, start_in_thread
 from gridscout.edge.runtime.daemon import Runtime
 from gridscout.edge.runtime.messages import check_subscriber
+from gridscout.reports.web.routes import PageExtras
+from gridscout.reports.web.tiles import open_tiles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,9 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         live = LiveFeed(rt.ctx, rt.endpoints)
         for topic in (*STATE_TOPICS, "frames"):
             check_subscriber("api", topic)
-        server = start_in_thread(
-            Path(rt.spec.data_dir), rt.spec.api_token, cfg.host, cfg.port, tls=tls, route=route, live=live
-        )
+        page = PageExtras(route=route, live=live, tiles=open_tiles(cfg.map_tiles))
+        server = start_in_thread(Path(rt.spec.data_dir), rt.spec.api_token, cfg.host, cfg.port, tls=tls, page=page)
     except (OSError, RuntimeError, ValueError) as exc:
         rt.log.error("fleet API: %s", exc)
         rt.close()

@@ -6,6 +6,7 @@
 - `/ui/api/...`: the page's JSON, for a valid session only (401 otherwise, which sends the page back to login);
   every POST also needs the session's CSRF token in the `X-CSRF-Token` header, and a cross-site Origin is refused.
 - `/ui/api/live/events` (server-sent events) and `/ui/live.mjpeg`: the running chain, where there is one.
+- `/ui/tiles/{z}/{x}/{y}`: the operator's MBTiles base map, where one is given.
 - `/ui/static/...`: the page's own scripts and styles, Leaflet's included.
 """
 
@@ -28,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from gridscout.reports.review import NOTE_MAX_CHARS, SEVERITIES, Review, ReviewError, Severity, Verdict
 from gridscout.reports.web.source import FILTERS, LiveView, ReportSource
+from gridscout.reports.web.tiles import Tiles
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "gridscout_session"
@@ -88,8 +90,20 @@ def _same_origin(request: Request) -> None:
         raise HTTPException(403, detail=f"cross-site request from {origin} refused")
 
 
-def mount_web(app: FastAPI, source: ReportSource, token: str, live: LiveView | None = None) -> None:
-    """Serve the page for `source` on `app`, behind `token`; with `live`, its live view of the running chain."""
+@dataclass(frozen=True)
+class PageExtras:
+    """What a server may add to the page: the mission's `route` (GeoJSON) on the map, the running chain's `live`
+    view, and a base map (`tiles`; else none)."""
+
+    route: dict | None = None
+    live: LiveView | None = None
+    tiles: Tiles | None = None
+
+
+def mount_web(app: FastAPI, source: ReportSource, token: str, extras: PageExtras | None = None) -> None:
+    """Serve the page for `source` on `app`, behind `token`, with `extras`."""
+    extras = extras or PageExtras()
+    live, tiles = extras.live, extras.tiles
     if not token:
         raise ValueError("the page needs a non-empty token")
     expected = token.encode()
@@ -136,6 +150,7 @@ def mount_web(app: FastAPI, source: ReportSource, token: str, live: LiveView | N
         return {
             "title": source.title, "csrf": current.csrf, "classes": source.classes(), "severities": SEVERITIES,
             "filters": FILTERS, "counts": source.counts(), "live": live is not None,
+            "tiles": tiles.for_page() if tiles else None,
         }  # fmt: skip
 
     @router.get("/ui/api/reports", dependencies=[Depends(session)])
@@ -175,7 +190,14 @@ def mount_web(app: FastAPI, source: ReportSource, token: str, live: LiveView | N
 
     @router.get("/ui/api/map", dependencies=[Depends(session)])
     def map_data() -> dict[str, Any]:
-        return {"markers": source.markers(), "route": source.route()}
+        return {"markers": source.markers(), "route": source.route(), "track": live.track() if live else None}
+
+    @router.get("/ui/tiles/{z}/{x}/{y}", dependencies=[Depends(session)])
+    def tile(z: int, x: int, y: int) -> Response:
+        found = tiles.tile(z, x, y) if tiles else None
+        if found is None:
+            raise HTTPException(404, detail=f"no tile {z}/{x}/{y}")
+        return Response(found, media_type=tiles.media_type, headers={"Cache-Control": "private, max-age=86400"})
 
     def live_or_404() -> LiveView:
         if live is None:

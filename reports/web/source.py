@@ -106,3 +106,7 @@ class LiveView(Protocol):
     def frames(self) -> Iterator[bytes]:
         """Each new annotated picture as JPEG, until the view closes."""
         ...
+
+    def track(self) -> dict[str, Any] | None:
+        """Where the vehicle has been this run, as a GeoJSON LineString (None: no position yet)."""
+        ...

@@ -184,6 +184,8 @@ async function loadMap() {
     ui.map.attributionControl.setPrefix("Leaflet");
     ui.map.setView([0, 0], 2);
     L.control.scale({imperial: false}).addTo(ui.map);
+    const tiles = ui.session.tiles;
+    if (tiles) L.tileLayer(tiles.url, {maxZoom: tiles.max_zoom, attribution: tiles.attribution}).addTo(ui.map);
     const legend = L.control({position: "topright"});
     legend.onAdd = () => el("div", {class: "legend"}, ...[["new", "unreviewed"], ["high", "confirmed, high"],
       ["medium", "confirmed, medium"], ["low", "confirmed, low"], ["confirmed", "confirmed"],
@@ -197,6 +199,10 @@ async function loadMap() {
   if (data.route) {
     const route = L.geoJSON(data.route, {style: {color: "#2c3e50", weight: 3}}).addTo(ui.markers);
     if (route.getBounds().isValid()) bounds.push(route.getBounds());
+  }
+  if (data.track) {
+    const track = L.geoJSON(data.track, {style: {color: "#16a085", weight: 2, dashArray: "4 4"}}).addTo(ui.markers);
+    bounds.push(track.getBounds());
   }
   for (const m of data.markers) {
     const marker = L.circleMarker([m.lat, m.lon], {radius: 7, color: "#222", weight: 1, fillColor: colour(m),
