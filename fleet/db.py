@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,20 +227,40 @@ class FleetStore:
         " THEN v.severity ELSE json_extract(r.json, '$.severity') END"
     )
 
-    def review_counts(self) -> dict[str, int]:
-        """Reports per review state that stands (every state named, zeros too)."""
-        rows = self._db.execute(
-            f"SELECT {self._STANDING}, COUNT(*) FROM reports r"
-            " LEFT JOIN reviews v ON v.device_id = r.device_id AND v.id = r.id GROUP BY 1"
-        ).fetchall()
+    _STANDING_CLASS = (
+        "COALESCE(CASE WHEN v.state IS NOT NULL AND v.reviewed_at > COALESCE(json_extract(r.json, '$.reviewed_at'),"
+        " '') THEN v.class_name END, json_extract(r.json, '$.review_class'), json_extract(r.json, '$.class_name'))"
+    )
+    _JOINS = (
+        " FROM reports r LEFT JOIN reviews v ON v.device_id = r.device_id AND v.id = r.id"
+        " LEFT JOIN asset_links l ON l.device_id = r.device_id AND l.id = r.id"
+        " LEFT JOIN assets a ON a.asset_id = l.asset_id"
+    )
+
+    def _narrowed(self, state: str | None, narrow: Mapping[str, str | None]) -> tuple[str, list]:
+        """A WHERE clause for the review state that stands and a narrowing: device, class and severity as they
+        stand, and the linked asset's line."""
+        conditions = [
+            (f"{self._STANDING} = ?", state), ("r.device_id = ?", narrow.get("device")),
+            (f"{self._STANDING_CLASS} = ?", narrow.get("class_name")),
+            (f"{self._STANDING_SEVERITY} = ?", narrow.get("severity")), ("a.line_id = ?", narrow.get("line")),
+        ]  # fmt: skip
+        kept = [(sql, value) for sql, value in conditions if value]
+        return (" WHERE " + " AND ".join(sql for sql, _ in kept) if kept else ""), [value for _, value in kept]
+
+    def review_counts(self, narrow: Mapping[str, str | None] | None = None) -> dict[str, int]:
+        """Reports per review state that stands (every state named, zeros too), within `narrow`."""
+        where, args = self._narrowed(None, narrow or {})
+        rows = self._db.execute(f"SELECT {self._STANDING}, COUNT(*){self._JOINS}{where} GROUP BY 1", args).fetchall()
         return {state: 0 for state in REVIEW_STATES} | dict(rows)
 
-    def queue(self, state: str | None, offset: int = 0, limit: int = 50) -> list[FleetReport]:
-        """Reports of one review state that stands (None: all), in the order they were first seen."""
-        where, args = (f"WHERE {self._STANDING} = ?", [state]) if state else ("", [])
+    def queue(
+        self, state: str | None, offset: int = 0, limit: int = 50, narrow: Mapping[str, str | None] | None = None
+    ) -> list[FleetReport]:
+        """Reports of one review state that stands (None: all) within `narrow`, in the order they were first seen."""
+        where, args = self._narrowed(state, narrow or {})
         rows = self._db.execute(
-            f"{self._REPORTS} {where} ORDER BY json_extract(r.json, '$.first_seen'), r.device_id, r.id"
-            " LIMIT ? OFFSET ?",
+            f"{self._REPORTS}{where} ORDER BY json_extract(r.json, '$.first_seen'), r.device_id, r.id LIMIT ? OFFSET ?",
             (*args, limit, offset),
         ).fetchall()
         return [self._fleet_report(row) for row in rows]
@@ -249,16 +269,24 @@ class FleetStore:
         row = self._db.execute(f"{self._REPORTS} WHERE r.device_id = ? AND r.id = ?", (device_id, report_id)).fetchone()
         return self._fleet_report(row) if row else None
 
-    def placed(self) -> list[tuple]:
-        """(device_id, id, lat, lon, class, review state and severity that stand) of every report with a position."""
+    def placed(self, state: str | None = None, narrow: Mapping[str, str | None] | None = None) -> list[tuple]:
+        """(device_id, id, lat, lon, class, review state and severity that stand) of every report with a position,
+        of that review state and within `narrow`."""
+        where, args = self._narrowed(state, narrow or {})
+        where += (" AND" if where else " WHERE") + (
+            " json_extract(r.json, '$.lat') IS NOT NULL AND json_extract(r.json, '$.lon') IS NOT NULL"
+        )
         return self._db.execute(
             "SELECT r.device_id, r.id, json_extract(r.json, '$.lat'), json_extract(r.json, '$.lon'),"
-            " COALESCE(CASE WHEN v.state IS NOT NULL AND v.reviewed_at > COALESCE(json_extract(r.json,"
-            " '$.reviewed_at'), '') THEN v.class_name END, json_extract(r.json, '$.review_class'),"
-            f" json_extract(r.json, '$.class_name')), {self._STANDING}, {self._STANDING_SEVERITY}"
-            " FROM reports r LEFT JOIN reviews v ON v.device_id = r.device_id AND v.id = r.id"
-            " WHERE json_extract(r.json, '$.lat') IS NOT NULL AND json_extract(r.json, '$.lon') IS NOT NULL"
+            f" {self._STANDING_CLASS}, {self._STANDING}, {self._STANDING_SEVERITY}{self._JOINS}{where}",
+            args,
         ).fetchall()
+
+    def lines(self) -> list[str]:
+        """The lines of the registry's assets that some report is linked to."""
+        return [line for (line,) in self._db.execute(
+            "SELECT DISTINCT a.line_id FROM asset_links l JOIN assets a ON a.asset_id = l.asset_id"
+            " WHERE a.line_id IS NOT NULL ORDER BY 1")]  # fmt: skip
 
     def devices(self) -> list[str]:
         return [d for (d,) in self._db.execute("SELECT DISTINCT device_id FROM reports ORDER BY 1")]

@@ -6,12 +6,13 @@ in the thread that made them."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from gridscout.fleet.db import FleetReport, FleetStore
 from gridscout.reports.review import Review
-from gridscout.reports.web.source import item_key, page_item, split_key
+from gridscout.reports.web.source import Narrow, item_key, page_item, split_key
 
 
 def _item(row: FleetReport) -> dict[str, Any]:
@@ -25,14 +26,18 @@ class FleetSource:
             devices = store.devices()
         self.title = f"fleet: {len(devices)} device{'s' * (len(devices) != 1)}"
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, narrow: Narrow) -> dict[str, int]:
         with FleetStore(self.db) as store:
-            counts = store.review_counts()
+            counts = store.review_counts(asdict(narrow))
         return counts | {"all": sum(counts.values())}
 
-    def page(self, state: str, offset: int, limit: int) -> list[dict[str, Any]]:
+    def page(self, state: str, offset: int, limit: int, narrow: Narrow) -> list[dict[str, Any]]:
         with FleetStore(self.db) as store:
-            return [_item(r) for r in store.queue(None if state == "all" else state, offset, limit)]
+            return [_item(r) for r in store.queue(None if state == "all" else state, offset, limit, asdict(narrow))]
+
+    def facets(self) -> dict[str, list[str]]:
+        with FleetStore(self.db) as store:
+            return {"devices": store.devices(), "lines": store.lines()}
 
     def item(self, key: str) -> dict[str, Any] | None:
         try:
@@ -60,9 +65,9 @@ class FleetSource:
         with FleetStore(self.db) as store:
             return sorted(store.classes())
 
-    def markers(self) -> list[dict[str, Any]]:
+    def markers(self, state: str, narrow: Narrow) -> list[dict[str, Any]]:
         with FleetStore(self.db) as store:
-            placed = store.placed()
+            placed = store.placed(None if state == "all" else state, asdict(narrow))
         return [
             {"key": item_key(device_id, rid), "lat": lat, "lon": lon, "class_name": name, "state": state,
              "severity": severity}

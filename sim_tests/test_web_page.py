@@ -169,8 +169,14 @@ def test_every_placed_report_is_on_the_map_coloured_by_its_review(device, browse
     page.keyboard.press("g")
     page.wait_for_selector(f"#leaflet[data-markers='{N_PLACED}']")
     assert page.locator("#leaflet path.leaflet-interactive").count() == N_PLACED
-    assert f"{N_PLACED} of {N_PLACED + N_UNPLACED} reports have a position" in page.inner_text("#unplaced")
+    assert f"{N_PLACED} of the {N_PLACED + N_UNPLACED} unreviewed reports shown have a position" in page.inner_text(
+        "#unplaced"
+    )
     page.screenshot(path=shots / "map.png")
+    page.select_option("#narrow-class_name", "broken_disc")  # reports 0 and 3 of the placed five
+    page.wait_for_selector("#leaflet[data-markers='2']")
+    total = page.evaluate("fetch('/ui/api/reports?state=all&class_name=broken_disc').then(r => r.json())")["total"]
+    assert total == len([i for i in range(N_PLACED + N_UNPLACED) if i % 3 == 0])
     page.locator("#leaflet path.leaflet-interactive").first.click()  # a marker opens its report for review
     page.wait_for_selector("#review.active #detail .evidence")
 
@@ -240,6 +246,15 @@ def test_the_fleet_page_shows_every_devices_reports_on_one_map_and_its_reviews_s
         page.keyboard.press("x")
         page.wait_for_function("document.querySelectorAll('#queue li').length === 5")
         page.keyboard.press("g")
+        page.wait_for_selector("#leaflet[data-markers='5']")  # the unreviewed: the rejected one is not among them
+        page.select_option("#narrow-device", "gs-web-b")  # one device of the two
+        page.wait_for_selector("#leaflet[data-markers='3']")
+        page.keyboard.press("f")  # confirmed: none
+        page.wait_for_selector("#leaflet[data-markers='0']")
+        page.keyboard.press("f")  # rejected: the one, if it was device a's
+        page.keyboard.press("f")  # all of device b
+        page.wait_for_selector("#leaflet[data-markers='3']")
+        page.select_option("#narrow-device", "")
         page.wait_for_selector("#leaflet[data-markers='6']")
         page.screenshot(path=shots / "fleet-map.png")
     finally:

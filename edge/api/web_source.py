@@ -8,7 +8,7 @@ from gridscout.edge.reports.report import Report
 from gridscout.edge.reports.store import ReportStore
 from gridscout.perception.taxonomy import TAXONOMY
 from gridscout.reports.review import Review
-from gridscout.reports.web.source import item_key, page_item, split_key
+from gridscout.reports.web.source import Narrow, item_key, page_item, split_key
 
 
 def _review(report: Report) -> dict[str, Any]:
@@ -33,12 +33,25 @@ class DeviceSource:
         device_id, report_id = split_key(key)
         return report_id if device_id == self.store.device_id else None
 
-    def counts(self) -> dict[str, int]:
-        counts = self.store.review_counts()
+    def _mine(self, narrow: Narrow) -> bool:
+        """Whether `narrow` can hold any of this device's reports (one device, no asset registry)."""
+        return narrow.device in (None, self.store.device_id) and narrow.line is None
+
+    def counts(self, narrow: Narrow) -> dict[str, int]:
+        counts = self.store.review_counts(class_name=narrow.class_name, severity=narrow.severity)
+        if not self._mine(narrow):
+            counts = dict.fromkeys(counts, 0)
         return counts | {"all": sum(counts.values())}
 
-    def page(self, state: str, offset: int, limit: int) -> list[dict[str, Any]]:
-        return [self._item(r) for r in self.store.page(None if state == "all" else state, offset, limit)]
+    def page(self, state: str, offset: int, limit: int, narrow: Narrow) -> list[dict[str, Any]]:
+        if not self._mine(narrow):
+            return []
+        found = self.store.page(None if state == "all" else state, offset, limit, class_name=narrow.class_name,
+                                severity=narrow.severity)  # fmt: skip
+        return [self._item(r) for r in found]
+
+    def facets(self) -> dict[str, list[str]]:
+        return {"devices": [], "lines": []}
 
     def item(self, key: str) -> dict[str, Any] | None:
         try:
@@ -64,11 +77,15 @@ class DeviceSource:
     def classes(self) -> list[str]:
         return list(TAXONOMY)
 
-    def markers(self) -> list[dict[str, Any]]:
+    def markers(self, state: str, narrow: Narrow) -> list[dict[str, Any]]:
+        if not self._mine(narrow):
+            return []
+        placed = self.store.placed(None if state == "all" else state, class_name=narrow.class_name,
+                                   severity=narrow.severity)  # fmt: skip
         return [
             {"key": item_key(self.store.device_id, rid), "lat": lat, "lon": lon, "class_name": corrected or found,
-             "state": state, "severity": severity}
-            for rid, lat, lon, found, corrected, state, severity in self.store.placed()
+             "state": review_state, "severity": severity}
+            for rid, lat, lon, found, corrected, review_state, severity in placed
         ]  # fmt: skip
 
     def route(self) -> dict[str, Any] | None:

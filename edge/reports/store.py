@@ -309,32 +309,54 @@ class ReportStore:
             ).fetchall()
         return [_report(row) for row in rows]
 
-    def page(self, state: str | None, offset: int = 0, limit: int = 50) -> list[Report]:
-        """Reports in the order they were first seen, of one review state (None: all), for a review queue."""
-        where, args = ("AND r.review_state = ?", (state,)) if state else ("", ())
+    @staticmethod
+    def _narrowed(state: str | None, class_name: str | None, severity: str | None) -> tuple[str, tuple]:
+        """SQL conditions (after `WHERE device_id = ?`) for a review queue's state, class as it stands and severity."""
+        conditions = [("r.review_state = ?", state), ("COALESCE(r.review_class, r.class_name) = ?", class_name),
+                      ("r.severity = ?", severity)]  # fmt: skip
+        kept = [(sql, value) for sql, value in conditions if value]
+        return "".join(f" AND {sql}" for sql, _ in kept), tuple(value for _, value in kept)
+
+    def page(
+        self,
+        state: str | None,
+        offset: int = 0,
+        limit: int = 50,
+        *,
+        class_name: str | None = None,
+        severity: str | None = None,
+    ) -> list[Report]:
+        """Reports in the order they were first seen, of one review state (None: all), class as it stands and
+        severity, for a review queue."""
+        where, args = self._narrowed(state, class_name, severity)
         with self._lock:
             rows = self._db.execute(
-                _SELECT + f" WHERE r.device_id = ? {where} ORDER BY r.first_seen_ns, r.id LIMIT ? OFFSET ?",
+                _SELECT + f" WHERE r.device_id = ?{where} ORDER BY r.first_seen_ns, r.id LIMIT ? OFFSET ?",
                 (self.device_id, *args, limit, offset),
             ).fetchall()
         return [_report(row) for row in rows]
 
-    def review_counts(self) -> dict[str, int]:
-        """How many reports are in each review state (every state named, zeros too)."""
+    def review_counts(self, *, class_name: str | None = None, severity: str | None = None) -> dict[str, int]:
+        """How many reports are in each review state (every state named, zeros too), of that class and severity."""
+        where, args = self._narrowed(None, class_name, severity)
         with self._lock:
             rows = self._db.execute(
-                "SELECT review_state, COUNT(*) FROM reports WHERE device_id = ? GROUP BY review_state",
-                (self.device_id,),
+                f"SELECT review_state, COUNT(*) FROM reports r WHERE device_id = ?{where} GROUP BY review_state",
+                (self.device_id, *args),
             ).fetchall()
         return {state: 0 for state in REVIEW_STATES} | dict(rows)
 
-    def placed(self) -> list[tuple]:
-        """(id, lat, lon, class_name, review_class, review_state, severity) of every report with a position."""
+    def placed(
+        self, state: str | None = None, *, class_name: str | None = None, severity: str | None = None
+    ) -> list[tuple]:
+        """(id, lat, lon, class_name, review_class, review_state, severity) of every report with a position (of that
+        review state, class as it stands and severity)."""
+        where, args = self._narrowed(state, class_name, severity)
         with self._lock:
             return self._db.execute(
-                "SELECT id, lat, lon, class_name, review_class, review_state, severity FROM reports"
-                " WHERE device_id = ? AND lat IS NOT NULL AND lon IS NOT NULL ORDER BY first_seen_ns",
-                (self.device_id,),
+                "SELECT id, lat, lon, class_name, review_class, review_state, severity FROM reports r"
+                f" WHERE device_id = ? AND lat IS NOT NULL AND lon IS NOT NULL{where} ORDER BY first_seen_ns",
+                (self.device_id, *args),
             ).fetchall()
 
     def find(self, id_prefix: str) -> list[Report]:

@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from gridscout.reports.review import NOTE_MAX_CHARS, SEVERITIES, Review, ReviewError, Severity, Verdict
-from gridscout.reports.web.source import FILTERS, LiveView, ReportSource
+from gridscout.reports.web.source import FILTERS, LiveView, Narrow, ReportSource
 from gridscout.reports.web.tiles import Tiles
 
 STATIC = Path(__file__).parent / "static"
@@ -36,6 +36,8 @@ COOKIE = "gridscout_session"
 #: a session lasts a working day; a restarted server forgets every session (the page asks to log in again)
 SESSION_S = 12 * 3600
 PAGE_MAX = 200
+#: a review filter in a query
+State = Annotated[str, Query(pattern="^(" + "|".join(FILTERS) + ")$")]
 #: how often the live state is sent, and the MJPEG part boundary
 LIVE_EVENT_S = 0.5
 BOUNDARY = "gridscout-frame"
@@ -149,18 +151,27 @@ def mount_web(app: FastAPI, source: ReportSource, token: str, extras: PageExtras
     def about(current: Annotated[_Session, Depends(session)]) -> dict[str, Any]:
         return {
             "title": source.title, "csrf": current.csrf, "classes": source.classes(), "severities": SEVERITIES,
-            "filters": FILTERS, "counts": source.counts(), "live": live is not None,
-            "tiles": tiles.for_page() if tiles else None,
+            "filters": FILTERS, "counts": source.counts(Narrow()), "live": live is not None,
+            "tiles": tiles.for_page() if tiles else None, "facets": source.facets(),
         }  # fmt: skip
+
+    def narrowing(
+        device: Annotated[str | None, Query(max_length=200)] = None,
+        class_name: Annotated[str | None, Query(max_length=100)] = None,
+        severity: Annotated[Severity | None, Query()] = None,
+        line: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Narrow:
+        return Narrow(device or None, class_name or None, severity, line or None)
 
     @router.get("/ui/api/reports", dependencies=[Depends(session)])
     def reports(
-        state: Annotated[str, Query(pattern="^(" + "|".join(FILTERS) + ")$")] = "new",
+        narrow: Annotated[Narrow, Depends(narrowing)],
+        state: State = "new",
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
     ) -> dict[str, Any]:
-        counts = source.counts()
-        return {"items": source.page(state, offset, limit), "total": counts[state], "counts": counts}
+        counts = source.counts(narrow)
+        return {"items": source.page(state, offset, limit, narrow), "total": counts[state], "counts": counts}
 
     def item_or_404(key: str) -> dict[str, Any]:
         found = source.item(key)
@@ -189,8 +200,12 @@ def mount_web(app: FastAPI, source: ReportSource, token: str, extras: PageExtras
             raise HTTPException(422, detail=str(exc)) from None
 
     @router.get("/ui/api/map", dependencies=[Depends(session)])
-    def map_data() -> dict[str, Any]:
-        return {"markers": source.markers(), "route": source.route(), "track": live.track() if live else None}
+    def map_data(narrow: Annotated[Narrow, Depends(narrowing)], state: State = "all") -> dict[str, Any]:
+        return {
+            "markers": source.markers(state, narrow),
+            "route": source.route(),
+            "track": live.track() if live else None,
+        }
 
     @router.get("/ui/tiles/{z}/{x}/{y}", dependencies=[Depends(session)])
     def tile(z: int, x: int, y: int) -> Response:

@@ -4,12 +4,23 @@ database of many devices. Both give items in one shape (`page_item`), keyed `dev
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gridscout.reports.review import Review
 
 #: the review filters the page offers ("all" is every report)
 FILTERS = ("new", "confirmed", "rejected", "all")
+
+
+@dataclass(frozen=True)
+class Narrow:
+    """What the page narrows its queue and map to, beside the review state (None: any)."""
+
+    device: str | None = None
+    class_name: str | None = None  # as it stands: a review's correction, else the detector's
+    severity: str | None = None
+    line: str | None = None  # the linked asset's line (the fleet's registry)
 
 
 def item_key(device_id: str, report_id: str) -> str:
@@ -65,12 +76,16 @@ class ReportSource(Protocol):
     #: what the page's header says it is, e.g. "device gs-robot-7" or "fleet (3 devices)"
     title: str
 
-    def counts(self) -> dict[str, int]:
-        """Reports per review state that stands (new, confirmed, rejected) and all."""
+    def counts(self, narrow: Narrow) -> dict[str, int]:
+        """Reports per review state that stands (new, confirmed, rejected) and all, within `narrow`."""
         ...
 
-    def page(self, state: str, offset: int, limit: int) -> list[dict[str, Any]]:
-        """Items with that review state ("all": any), in the order they were first seen."""
+    def page(self, state: str, offset: int, limit: int, narrow: Narrow) -> list[dict[str, Any]]:
+        """Items with that review state ("all": any) within `narrow`, in the order they were first seen."""
+        ...
+
+    def facets(self) -> dict[str, list[str]]:
+        """The devices and lines there are to narrow to (an empty list: nothing to choose)."""
         ...
 
     def item(self, key: str) -> dict[str, Any] | None: ...
@@ -85,8 +100,9 @@ class ReportSource(Protocol):
         """The classes a review may correct a finding to."""
         ...
 
-    def markers(self) -> list[dict[str, Any]]:
-        """Every placed report, small: key, lat, lon, class_name, state, severity."""
+    def markers(self, state: str, narrow: Narrow) -> list[dict[str, Any]]:
+        """Every placed report of that review state within `narrow`, small: key, lat, lon, class_name, state,
+        severity."""
         ...
 
     def route(self) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ const COLOURS = {new: "#2e86c1", rejected: "#95a5a6", high: "#c0392b", medium: "
 const FILTER_NAMES = {new: "unreviewed", confirmed: "confirmed", rejected: "rejected", all: "all"};
 
 const ui = {session: null, filter: "new", offset: 0, total: 0, items: [], index: 0, pending: {}, map: null,
-  markers: null, events: null};
+  markers: null, events: null, narrow: {}};
 const $ = (id) => document.getElementById(id);
 
 function say(text) { $("status").textContent = text; }
@@ -67,13 +67,34 @@ function renderFilters() {
     onclick: () => setFilter(f)}, `${FILTER_NAMES[f]} ${ui.session.counts[f]}`)));
 }
 
+function narrowQuery() {
+  return Object.entries(ui.narrow).filter(([, v]) => v).map(([k, v]) => `&${k}=${encodeURIComponent(v)}`).join("");
+}
+
+function renderNarrow() {
+  const choice = (name, label, values) => {
+    const select = el("select", {id: `narrow-${name}`, "aria-label": label}, el("option", {value: ""}, `any ${label}`),
+      ...values.map((v) => el("option", {value: v}, v)));
+    select.value = ui.narrow[name] || "";
+    select.onchange = () => { ui.narrow[name] = select.value || null; setFilter(ui.filter); };
+    return select;
+  };
+  const facets = ui.session.facets;
+  $("narrow").replaceChildren(...[
+    choice("class_name", "class", ui.session.classes), choice("severity", "severity", ui.session.severities),
+    facets.devices.length > 1 ? choice("device", "device", facets.devices) : null,
+    facets.lines.length ? choice("line", "line", facets.lines) : null,
+  ].filter(Boolean));
+}
+
 async function setFilter(filter) {
   ui.filter = filter; ui.offset = 0; ui.index = 0;
   await loadPage();
+  if (ui.markers) await loadMap();
 }
 
 async function loadPage() {
-  const page = await api(`/ui/api/reports?state=${ui.filter}&offset=${ui.offset}&limit=${PAGE}`);
+  const page = await api(`/ui/api/reports?state=${ui.filter}&offset=${ui.offset}&limit=${PAGE}${narrowQuery()}`);
   ui.items = page.items; ui.total = page.total; ui.session.counts = page.counts;
   ui.index = Math.min(ui.index, Math.max(0, ui.items.length - 1));
   renderFilters();
@@ -178,7 +199,7 @@ async function save(state) {
 }
 
 async function loadMap() {
-  const data = await api("/ui/api/map");
+  const data = await api(`/ui/api/map?state=${ui.filter}${narrowQuery()}`);
   if (!ui.map) {
     ui.map = L.map("leaflet", {zoomSnap: 0.25});
     ui.map.attributionControl.setPrefix("Leaflet");
@@ -214,7 +235,9 @@ async function loadMap() {
   if (bounds.length) ui.map.fitBounds(bounds.reduce((a, b) => a.extend(b)), {padding: [30, 30], maxZoom: 18});
   $("leaflet").dataset.markers = String(data.markers.length);
   const placed = data.markers.length;
-  $("unplaced").textContent = `${placed} of ${ui.session.counts.all} reports have a position and are on the map.`;
+  const shown = ui.session.counts[ui.filter];
+  $("unplaced").textContent = `${placed} of the ${shown} ${FILTER_NAMES[ui.filter]} reports shown have a position ` +
+    "and are on the map.";
 }
 
 async function openReport(key) {
@@ -314,6 +337,7 @@ async function start() {
   ui.session = await api("/ui/api/session");
   $("title").textContent = ui.session.title;
   document.querySelector("#views button[data-view=live]").hidden = !ui.session.live;
+  renderNarrow();
   document.title = `GridScout: ${ui.session.title}`;
   for (const b of document.querySelectorAll("#views button")) b.onclick = () => showView(b.dataset.view);
   $("keys").onclick = () => { $("help").hidden = !$("help").hidden; };
