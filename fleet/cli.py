@@ -281,22 +281,43 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _every(store: FleetStore, device: str | None):
+    """Every pulled report (of one device), a page at a time."""
+    offset = 0
+    while page := store.reports(device, limit=500, offset=offset):
+        yield from page
+        offset += len(page)
+
+
+def _yolo_summary(counts: dict, out: Path) -> str:
+    confirmed = sum(counts["confirmed"].values())
+    skipped = ", ".join(f"{n} {why}" for why, n in counts["skipped"].items() if n) or "none"
+    return (f"{confirmed} confirmed and {counts['rejected']} rejected findings -> {out} (left out: {skipped}); "
+            f"train on it with: python -m gridscout.models.prepare_real --source {out}")  # fmt: skip
+
+
 def run_export(args: argparse.Namespace) -> int:
     from gridscout.reports.export import export_row, format_for, write_export
 
     fmt = format_for(args.file, args.format)
+    if fmt == "yolo":
+        from gridscout.reports.export import write_yolo
+
+        with _open(args) as store:
+            reviewed = (
+                ({**r.report, "device_id": r.device_id}, r.review, store.evidence(r.device_id, r.id))
+                for r in _every(store, args.device)
+            )
+            counts = write_yolo(reviewed, args.file, f"the fleet database {args.db}")
+        print(_yolo_summary(counts, args.file))
+        return 0
     with _open(args) as store:
-
-        def rows():
-            offset = 0
-            while page := store.reports(args.device, limit=500, offset=offset):
-                for r in page:
-                    review = r.review
-                    row = export_row(r.report, r.device_id, review, review["source"], r.asset, None)
-                    yield row, store.evidence(r.device_id, r.id)
-                offset += len(page)
-
-        written = write_export(rows(), args.file, fmt)
+        rows = (
+            (export_row(r.report, r.device_id, r.review, r.review["source"], r.asset, None),
+             store.evidence(r.device_id, r.id))
+            for r in _every(store, args.device)
+        )  # fmt: skip
+        written = write_export(rows, args.file, fmt)
     print(f"{written} reports -> {args.file} ({fmt}; evidence in {args.file.stem}_evidence/)")
     return 0
 

@@ -198,6 +198,8 @@ def prepare(
             split = Split(root, split_name)
             for source in sources:
                 if stage == 1:
+                    if not source.whole_frames:
+                        continue  # its frames box only some of their strings: stage two only
                     n = repeats.get(source.name, 1) if split_name == "train" else 1
                     counts = stage1_source(source, split_name, split, names, n, rng)
                 elif source.disc_labels:

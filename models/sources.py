@@ -46,6 +46,9 @@ class Source:
     #: the taxonomy name of each of the source's class ids
     classes: tuple[str, ...]
     disc_labels: bool
+    #: whether stage one may learn from its frames: not where only some of a frame's strings are boxed (a review
+    #: export labels the one string its finding is on), since the others would be taught as background
+    whole_frames: bool = True
 
     def images(self, split: str) -> list[Path]:
         folder = self.root / "images" / split
@@ -66,7 +69,8 @@ def load_source(root: Path) -> Source:
     if not data.is_file():
         raise SourceError(f"{root}: no data.yaml (expected an ultralytics YOLO layout)")
     try:
-        names = yaml.safe_load(data.read_text()).get("names")
+        meta = yaml.safe_load(data.read_text())
+        names = meta.get("names")
     except (yaml.YAMLError, AttributeError) as exc:
         raise SourceError(f"{data}: not a YOLO data.yaml with a names key ({exc})") from None
     if isinstance(names, list):
@@ -84,7 +88,8 @@ def load_source(root: Path) -> Source:
                 "rename it in data.yaml or map it in gridscout.models.sources.CLASS_MAPS"
             )
         classes.append(mapped)
-    return Source(root.name, root, tuple(classes), root.name not in NO_DISC_LABELS)
+    stages = meta.get("gridscout_stages", [1, 2])  # a review export says [2]
+    return Source(root.name, root, tuple(classes), root.name not in NO_DISC_LABELS and 2 in stages, 1 in stages)
 
 
 def shared_sources(shared: Path = SHARED) -> list[Source]:

@@ -29,6 +29,10 @@ def add_export_arguments(parser: argparse.ArgumentParser, *, file_required: bool
     """FILE (its suffix names the format) and --format."""
     parser.add_argument(
         "file", type=Path, nargs=None if file_required else "?", metavar="FILE",
-        help=f"where to write ({', '.join(FORMATS.values())})",
+        help=f"where to write ({', '.join(s for s in FORMATS.values() if s)}; a new folder for --format yolo)",
     )  # fmt: skip
-    parser.add_argument("--format", choices=FORMATS, help="default: from FILE's suffix")
+    parser.add_argument(
+        "--format", choices=FORMATS,
+        help="default: from FILE's suffix; yolo: the reviewed findings as a training source (confirmed ones "
+        "labelled, rejected ones as hard negatives) for `python -m gridscout.models.prepare_real --source`",
+    )  # fmt: skip

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-#: format name -> file suffix
-FORMATS = {"geopackage": ".gpkg", "geojson": ".geojson", "csv": ".csv"}
+#: format name -> file suffix (yolo: a folder in the ultralytics layout, reviewed findings as training data)
+FORMATS = {"geopackage": ".gpkg", "geojson": ".geojson", "csv": ".csv", "yolo": ""}
 #: every column of an export, in order, with its type ("str" or "float")
 FIELDS: tuple[tuple[str, str], ...] = (
     ("report_id", "str"),
@@ -57,9 +57,10 @@ def format_for(path: Path, given: str | None) -> str:
         if given not in FORMATS:
             raise ExportError(f"format {given!r}: expected one of {', '.join(FORMATS)}")
         return given
-    by_suffix = {suffix: name for name, suffix in FORMATS.items()} | {".json": "geojson", ".gpkg": "geopackage"}
+    by_suffix = {suffix: name for name, suffix in FORMATS.items() if suffix} | {".json": "geojson"}
     if path.suffix.lower() not in by_suffix:
-        raise ExportError(f"{path}: give --format, or a file ending in {', '.join(FORMATS.values())}")
+        files = ", ".join(suffix for suffix in FORMATS.values() if suffix)
+        raise ExportError(f"{path}: give --format, or a file ending in {files}")
     return by_suffix[path.suffix.lower()]
 
 
@@ -101,8 +102,8 @@ def write_export(rows: Iterable[tuple[dict[str, Any], bytes | None]], path: Path
     """Write `rows` (each with its evidence JPEG or None) to `path` as `fmt`, the JPEGs into `evidence_dir(path)`;
     the number of rows. Written beside and moved into place, so a failed export leaves no half file."""
     path = Path(path)
-    if fmt not in FORMATS:
-        raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if fmt not in FORMATS or fmt == "yolo":
+        raise ExportError(f"format {fmt!r}: expected one of {', '.join(f for f in FORMATS if f != 'yolo')}")
     if not path.parent.is_dir():
         raise ExportError(f"{path}: its folder {path.parent} does not exist")
     images = evidence_dir(path)
@@ -175,3 +176,102 @@ def _geopackage(rows: list[dict[str, Any]], path: Path) -> None:
         str(path), geometry, columns, [name for name, _ in FIELDS], field_mask=masks, layer="reports",
         driver="GPKG", geometry_type="Point", crs=CRS,
     )  # fmt: skip
+
+
+#: what a YOLO review export's data.yaml says beside the ultralytics keys: stage two only (see models.sources)
+YOLO_STAGES = [2]
+
+
+def jpeg_size(jpeg: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's frame header; ValueError for data that is not a JPEG."""
+    if jpeg[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG (no SOI marker)")
+    i = 2
+    while i + 9 < len(jpeg):
+        if jpeg[i] != 0xFF:
+            raise ValueError(f"not a JPEG (no marker at byte {i})")
+        marker, length = jpeg[i + 1], int.from_bytes(jpeg[i + 2 : i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start-of-frame
+            height, width = int.from_bytes(jpeg[i + 5 : i + 7], "big"), int.from_bytes(jpeg[i + 7 : i + 9], "big")
+            return width, height
+        i += 2 + length
+    raise ValueError("not a JPEG (no frame header)")
+
+
+def _yolo_row(class_id: int, box: Iterable[float], width: int, height: int) -> str:
+    x1, y1, x2, y2 = (min(max(v, 0.0), limit) for v, limit in zip(box, (width, height, width, height), strict=True))
+    cx, cy, w, h = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height
+    return f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+
+
+def write_yolo(findings: Iterable[tuple[Mapping[str, Any], Mapping[str, Any], bytes | None]], out: Path,
+               source: str) -> dict[str, Any]:  # fmt: skip
+    """Reviewed findings as a training source in the ultralytics layout, in the folder `out` (made; it must not
+    hold one already): each confirmed finding's evidence frame with its string and the finding boxed (as the
+    review's class), each rejected one's with its string alone, a hard negative for stage two. Findings not
+    reviewed, without evidence or not on a string are counted and left out. Returns the counts (also in
+    `out/README.md`). `source` says where the findings came from."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise ExportError(f"{out}: its folder {out.parent} does not exist")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"{out}: not empty; a YOLO export goes into a new folder")
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "images" / "train").mkdir(parents=True)
+    (staging / "labels" / "train").mkdir(parents=True)
+    (staging / "images" / "val").mkdir(parents=True)
+    rows: list[tuple[str, bytes, list[tuple[str, list[float]]]]] = []
+    skipped = {"not reviewed": 0, "no evidence": 0, "not on a string": 0}
+    for report, review, jpeg in findings:
+        state = review.get("state") or "new"
+        if state not in ("confirmed", "rejected"):
+            skipped["not reviewed"] += 1
+        elif jpeg is None or report.get("box_xyxy") is None:
+            skipped["no evidence"] += 1
+        elif report.get("parent_box_xyxy") is None:
+            skipped["not on a string"] += 1
+        else:
+            labels = [("insulator", list(report["parent_box_xyxy"]))]
+            if state == "confirmed":
+                labels.append((review.get("class_name") or report["class_name"], list(report["box_xyxy"])))
+            rows.append((f"{report.get('device_id', 'device')}_{report['id']}", jpeg, labels))
+    names = ["insulator", *sorted({name for _, _, labels in rows for name, _ in labels} - {"insulator"})]
+    counts: dict[str, Any] = {"confirmed": {}, "rejected": 0, "skipped": skipped}
+    try:
+        for stem, jpeg, labels in rows:
+            width, height = jpeg_size(jpeg)
+            (staging / "images" / "train" / f"{stem}.jpg").write_bytes(jpeg)
+            lines = [_yolo_row(names.index(name), box, width, height) for name, box in labels]
+            (staging / "labels" / "train" / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+            if len(labels) > 1:
+                counts["confirmed"][labels[1][0]] = counts["confirmed"].get(labels[1][0], 0) + 1
+            else:
+                counts["rejected"] += 1
+        listed = "".join(f"  {i}: {name}\n" for i, name in enumerate(names))
+        (staging / "data.yaml").write_text(
+            f"# reviewed findings from {source}: stage two only (each frame boxes one string, not all)\n"
+            f"path: .\ntrain: images/train\nval: images/val\nnames:\n{listed}gridscout_stages: {YOLO_STAGES}\n"
+        )
+        (staging / "README.md").write_text(_yolo_readme(source, counts))
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return counts
+
+
+def _yolo_readme(source: str, counts: Mapping[str, Any]) -> str:
+    confirmed = ", ".join(f"{n} {name}" for name, n in sorted(counts["confirmed"].items())) or "none"
+    skipped = ", ".join(f"{n} {why}" for why, n in counts["skipped"].items() if n) or "none"
+    return (
+        "# Reviewed GridScout findings, as a training source\n\n"
+        f"- Source: {source}.\n- Confirmed findings (the frame, its string and the finding boxed): {confirmed}.\n"
+        f"- Rejected findings (the frame and its string, no finding: hard negatives): {counts['rejected']}.\n"
+        f"- Left out: {skipped}.\n\n"
+        "Each frame boxes only the string its finding is on, so `data.yaml` says `gridscout_stages: [2]`: the\n"
+        "training scripts cut string crops from it for stage two and keep it away from stage one. Use it as one\n"
+        "more source: `python -m gridscout.models.prepare_real --source THIS_FOLDER`. The labels are a reviewer's\n"
+        "verdict on the detector's own boxes; the strings are the detector's, not drawn by hand.\n"
+    )

@@ -342,6 +342,10 @@ def test_the_fleet_exports_every_pulled_report_with_the_review_that_stands(devic
     assert "review_state (String) = rejected" in feature and "reviewed_by (String) = fleet" in feature
     assert "device_id (String) = gs-robot-7" in feature and "review_note (String) = glare" in feature
     assert len(list((tmp_path / "season_evidence").iterdir())) == N_REPORTS
+    assert fleet_main(["export", "--db", str(into), "--format", "yolo", str(tmp_path / "reviews")]) == 0
+    said = capsys.readouterr().out  # these devices' reports predate parent boxes: none is on a known string
+    assert said.startswith("0 confirmed and 0 rejected findings") and "1 not on a string" in said
+    assert f"{N_REPORTS - 1} not reviewed" in said and (tmp_path / "reviews" / "data.yaml").is_file()
 
 
 def placed_observation(track: str, lat: float, lon: float, conf: float = 0.8) -> ReportObservation:

@@ -273,7 +273,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_reports(tmp_path):
         assert store.set_review(old.id, Review("confirmed", "low")).severity == "low"
     with sqlite3.connect(data / "reports.db") as db:
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 3
+        assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 4
     with ReportStore(data) as again:  # opening a migrated store again changes nothing
         assert [r.error_m for r in again.list()] == [4.5, None]
 

@@ -139,25 +139,36 @@ def run_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _every(store: ReportStore):
+    """Every report with its review (as the exports take it) and evidence, a page at a time."""
+    since = 0
+    while page := store.list(since=since, limit=500):
+        for r in page:
+            review = {"state": r.review_state, "severity": r.severity, "class_name": r.review_class,
+                      "note": r.review_note}  # fmt: skip
+            yield r, review, store.evidence(r.id) if r.has_evidence else None
+        since = page[-1].seq
+
+
 def run_export(args: argparse.Namespace) -> int:
-    from gridscout.reports.export import export_row, format_for, write_export
+    from gridscout.reports.export import export_row, format_for, write_export, write_yolo
 
     if (args.file is None) == (args.geojson is None):
         raise ValueError("give the file to write (e.g. defects.gpkg), or --geojson FILE")
     path = args.file or args.geojson
     fmt = format_for(path, "geojson" if args.geojson else args.format)
     with _open(args) as store:
-
-        def rows():
-            since = 0
-            while page := store.list(since=since, limit=500):
-                for r in page:
-                    review = {"state": r.review_state, "severity": r.severity, "class_name": r.review_class,
-                              "note": r.review_note}  # fmt: skip
-                    row = export_row(r.model_dump(mode="json"), store.device_id, review, "device", None, None)
-                    yield row, store.evidence(r.id) if r.has_evidence else None
-                since = page[-1].seq
-
-        written = write_export(rows(), path, fmt)
+        if fmt == "yolo":
+            findings = ((r.model_dump(mode="json"), review, jpeg) for r, review, jpeg in _every(store))
+            counts = write_yolo(findings, path, f"device {store.device_id} ({args.data})")
+            confirmed = sum(counts["confirmed"].values())
+            print(f"{confirmed} confirmed and {counts['rejected']} rejected findings -> {path}; train on it with: "
+                  f"python -m gridscout.models.prepare_real --source {path}")  # fmt: skip
+            return 0
+        rows = (
+            (export_row(r.model_dump(mode="json"), store.device_id, review, "device", None, None), jpeg)
+            for r, review, jpeg in _every(store)
+        )
+        written = write_export(rows, path, fmt)
     print(f"{written} reports -> {path} ({fmt}; evidence in {path.stem}_evidence/)")
     return 0

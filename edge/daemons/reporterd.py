@@ -31,6 +31,7 @@ import simplejpeg
 from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.geotag.placement import ReportPlacer
 from gridscout.edge.geotag.settings import geotag_settings
+from gridscout.edge.reports.parent import parent_box
 from gridscout.edge.reports.store import ReportObservation, ReportStore, Written
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, FrameMeta, ReportEvent, StorageStatus
@@ -213,6 +214,8 @@ class ReporterStage:
         if self.placer is not None:
             box_xyxy = (box.x1, box.y1, box.x2, box.y2)
             fix = self.placer.place(box_xyxy, det.width, det.height, frame_pose=frame_pose, telemetry=t)
+        xyxy = (box.x1, box.y1, box.x2, box.y2)
+        parent = parent_box(xyxy, box.class_name, (((b.x1, b.y1, b.x2, b.y2), b.class_name) for b in det.boxes))
         obs = ReportObservation(
             track_key=st.key,
             class_name=box.class_name,
@@ -227,7 +230,8 @@ class ReporterStage:
             alt=fix.alt_m if fix else None,
             error_m=fix.error_m if fix else None,
             evidence_jpeg=jpeg,
-            evidence_box_xyxy=(box.x1, box.y1, box.x2, box.y2) if jpeg else None,
+            evidence_box_xyxy=xyxy if jpeg else None,
+            evidence_parent_xyxy=parent if jpeg else None,
         )
         report = self._store(obs) if not self.pending else None  # behind the waiting ones, in order
         if report is None:

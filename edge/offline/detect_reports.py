@@ -19,6 +19,7 @@ from typing import Any
 from gridscout.edge.daemons.perceptiond import to_message
 from gridscout.edge.daemons.reporterd import ReporterStage, evidence_jpeg
 from gridscout.edge.geotag.placement import ReportPlacer
+from gridscout.edge.reports.parent import parent_box
 from gridscout.edge.reports.store import ReportObservation, ReportStore
 from gridscout.edge.runtime.messages import FrameMeta
 from gridscout.hardware.frame import Frame
@@ -75,6 +76,7 @@ class DetectReports:
         """One report per defect in the photo, best first, each with the photo as evidence."""
         jpeg: bytes | None = None
         order = sorted(range(len(dets)), key=lambda i: -float(dets.scores[i]))
+        found = [(tuple(map(float, b)), dets.names[int(c)]) for b, c in zip(dets.boxes, dets.class_ids, strict=True)]
         rank: dict[str, int] = {}
         for i in order:
             name = dets.names[int(dets.class_ids[i])]
@@ -99,6 +101,7 @@ class DetectReports:
                     error_m=fix.error_m if fix else None,
                     evidence_jpeg=jpeg,
                     evidence_box_xyxy=box,  # type: ignore[arg-type]
+                    evidence_parent_xyxy=parent_box(box, name, found),  # type: ignore[arg-type]
                 )
             )
             self.written.add(written.id)

@@ -27,6 +27,9 @@ class Report(BaseModel):
     alt: float | None = Field(description="altitude of the defect above sea level, metres")
     error_m: float | None = Field(description="how far off lat/lon may be, metres (2DRMS: about a 95 % radius)")
     box_xyxy: tuple[float, float, float, float] | None = Field(description="box in the evidence image, pixels")
+    parent_box_xyxy: tuple[float, float, float, float] | None = Field(
+        default=None, description="the asset the defect is on (its insulator string) in the evidence image, pixels"
+    )
     frame_id: int = Field(description="frame of the best observation")
     model_name: str
     model_sha256: str
@@ -46,7 +49,8 @@ def report_from_row(row: tuple) -> Report:
     """A row of the store's report query as a Report."""
     (rid, device_id, seq, track_key, class_name, conf, first_ns, last_ns, pos, lat, lon, alt, error_m, frame_id,
      model_name, model_sha, review_state, review_note, reviewed_ns, severity, review_class, observations, ev_sha,
-     *box) = row  # fmt: skip
+     *boxes) = row  # fmt: skip
+    box, parent = boxes[:4], boxes[4:]
     return Report(
         id=rid,
         device_id=device_id,
@@ -62,6 +66,7 @@ def report_from_row(row: tuple) -> Report:
         alt=alt,
         error_m=error_m,
         box_xyxy=tuple(box) if box[0] is not None else None,
+        parent_box_xyxy=tuple(parent) if parent[0] is not None else None,
         frame_id=frame_id,
         model_name=model_name,
         model_sha256=model_sha,

@@ -29,8 +29,9 @@ from gridscout.reports.review import REVIEW_STATES, Review
 if TYPE_CHECKING:
     from gridscout.edge.reports.report import Report
 
-#: 2 added reports.error_m, 3 severity and review_class (an older store is migrated when opened)
-SCHEMA_VERSION = 3
+#: 2 added reports.error_m, 3 severity and review_class, 4 the evidence's parent box (an older store is migrated
+#: when opened)
+SCHEMA_VERSION = 4
 DB_NAME = "reports.db"
 # Report ids are uuid5(REPORT_NAMESPACE, f"{device_id}/{track_key}"): the same input always gives the same id.
 REPORT_NAMESPACE = uuid.UUID("6f0c1a52-3b9e-5d5e-9c4a-6772696473c0")
@@ -73,14 +74,16 @@ CREATE TABLE IF NOT EXISTS evidence (
     report_id TEXT PRIMARY KEY REFERENCES reports(id) ON DELETE CASCADE,
     jpeg      BLOB NOT NULL,
     sha256    TEXT NOT NULL,
-    x1 REAL, y1 REAL, x2 REAL, y2 REAL
+    x1 REAL, y1 REAL, x2 REAL, y2 REAL,
+    px1 REAL, py1 REAL, px2 REAL, py2 REAL
 );
 """
 
 _SELECT = """
 SELECT r.id, r.device_id, r.seq, r.track_key, r.class_name, r.confidence, r.first_seen_ns, r.last_seen_ns,
        r.position_m, r.lat, r.lon, r.alt, r.error_m, r.frame_id, r.model_name, r.model_sha256, r.review_state,
-       r.review_note, r.reviewed_at_ns, r.severity, r.review_class, r.observations, e.sha256, e.x1, e.y1, e.x2, e.y2
+       r.review_note, r.reviewed_at_ns, r.severity, r.review_class, r.observations, e.sha256, e.x1, e.y1, e.x2, e.y2,
+       e.px1, e.py1, e.px2, e.py2
 FROM reports r LEFT JOIN evidence e ON e.report_id = r.id
 """
 
@@ -106,6 +109,7 @@ class ReportObservation(msgspec.Struct, frozen=True, kw_only=True):
     error_m: float | None = None  # how far off lat/lon may be (about a 95 % radius)
     evidence_jpeg: bytes | None = None  # only when this observation is a new best frame
     evidence_box_xyxy: tuple[float, float, float, float] | None = None  # pixels in evidence_jpeg
+    evidence_parent_xyxy: tuple[float, float, float, float] | None = None  # the string it is on, pixels too
 
 
 def report_id_for(device_id: str, track_key: str) -> str:
@@ -135,6 +139,10 @@ def _migrate(db: sqlite3.Connection, version: int) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(reports)")}
     if version < 2 and "error_m" not in columns:
         db.execute("ALTER TABLE reports ADD COLUMN error_m REAL")
+    evidence_columns = {row[1] for row in db.execute("PRAGMA table_info(evidence)")}
+    if version < 4 and "px1" not in evidence_columns:
+        for column in ("px1", "py1", "px2", "py2"):
+            db.execute(f"ALTER TABLE evidence ADD COLUMN {column} REAL")
     if version < 3 and "severity" not in columns:
         db.execute("ALTER TABLE reports ADD COLUMN severity TEXT CHECK (severity IN ('high', 'medium', 'low'))")
         db.execute("ALTER TABLE reports ADD COLUMN review_class TEXT")
@@ -270,10 +278,11 @@ class ReportStore:
             # Evidence follows the best confidence; a report with none yet takes whatever frame comes.
             if obs.evidence_jpeg is not None and (better or not had_evidence):
                 box = obs.evidence_box_xyxy or (None, None, None, None)
+                parent = obs.evidence_parent_xyxy or (None, None, None, None)
                 db.execute(
-                    "INSERT OR REPLACE INTO evidence (report_id, jpeg, sha256, x1, y1, x2, y2)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (report_id, obs.evidence_jpeg, hashlib.sha256(obs.evidence_jpeg).hexdigest(), *box),
+                    "INSERT OR REPLACE INTO evidence (report_id, jpeg, sha256, x1, y1, x2, y2, px1, py1, px2, py2)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (report_id, obs.evidence_jpeg, hashlib.sha256(obs.evidence_jpeg).hexdigest(), *box, *parent),
                 )
             class_name, confidence = db.execute(
                 "SELECT class_name, confidence FROM reports WHERE id = ?", (report_id,)
