@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -309,3 +311,39 @@ def test_an_mbtiles_base_map_is_drawn_under_the_reports_from_the_server_itself(d
         page.evaluate("ui.map.setView([0, 0], 0)")
         page.wait_for_selector("img.leaflet-tile-loaded[src$='/ui/tiles/0/0/0']")
     assert requested and all(url.startswith(server.url) for url in requested)
+
+
+def test_the_first_commands_run_is_reviewed_pulled_linked_to_its_towers_and_exported(tmp_path, browser, shots):
+    """The issue's whole path on the embedded default (bundled footage, shipped model, simulated crawler; in
+    replay, so it runs as fast as it goes): its reports are on the page and on the map, one is reviewed with the
+    keyboard, a fleet pull gets the review, the demo line's towers (`gridscout mission towers`) link every report,
+    and the fleet's GeoPackage opens in ogrinfo with one feature per report."""
+    data, into, towers, gpkg = tmp_path / "data", tmp_path / "fleet.db", tmp_path / "towers.csv", tmp_path / "f.gpkg"
+
+    def gridscout(*argv: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "gridscout.edge.cli", *argv], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout
+
+    gridscout("run", "--data", str(data), "--no-api", "--mode", "replay")
+    with ReportStore(data, create=False) as store:
+        reports = store.list(limit=1000)
+    assert reports and all(r.lat is not None for r in reports)  # placed along the footage's line
+    with start_in_thread(data, TOKEN) as server:
+        page = log_in(browser, server.url)
+        page.wait_for_selector("#queue li")
+        assert page.locator("#queue li").count() == len(reports)
+        page.keyboard.press("h")
+        page.keyboard.press("c")
+        page.wait_for_function(f"document.querySelectorAll('#queue li').length === {len(reports) - 1}")
+        page.keyboard.press("g")
+        page.wait_for_selector(f"#leaflet[data-markers='{len(reports) - 1}']")  # the unreviewed ones
+        assert pull([server.url], TOKEN, into).ok
+    gridscout("mission", "towers", "-o", str(towers))
+    linked = gridscout("fleet", "assets", "import", str(towers), "--db", str(into))
+    assert f"{len(reports)} reports linked to an asset" in linked
+    gridscout("fleet", "export", "--db", str(into), str(gpkg))
+    listing = subprocess.run(["ogrinfo", "-ro", "-al", str(gpkg)], capture_output=True, text=True, check=True).stdout
+    assert f"Feature Count: {len(reports)}" in listing and "asset_id (String) = T-1" in listing
+    assert "review_state (String) = confirmed" in listing and "severity (String) = high" in listing

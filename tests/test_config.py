@@ -369,7 +369,9 @@ def test_a_sim_drone_run_takes_the_demo_missions_camera_into_geotag():
     assert camera and camera["mount"] == "gimbal" and camera["hfov_deg"] > 0
     geotag = _run_config("--vehicle", "sim-drone").geotag
     assert {k: getattr(geotag, k) for k in camera} == camera
-    assert _run_config().geotag == Config().geotag  # a crawler run has no mission: the defaults
+    # a crawler run flies no mission: the defaults, and on the bundled footage that footage's line to place reports
+    assert _run_config().geotag == Config().geotag.model_copy(update={"line": str(DEMO_MISSION)})
+    assert _run_config("--source", "synthetic://demo").geotag == Config().geotag  # other footage: no line
 
 
 def test_explicit_geotag_keys_win_over_the_missions_camera(tmp_path):

@@ -1,4 +1,6 @@
-"""`gridscout mission here`: a mission file where a MAVLink vehicle is (an ArduPilot SITL at CMAC, a drone on site)."""
+"""`gridscout mission here`: a mission file where a MAVLink vehicle is (an ArduPilot SITL at CMAC, a drone on site).
+`gridscout mission towers`: an asset registry of a mission's line, a tower at each of its vertices, for trying the
+fleet's asset link on a simulated run."""
 
 from __future__ import annotations
 
@@ -40,6 +42,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     here.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wait this long for a position")
     here.set_defaults(func=run_here)
 
+    towers = actions.add_parser(
+        "towers",
+        help="an asset registry with a tower at each vertex of a mission's line (to try `fleet assets import`)",
+        description=(
+            "Write a CSV asset registry in the columns `gridscout fleet assets import` takes: a tower at each "
+            "vertex of the mission's conductor route (the bundled demo's by default), named T-1, T-2, ... A "
+            "utility's own registry comes from its asset system; this is for a simulated run."
+        ),
+        epilog="Example: gridscout mission towers -o towers.csv; gridscout fleet assets import towers.csv --db f.db",
+    )  # fmt: skip
+    towers.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the CSV to write")
+    towers.add_argument(
+        "--mission", type=Path, default=DEMO_MISSION, metavar="FILE", help="the mission (default: the demo's)"
+    )
+    towers.set_defaults(func=run_towers)
+
 
 def run_here(args: argparse.Namespace) -> int:
     from gridscout.control.mission import load_mission
@@ -72,4 +90,20 @@ def run_here(args: argparse.Namespace) -> int:
         f"at {like.altitude_m:g} m above home and {like.cruise_speed_mps:g} m/s"
     )
     print(f"fly it: gridscout run --vehicle {args.vehicle} --mission {args.output}")
+    return 0
+
+
+def run_towers(args: argparse.Namespace) -> int:
+    from gridscout.control.mission import load_mission
+
+    mission = load_mission(args.mission)  # MissionError (a ValueError) naming the file
+    line = json.loads(Path(args.mission).read_text())["features"]
+    route = next(f for f in line if (f.get("geometry") or {}).get("type") == "LineString")["geometry"]["coordinates"]
+    rows = ["identifier,name,line id,latitude,longitude,asset type,source system,height"]
+    for k, (lon, lat, *_) in enumerate(route, 1):
+        rows.append(f"T-{k},Tower {k},{mission.name},{lat:.8f},{lon:.8f},tower,gridscout mission towers,"
+                    f"{mission.line_height_m or ''}")  # fmt: skip
+    args.output.write_text("\n".join(rows) + "\n")
+    print(f"{args.output}: {len(route)} towers along {mission.name!r}; link reports to them with: "
+          f"gridscout fleet assets import {args.output} --db FLEET.db")  # fmt: skip
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gridscout.edge.cli.argtypes import parse_host_port
 from gridscout.edge.config import Config, ConfigError, load_config, override, with_mission_camera
-from gridscout.edge.defaults import DEMO_MISSION
+from gridscout.edge.defaults import DEMO_FOOTAGE, DEMO_MISSION
 from gridscout.hardware.vehicle.uri import SIM_VEHICLES, VEHICLE_FORMS, parse_vehicle_uri
 
 
@@ -72,6 +72,10 @@ def resolve(args: argparse.Namespace) -> Config:
         config = override(config, "api.enabled", False)
     if config.mission.file is None and parse_vehicle_uri(config.vehicle.uri).kind in SIM_VEHICLES:
         config = override(config, "mission.file", str(DEMO_MISSION))  # a simulated flight flies the demo footage's line
+    on_demo = not config.run.source or Path(config.run.source) == DEMO_FOOTAGE
+    demo_crawler = config.vehicle.uri == "sim-crawler" and on_demo
+    if demo_crawler and config.mission.file is None and not config.geotag.line:
+        config = override(config, "geotag.line", str(DEMO_MISSION))  # the footage's line places its reports
     return with_mission_camera(config, explicit=explicit)  # the footage's camera, where [geotag] leaves it unset
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from gridscout.control.mission import MissionError, load_mission
 from gridscout.edge.config.sections import Section
 from gridscout.edge.geotag.settings import GeotagSettings, geotag_settings
 
@@ -67,6 +68,23 @@ class GeotagConfig(Section):
         description="error_m of a report placed at the vehicle itself, as a crawler's is (on the mission line by "
         "its position along it, or at its GNSS fix): how far ahead its camera sees defects, and its fix's slack",
     )
+
+    line: str = Field(
+        "",
+        description="a mission file whose line only places reports, for a vehicle that knows its position along "
+        "the line but has no GNSS (a crawler); the vehicle does not fly it ([mission] file does both). "
+        "`gridscout run` sets the demo footage's line for the simulated crawler on the bundled footage",
+    )
+
+    @field_validator("line")
+    @classmethod
+    def _line_loads(cls, value: str) -> str:
+        if value:
+            try:
+                load_mission(value)
+            except (MissionError, OSError) as exc:
+                raise ValueError(f"geotag.line {value}: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _focal_with_sensor(self) -> GeotagConfig:

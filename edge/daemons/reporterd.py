@@ -271,7 +271,8 @@ def report_placer(config: Mapping[str, Any], *, mission_may_be_gone: bool = Fals
     if "geotag" not in config:
         return None
     mission = None
-    mission_file = (config.get("mission") or {}).get("file")
+    # the mission flown, else a line that only places reports (a crawler's, by its position along it)
+    mission_file = (config.get("mission") or {}).get("file") or config["geotag"].get("line")
     if mission_file and not (mission_may_be_gone and not Path(mission_file).is_file()):
         from gridscout.control.mission import load_mission
 
