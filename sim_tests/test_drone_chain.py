@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from gridscout.control.geodesy import distance_m
 from gridscout.control.mission import load_mission
 from gridscout.edge.api.server import start_in_thread
@@ -146,6 +148,7 @@ def test_a_lost_link_leaves_the_drone_to_its_failsafe_and_the_summary_says_so(tm
     assert any("RTL" in line for line in chain.stdout().splitlines() if line.startswith("FAILED"))
 
 
+@pytest.mark.slow  # 30 s; the driver's own test names a refused command's MAV_RESULT by default
 def test_a_refused_stop_is_surfaced_by_its_mav_result_name(tmp_path):
     """A real-vehicle run (`mavlink:tcp:...`) on a standalone simulator that denies BRAKE: the stops are refused,
     the drone still holds (zero-velocity setpoints in GUIDED), and the run fails naming MAV_RESULT_DENIED."""

@@ -17,6 +17,8 @@ tracker's or the geotag's, measured with the model (MODEL_CARD.md); here it is c
 
 from __future__ import annotations
 
+import pytest
+
 from gridscout.control.geodesy import distance_m
 from sim_tests.follow_flight import SOURCE, Flight, Judge, fly
 
@@ -57,6 +59,7 @@ def check_reports(flight: Flight, seen_samples: int) -> tuple[dict[str, list], l
     return own, false
 
 
+@pytest.mark.slow  # 75 s on two cores; the cruise-speed flight below runs by default
 def test_footage_rendered_from_the_drone_puts_its_reports_on_the_defects(tmp_path):
     flight = fly(tmp_path, INSPECTION_SPEED_MPS)
     modes = flight.modes
