@@ -20,7 +20,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from gridscout.edge.api.web_source import DeviceSource
-from gridscout.edge.reports.evidence import annotated_evidence
 from gridscout.edge.reports.report import Report
 from gridscout.edge.reports.store import MAX_SEQ, ReportStore
 from gridscout.reports.review import NOTE_MAX_CHARS, Review, ReviewError, Severity, Verdict
@@ -169,6 +168,8 @@ def create_app(data_dir: Path, token: str, page: PageExtras | None = None) -> Fa
         if jpeg is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no evidence for report {report_id}")
         if drawn:
+            from gridscout.edge.reports.evidence import annotated_evidence  # OpenCV, only when asked for
+
             try:
                 jpeg = annotated_evidence(report_or_404(report_id), jpeg)
             except ValueError as exc:

@@ -14,12 +14,10 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-import cv2
 import numpy as np
 import simplejpeg
 import zmq
 
-from gridscout.edge.offline.annotate import draw_boxes
 from gridscout.edge.runtime.bus import Endpoints, Subscriber
 from gridscout.edge.runtime.messages import FrameDetections
 from gridscout.edge.runtime.submaster import SubMaster
@@ -131,6 +129,11 @@ class LiveFeed:
 
 def _picture(image: np.ndarray, detections: FrameDetections | None, frame_id: int) -> bytes:
     """The frame with the tracked boxes of its own detections (or the latest before it), scaled to the page."""
+    # OpenCV (~30 MB) loads only once someone watches: an API nobody looks at stays lean
+    import cv2
+
+    from gridscout.edge.offline.annotate import draw_boxes
+
     boxes = []
     if detections is not None and abs(detections.frame_id - frame_id) <= 3:
         boxes = [((b.x1, b.y1, b.x2, b.y2), b.score, b.class_name, b.track_id) for b in detections.boxes]
