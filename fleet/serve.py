@@ -5,7 +5,6 @@ unless told otherwise, behind a token, as the device's API does."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -43,26 +42,16 @@ class RunningPage:
         self.thread.join(10)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
-
-
 def start(db: Path, token: str, host: str = "127.0.0.1", port: int = 0, tiles: str = "") -> RunningPage:
     """Serve the page in a thread; returns once it accepts connections. Port 0 picks a free one."""
     try:
         import uvicorn
     except ImportError:
         raise ValueError(f"the fleet page needs uvicorn: {SERVE_EXTRA}") from None
+    from gridscout.reports.web.listen import listen
+
     app = create_app(db, token, tiles)
-    sock = _listen(host, port)
+    sock = listen(host, port)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="fleet-page", daemon=True)
     thread.start()

@@ -17,22 +17,10 @@ import uvicorn
 from gridscout.edge.api.app import create_app
 from gridscout.edge.api.token import resolve_token
 from gridscout.edge.defaults import API_HOST, API_PORT
+from gridscout.reports.web.listen import listen
 from gridscout.reports.web.routes import PageExtras
 
 log = logging.getLogger(__name__)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket, so clients can connect (and queue) as soon as we announce the URL."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"cannot listen on {url_for(host, port)}: {exc.strerror}") from None
-    return sock
 
 
 @dataclass(frozen=True)
@@ -58,7 +46,7 @@ def _bind(
 ) -> tuple[uvicorn.Server, socket.socket]:
     if tls is not None:
         tls.check()
-    sock = _listen(host, port)
+    sock = listen(host, port)
     config = uvicorn.Config(
         create_app(data_dir, token, page), host=host, port=port, log_level="warning", access_log=False,
         lifespan="on", timeout_graceful_shutdown=2,  # a live view's streams would hold a shutdown forever
