@@ -289,19 +289,12 @@ def _every(store: FleetStore, device: str | None):
         offset += len(page)
 
 
-def _yolo_summary(counts: dict, out: Path) -> str:
-    confirmed = sum(counts["confirmed"].values())
-    skipped = ", ".join(f"{n} {why}" for why, n in counts["skipped"].items() if n) or "none"
-    return (f"{confirmed} confirmed and {counts['rejected']} rejected findings -> {out} (left out: {skipped}); "
-            f"train on it with: python -m gridscout.models.prepare_real --source {out}")  # fmt: skip
-
-
 def run_export(args: argparse.Namespace) -> int:
     from gridscout.reports.export import export_row, format_for, write_export
 
     fmt = format_for(args.file, args.format)
     if fmt == "yolo":
-        from gridscout.reports.export import write_yolo
+        from gridscout.reports.export import write_yolo, yolo_summary
 
         with _open(args) as store:
             reviewed = (
@@ -309,7 +302,7 @@ def run_export(args: argparse.Namespace) -> int:
                 for r in _every(store, args.device)
             )
             counts = write_yolo(reviewed, args.file, f"the fleet database {args.db}")
-        print(_yolo_summary(counts, args.file))
+        print(yolo_summary(counts, args.file))
         return 0
     with _open(args) as store:
         rows = (

@@ -187,12 +187,15 @@ class FleetStore:
         self._db.execute("COMMIT")
         return PageCounts(new, updated, unchanged)
 
-    _REPORTS = (
-        "SELECT r.device_id, r.id, r.seq, r.json, v.state, v.severity, v.class_name, v.note, v.reviewed_at,"
-        " l.asset_id, a.name, a.line_id, a.asset_type, l.distance_m, l.why"
+    #: a report with the fleet's review of it and its asset link
+    _JOINS = (
         " FROM reports r LEFT JOIN reviews v ON v.device_id = r.device_id AND v.id = r.id"
         " LEFT JOIN asset_links l ON l.device_id = r.device_id AND l.id = r.id"
         " LEFT JOIN assets a ON a.asset_id = l.asset_id"
+    )
+    _REPORTS = (
+        "SELECT r.device_id, r.id, r.seq, r.json, v.state, v.severity, v.class_name, v.note, v.reviewed_at,"
+        " l.asset_id, a.name, a.line_id, a.asset_type, l.distance_m, l.why" + _JOINS
     )
 
     @staticmethod
@@ -217,24 +220,14 @@ class FleetStore:
         ).fetchall()
         return [self._fleet_report(row) for row in rows]
 
-    #: the review state that stands, in SQL: the fleet's when it was made after the device's, else the device's
-    _STANDING = (
-        "CASE WHEN v.state IS NOT NULL AND v.reviewed_at > COALESCE(json_extract(r.json, '$.reviewed_at'), '')"
-        " THEN v.state ELSE COALESCE(json_extract(r.json, '$.review_state'), 'new') END"
-    )
-    _STANDING_SEVERITY = (
-        "CASE WHEN v.state IS NOT NULL AND v.reviewed_at > COALESCE(json_extract(r.json, '$.reviewed_at'), '')"
-        " THEN v.severity ELSE json_extract(r.json, '$.severity') END"
-    )
-
+    #: the review that stands, in SQL (FleetReport.review in Python): the fleet's when it was made after the
+    #: device's, else the device's
+    _FLEET_WINS = "v.state IS NOT NULL AND v.reviewed_at > COALESCE(json_extract(r.json, '$.reviewed_at'), '')"
+    _STANDING = f"CASE WHEN {_FLEET_WINS} THEN v.state ELSE COALESCE(json_extract(r.json, '$.review_state'), 'new') END"
+    _STANDING_SEVERITY = f"CASE WHEN {_FLEET_WINS} THEN v.severity ELSE json_extract(r.json, '$.severity') END"
     _STANDING_CLASS = (
-        "COALESCE(CASE WHEN v.state IS NOT NULL AND v.reviewed_at > COALESCE(json_extract(r.json, '$.reviewed_at'),"
-        " '') THEN v.class_name END, json_extract(r.json, '$.review_class'), json_extract(r.json, '$.class_name'))"
-    )
-    _JOINS = (
-        " FROM reports r LEFT JOIN reviews v ON v.device_id = r.device_id AND v.id = r.id"
-        " LEFT JOIN asset_links l ON l.device_id = r.device_id AND l.id = r.id"
-        " LEFT JOIN assets a ON a.asset_id = l.asset_id"
+        f"COALESCE(CASE WHEN {_FLEET_WINS} THEN v.class_name END, json_extract(r.json, '$.review_class'),"
+        " json_extract(r.json, '$.class_name'))"
     )
 
     def _narrowed(self, state: str | None, narrow: Mapping[str, str | None]) -> tuple[str, list]:

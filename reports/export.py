@@ -262,6 +262,14 @@ def write_yolo(findings: Iterable[tuple[Mapping[str, Any], Mapping[str, Any], by
     return counts
 
 
+def yolo_summary(counts: Mapping[str, Any], out: Path) -> str:
+    """The line a YOLO export's command prints: what went in, what was left out, how to train on it."""
+    confirmed = sum(counts["confirmed"].values())
+    skipped = ", ".join(f"{n} {why}" for why, n in counts["skipped"].items() if n) or "none"
+    return (f"{confirmed} confirmed and {counts['rejected']} rejected findings -> {out} (left out: {skipped}); "
+            f"train on it with: python -m gridscout.models.prepare_real --source {out}")  # fmt: skip
+
+
 def _yolo_readme(source: str, counts: Mapping[str, Any]) -> str:
     confirmed = ", ".join(f"{n} {name}" for name, n in sorted(counts["confirmed"].items())) or "none"
     skipped = ", ".join(f"{n} {why}" for why, n in counts["skipped"].items() if n) or "none"

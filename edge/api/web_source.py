@@ -11,13 +11,6 @@ from gridscout.reports.review import Review
 from gridscout.reports.web.source import Narrow, item_key, page_item, split_key
 
 
-def _review(report: Report) -> dict[str, Any]:
-    return {
-        "state": report.review_state, "severity": report.severity, "class_name": report.review_class,
-        "note": report.review_note, "reviewed_at": report.reviewed_at, "source": "device",
-    }  # fmt: skip
-
-
 class DeviceSource:
     """One device's `reports.db`; `route` is the mission's GeoJSON when the run has one."""
 
@@ -27,7 +20,7 @@ class DeviceSource:
         self.title = f"device {store.device_id}"
 
     def _item(self, report: Report) -> dict[str, Any]:
-        return page_item(report.model_dump(mode="json"), self.store.device_id, _review(report))
+        return page_item(report.model_dump(mode="json"), self.store.device_id, report.review())
 
     def _id(self, key: str) -> str | None:
         device_id, report_id = split_key(key)

@@ -144,14 +144,12 @@ def _every(store: ReportStore):
     since = 0
     while page := store.list(since=since, limit=500):
         for r in page:
-            review = {"state": r.review_state, "severity": r.severity, "class_name": r.review_class,
-                      "note": r.review_note}  # fmt: skip
-            yield r, review, store.evidence(r.id) if r.has_evidence else None
+            yield r, r.review(), store.evidence(r.id) if r.has_evidence else None
         since = page[-1].seq
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from gridscout.reports.export import export_row, format_for, write_export, write_yolo
+    from gridscout.reports.export import export_row, format_for, write_export, write_yolo, yolo_summary
 
     if (args.file is None) == (args.geojson is None):
         raise ValueError("give the file to write (e.g. defects.gpkg), or --geojson FILE")
@@ -161,9 +159,7 @@ def run_export(args: argparse.Namespace) -> int:
         if fmt == "yolo":
             findings = ((r.model_dump(mode="json"), review, jpeg) for r, review, jpeg in _every(store))
             counts = write_yolo(findings, path, f"device {store.device_id} ({args.data})")
-            confirmed = sum(counts["confirmed"].values())
-            print(f"{confirmed} confirmed and {counts['rejected']} rejected findings -> {path}; train on it with: "
-                  f"python -m gridscout.models.prepare_real --source {path}")  # fmt: skip
+            print(yolo_summary(counts, path))
             return 0
         rows = (
             (export_row(r.model_dump(mode="json"), store.device_id, review, "device", None, None), jpeg)

@@ -44,6 +44,14 @@ class Report(BaseModel):
     evidence_sha256: str | None = Field(description="sha256 of the evidence JPEG, to skip unchanged downloads")
     observations: int = Field(description="how many observations were written into this report")
 
+    def review(self) -> dict:
+        """This device's review in the shape the page and the exports take from either side: state, severity,
+        class_name (the correction), note, reviewed_at, source."""
+        return {
+            "state": self.review_state, "severity": self.severity, "class_name": self.review_class,
+            "note": self.review_note, "reviewed_at": self.reviewed_at, "source": "device",
+        }  # fmt: skip
+
 
 def report_from_row(row: tuple) -> Report:
     """A row of the store's report query as a Report."""
