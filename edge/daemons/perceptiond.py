@@ -184,7 +184,7 @@ def keep_journal(rt: Runtime, journal: PerceptionJournal, entry: JournalEntry, s
         stats["journal_errors"] += 1
         rt.log.error("perception journal %s stopped (a restart would start new track ids): %s", journal.path, exc)
         with contextlib.suppress(OSError):
-            journal.path.unlink()
+            journal.reset()
 
 
 def main(argv: list[str] | None = None) -> int:

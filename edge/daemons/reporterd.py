@@ -210,11 +210,10 @@ class ReporterStage:
             else:
                 jpeg = evidence_jpeg(image, self.cfg["jpeg_quality"])
         t = self.telemetry_at(det.t_capture_mono_ns)
+        xyxy = (box.x1, box.y1, box.x2, box.y2)
         fix = None
         if self.placer is not None:
-            box_xyxy = (box.x1, box.y1, box.x2, box.y2)
-            fix = self.placer.place(box_xyxy, det.width, det.height, frame_pose=frame_pose, telemetry=t)
-        xyxy = (box.x1, box.y1, box.x2, box.y2)
+            fix = self.placer.place(xyxy, det.width, det.height, frame_pose=frame_pose, telemetry=t)
         parent = parent_box(xyxy, box.class_name, (((b.x1, b.y1, b.x2, b.y2), b.class_name) for b in det.boxes))
         obs = ReportObservation(
             track_key=st.key,
