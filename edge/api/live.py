@@ -98,9 +98,10 @@ class LiveFeed:
         try:
             while not self.closed:
                 state.update(0.05)
-                if self._watching() and frames is None:
+                watching = self._watching()
+                if watching and frames is None:
                     frames = Subscriber(self._ctx, self._endpoints, ["frames"], hwm=2)
-                elif not self._watching() and frames is not None:
+                elif not watching and frames is not None:
                     frames.close()
                     frames = None
                 latest = None
