@@ -142,12 +142,17 @@ def low_floors(model: Detector | Cascade) -> None:
         _floor(detector, EVAL_CONF)
 
 
-def at_crop_conf(model: Detector | Cascade, crop_conf: float, shipped_conf1: float) -> None:
-    """For one column of the threshold curves: stage one exactly as a model shipping this crop threshold would
-    run (so tiled frames merge the same boxes), stage two keeping everything (its thresholds are swept after)."""
+def at_crop_conf(
+    model: Detector | Cascade, crop_conf: float, shipped_conf1: float, *, class_floors: bool = False
+) -> None:
+    """For one column of the threshold curves: stage one exactly as a model shipping this crop threshold for every
+    class would run (so tiled frames merge the same boxes), stage two keeping everything (its thresholds are swept
+    after). With `class_floors`, each class keeps its own shipped parent floor (`Cascade.class_crop_conf`)."""
     if isinstance(model, Cascade):
         model.stage1.conf = min(crop_conf, shipped_conf1)
         model.crop_conf = crop_conf
+        if not class_floors:
+            model.class_crop_conf = {}
         _floor(model.stage2, EVAL_CONF)
     else:  # one detector: no crop threshold; its tiles merge boxes from the lowest swept confidence up
         _floor(model, min(CONF_GRID))
@@ -204,11 +209,14 @@ def defect_classes(model: Detector | Cascade) -> tuple[str, ...]:
     return tuple(n for n in model.names if is_defect(n))
 
 
-def shipped_thresholds(model: Detector | Cascade) -> tuple[float, dict[str, float]]:
-    """(stage-one crop threshold, each defect class's confidence) as shipped."""
+def shipped_thresholds(model: Detector | Cascade) -> tuple[dict[str, float], dict[str, float]]:
+    """(each defect class's least parent score, each defect class's confidence) as shipped."""
+    classes = defect_classes(model)
     stage = model.stage2 if isinstance(model, Cascade) else model
-    conf = {n: stage.class_conf.get(n, stage.conf) for n in defect_classes(model)}
-    return (model.crop_conf if isinstance(model, Cascade) else 0.0), conf
+    conf = {n: stage.class_conf.get(n, stage.conf) for n in classes}
+    if not isinstance(model, Cascade):
+        return dict.fromkeys(classes, 0.0), conf
+    return {n: model.class_crop_conf.get(n, model.crop_conf) for n in classes}, conf
 
 
 def curve_column(runs: dict[str, list[Result]], crop_conf: float, classes: tuple[str, ...]) -> list[dict]:
@@ -236,46 +244,40 @@ def _bar(key: str) -> float:
     return next(limit for k, _, limit in BARS if k == key)
 
 
-def best_points(points: list[dict], classes: tuple[str, ...]) -> dict[str, dict | None]:
-    """Each class's point to ship, at one crop threshold for all (the one giving the best mean recall over the
-    classes): within the false-defect bar shared out between the classes, with one grid step of margin (the next
-    lower confidence is within it too: 52 negative frames are few, and on real footage nobody here has v3 showed
-    3.0 false defects per 100 where they showed none; so the lowest confidence swept is never picked), the best
-    mean recall (its val and, where it has them, the
-    large-frame proxies). On a tie, the lower crop threshold (searching more strings is what finds defects on
-    photos unlike the training data) and the higher confidence (more margin against false defects)."""
+def best_points(points: list[dict], classes: tuple[str, ...], least_crop: float = 0.0) -> dict[str, dict | None]:
+    """Each class's point to ship, a (crop threshold, confidence) pair of its own: within the false-defect bar
+    shared out between the classes, with one grid step of margin (the next lower confidence at the same crop
+    threshold is within it too: 52 negative frames are few, and on real footage nobody here has v3 showed 3.0
+    false defects per 100 where they showed none; so the lowest confidence swept is never picked), the best mean
+    recall (its val and, where it has them, the large-frame proxies). On a tie, the lower crop threshold
+    (searching more strings is what finds defects on photos unlike the training data), though none below
+    `least_crop` (stage one's own threshold: lower would change the strings it reports), then the higher
+    confidence (more margin against false defects)."""
     limit = _bar("negatives.false_defects_per_100") / max(1, len(classes))
 
     def score(p: dict) -> float:
         recalls = [p[k] for k in ("val_recall", "proxies_recall") if k in p]
         return round(sum(recalls) / len(recalls), 4) if recalls else 0.0
 
-    best: dict[float, dict[str, dict | None]] = {}
-
     def within(p: dict) -> bool:
         return p.get("false_defects_per_100", float("inf")) <= limit
 
-    for crop in sorted({p["crop_conf"] for p in points}):
-        picks = {}
-        for name in classes:
+    picks: dict[str, dict | None] = {}
+    for name in classes:
+        ok = []
+        for crop in sorted({p["crop_conf"] for p in points if p["crop_conf"] >= least_crop}):
             column = [p for p in points if p["class"] == name and p["crop_conf"] == crop]
             column.sort(key=lambda p: p["conf"])
             # the lowest confidence swept has no lower neighbour to show its margin, so it is never shipped
-            ok = [p for i, p in enumerate(column) if i > 0 and within(p) and within(column[i - 1])]
-            picks[name] = max(ok, key=lambda p: (score(p), p["conf"])) if ok else None
-        best[crop] = picks
-
-    def column_key(crop: float) -> tuple[int, float, float]:
-        picks = best[crop].values()
-        return (sum(p is not None for p in picks), sum(score(p) for p in picks if p), -crop)
-
-    return best[max(best, key=column_key)] if best else {}
+            ok += [p for i, p in enumerate(column) if i > 0 and within(p) and within(column[i - 1])]
+        picks[name] = max(ok, key=lambda p: (score(p), -p["crop_conf"], p["conf"])) if ok else None
+    return picks
 
 
 COLOURS = ((200, 80, 0), (0, 0, 220), (0, 150, 0), (160, 0, 160), (0, 140, 200))
 
 
-def draw_curves(points: list[dict], shipped: tuple[float, dict[str, float]], path: Path) -> None:
+def draw_curves(points: list[dict], shipped: tuple[dict[str, float], dict[str, float]], path: Path) -> None:
     """Each defect class's recall against its false defects per 100 frames, one dot per threshold pair; a filled
     dot for the shipped pair; val as circles, large-frame proxies as squares."""
     classes = list(dict.fromkeys(p["class"] for p in points))
@@ -298,7 +300,7 @@ def draw_curves(points: list[dict], shipped: tuple[float, dict[str, float]], pat
     for i, name in enumerate(classes):
         colour = COLOURS[i % len(COLOURS)]
         for p in (p for p in points if p["class"] == name and "false_defects_per_100" in p):
-            filled = p["crop_conf"] == shipped[0] and p["conf"] == shipped[1].get(name)
+            filled = p["crop_conf"] == shipped[0].get(name) and p["conf"] == shipped[1].get(name)
             for key, square in (("val_recall", False), ("proxies_recall", True)):
                 if key not in p:
                     continue
@@ -311,7 +313,8 @@ def draw_curves(points: list[dict], shipped: tuple[float, dict[str, float]], pat
         y = 26 + 18 * i
         cv2.circle(img, (m + 10, y - 4), 4, colour, -1)
         cv2.putText(img, name, (m + 22, y), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    text = f"recall vs false defects per 100 negative frames, per class; filled: shipped (crop {shipped[0]:g})"
+    crops = ", ".join(f"{n} {c:g}" for n, c in shipped[0].items())
+    text = f"recall vs false defects per 100 negative frames; filled: shipped (crop thresholds: {crops})"
     cv2.putText(img, text, (m, h - 18), font, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, "circles: val of the sources; squares: 4K proxies; green: 1 per 100", (w - 470, 26), font,
                 0.42, (0, 120, 0), 1, cv2.LINE_AA)  # fmt: skip
@@ -452,15 +455,16 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
     # kept, a string's box would swallow the background boxes around it. There stage one keeps its shipped
     # floor (its AP is then traced only above it: a lower bound), and stage two keeps every score.
     tiled_model = load_model(args.model, threads=2)
-    at_crop_conf(tiled_model, shipped[0], _first_stage(shipped_model).conf)
+    conf1 = _first_stage(shipped_model).conf
+    at_crop_conf(tiled_model, getattr(tiled_model, "crop_conf", 0.0), conf1, class_floors=True)
     ranked = [n for n in sets if n.startswith("source:") or n in PROXY_SETS]
     traced = {n: run(traced_model, sets[n], f"{n} (low floors)", tiled_model) for n in ranked}
     if not args.no_curve and sets and classes:
         results["curve"] = []
-        crop_grid = sorted({*CROP_GRID, shipped[0]}) if isinstance(shipped_model, Cascade) else [0.0]
+        crop_grid = sorted({*CROP_GRID, *shipped[0].values()}) if isinstance(shipped_model, Cascade) else [0.0]
         for crop_conf in crop_grid:
             column_model = load_model(args.model, threads=2)
-            at_crop_conf(column_model, crop_conf, _first_stage(shipped_model).conf)
+            at_crop_conf(column_model, crop_conf, conf1)
             runs = {name: run(column_model, s, f"{name} (crop {crop_conf:g})") for name, s in sets.items()}
             results["curve"] += curve_column(runs, crop_conf, classes)
     if "sources" in args.sets:
@@ -496,7 +500,8 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
     results["thresholds"] = {"crop_conf": shipped[0], "conf": shipped[1]}
     if results.get("curve"):
         draw_curves(results["curve"], shipped, args.curve)
-        results["best_points"] = best_points(results["curve"], classes)
+        least = conf1 if isinstance(shipped_model, Cascade) else 0.0
+        results["best_points"] = best_points(results["curve"], classes, least)
 
 
 def _passes(value: float, op: str, limit: float) -> bool:
@@ -538,8 +543,8 @@ def report(results: dict, args: argparse.Namespace) -> None:
                 print(f"  {part}: recall {recalls}")
     if "thresholds" in results:
         t = results["thresholds"]
-        confs = ", ".join(f"{k} {v:g}" for k, v in t["conf"].items())
-        print(f"thresholds: crop_conf {t['crop_conf']:g}; {confs}; curves -> {args.curve}")
+        confs = "; ".join(f"{k} crop {t['crop_conf'][k]:g} conf {v:g}" for k, v in t["conf"].items())
+        print(f"thresholds: {confs}; curves -> {args.curve}")
     for name, point in results.get("best_points", {}).items():
         text = "none within the bar" if point is None else ", ".join(
             f"{k} {v:g}" for k, v in point.items() if k != "class")  # fmt: skip

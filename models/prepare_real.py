@@ -147,13 +147,13 @@ def stage2_source(
 
 
 class Proposer:
-    """The crops a cascade's stage one proposes on a frame: boxes scoring at least its `crop_conf`, grown by
+    """The crops a cascade's stage one proposes on a frame: boxes scoring at least its `search_conf`, grown by
     its margin, as `perception.cascade` cuts them at run time."""
 
     def __init__(self, manifest: Path, limit: int = 8) -> None:
         loaded = load_model(manifest, threads=2)
         self.stage1 = getattr(loaded, "stage1", loaded)
-        self.conf = getattr(loaded, "crop_conf", self.stage1.conf)
+        self.conf = getattr(loaded, "search_conf", self.stage1.conf)
         self.margin = getattr(loaded, "margin", CROP_MARGIN)
         self.limit = limit
 

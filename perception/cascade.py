@@ -30,7 +30,8 @@ class Cascade:
     """Stage one finds `parent` objects; stage two runs on each parent's crop.
 
     Output class names are stage one's followed by stage two's. At most `max_crops` parents
-    (best first) are searched per frame, which bounds the worst-case latency.
+    (best first) are searched per frame, which bounds the worst-case latency. A stage-two class may ask
+    for surer parents than `crop_conf` (`class_crop_conf`): its boxes in a weaker parent's crop are dropped.
     """
 
     def __init__(
@@ -43,19 +44,29 @@ class Cascade:
         min_crop_px: int = 16,
         max_crops: int = 8,
         crop_conf: float | None = None,
+        class_crop_conf: dict[str, float] | None = None,
         name: str = "cascade",
     ) -> None:
         if parent not in stage1.names:
             raise ModelError(f"parent class {parent!r} is not among stage one's classes {stage1.names}")
+        unknown = sorted(set(class_crop_conf or {}) - set(stage2.names))
+        if unknown:
+            raise ModelError(f"class_crop_conf names {unknown}, not among stage two's classes {stage2.names}")
         self.stage1, self.stage2 = stage1, stage2
         self.parent_id = stage1.names.index(parent)
         self.margin, self.min_crop_px, self.max_crops = margin, min_crop_px, max_crops
         # Parents scoring below this are reported but not searched (evaluation lowers stage one's
         # conf to trace the full precision-recall curve without changing which crops are searched).
         self.crop_conf = stage1.conf if crop_conf is None else crop_conf
+        self.class_crop_conf: dict[str, float] = dict(class_crop_conf or {})
         self.names: tuple[str, ...] = stage1.names + stage2.names
         self.offset = len(stage1.names)
         self.name = name
+
+    @property
+    def search_conf(self) -> float:
+        """The least stage-one score whose crop is searched at all: the lowest of the classes' parent floors."""
+        return min([self.crop_conf, *self.class_crop_conf.values()])
 
     @property
     def detectors(self) -> tuple[Detector, Detector]:
@@ -70,14 +81,17 @@ class Cascade:
         height, width = image.shape[:2]
         first = self.stage1.detect(image)
         first = Detections(first.boxes, first.scores, first.class_ids, self.names)
-        is_parent = (first.class_ids == self.parent_id) & (first.scores >= self.crop_conf)
+        is_parent = (first.class_ids == self.parent_id) & (first.scores >= self.search_conf)
         parents = np.flatnonzero(is_parent)[: self.max_crops]
+        floors = np.array([self.class_crop_conf.get(n, self.crop_conf) for n in self.stage2.names], np.float32)
         found, parent_scores = [], []
         for index in parents:
             x1, y1, x2, y2 = grow_box(first.boxes[index], self.margin, width, height)
             if x2 - x1 < self.min_crop_px or y2 - y1 < self.min_crop_px:
                 continue
             part = self.stage2.detect(image[y1:y2, x1:x2])
+            # before NMS, so a defect seen in a sure parent's crop and a weak one's keeps the sure one's box
+            part = part.select(first.scores[index] >= floors[part.class_ids])
             part.boxes += np.array([x1, y1, x1, y1], np.float32)
             part.class_ids += self.offset
             found.append(part)

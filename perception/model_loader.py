@@ -17,6 +17,8 @@ A manifest (paths relative to the manifest):
     margin = 0.10
     conf = 0.25
     max_crops = 8        # parents searched per frame, best first
+    [stage2.class_crop_conf]
+    flashover = 0.45     # optional: a class's own least parent score, where it differs from crop_conf
 
 Without a [stage2] table the manifest describes one detector for every class, run as stage one is
 (its size, thresholds and tiles).
@@ -65,6 +67,10 @@ class ChildStageSpec(StageSpec):
     parent: str = Field("insulator", description="stage-one class whose crops this stage searches")
     margin: float = Field(0.10, ge=0.0, le=1.0, description="crop margin, as a fraction of the parent box")
     max_crops: int = Field(8, ge=1, le=1000, description="most parents searched per frame, best first")
+    class_crop_conf: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict,
+        description="a class's own least parent score, where it differs from stage one's `crop_conf` (class -> score)",
+    )
 
 
 class CascadeSpec(BaseModel):
@@ -105,15 +111,19 @@ def load_model(
     second = _detector(spec.stage2, path.parent / spec.stage2.model, threads, provider, conf)
     s1 = spec.stage1
     crop_conf = None if conf is not None or s1.crop_conf is None else s1.crop_conf
-    return Cascade(
-        first,
-        second,
-        parent=spec.stage2.parent,
-        margin=spec.stage2.margin,
-        max_crops=spec.stage2.max_crops,
-        crop_conf=crop_conf,
-        name=spec.name,
-    )
+    try:
+        return Cascade(
+            first,
+            second,
+            parent=spec.stage2.parent,
+            margin=spec.stage2.margin,
+            max_crops=spec.stage2.max_crops,
+            crop_conf=crop_conf,
+            class_crop_conf=spec.stage2.class_crop_conf if conf is None else None,
+            name=spec.name,
+        )
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from exc
 
 
 def read_manifest(path: Path) -> CascadeSpec:

@@ -219,3 +219,31 @@ def test_a_manifest_without_stage_two_is_one_tiled_detector(tmp_path):
     assert model.detect(np.zeros((64, 64, 3), np.uint8)).class_names == ["insulator"]
     assert len(model.detect(np.zeros((128, 128, 3), np.uint8)).boxes) >= 1  # whole frame plus tiles
     assert model_sha256(model) == model.detector.sha256
+
+
+def test_a_class_searches_only_parents_as_sure_as_its_own_crop_threshold(tmp_path):
+    """Scenario: flashover marks show on clean lines when weak string boxes are searched, missing caps do not:
+    flashover asks for parents scoring 0.6, caps keep the crop threshold of 0.3."""
+    first = np.zeros((1, 5, 8), np.float32)
+    first[0, :, 0] = [16, 32, 24, 40, 0.9]  # a sure string on the left
+    first[0, :, 1] = [48, 32, 24, 40, 0.4]  # a weak one on the right
+    constant_output_model(tmp_path / "ins.onnx", first, metadata=ultralytics_metadata(["insulator"]))
+    second = np.zeros((1, 6, 8), np.float32)
+    second[0, :, 0] = [20, 32, 8, 8, 0.8, 0]  # a missing cap in each crop
+    second[0, :, 1] = [44, 32, 8, 8, 0, 0.8]  # a flashover mark in each crop
+    meta = ultralytics_metadata(["missing_cap", "flashover"])
+    constant_output_model(tmp_path / "def.onnx", second, metadata=meta)
+    manifest = tmp_path / "cascade.toml"
+    head = 'name = "c"\n[stage1]\nmodel = "ins.onnx"\ncrop_conf = 0.3\n[stage2]\nmodel = "def.onnx"\nmargin = 0.0\n'
+    manifest.write_text(head + "[stage2.class_crop_conf]\nflashover = 0.6\n")
+    model = load_model(manifest, threads=1)
+    assert model.search_conf == 0.3 and model.class_crop_conf == {"flashover": 0.6}
+    image = np.zeros((64, 64, 3), np.uint8)
+    result, parents = model.detect_traced(image)
+    names = result.class_names
+    assert names.count("insulator") == 2 and names.count("missing_cap") == 2 and names.count("flashover") == 1
+    assert parents[names.index("flashover")] == pytest.approx(0.9)  # found in the sure string only
+    assert load_model(manifest, threads=1, conf=0.3).detect(image).class_names.count("flashover") == 2  # override
+    manifest.write_text(head + "[stage2.class_crop_conf]\nnest = 0.6\n")
+    with pytest.raises(ModelError, match=r"cascade\.toml: class_crop_conf names \['nest'\], not among stage two's"):
+        load_model(manifest)

@@ -47,6 +47,21 @@ def test_each_class_gets_its_best_point_within_its_share_of_the_bar_with_a_margi
     assert best_points(flat, ("broken_disc",))["broken_disc"]["conf"] == 0.2
 
 
+def test_each_class_gets_its_own_crop_threshold_but_none_below_stage_ones():
+    """Scenario: flashover marks show on clean lines in weak strings' crops, missing caps do not. Caps keep the
+    lower crop threshold (on a tie, searching more strings); flashover takes the surer one, where it is clean; a
+    crop threshold under stage one's own is drawn but never picked (it would change the strings reported)."""
+    points = []
+    for crop in (0.15, 0.25, 0.45):
+        points += [_point("missing_cap", crop, c, 0.0, 0.9) for c in (0.1, 0.2, 0.3)]
+        clean = crop >= 0.45
+        points += [_point("flashover", crop, c, 0.0 if clean else 3.9, 0.5 - c) for c in (0.1, 0.2, 0.3)]
+    picks = best_points(points, ("missing_cap", "flashover"), least_crop=0.25)
+    assert (picks["missing_cap"]["crop_conf"], picks["missing_cap"]["conf"]) == (0.25, 0.3)
+    assert (picks["flashover"]["crop_conf"], picks["flashover"]["conf"]) == (0.45, 0.2)
+    assert best_points(points, ("missing_cap",))["missing_cap"]["crop_conf"] == 0.15
+
+
 def test_the_loso_table_says_why_a_figure_is_missing(tmp_path):
     cplid = Source("cplid", tmp_path, ("insulator", "missing_cap"), True)
     idid = Source("idid", tmp_path, ("insulator", "broken_disc", "flashover"), True)
@@ -67,7 +82,8 @@ def test_the_curves_are_drawn_with_the_shipped_points_filled(tmp_path):
 
     points = [_point("missing_cap", 0.35, c, 2 - 4 * c, 1 - c) | {"proxies_recall": 0.8 - c} for c in (0.2, 0.4)]
     points += [_point("flashover", 0.35, c, 1 - c, 0.7 - c) for c in (0.2, 0.4)]
-    draw_curves(points, (0.35, {"missing_cap": 0.4, "flashover": 0.2}), tmp_path / "curve.png")
+    shipped = ({"missing_cap": 0.35, "flashover": 0.35}, {"missing_cap": 0.4, "flashover": 0.2})
+    draw_curves(points, shipped, tmp_path / "curve.png")
     image = cv2.imread(str(tmp_path / "curve.png"))
     assert image.shape == (600, 900, 3)
     blue, red = (image == (200, 80, 0)).all(axis=2), (image == (0, 0, 220)).all(axis=2)
