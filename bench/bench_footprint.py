@@ -110,7 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"torch, scipy, matplotlib: {', '.join(forbidden) + ' installed: FAIL' if forbidden else 'none: PASS'}")
     if args.json:
-        args.json.write_text(json.dumps({**result, "forbidden": forbidden, "ok": size_ok and not forbidden}, indent=2))
+        limit = f"<= {SITE_PACKAGES_TARGET_MB:.0f}"
+        banned = ", ".join(forbidden) or "none"
+        targets = [
+            {"what": "runtime site-packages MB", "measured": f"{total:.0f}", "limit": limit, "ok": size_ok},
+            {"what": "torch, scipy, matplotlib installed", "measured": banned, "limit": "none", "ok": not forbidden},
+        ]
+        record = {**result, "forbidden": forbidden, "ok": size_ok and not forbidden, "targets": targets}
+        args.json.write_text(json.dumps(record, indent=2))
     return 0 if size_ok and not forbidden else 1
 
 
