@@ -185,9 +185,12 @@ def test_a_closed_pipe_is_quiet_and_ctrl_c_exits_130(mixed_photos):
     )  # fmt: skip
     assert "rror" not in piped.stderr and "Traceback" not in piped.stderr, piped.stderr
     assert "status 141" in piped.stderr
+    # a test run started in the background by a script inherits SIGINT ignored (as shells do for `cmd &`): the
+    # child gets Ctrl-C's default back, as it would have at a terminal
     live = subprocess.Popen(
         [sys.executable, "-m", "gridscout.edge.cli", "detect", "--realtime", "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     time.sleep(8.0)  # the model loads, frames go by at the footage's 10 fps
     live.send_signal(signal.SIGINT)
