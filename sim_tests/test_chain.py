@@ -133,6 +133,7 @@ def _first_stop_after(chain: Chain, t: float) -> float | None:
     return min(stops) if stops else None
 
 
+@pytest.mark.slow
 def test_perception_killed_is_restarted_and_the_vehicle_stops_within_half_a_second(tmp_path):
     """Scenario: mid-run, perception is killed with SIGKILL. Control sees perception go stale and a
     STOP reaches the crawler within 0.5 s; the supervisor restarts perception and the run completes."""
@@ -150,6 +151,7 @@ def test_perception_killed_is_restarted_and_the_vehicle_stops_within_half_a_seco
         chain.close()
 
 
+@pytest.mark.slow
 def test_vehicle_link_dropped_the_crawler_failsafe_stops_it_and_the_driver_comes_back(tmp_path):
     """Scenario: the vehicle driver process is killed (the serial link goes silent). The crawler's own
     heartbeat failsafe stops it within 0.5 s; the supervisor restarts the driver, which reconnects."""
@@ -219,11 +221,10 @@ def test_replay_gives_the_same_reports_twice(tmp_path, replay_reference):
 @pytest.mark.parametrize(
     "process",
     [
-        "camera",
         "perception",
         *(
             pytest.param(p, marks=pytest.mark.slow)
-            for p in ("vehicle_sim", "reporter", "control", "vehicle", "recorder")
+            for p in ("camera", "vehicle_sim", "reporter", "control", "vehicle", "recorder")
         ),
     ],
 )
@@ -340,6 +341,7 @@ def test_shutdown_while_the_vehicle_process_waits_for_its_restart_still_sends_st
 CHAOS_PROCESSES = ("camera", "perception", "control", "vehicle", "reporter", "vehicle_sim")
 
 
+@pytest.mark.slow
 def test_kill_9_of_a_random_process_again_and_again_never_hangs_a_replay(tmp_path):
     """Scenario (the field report): during a replay of the bundled footage, a random chain process is killed
     -9, 8 times in a row (every 1.5 s here: the replay is quicker than the footage). The run must finish on its
@@ -364,6 +366,7 @@ def test_kill_9_of_a_random_process_again_and_again_never_hangs_a_replay(tmp_pat
         chain.close()
 
 
+@pytest.mark.slow
 def test_a_camera_killed_in_live_mode_resumes_and_the_run_still_ends(tmp_path):
     """Scenario: live mode (frames paced at 10 fps) and the camera process is killed -9. Its restart picks the
     footage up where it was, frame ids run on (perception drops nothing it has not seen), and the run ends

@@ -46,6 +46,7 @@ def _drone_log(chain: Chain) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_the_drone_flies_the_footages_line_and_holds_at_its_defects(tmp_path):
     chain = Chain(tmp_path, source="", extra={"vehicle": {"uri": "sim-drone"}})
     states = chain.subscribe(["control_state"])
@@ -127,6 +128,7 @@ def _run_on(tmp_path: Path, sim: Sim, *, source: str) -> Chain:
     return chain
 
 
+@pytest.mark.slow
 def test_a_lost_link_leaves_the_drone_to_its_failsafe_and_the_summary_says_so(tmp_path):
     """The vehicle process freezes (SIGSTOP): no more heartbeats. The simulator's GCS failsafe flies RTL (after
     0.6 s here, well before the supervisor's 1 s watchdog restarts the process); the restarted vehicle process
@@ -166,6 +168,7 @@ def test_a_refused_stop_is_surfaced_by_its_mav_result_name(tmp_path):
     assert any(r["result"] == "MAV_RESULT_DENIED" for r in sim.events("command"))
 
 
+@pytest.mark.slow
 def test_a_drone_the_gate_holds_throughout_fails_the_run_naming_why(tmp_path):
     """A drone handed over above the ceiling (as the drones' 120 m ceiling held ArduRover, whose relative_alt read
     299.6 m on the ground): the gate holds every command, the drone never moves, and the run fails saying so."""

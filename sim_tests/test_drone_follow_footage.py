@@ -68,6 +68,7 @@ def test_footage_rendered_from_the_drone_puts_its_reports_on_the_defects(tmp_pat
     check_reports(flight, SEEN_SAMPLES[INSPECTION_SPEED_MPS])
 
 
+@pytest.mark.slow
 def test_at_cruise_speed_each_defect_gives_one_report(tmp_path):
     """At the mission's 8.3 m/s a cap moves 70 px a frame: plain IoU association never started a track (no
     report at all); on buffered boxes each seen defect is one track and one report."""

@@ -160,6 +160,7 @@ def test_survey_photos_with_exif_and_xmp_are_geotagged_stored_and_exported(tmp_p
     assert len(json.loads(geojson.read_text())["features"]) == len(features)  # the same photos: the same reports
 
 
+@pytest.mark.slow
 def test_the_models_detections_on_the_demo_flight_land_on_their_defects(tmp_path):
     """End to end on the bundled demo flight's frames (with their pose): `gridscout detect synthetic://demo
     --data` tracks each defect into a report whose position is the defect's, within DETECTED_BOUND_M."""

@@ -6,10 +6,13 @@ with home at 300 m), which the drones' 120 m ceiling once held for the whole run
 
 from __future__ import annotations
 
+import pytest
+
 from gridscout.control.vehicle import VehicleTelemetry
 from sim_tests.chain import Chain
 
 
+@pytest.mark.slow
 def test_a_rover_with_home_300_m_above_sea_level_drives_the_line(tmp_path):
     extra = {"vehicle": {"uri": "sim-rover", "sim_home_alt_m": 300.0}}
     chain = Chain(tmp_path, source="synthetic://demo?frames=80", extra=extra)

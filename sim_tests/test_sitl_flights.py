@@ -51,6 +51,7 @@ def _summary(tmp_path: Path) -> dict:
     return summary
 
 
+@pytest.mark.slow
 def test_arducopter_flies_the_mission_made_where_it_hovers_and_stands_still_at_each_hold(tmp_path):
     """ArduCopter 4.7 hovering armed in GUIDED at 20 m: GridScout flies the demo line made where it is, at the
     mission's 8.3 m/s, holds at rest for hold_s at each defect (on this firmware a hold timed from the command

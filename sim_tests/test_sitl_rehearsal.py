@@ -12,6 +12,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from gridscout.control.mission import load_mission
 from sim_tests.flight_checks import assert_flown_along_and_held, assert_reports_beside_the_line
 from tests.mavlink_sim import simulator
@@ -23,6 +25,7 @@ def _gridscout(*args: str, cwd, timeout: float) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_a_hovering_guided_drone_at_cmac_is_flown_along_a_mission_made_where_it_is(tmp_path):
     mission_file = tmp_path / "sitl.mission.geojson"
     with simulator(tmp_path, "--relayed", "--heading", "60") as sim:

@@ -74,6 +74,7 @@ def test_a_crawler_slow_to_answer_hello_is_waited_for_not_killed(tmp_path, crawl
         chain.close()
 
 
+@pytest.mark.slow
 def test_a_crawler_that_refuses_everything_fails_the_run_with_the_reason(tmp_path, crawler):
     """Scenario: a controller that keeps losing its session NACKs every command with NO_SESSION. The host
     shakes hands again (more than one handshake; its waits back off), the refusals are on the bus with their reason,
@@ -134,6 +135,7 @@ def test_a_crawler_announcing_a_lower_top_speed_and_a_short_timeout_is_honoured(
         chain.close()
 
 
+@pytest.mark.slow
 def test_a_serial_port_that_vanishes_mid_run_is_reported_and_reconnected(tmp_path, crawler):
     """Scenario: the crawler's simulator (its serial device) dies mid-run and a new one takes its path;
     the vehicle process notices the failed port, reopens it, shakes hands again, and the summary counts it."""

@@ -313,6 +313,7 @@ def test_an_mbtiles_base_map_is_drawn_under_the_reports_from_the_server_itself(d
     assert requested and all(url.startswith(server.url) for url in requested)
 
 
+@pytest.mark.slow
 def test_the_first_commands_run_is_reviewed_pulled_linked_to_its_towers_and_exported(tmp_path, browser, shots):
     """The issue's whole path on the embedded default (bundled footage, shipped model, simulated crawler; in
     replay, so it runs as fast as it goes): its reports are on the page and on the map, one is reviewed with the

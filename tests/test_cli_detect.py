@@ -107,6 +107,7 @@ def test_shipped_model_is_small_enough():
     assert sum(f.stat().st_size for f in files) <= 15_000_000
 
 
+@pytest.mark.slow
 def test_a_folder_of_4k_survey_photos_needs_no_flags(tmp_path):
     """Scenario: `gridscout detect photos/` on 4000x2250 survey photos. No flag is needed: stage one also
     searches full-resolution tiles, so it finds strings a whole-frame pass shrinks to nothing, and the

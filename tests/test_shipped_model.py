@@ -59,6 +59,7 @@ UNSEEN_FLIGHTS = (
 FRAME_STRIDE = 2
 
 
+@pytest.mark.slow
 def test_finds_the_defects_in_unseen_synthetic_flights_without_inventing_many(model):
     """Four flights no model or threshold was chosen on, pooled: missing-cap recall, and boxes matching no true
     cap per 100 frames (37 caps in 285 frames). Measured: v4 0.62 and 10.9 per 100 (its stage two trained on many

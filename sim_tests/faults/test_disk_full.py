@@ -30,6 +30,7 @@ def _can_mount_tmpfs() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _can_mount_tmpfs(), reason="no private mount namespace with tmpfs here (unshare -m)")
 def test_a_full_data_disk_stops_the_recording_keeps_the_reports_and_is_named(tmp_path, record_property):
     disk, out = tmp_path / "disk", tmp_path / "out"

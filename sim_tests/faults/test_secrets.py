@@ -67,6 +67,7 @@ def mjpeg_camera(frames: list[bytes], fps: float = 10.0) -> Iterator[str]:
         server.server_close()
 
 
+@pytest.mark.slow
 def test_a_cameras_password_is_in_no_output_of_a_run_and_its_data_is_private(tmp_path, record_property):
     data, summary = tmp_path / "data", tmp_path / "summary.json"
     with mjpeg_camera(_jpegs(FRAMES)) as address:
