@@ -44,10 +44,11 @@ def run_bench(name: str, out: Path) -> dict:
     record = out / f"{name}.json"
     record.unlink(missing_ok=True)
     command = [sys.executable, str(REPO / "bench" / script), *extra, "--json", str(record)]
-    print(f"== {name}: {' '.join(command[1:])}", flush=True)
+    shown = ["python", f"bench/{script}", *extra, "--json", _relative(record)]
+    print(f"== {name}: {' '.join(shown)}", flush=True)
     t0 = time.monotonic()
     code = subprocess.run(command, cwd=REPO).returncode
-    result = {"bench": name, "command": " ".join(["python", *command[1:]]), "exit": code,
+    result = {"bench": name, "command": " ".join(shown), "exit": code,
               "seconds": round(time.monotonic() - t0, 1), "targets": []}  # fmt: skip
     if record.is_file():
         written = json.loads(record.read_text())
@@ -58,16 +59,29 @@ def run_bench(name: str, out: Path) -> dict:
     return result
 
 
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|")
+
+
 def table(results: list[dict], info: dict) -> str:
     """The Markdown table: each figure, its target, pass/fail; a bench that broke is a row saying so."""
-    lines = [machine_line(info), "", "| bench | figure | measured | target | result |", "|---|---|---|---|---|"]
+    head = "the run as a whole, " + machine_line(info)
+    lines = [head, "", "| bench | figure | measured | target | result |", "|---|---|---|---|---|"]
     for r in results:
         if r["exit"] not in (0, TARGET_MISSED):
             why = r.get("why", f"exit {r['exit']}")
             lines.append(f"| {r['bench']} | (did not measure: {why}) | - | - | **BROKEN** |")
         for t in r["targets"]:
             verdict = "n/a" if t["ok"] is None else ("PASS" if t["ok"] else "**FAIL**")
-            lines.append(f"| {r['bench']} | {t['what']} | {t['measured']} | {t['limit']} | {verdict} |")
+            cells = " | ".join(_cell(t[k]) for k in ("what", "measured", "limit"))
+            lines.append(f"| {r['bench']} | {cells} | {verdict} |")
         if not r["targets"] and r["exit"] == 0:
             lines.append(f"| {r['bench']} | (figures without targets: {r['bench']}.json) | - | - | ran |")
     return "\n".join(lines) + "\n"

@@ -24,8 +24,6 @@ and must search as many crops as the pipeline. Targets: pipeline >= 0.95x raw an
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import statistics
 import sys
@@ -165,8 +163,10 @@ def ultralytics_runner(model: Model, frames: list[np.ndarray]) -> Callable[[list
 
         configure()
         from ultralytics import YOLO
+        from ultralytics.utils import LOGGER
     except ImportError:
         return None
+    LOGGER.setLevel("WARNING")  # its "Loading ... for ONNX Runtime inference" lines, printed on each first predict
     first = stage_detectors(model)[0]
     tile_above = getattr(model.stage1 if isinstance(model, Cascade) else model, "min_frame_px", None)
     if tile_above is not None and any(max(f.shape[:2]) > tile_above for f in frames):
@@ -265,8 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
     time_pipeline(model, frames[:10], fps)  # warm-up
     if ultra:
-        with contextlib.redirect_stdout(io.StringIO()):  # its "Loading ... for ONNX Runtime" lines
-            ultra(frames[:10])
+        ultra(frames[:10])  # warm-up
     results: dict[str, list[float]] = {"pipeline": [], "raw": [], "ultralytics": []}
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits all three alike
         results["pipeline"].append(len(frames) / time_pipeline(model, frames, fps))
