@@ -38,6 +38,7 @@ import zmq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import finish_machine, machine, machine_line  # noqa: E402
 from gridscout.edge.runtime.bus import Endpoints, Publisher, Subscriber  # noqa: E402
 from gridscout.edge.runtime.messages import FrameMeta  # noqa: E402
 
@@ -262,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-port", type=int, default=0, help="first tcp port (default: a free one)")
     parser.add_argument("--json", type=Path, help="also write the numbers as JSON here")
     args = parser.parse_args(argv)
+    info = machine()
 
     transports = [t.strip() for t in args.transports.split(",") if t.strip()]
     frames = make_frames(DISTINCT_FRAMES)
@@ -327,10 +329,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{pick['lockstep'] / g['lockstep']:.2f}x / {pick['stream'] / g['stream']:.2f}x "
             "than pickle (lock-step / stream)"
         )
+    print(machine_line(finish_machine(info)))
     if args.json:
-        args.json.write_text(
-            json.dumps({"results": results, "floor_us": floors, "args": vars(args)}, indent=2, default=str) + "\n"
-        )
+        record = {"machine": info, "results": results, "floor_us": floors, "args": vars(args)}
+        args.json.write_text(json.dumps(record, indent=2, default=str) + "\n")
     return 0
 
 

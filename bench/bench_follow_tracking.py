@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # sim_tests, from the checkout
 
+from bench.common import finish_machine, machine, machine_line
 from gridscout.perception.tracker import Tracker
 from sim_tests.follow_flight import Judge, fly
 
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="a cascade manifest or .onnx to fly with (default: the shipped one)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)
+    info = machine()
     rows = []
     header = (
         f"{'m/s':>5} {'hog':>4} {'frames':>6} {'holds':>5} {'defects':>7} | {'tracks/defect':>13} {'untracked':>9} "
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['reports_per_defect']!s:>14} {r['unreported']:10d} {r['false_reports']:5d}",
                 flush=True,
             )
+    print(machine_line(finish_machine(info)))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

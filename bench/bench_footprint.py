@@ -25,6 +25,10 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.common import finish_machine, machine, machine_line  # noqa: E402
+
 #: Issue 7 set 350 MB, before drones and recordings: the design card's MAVLink library (pymavlink, which pulls
 #: in lxml and fastcrc; 61 MB of files, about 105 MB once pip has compiled them) and MCAP writer (mcap with
 #: zstandard and lz4, 30 MB) came after it and have no lighter kept alternative. 500 MB is that budget plus
@@ -97,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--closure", action="store_true", help="offline: size the installed runtime closure instead")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
+    info = machine()
     result = closure() if args.closure else fresh_venv()
     dists = {k: v for k, v in result["distributions"].items() if _norm(k) not in {_norm(b) for b in BASELINE}}
     forbidden = sorted(d for d in dists if _norm(d) in FORBIDDEN)
@@ -109,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         f"site-packages  {total:7.1f} MB   target <= {SITE_PACKAGES_TARGET_MB:.0f} MB: {'PASS' if size_ok else 'FAIL'}"
     )
     print(f"torch, scipy, matplotlib: {', '.join(forbidden) + ' installed: FAIL' if forbidden else 'none: PASS'}")
+    print(machine_line(finish_machine(info)))
     if args.json:
         limit = f"<= {SITE_PACKAGES_TARGET_MB:.0f}"
         banned = ", ".join(forbidden) or "none"
@@ -116,7 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             {"what": "runtime site-packages MB", "measured": f"{total:.0f}", "limit": limit, "ok": size_ok},
             {"what": "torch, scipy, matplotlib installed", "measured": banned, "limit": "none", "ok": not forbidden},
         ]
-        record = {**result, "forbidden": forbidden, "ok": size_ok and not forbidden, "targets": targets}
+        record = {
+            **result,
+            "forbidden": forbidden,
+            "ok": size_ok and not forbidden,
+            "targets": targets,
+            "machine": info,
+        }
         args.json.write_text(json.dumps(record, indent=2))
     return 0 if size_ok and not forbidden else 1
 

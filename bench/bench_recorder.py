@@ -61,6 +61,7 @@ from bench.bench_chain import (  # noqa: E402
     print_targets,
     run_chain_once,
 )
+from bench.common import finish_machine, machine, machine_line  # noqa: E402
 from gridscout.edge.config import load_config  # noqa: E402
 from gridscout.edge.defaults import DEMO_FOOTAGE  # noqa: E402
 from gridscout.edge.recording.naming import segments_in  # noqa: E402
@@ -350,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every number measured as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep each run's temp dir (config, logs, recording)")
     args = parser.parse_args(argv)
+    info = machine()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     modes = MODES if args.mode == "both" else (args.mode,)
@@ -378,11 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         f"recorder JPEG quality {load_config(None).recorder.jpeg_quality}; rounds per mode: {args.rounds}, "
         f"order {order} (A: recorder, B: recorder.enabled = false)"
     )
+    print(machine_line(finish_machine(info)))
     print_report(header, runs, figures, targets)
     if args.json:
-        args.json.write_text(
-            json.dumps({"runs": runs, "figures": figures, "targets": targets}, indent=2, default=str) + "\n"
-        )
+        record = {"machine": info, "runs": runs, "figures": figures, "targets": targets}
+        args.json.write_text(json.dumps(record, indent=2, default=str) + "\n")
     return 0 if all(t["ok"] for t in targets) else 1
 
 

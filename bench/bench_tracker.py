@@ -717,6 +717,9 @@ def main(argv: list[str] | None = None) -> int:
 
     chosen = [c for c in CANDIDATES if not args.only or c.name in args.only or c.name == "trackers"]
     sys.path.insert(0, str(REPO))
+    from bench.common import machine
+
+    info = machine()
     sets = {"model": load_footage(tuple(args.footage))}
     sets["jitter"] = jittered_truth(sets["model"])
     for tag, fo in sets.items():
@@ -745,6 +748,9 @@ def main(argv: list[str] | None = None) -> int:
         for tag, fo in sets.items():
             row[tag] = measure_quality(c, tag, fo)
     report(rows)
+    from bench.common import finish_machine, machine_line
+
+    print(machine_line(finish_machine(info)))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     if not any("rss" in row for row in rows):
