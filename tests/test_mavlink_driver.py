@@ -36,6 +36,8 @@ def test_connects_over_tcp_and_reports_the_vehicle(tmp_path):
     with simulator(tmp_path, "--param", "FS_OPTIONS=0") as sim:
         d = ready_driver(sim.url)
         run_for(d, 0.5)
+        # the battery comes in SYS_STATUS, at 1 Hz: on a loaded machine not always within those 0.5 s
+        run_until(d, lambda: d.telemetry.battery_pct is not None, 5.0, "the battery's state")
         t = d.telemetry
         assert d.link_state is LinkState.CONNECTED and d.link_ok and d.counters.handshakes == 1
         assert d.modes is not None and d.modes.describe == "ArduPilot QUADROTOR"
