@@ -49,7 +49,8 @@ from bench.common import (  # noqa: E402
 )
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
 from gridscout.hardware.camera import open_source  # noqa: E402
-from gridscout.perception.cascade import Cascade, grow_box  # noqa: E402
+from gridscout.perception.cascade import Cascade  # noqa: E402
+from gridscout.perception.detections import Detections  # noqa: E402
 from gridscout.perception.detector import Detector  # noqa: E402
 from gridscout.perception.model_loader import load_model  # noqa: E402
 from gridscout.perception.tiling import TiledDetector  # noqa: E402
@@ -182,19 +183,15 @@ def ultralytics_runner(model: Model, frames: list[np.ndarray]) -> Callable[[list
         for frame, result in zip(batch, results, strict=True):
             if not isinstance(model, Cascade):
                 continue
-            crops = []
-            boxes, scores, classes = (result.boxes.xyxy.numpy(), result.boxes.conf.numpy(), result.boxes.cls.numpy())
-            for box, score, cls in zip(boxes, scores, classes, strict=True):
-                if int(cls) == model.parent_id and score >= model.search_conf and len(crops) < model.max_crops:
-                    x1, y1, x2, y2 = grow_box(box, model.margin, frame.shape[1], frame.shape[0])
-                    if x2 - x1 >= model.min_crop_px and y2 - y1 >= model.min_crop_px:
-                        crops.append(frame[y1:y2, x1:x2])
+            found = Detections(result.boxes.xyxy.numpy(), result.boxes.conf.numpy(),
+                               result.boxes.cls.numpy(), model.names)  # fmt: skip
+            # the very crops the cascade would cut from these boxes
+            crops = [frame[y1:y2, x1:x2] for _, (x1, y1, x2, y2) in model.crops(found, frame.shape[1], frame.shape[0])]
             crops_searched.append(len(crops))
             if not crops:
                 continue
             s2 = model.stage2
-            conf2 = min([s2.conf, *s2.class_conf.values()])
-            for _ in yolos[1].predict(crops, stream=True, imgsz=s2.meta.imgsz, conf=conf2, verbose=False):
+            for _ in yolos[1].predict(crops, stream=True, imgsz=s2.meta.imgsz, conf=s2.least_conf, verbose=False):
                 pass
         return time.perf_counter() - t0
 

@@ -75,20 +75,27 @@ class Cascade:
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_traced(image)[0]
 
+    def crops(self, first: Detections, width: int, height: int) -> list[tuple[int, tuple[int, int, int, int]]]:
+        """The crops stage two searches among stage one's boxes `first` (best first) on a `width` x `height` frame:
+        (the parent's index, its box grown by the margin), for at most `max_crops` parents scoring `search_conf`,
+        less those too small to search."""
+        is_parent = (first.class_ids == self.parent_id) & (first.scores >= self.search_conf)
+        out = []
+        for index in np.flatnonzero(is_parent)[: self.max_crops]:
+            x1, y1, x2, y2 = grow_box(first.boxes[index], self.margin, width, height)
+            if x2 - x1 >= self.min_crop_px and y2 - y1 >= self.min_crop_px:
+                out.append((int(index), (x1, y1, x2, y2)))
+        return out
+
     def detect_traced(self, image: np.ndarray) -> tuple[Detections, np.ndarray]:
         """`detect`, plus for each output box the stage-one score behind it: its own for a stage-one box,
         its parent's for a stage-two box (evaluation sweeps `crop_conf` with it)."""
         height, width = image.shape[:2]
         first = self.stage1.detect(image)
         first = Detections(first.boxes, first.scores, first.class_ids, self.names)
-        is_parent = (first.class_ids == self.parent_id) & (first.scores >= self.search_conf)
-        parents = np.flatnonzero(is_parent)[: self.max_crops]
         floors = np.array([self.class_crop_conf.get(n, self.crop_conf) for n in self.stage2.names], np.float32)
         found, parent_scores = [], []
-        for index in parents:
-            x1, y1, x2, y2 = grow_box(first.boxes[index], self.margin, width, height)
-            if x2 - x1 < self.min_crop_px or y2 - y1 < self.min_crop_px:
-                continue
+        for index, (x1, y1, x2, y2) in self.crops(first, width, height):
             part = self.stage2.detect(image[y1:y2, x1:x2])
             # before NMS, so a defect seen in a sure parent's crop and a weak one's keeps the sure one's box
             part = part.select(first.scores[index] >= floors[part.class_ids])

@@ -120,9 +120,13 @@ class Detector:
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: tensor})[0]
 
+    @property
+    def least_conf(self) -> float:
+        """The lowest score any class keeps: `conf`, or a class's own where that is lower."""
+        return min([self.conf, *self.class_conf.values()])
+
     def postprocess(self, output: np.ndarray, info: LetterboxInfo) -> Detections:
-        floor = min([self.conf, *self.class_conf.values()])
-        boxes, scores, class_ids = decode(output, self.meta.nc, floor, self.iou, self.max_det)
+        boxes, scores, class_ids = decode(output, self.meta.nc, self.least_conf, self.iou, self.max_det)
         dets = Detections(unletterbox(boxes, info), scores, class_ids, self.names)
         if self.class_conf:
             least = np.array([self.class_conf.get(n, self.conf) for n in self.names], np.float32)
