@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gridscout.perception.crop_budget import CropBudget
 from gridscout.perception.decode import nms
 from gridscout.perception.detections import Detections
 from gridscout.perception.detector import Detector
@@ -30,7 +31,8 @@ class Cascade:
     """Stage one finds `parent` objects; stage two runs on each parent's crop.
 
     Output class names are stage one's followed by stage two's. At most `max_crops` parents
-    (best first) are searched per frame, which bounds the worst-case latency. A stage-two class may ask
+    (best first) are searched per frame, which bounds the worst-case latency; a live stream may bound it
+    further with a `CropBudget`, the strings taking turns across frames. A stage-two class may ask
     for surer parents than `crop_conf` (`class_crop_conf`): its boxes in a weaker parent's crop are dropped.
     """
 
@@ -72,8 +74,8 @@ class Cascade:
     def detectors(self) -> tuple[Detector, Detector]:
         return self.stage1, self.stage2
 
-    def detect(self, image: np.ndarray) -> Detections:
-        return self.detect_traced(image)[0]
+    def detect(self, image: np.ndarray, budget: CropBudget | None = None) -> Detections:
+        return self.detect_traced(image, budget)[0]
 
     def crops(self, first: Detections, width: int, height: int) -> list[tuple[int, tuple[int, int, int, int]]]:
         """The crops stage two searches among stage one's boxes `first` (best first) on a `width` x `height` frame:
@@ -87,15 +89,17 @@ class Cascade:
                 out.append((int(index), (x1, y1, x2, y2)))
         return out
 
-    def detect_traced(self, image: np.ndarray) -> tuple[Detections, np.ndarray]:
+    def detect_traced(self, image: np.ndarray, budget: CropBudget | None = None) -> tuple[Detections, np.ndarray]:
         """`detect`, plus for each output box the stage-one score behind it: its own for a stage-one box,
-        its parent's for a stage-two box (evaluation sweeps `crop_conf` with it)."""
+        its parent's for a stage-two box (evaluation sweeps `crop_conf` with it). With `budget`, stage two
+        searches the crops it hands out this frame."""
         height, width = image.shape[:2]
         first = self.stage1.detect(image)
         first = Detections(first.boxes, first.scores, first.class_ids, self.names)
         floors = np.array([self.class_crop_conf.get(n, self.crop_conf) for n in self.stage2.names], np.float32)
         found, parent_scores = [], []
-        for index, (x1, y1, x2, y2) in self.crops(first, width, height):
+        crops = self.crops(first, width, height)
+        for index, (x1, y1, x2, y2) in budget.take(crops) if budget is not None else crops:
             part = self.stage2.detect(image[y1:y2, x1:x2])
             # before NMS, so a defect seen in a sure parent's crop and a weak one's keeps the sure one's box
             part = part.select(first.scores[index] >= floors[part.class_ids])

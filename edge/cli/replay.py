@@ -88,12 +88,19 @@ def resolve_config(args: argparse.Namespace, recorded: dict | None) -> tuple[dic
     if recorded is None:
         return Config().model_dump(), "defaults (the recording holds no config)"
     try:
-        return Config.model_validate(recorded).model_dump(), "the recorded run's"
+        return Config.model_validate(_as_run(recorded)).model_dump(), "the recorded run's"
     except Exception as exc:
         first = str(exc).splitlines()
         raise ValueError(
             f"the recording's config does not validate here ({first[0] if first else exc}); pass --config"
         ) from exc
+
+
+def _as_run(recorded: dict) -> dict:
+    """The recorded config, with the values a key added since stands for: a run recorded before
+    `perception.live_crops_per_frame` searched every string on each frame (0), not the default's bound."""
+    perception = {"live_crops_per_frame": 0, **(recorded.get("perception") or {})}
+    return {**recorded, "perception": perception}
 
 
 def resolve_model(args: argparse.Namespace, config: dict, recorded: str) -> Path:

@@ -66,6 +66,14 @@ class PerceptionConfig(Section):
     threads: int = Field(0, ge=0, le=256, description="onnxruntime threads; 0: leave one core for the other processes")
     provider: Literal["cpu", "cuda", "tensorrt", "openvino", "auto"] = Field("cpu", description="onnxruntime provider")
     conf: float | None = Field(None, ge=0, le=1, description="minimum confidence, overriding the model's")
+    live_crops_per_frame: int = Field(
+        2,
+        ge=0,
+        le=256,
+        description="live mode: strings a cascade searches for defects per frame at most, the others on the next "
+        "frames (those searched longest ago first), so a frame showing many strings does not delay the commands; "
+        "0: every string the model's max_crops allows",
+    )
 
 
 class MissionConfig(Section):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,6 +23,8 @@ from gridscout.edge.daemons.perception_journal import JournalEntry, JournalError
 from gridscout.edge.defaults import DEFAULT_MODEL
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import DetectionBox, FrameAck, FrameDetections, FrameMeta
+from gridscout.perception.cascade import Cascade
+from gridscout.perception.crop_budget import CropBudget
 from gridscout.perception.detections import Detections
 from gridscout.perception.model_loader import load_model, model_sha256
 from gridscout.perception.taxonomy import is_defect
@@ -69,39 +72,53 @@ class PerceptionStage:
     """One frame in, its tracked detections out: the model, the tracker and the message, nothing else.
 
     The perception process calls `step` on each frame it takes; `gridscout replay` on each recorded frame,
-    stamping the message with the recorded time (`t_mono_ns`) rather than the clock."""
+    stamping the message with the recorded time (`t_mono_ns`) rather than the clock. `crops_per_frame` bounds
+    a cascade's stage-two crops per frame (`perception.live_crops_per_frame`, live mode); 0: no bound."""
 
-    def __init__(self, model, *, frame_rate: float, epoch: int = 0) -> None:
+    def __init__(self, model, *, frame_rate: float, epoch: int = 0, crops_per_frame: int = 0) -> None:
         self.model = model
         self.sha = model_sha256(model)
+        self.budget = CropBudget(crops_per_frame) if crops_per_frame and isinstance(model, Cascade) else None
         self.tracker_frame_rate = frame_rate
         self.tracker = Tracker(frame_rate=frame_rate)
         self.epoch = epoch
 
     def step(self, meta: FrameMeta, image: np.ndarray, *, t_mono_ns: int | None = None) -> FrameDetections:
         t0 = time.perf_counter()
-        dets = self.tracker.update(self.model.detect(image))
+        found = self.model.detect(image, self.budget) if self.budget else self.model.detect(image)
+        dets = self.tracker.update(found)
         infer_ms = (time.perf_counter() - t0) * 1e3
         return to_message(meta, dets, infer_ms, self.model.name, self.sha, self.epoch, t_mono_ns)
 
     def restore(self, entries: list[JournalEntry]) -> None:
-        """Continue from a journal: its frames fed to the tracker with the ids they were published with, and
-        its epoch (the tracks keep their keys)."""
+        """Continue from a journal: its frames fed to the tracker with the ids they were published with (and
+        their strings to the crop budget, which then hands out the turns it would have), and its epoch (the
+        tracks keep their keys)."""
         names = tuple(self.model.names)
         for entry in entries:
             boxes = entry.detections.boxes
             self.tracker.replay(
-                Detections(
-                    np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float32).reshape(-1, 4),
-                    np.array([b.score for b in boxes], np.float32),
-                    np.array([names.index(b.class_name) for b in boxes], np.int64),
-                    names,
-                ),
-                np.array([b.track_id for b in boxes], np.int64),
-                entry.next_id,
+                as_detections(boxes, names), np.array([b.track_id for b in boxes], np.int64), entry.next_id
             )
+            if self.budget is not None:  # the turns it gave: the same crops, from the same stage-one boxes
+                self.budget.take(self._crops_of(entry.detections))
         if entries:
             self.epoch = entries[-1].detections.epoch
+
+    def _crops_of(self, published: FrameDetections) -> list:
+        """The crops the cascade offered stage two on a published frame: its stage-one boxes, as found."""
+        first = [b for b in published.boxes if b.class_name in self.model.stage1.names]
+        return self.model.crops(as_detections(first, tuple(self.model.names)), published.width, published.height)
+
+
+def as_detections(boxes: Sequence[DetectionBox], names: tuple[str, ...]) -> Detections:
+    """Published boxes as the model gave them (scores and boxes are its float32 values, exactly)."""
+    return Detections(
+        np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float32).reshape(-1, 4),
+        np.array([b.score for b in boxes], np.float32),
+        np.array([names.index(b.class_name) for b in boxes], np.int64),
+        names,
+    )
 
 
 def resume(rt: Runtime, stage: PerceptionStage, journal: PerceptionJournal, stats: dict[str, float]) -> int:
@@ -135,7 +152,12 @@ def run(rt: Runtime) -> int:
     frames = rt.subscriber(["frames"], hwm=2 if live else 1000)
     out = rt.publisher("detections", hwm=1000)
     acks = rt.publisher("frame_ack", hwm=1000)
-    stage = PerceptionStage(model, frame_rate=rt.config.camera.fps or 10.0, epoch=rt.restarts)
+    stage = PerceptionStage(
+        model,
+        frame_rate=rt.config.camera.fps or 10.0,
+        epoch=rt.restarts,
+        crops_per_frame=cfg.live_crops_per_frame if live else 0,
+    )
     stats = {"frames": 0.0, "dropped_frames": 0.0, "infer_ms_total": 0.0, "last_frame_id": -1.0, "journal_errors": 0.0}
     journal = PerceptionJournal(rt.spec_dir)
     if rt.restarts:
@@ -165,6 +187,8 @@ def run(rt: Runtime) -> int:
             out.publish(detections)
             stats["frames"] += 1
             stats["infer_ms_total"] += detections.infer_ms
+            if stage.budget is not None:
+                stats["deferred_crops"] = float(stage.budget.deferred)
             stats["last_frame_id"] = meta.frame_id
             keep_journal(rt, journal, JournalEntry(detections, stage.tracker.next_id, dict(stats)), stats)
             acks.publish(FrameAck(t_mono_ns=time.monotonic_ns(), frame_id=meta.frame_id))

@@ -472,6 +472,12 @@ def _events(rec: Recording, rerun: bool, rate_hz: float) -> list[tuple[int, int,
     return events
 
 
+def _crops_per_frame(cfg: dict, mode: str) -> int:
+    """The stage-two crop budget the recorded run's perception had: a live run's `live_crops_per_frame`, none
+    for a replay-mode run (`gridscout replay` reads a recording older than the key as 0: none)."""
+    return int(cfg["perception"]["live_crops_per_frame"]) if mode == "live" else 0
+
+
 def _flown_mission(cfg: dict) -> Mission | None:
     """The mission the run's vehicle flew (None for a crawler, or a run without one), so control replays with
     the same path, limits and geofence. A mission file missing on this machine is an error naming it: control
@@ -542,8 +548,10 @@ def run_replay(
         cfg["control"], replay=replay_mode, vehicle_uri=vehicle_uri, mission=_flown_mission(cfg), camera=cfg["geotag"]
     )
     perception = (
-        PerceptionStage(model, frame_rate=cfg["camera"]["fps"] or 10.0) if model is not None else None
-    )  # fmt: skip
+        PerceptionStage(model, frame_rate=cfg["camera"]["fps"] or 10.0, crops_per_frame=_crops_per_frame(cfg, rec.mode))
+        if model is not None
+        else None
+    )
     video = VideoOut(options.video, rec.fps or cfg["camera"]["fps"] or 10.0) if options.video else None
     events = _events(rec, options.rerun_perception, cfg["control"]["rate_hz"])
     delivery = {fid: t for t, kind, fid, _, _ in events if kind == _DETECTIONS}
