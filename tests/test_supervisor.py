@@ -20,7 +20,7 @@ import zmq
 
 from gridscout.edge.config import SupervisorConfig
 from gridscout.edge.runtime.bus import Endpoints
-from gridscout.edge.runtime.process_table import ProcessSpec
+from gridscout.edge.runtime.process_table import BACKGROUND_NICE, PROCESSES, ProcessSpec
 from gridscout.edge.runtime.supervisor import Supervisor
 from tests.supervised_worker import read_events
 
@@ -115,6 +115,19 @@ def test_healthy_process_gets_ready_and_is_left_alone(make_supervisor, run_dir):
     assert m.pid == pid and m.proc.poll() is None
     assert m.stats == {"restarts": 0.0}
     assert len(events_of(run_dir, "start")) == 1
+
+
+def test_background_processes_start_nicer_than_the_critical_path(make_supervisor, run_dir):
+    """The chain's reporter, recorder and API yield the CPU to the path a command waits on."""
+    background = {p.name for p in PROCESSES if p.nice}
+    assert background == {"reporter", "recorder", "api"}
+    assert all(p.nice == BACKGROUND_NICE for p in PROCESSES if p.nice)
+    sup = make_supervisor([spec("bg", nice=BACKGROUND_NICE), spec("fg")], {"mode": "ok"})
+    sup.start()
+    assert sup.wait_ready(5.0), logs(sup)
+    ours = psutil.Process().nice()
+    assert psutil.Process(sup.procs["bg"].pid).nice() == min(19, ours + BACKGROUND_NICE)
+    assert psutil.Process(sup.procs["fg"].pid).nice() == ours
 
 
 def test_crash_is_restarted_after_the_backoff(make_supervisor, run_dir):

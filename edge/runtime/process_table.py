@@ -36,21 +36,37 @@ class ProcessSpec:
     #: this process stops the vehicle: on shutdown it goes first, and it is started just to send STOP
     #: when it is not running then (crashed and waiting for its restart, or hung and killed)
     stops_vehicle: bool = False
+    #: niceness it starts with: background work (reports, recording, the API) yields the CPU to the
+    #: camera -> perception -> control path that a command waits on (control and vehicle run SCHED_FIFO)
+    nice: int = 0
+
+
+#: the background processes' niceness: CPU weight about a third of the critical path's under contention, enough
+#: for the recorder's few ms a frame with every core busy
+BACKGROUND_NICE = 5
 
 
 PROCESSES: tuple[ProcessSpec, ...] = (
     ProcessSpec(
         "vehicle-sim", "gridscout.edge.daemons.vehicle_simd", watchdog_s=2.0, enabled=_simulated_vehicle, stop_rank=7
     ),
-    ProcessSpec("reporter", "gridscout.edge.daemons.reporterd", watchdog_s=5.0, stop_rank=8),
+    ProcessSpec("reporter", "gridscout.edge.daemons.reporterd", watchdog_s=5.0, stop_rank=8, nice=BACKGROUND_NICE),
     ProcessSpec(
         "recorder",
         "gridscout.edge.daemons.recorderd",
         watchdog_s=5.0,
         enabled=lambda c: c.recorder.enabled,
         stop_rank=8,
+        nice=BACKGROUND_NICE,
     ),
-    ProcessSpec("api", "gridscout.edge.daemons.apid", watchdog_s=10.0, enabled=lambda c: c.api.enabled, stop_rank=9),
+    ProcessSpec(
+        "api",
+        "gridscout.edge.daemons.apid",
+        watchdog_s=10.0,
+        enabled=lambda c: c.api.enabled,
+        stop_rank=9,
+        nice=BACKGROUND_NICE,
+    ),
     ProcessSpec("vehicle", "gridscout.edge.daemons.vehicled", watchdog_s=1.0, stop_rank=0, stops_vehicle=True),
     ProcessSpec("control", "gridscout.edge.daemons.controld", watchdog_s=1.0, stop_rank=1),
     ProcessSpec("perception", "gridscout.edge.daemons.perceptiond", watchdog_s=5.0, stop_rank=3),

@@ -103,7 +103,7 @@ class Supervisor:
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches only us; we stop the vehicle first
-                preexec_fn=_die_with(os.getpid()),
+                preexec_fn=_child_setup(os.getpid(), m.spec.nice),
             )
         m.started_at = time.monotonic()
         m.last_beat, m.ready, m.restart_at, m.stop_only = None, False, None, stop_only
@@ -254,14 +254,18 @@ def _why_down(m: Managed) -> str:
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with(parent_pid: int):
+def _child_setup(parent_pid: int, nice: int):
     """A Popen preexec_fn: the child gets SIGTERM when the supervisor dies (Linux), and exits at once if it
-    already has. Elsewhere the daemons' own parent check does the same a little later."""
+    already has (elsewhere the daemons' own parent check does the same a little later); it starts `nice`
+    steps nicer than the supervisor (its process spec's)."""
 
     def preexec() -> None:
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent_pid:
             os._exit(1)
+        if nice:
+            with contextlib.suppress(OSError):
+                os.nice(nice)
 
     return preexec
