@@ -1,5 +1,5 @@
 """Writes JPEGs the way a survey drone does: the GPS fix and focal length in EXIF (piexif), DJI's gimbal
-angles and altitudes in an XMP packet in its own APP1 segment (the standard library)."""
+angles and altitudes in an XMP packet in its own APP1 segment (the simulator's `survey_photos`)."""
 
 from __future__ import annotations
 
@@ -10,25 +10,9 @@ import cv2
 import numpy as np
 import piexif
 
-XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+from gridscout.hardware.sim.survey_photos import dji_xmp, with_xmp
 
-
-def dji_xmp(fields: dict[str, str], *, as_elements: bool = False, extra: str = "") -> bytes:
-    """An XMP packet with `drone-dji:` fields as rdf:Description attributes (DJI's way) or child elements."""
-    if as_elements:
-        body = "".join(f"<drone-dji:{k}>{v}</drone-dji:{k}>" for k, v in fields.items())
-        attrs = ""
-    else:
-        body = ""
-        attrs = " ".join(f'drone-dji:{k}="{v}"' for k, v in fields.items())
-    return (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
-        f"{extra}"
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-        '<rdf:Description rdf:about="DJI Meta Data" xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/" '
-        f"{attrs}>{body}</rdf:Description></rdf:RDF></x:xmpmeta>"
-        '<?xpacket end="w"?>'
-    ).encode()
+__all__ = ["dji_xmp", "exif_bytes", "geotagged_jpeg", "pose_metadata", "write_photo"]
 
 
 def _rational(x: float, denominator: int = 10_000) -> tuple[int, int]:
@@ -81,9 +65,7 @@ def geotagged_jpeg(image: np.ndarray, *, exif: bytes | None = None, xmp: bytes |
         piexif.insert(exif, data, out)
         data = out.getvalue()
     if xmp is not None:
-        segment = XMP_HEADER + xmp
-        app1 = b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment
-        data = data[:2] + app1 + data[2:]  # right after SOI, before EXIF's APP1: order must not matter
+        data = with_xmp(data, xmp)  # right after SOI, before EXIF's APP1: order must not matter
     return data
 
 

@@ -10,7 +10,7 @@ import sys
 
 # Subcommand modules, in the order `--help` lists them. Each has `register(subparsers)`, which
 # sets `func` on its parser; `func(args) -> int` runs the command.
-COMMANDS = ("run", "detect", "replay", "reports", "serve", "fleet", "sim", "mission", "config")
+COMMANDS = ("run", "detect", "batch", "replay", "reports", "serve", "fleet", "sim", "mission", "config")
 #: exit statuses as a shell gives them: killed by SIGINT (Ctrl-C), by SIGPIPE (the reader of our output left)
 INTERRUPTED_EXIT = 130
 BROKEN_PIPE_EXIT = 141

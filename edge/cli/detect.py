@@ -13,6 +13,7 @@ from gridscout.edge.cli.argtypes import positive_int, unit_float
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
 
 if TYPE_CHECKING:
+    from gridscout.control.mission import Mission
     from gridscout.edge.config import Config
 
 
@@ -73,19 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gridscout.edge.config import load_config
     from gridscout.edge.offline.detect import DetectOptions, run_detect
 
     source = args.source or str(DEMO_FOOTAGE)
-    config = load_config(args.config)
-    mission_file = args.mission or _configured_mission(config)
-    mission = None
-    if mission_file:
-        from gridscout.control.mission import load_mission
-        from gridscout.edge.config import with_mission_camera
-
-        mission = load_mission(mission_file)
-        config = with_mission_camera(config, mission_file=mission_file)
+    config, mission = config_and_mission(args.config, args.mission)
     summary = run_detect(
         DetectOptions(
             source=source,
@@ -118,6 +110,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"gridscout detect: interrupted after {summary.frames} frames", file=sys.stderr)
         return INTERRUPTED_EXIT
     return 0
+
+
+def config_and_mission(config_file: Path | None, mission_file: Path | None) -> tuple[Config, Mission | None]:
+    """The config (`--config`, else the defaults) and the mission (`--mission`, else `[mission] file`), with the
+    mission's camera in `[geotag]` where the config leaves it unset."""
+    from gridscout.edge.config import load_config
+
+    config = load_config(config_file)
+    mission_file = mission_file or _configured_mission(config)
+    if not mission_file:
+        return config, None
+    from gridscout.control.mission import load_mission
+    from gridscout.edge.config import with_mission_camera
+
+    mission = load_mission(mission_file)
+    return with_mission_camera(config, mission_file=mission_file), mission
 
 
 def _configured_mission(config: Config) -> str | None:

@@ -1,11 +1,11 @@
-"""`gridscout sim`: simulators of the robot's devices: `sim crawler`, `sim drone` / `sim rover` over MAVLink, and
-`sim link`, a slow, lossy crawler link."""
+"""`gridscout sim`: simulators of the robot's devices: `sim crawler`, `sim drone` / `sim rover` over MAVLink,
+`sim link`, a slow, lossy crawler link, and `sim photos`, a survey drone's geotagged photos."""
 
 from __future__ import annotations
 
 import argparse
 
-from gridscout.hardware.sim import link_proxy
+from gridscout.hardware.sim import link_proxy, survey_photos
 from gridscout.hardware.sim.crawler import server as crawler_sim
 from gridscout.hardware.sim.mavlink.options import add_arguments
 
@@ -34,6 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     link_proxy.add_arguments(link)
     link.set_defaults(func=link_proxy.run)
+    photos = devices.add_parser(
+        "photos",
+        help="a survey drone's camera: geotagged JPEGs (DJI XMP) of a rendered flight",
+        description=survey_photos.__doc__.split("\n\n")[0].replace("\n", " "),
+        epilog="Example: gridscout sim photos survey/ && gridscout batch survey/ --out season",
+    )
+    survey_photos.add_arguments(photos)
+    photos.set_defaults(func=survey_photos.run)
     for vehicle in ("drone", "rover"):
         sim = devices.add_parser(
             vehicle,

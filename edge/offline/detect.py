@@ -22,6 +22,7 @@ from tqdm import tqdm
 from gridscout.edge.geotag.placement import ReportPlacer
 from gridscout.edge.geotag.settings import GeotagSettings
 from gridscout.edge.offline.annotate import draw_detections
+from gridscout.edge.offline.inspect import inspect_frame
 from gridscout.hardware.camera import ImageFolder, open_source
 from gridscout.hardware.camera.base import FrameSource
 from gridscout.hardware.camera.image_size import DEFAULT_MAX_IMAGE_PIXELS
@@ -224,25 +225,18 @@ def run_detect(options: DetectOptions) -> DetectSummary:
             options.jsonl.parent.mkdir(parents=True, exist_ok=True)
             jsonl = options.jsonl.open("w")
         for frame in source:
-            detections = model.detect(frame.image)
-            if tracker is not None:
-                detections = tracker.update(detections)
-            else:
+            seen = inspect_frame(frame, model, placer, tracker=tracker, reports=reports)
+            detections = seen.detections
+            if summary.photos is not None:
                 summary.photos.update(set(detections.class_names))
             summary.frames += 1
             for name, track in zip(detections.class_names, detections.track_ids, strict=True):
                 summary.detections[name] += 1
                 if track >= 0:
                     summary.tracks.setdefault(name, set()).add(int(track))
-            records = detections.to_records()
-            for record, box in zip(records, detections.boxes, strict=True):
-                fix = placer.place(tuple(float(v) for v in box), frame.width, frame.height, frame_pose=frame.pose)
-                record["geo"] = fix.as_json() if fix else None
-                summary.geotagged += fix is not None
-            if reports is not None:
-                reports.take(frame, detections)
+            summary.geotagged += seen.placed
             if jsonl:
-                record = {"frame": frame.frame_id, "name": frame.name, "detections": records}
+                record = {"frame": frame.frame_id, "name": frame.name, "detections": seen.records}
                 jsonl.write(json.dumps(record) + "\n")
             if video:
                 video.write(draw_detections(frame.image, detections), frame.name)
@@ -280,12 +274,13 @@ def _reports(
 ) -> DetectReports:
     from gridscout.edge.config.sections import ReporterConfig
     from gridscout.edge.offline.detect_reports import DetectReports
+    from gridscout.edge.reports.store import ReportStore
     from gridscout.perception.model_loader import model_sha256
 
     key = str(Path(options.source).resolve()) if Path(options.source).exists() else options.source
     assert options.data is not None
     return DetectReports(
-        options.data,
+        ReportStore(options.data),
         source_key=key,
         model_name=model.name,
         model_sha256=model_sha256(model),

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -242,51 +242,65 @@ class ReportStore:
 
     def write(self, obs: ReportObservation) -> Written:
         """`upsert` for a writer that needs no report back (the reporter process): no pydantic involved."""
-        report_id = report_id_for(self.device_id, obs.track_key)
         with self._write() as db:
-            seq = self._next_seq(db)
-            current = db.execute(
-                "SELECT r.confidence, e.report_id IS NOT NULL FROM reports r LEFT JOIN evidence e ON e.report_id = r.id"
-                " WHERE r.id = ?",
-                (report_id,),
-            ).fetchone()
-            if current is None:
+            return self._write_one(db, obs)
+
+    def write_many(
+        self, observations: Sequence[ReportObservation], *, also: Callable[[sqlite3.Connection], None] | None = None
+    ) -> list[Written]:
+        """`write` each observation, in order, in one transaction, and run `also` on the connection inside it: all of
+        it is stored, or (an error, a kill) none of it (`gridscout batch` stores an item's reports with its mark)."""
+        with self._write() as db:
+            written = [self._write_one(db, obs) for obs in observations]
+            if also is not None:
+                also(db)
+        return written
+
+    def _write_one(self, db: sqlite3.Connection, obs: ReportObservation) -> Written:
+        report_id = report_id_for(self.device_id, obs.track_key)
+        seq = self._next_seq(db)
+        current = db.execute(
+            "SELECT r.confidence, e.report_id IS NOT NULL FROM reports r LEFT JOIN evidence e ON e.report_id = r.id"
+            " WHERE r.id = ?",
+            (report_id,),
+        ).fetchone()
+        if current is None:
+            db.execute(
+                "INSERT INTO reports (id, device_id, seq, track_key, class_name, confidence, first_seen_ns,"
+                " last_seen_ns, position_m, lat, lon, alt, error_m, frame_id, model_name, model_sha256)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (report_id, self.device_id, seq, obs.track_key, obs.class_name, obs.confidence, obs.t_wall_ns,
+                 obs.t_wall_ns, obs.position_m, obs.lat, obs.lon, obs.alt, obs.error_m, obs.frame_id,
+                 obs.model_name, obs.model_sha256),
+            )  # fmt: skip
+            better, had_evidence = True, False
+        else:
+            best_conf, had_evidence = current
+            better = obs.confidence > best_conf
+            db.execute(
+                "UPDATE reports SET seq = ?, observations = observations + 1,"
+                " first_seen_ns = MIN(first_seen_ns, ?), last_seen_ns = MAX(last_seen_ns, ?) WHERE id = ?",
+                (seq, obs.t_wall_ns, obs.t_wall_ns, report_id),
+            )
+            if better:  # the best observation defines class, confidence, position and model
                 db.execute(
-                    "INSERT INTO reports (id, device_id, seq, track_key, class_name, confidence, first_seen_ns,"
-                    " last_seen_ns, position_m, lat, lon, alt, error_m, frame_id, model_name, model_sha256)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (report_id, self.device_id, seq, obs.track_key, obs.class_name, obs.confidence, obs.t_wall_ns,
-                     obs.t_wall_ns, obs.position_m, obs.lat, obs.lon, obs.alt, obs.error_m, obs.frame_id,
-                     obs.model_name, obs.model_sha256),
+                    "UPDATE reports SET class_name = ?, confidence = ?, position_m = ?, lat = ?, lon = ?, alt = ?,"
+                    " error_m = ?, frame_id = ?, model_name = ?, model_sha256 = ? WHERE id = ?",
+                    (obs.class_name, obs.confidence, obs.position_m, obs.lat, obs.lon, obs.alt, obs.error_m,
+                     obs.frame_id, obs.model_name, obs.model_sha256, report_id),
                 )  # fmt: skip
-                better, had_evidence = True, False
-            else:
-                best_conf, had_evidence = current
-                better = obs.confidence > best_conf
-                db.execute(
-                    "UPDATE reports SET seq = ?, observations = observations + 1,"
-                    " first_seen_ns = MIN(first_seen_ns, ?), last_seen_ns = MAX(last_seen_ns, ?) WHERE id = ?",
-                    (seq, obs.t_wall_ns, obs.t_wall_ns, report_id),
-                )
-                if better:  # the best observation defines class, confidence, position and model
-                    db.execute(
-                        "UPDATE reports SET class_name = ?, confidence = ?, position_m = ?, lat = ?, lon = ?, alt = ?,"
-                        " error_m = ?, frame_id = ?, model_name = ?, model_sha256 = ? WHERE id = ?",
-                        (obs.class_name, obs.confidence, obs.position_m, obs.lat, obs.lon, obs.alt, obs.error_m,
-                         obs.frame_id, obs.model_name, obs.model_sha256, report_id),
-                    )  # fmt: skip
-            # Evidence follows the best confidence; a report with none yet takes whatever frame comes.
-            if obs.evidence_jpeg is not None and (better or not had_evidence):
-                box = obs.evidence_box_xyxy or (None, None, None, None)
-                parent = obs.evidence_parent_xyxy or (None, None, None, None)
-                db.execute(
-                    "INSERT OR REPLACE INTO evidence (report_id, jpeg, sha256, x1, y1, x2, y2, px1, py1, px2, py2)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (report_id, obs.evidence_jpeg, hashlib.sha256(obs.evidence_jpeg).hexdigest(), *box, *parent),
-                )
-            class_name, confidence = db.execute(
-                "SELECT class_name, confidence FROM reports WHERE id = ?", (report_id,)
-            ).fetchone()
+        # Evidence follows the best confidence; a report with none yet takes whatever frame comes.
+        if obs.evidence_jpeg is not None and (better or not had_evidence):
+            box = obs.evidence_box_xyxy or (None, None, None, None)
+            parent = obs.evidence_parent_xyxy or (None, None, None, None)
+            db.execute(
+                "INSERT OR REPLACE INTO evidence (report_id, jpeg, sha256, x1, y1, x2, y2, px1, py1, px2, py2)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (report_id, obs.evidence_jpeg, hashlib.sha256(obs.evidence_jpeg).hexdigest(), *box, *parent),
+            )
+        class_name, confidence = db.execute(
+            "SELECT class_name, confidence FROM reports WHERE id = ?", (report_id,)
+        ).fetchone()
         return Written(report_id, seq, current is None, class_name, confidence)
 
     def set_review(self, report_id: str, review: Review) -> Report:

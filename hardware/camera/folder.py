@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -44,6 +45,44 @@ def _decode(data: np.ndarray | None) -> np.ndarray | None:
     return cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
 
 
+def _not_decodable(data: np.ndarray | None, max_pixels: int) -> str | None:
+    """Why these bytes must not be decoded (None: they may): no header, or too many pixels for memory."""
+    size = image_size(data[:65536].tobytes()) if data is not None else None
+    if size is None:
+        return "has no readable image header"
+    if size[0] * size[1] > max_pixels:
+        mp = size[0] * size[1] / 1e6
+        return f"is {size[0]}x{size[1]} ({mp:.0f} MP), above camera.max_image_pixels ({max_pixels / 1e6:g} MP)"
+    return None
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One photo read on its own: its frame (with the camera pose its EXIF/XMP gives) and the file's bytes as read."""
+
+    frame: Frame
+    data: bytes
+
+
+def read_photo(path: Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, frame_id: int = 0) -> Photo:
+    """`path` as `ImageFolder` would give it (named by file, its folder the source), read once. SourceError naming
+    the file when it cannot be read, has too many pixels or does not decode."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if (unsafe := _not_decodable(data if data.size else None, max_pixels)) is not None:
+        raise SourceError(f"{path}: {unsafe}")
+    image = _decode(data)
+    if image is None:
+        raise SourceError(f"{path}: could not be decoded")
+    raw = data.tobytes()
+    pose, _ = read_photo_pose(raw)  # what it lacks shows where its defects cannot be placed
+    source_name = path.resolve().parent.name
+    frame = Frame(image, frame_id, time.monotonic_ns(), time.time_ns(), source_name, path.name, pose)
+    return Photo(frame, raw)
+
+
 class ImageFolder(FrameSource):
     """Each image in a folder (not recursive; hidden files ignored) as one frame, named by file.
 
@@ -78,7 +117,7 @@ class ImageFolder(FrameSource):
         frame_id = 0
         for path in self.files:
             data = _read_bytes(path)
-            if (unsafe := self._not_decodable(data)) is not None:
+            if (unsafe := _not_decodable(data, self.max_pixels)) is not None:
                 self._count_corrupt(f"{path.name} {unsafe}")
                 continue
             image = _decode(data)
@@ -88,16 +127,6 @@ class ImageFolder(FrameSource):
             t_mono, t_wall = time.monotonic_ns(), time.time_ns()
             yield Frame(image, frame_id, t_mono, t_wall, self.name, path.name, self._pose(path.name, data.tobytes()))
             frame_id += 1
-
-    def _not_decodable(self, data: np.ndarray | None) -> str | None:
-        """Why these bytes must not be decoded (None: they may): no header, or too many pixels for memory."""
-        size = image_size(data[:65536].tobytes()) if data is not None else None
-        if size is None:
-            return "has no readable image header"
-        if size[0] * size[1] > self.max_pixels:
-            mp = size[0] * size[1] / 1e6
-            return f"is {size[0]}x{size[1]} ({mp:.0f} MP), above camera.max_image_pixels ({self.max_pixels / 1e6:g} MP)"
-        return None
 
     def _pose(self, name: str, data: bytes) -> CameraPose | None:
         pose, warning = read_photo_pose(data)
