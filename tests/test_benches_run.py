@@ -110,7 +110,7 @@ def test_bench_follow_tracking_flies_once_and_judges_the_tracks(tmp_path):
 @pytest.mark.timeout(600)
 def test_bench_chain_runs_one_live_chain_and_judges_its_targets(tmp_path):
     _, record = run_bench(
-        "bench_chain.py", "--frames", "20", "--repeats", "1", "--no-burn", "--no-replay",
+        "bench_chain.py", "--frames", "20", "--repeats", "1", "--no-busy", "--no-burn", "--no-replay",
         out=tmp_path / "chain.json", timeout=540,
     )  # fmt: skip
     raw = record["raw_detector"]
