@@ -169,6 +169,7 @@ def _workers(process: subprocess.Popen, mark: str) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.slow  # a batch killed under and run again (CI runs it): the default run keeps the mode comparison
 def test_kill_9_of_a_pool_worker_loses_and_doubles_nothing(survey, reference, tmp_path):
     """Scenario: the out-of-memory killer takes one of the pool's workers mid-batch. A new pool runs the items it had
     in hand again; every item is done and the reports are those of the reference, each written once."""
@@ -183,6 +184,7 @@ def test_kill_9_of_a_pool_worker_loses_and_doubles_nothing(survey, reference, tm
     assert stored(out) == stored(reference) and observations(out) == {1}
 
 
+@pytest.mark.slow  # a batch stopped and run again (CI runs it)
 def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(survey, reference, tmp_path):
     """Scenario: Ctrl-C at the terminal mid-batch (the whole foreground process group gets it). The batch stops at
     once: summary, 130, no worker left; each item's reports stored whole or not at all. The same command again does
@@ -264,6 +266,7 @@ def _footage(folder: Path) -> tuple[Path, Path]:
     return video, recording
 
 
+@pytest.mark.slow  # footage and a recording rendered and inspected, and detect on each (CI runs it)
 def test_videos_and_recordings_are_tracked_items_named_in_a_list_file(survey, tmp_path):
     """Scenario: a list file names a video, a recording and two photos (one of them twice, with comments). Each video
     and recording is one item whose defects are tracked into reports as `gridscout detect` makes them; every report
