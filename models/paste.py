@@ -129,7 +129,7 @@ def paste_strings(
             continue
         ox, oy = spot
         taken.append(np.array([ox, oy, ox + w, oy + h]))
-        alpha = _feather(h, w)
+        alpha = feather(h, w)
         region = canvas[oy : oy + h, ox : ox + w].astype(np.float32)
         canvas[oy : oy + h, ox : ox + w] = (alpha * piece + (1 - alpha) * region).astype(np.uint8)
         shift = np.array([x1, y1, x1, y1], np.float64)
@@ -150,7 +150,7 @@ def _free_spot(
     return None
 
 
-def _feather(h: int, w: int) -> np.ndarray:
+def feather(h: int, w: int) -> np.ndarray:
     """An alpha mask, 1 inside and falling to 0 at the edges over 8% of the short side."""
     edge = max(2, round(0.08 * min(h, w)))
     ramp_y = np.clip(np.minimum(np.arange(h), np.arange(h)[::-1]) / edge, 0, 1)

@@ -4,6 +4,7 @@
     python -m gridscout.models.prepare_real --without idid        # leave-one-source-out: real_stage1-without-idid, ...
     python -m gridscout.models.prepare_real --source reviews/     # one more source, e.g. a review export
     python -m gridscout.models.prepare_real --paste 400           # + 400 copy-paste frames for stage one
+    python -m gridscout.models.prepare_real --paste-defects 1500  # + 1500 stage-two crops with pasted defects
 
 Sources (`models.sources`): every labelled folder under ../shared/datasets, plus each `--source`; their
 classes mapped onto `perception.taxonomy`. Writes under build/ (git-ignored); real images are symlinked,
@@ -21,6 +22,8 @@ never copied, and only derived images (tiles, crops) are written.
   with the disc-level defects inside it (missing cap, broken disc, flashover); crops holding a defect
   three times in train; hard negatives: the crops the shipped stage one proposes on the training-fold
   negatives, with no label. Sources that leave disc defects unboxed (`sources.NO_DISC_LABELS`) are left out.
+  `--paste-defects N` adds N training crops of real strings with real defects of the same source pasted
+  onto them (`models.paste_defects`), the defect classes taking equal turns.
 - Val: each source's own val split; `--without NAME` leaves that source out of train and val alike, so
   the model trained on the result can be scored on it as on photos it never saw.
 """
@@ -39,6 +42,7 @@ from tqdm import tqdm
 from gridscout.models.eval_sets import TRAIN_FOLD, negative_paths
 from gridscout.models.paste import INSULATOR as PASTED_STRING
 from gridscout.models.paste import background, paste_strings, source_cutouts
+from gridscout.models.paste_defects import defect_patches, paste_defect, pick_patch, string_colour
 from gridscout.models.prepare_field import (
     CROP_MARGIN,
     OVERLAP,
@@ -182,6 +186,7 @@ def prepare(
     pasted: int = 0,
     single: bool = False,
     proposer: Proposer | None = None,
+    pasted_defects: int = 0,
 ) -> dict:
     """Write both stages' sets (and, with `single`, the one-detector set); returns what went in, per source
     and class."""
@@ -211,6 +216,10 @@ def prepare(
                 stage_report["negatives/train"] = _negatives(stage, negatives, split, miner, seed)
                 if kind == "stage1" and pasted:
                     stage_report["pasted/train"] = _pasted(sources, negatives, split, pasted, seed, names)
+                if kind == "stage2" and pasted_defects:
+                    disc_sources = [s for s in sources if s.disc_labels]
+                    stage_report["pasted defects/train"] = _pasted_defects(disc_sources, split, pasted_defects,
+                                                                           seed, names)  # fmt: skip
         stage_report["data"] = str(write_yaml(root, names))
     return report
 
@@ -253,6 +262,44 @@ def _pasted(sources: list[Source], negatives: Path, split: Split, n: int, seed: 
     return dict(counts)
 
 
+def _pasted_defects(sources: list[Source], split: Split, n: int, seed: int, names: tuple[str, ...]) -> dict:
+    """`n` stage-two training crops of the sources' training strings, each with one or two real defects of its
+    own source pasted onto it (the defect classes taking equal turns), cut as `stage2_source` cuts them."""
+    rng = random.Random(seed)
+    by_name = {s.name: s for s in sources}
+    patches: dict[str, dict[str, list]] = {}  # class -> source -> its patches
+    for source in sources:
+        for patch in defect_patches(source, "train"):
+            patches.setdefault(patch.name, {}).setdefault(patch.source, []).append(patch)
+    if not patches:
+        raise SourceError("--paste-defects: no source boxes a disc-level defect on a labelled string")
+    strings = {s.name: source_cutouts(s, "train") for s in sources}
+    counts: Counter = Counter()
+    for i in tqdm(range(n), desc="pasted defects", leave=False):
+        by_source = patches[rng.choice(sorted(patches))]
+        source = rng.choice(sorted(by_source))
+        target = rng.choice(strings[source])
+        photo = cv2.imread(str(target.image), cv2.IMREAD_COLOR)
+        height, width = photo.shape[:2]
+        colour = string_colour(photo, target.box)
+        chosen = [pick_patch(by_source[source], colour, rng)]
+        if rng.random() < 0.5:  # a second one, of any class of the same source
+            own = sorted(c for c in patches if source in patches[c])
+            chosen.append(pick_patch(patches[rng.choice(own)][source], colour, rng))
+        truth = [(name, b) for name, b in by_name[source].truth(target.image, "train", width, height) if name in names]
+        for patch in (p for p in chosen if p is not None):
+            box = paste_defect(photo, target.box, [b for _, b in truth], patch, rng)
+            if box is not None:
+                truth.append((patch.name, box))
+                counts[f"pasted {patch.name}"] += 1
+        crop = grow_box(target.box, rng.uniform(0.03, 0.25), width, height)
+        rows = [(names.index(name), b) for name, b in ((name, _clip_to(b, crop)) for name, b in truth) if b is not None]
+        x1, y1, x2, y2 = crop
+        split.write(f"pasted_defects_{i:05d}", photo[y1:y2, x1:x2], rows)
+        counts["crops"] += 1
+    return dict(counts)
+
+
 def _repeat(text: str) -> tuple[str, int]:
     name, sep, value = text.partition("=")
     if not sep or not value.isdigit() or int(value) < 1:
@@ -278,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         help="N more stage-one training frames: real training strings pasted onto the training-fold negatives",
     )  # fmt: skip
     parser.add_argument(
+        "--paste-defects", type=int, default=0, metavar="N",
+        help="N more stage-two training crops: real strings with real defects of their own source pasted on",
+    )  # fmt: skip
+    parser.add_argument(
         "--single", action="store_true",
         help="also real_single: whole frames with every class, for one detector instead of the cascade",
     )  # fmt: skip
@@ -287,8 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.paste < 0:
-        parser.error(f"--paste {args.paste}: expected a count >= 0")
+    for flag, value in (("--paste", args.paste), ("--paste-defects", args.paste_defects)):
+        if value < 0:
+            parser.error(f"{flag} {value}: expected a count >= 0")
     try:
         sources = [load_source(p) for p in sorted(args.shared.iterdir()) if (p / "data.yaml").is_file()]
         sources += [load_source(p) for p in args.source]
@@ -306,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = prepare(sources, args.negatives, args.out, repeats, None if args.no_mining else args.miner,
                          args.seed, suffix, args.paste, args.single,
-                         Proposer(args.proposed_crops) if args.proposed_crops else None)  # fmt: skip
+                         Proposer(args.proposed_crops) if args.proposed_crops else None,
+                         args.paste_defects)  # fmt: skip
     except SourceError as exc:
         parser.exit(2, f"prepare_real: {exc}\n")
     path = args.out / f"real{suffix}.json"

@@ -190,10 +190,43 @@ def test_copy_paste_blends_training_strings_into_the_training_negatives(shared, 
     assert report["stage1"]["pasted/train"] == {"frames": 6, "insulator": strings}
 
 
-def test_a_negative_paste_count_is_refused(shared, tmp_path, capsys):
+def test_pasted_defects_land_on_strings_of_their_own_source_clear_of_the_labelled_ones(shared, tmp_path):
+    """`--paste-defects N`: N stage-two training crops of real strings, each with one or two real defects of
+    its own source pasted on, labelled where they landed; the classes take equal turns."""
+    out = tmp_path / "out"
+    args = ["--shared", str(shared), "--negatives", str(shared / "negatives"), "--out", str(out), "--no-mining"]
+    assert prepare_real.main([*args, "--paste-defects", "12"]) == 0
+    s2 = out / "real_stage2"
+    pasted = sorted(p.stem for p in (s2 / "images" / "train").glob("pasted_defects_*"))
+    assert pasted == [f"pasted_defects_{i:05d}" for i in range(12)]
+    report = json.loads((out / "real.json").read_text())["stage2"]["pasted defects/train"]
+    assert report["crops"] == 12
+    labelled = {0: 0, 1: 0, 2: 0}
+    for stem in pasted:
+        labels = _labels(s2, "train", stem)
+        image = cv2.imread(str(s2 / "images" / "train" / f"{stem}.jpg"))
+        # CPLID's string is 240x60 and IDID's 100x250, each cut with a margin: the crop says whose it is
+        idid = image.shape[0] > image.shape[1]
+        for cls, _, colour in labels:
+            assert (cls != 0) == idid  # a missing cap on CPLID's string, IDID's classes on IDID's
+            np.testing.assert_allclose(colour, BREAK, atol=40)  # a defect's own pixels, wherever it landed
+            labelled[cls] += 1
+        boxes = [b for _, b, _ in labels]
+        for i, a in enumerate(boxes):  # never pasted onto a defect already there
+            for b in boxes[i + 1 :]:
+                assert min(a[2], b[2]) <= max(a[0], b[0]) + 1 or min(a[3], b[3]) <= max(a[1], b[1]) + 1
+    names = ("missing_cap", "broken_disc", "flashover")
+    pasted_counts = [report.get(f"pasted {n}", 0) for n in names]
+    assert all(pasted_counts) and sum(pasted_counts) >= 12  # every class had turns; each crop got one or two
+    assert all(labelled[c] > pasted_counts[c] for c in labelled)  # each pasted one labelled, beside the originals
+    assert not any((s2 / "images" / "val").glob("pasted_defects_*"))  # validation stays real
+
+
+@pytest.mark.parametrize("flag", ["--paste", "--paste-defects"])
+def test_a_negative_paste_count_is_refused(shared, tmp_path, capsys, flag):
     with pytest.raises(SystemExit):
-        prepare_real.main(["--shared", str(shared), "--out", str(tmp_path / "out"), "--paste", "-1"])
-    assert "--paste -1: expected a count >= 0" in capsys.readouterr().err
+        prepare_real.main(["--shared", str(shared), "--out", str(tmp_path / "out"), flag, "-1"])
+    assert f"{flag} -1: expected a count >= 0" in capsys.readouterr().err
 
 
 def test_the_one_detector_set_has_whole_frames_with_every_class(shared, tmp_path):
