@@ -3,7 +3,7 @@ writer) applies in one transaction per item. The worker may run on another machi
 
 from __future__ import annotations
 
-from gridscout.edge.reports.store import ReportObservation, Written, report_id_for
+from gridscout.edge.reports.store import ReportObservation, Written, improves, report_id_for
 
 
 class ObservationLog:
@@ -18,7 +18,7 @@ class ObservationLog:
     def write(self, obs: ReportObservation) -> Written:
         report_id = report_id_for(self.device_id, obs.track_key)
         best = self._best.get(report_id)
-        if best is None or obs.confidence > best[1]:  # the store's rule: the best observation defines the report
+        if improves(obs.confidence, None if best is None else best[1]):
             self._best[report_id] = (obs.class_name, obs.confidence)
         self.observations.append(obs)
         return Written(report_id, len(self.observations), best is None, *self._best[report_id])

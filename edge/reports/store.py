@@ -116,6 +116,12 @@ def report_id_for(device_id: str, track_key: str) -> str:
     return str(uuid.uuid5(REPORT_NAMESPACE, f"{device_id}/{track_key}"))
 
 
+def improves(confidence: float, best: float | None) -> bool:
+    """The store's rule: a report's best observation (the first, then any surer one) defines its class,
+    confidence, position, model and evidence frame."""
+    return best is None or confidence > best
+
+
 def iso_utc(t_ns: int) -> str:
     moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=t_ns // 1000)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -276,7 +282,7 @@ class ReportStore:
             better, had_evidence = True, False
         else:
             best_conf, had_evidence = current
-            better = obs.confidence > best_conf
+            better = improves(obs.confidence, best_conf)
             db.execute(
                 "UPDATE reports SET seq = ?, observations = observations + 1,"
                 " first_seen_ns = MIN(first_seen_ns, ?), last_seen_ns = MAX(last_seen_ns, ?) WHERE id = ?",
