@@ -1,6 +1,6 @@
 """Every bench in one go: each figure against its target, in one JSON and one Markdown table.
 
-    python -m bench                          # detect, chain, recorder, footprint, batch: about 16 min on 2 cores
+    python -m bench                          # detect, chain, recorder, footprint, batch: about 22 min on 2 cores
     python -m bench --only detect chain      # some of them
     python -m bench --all                    # also the benches that report figures without targets
     python -m bench --readme                 # and put the table into bench/README.md
@@ -31,7 +31,7 @@ BENCHES: dict[str, tuple[str, list[str], bool]] = {
     "chain": ("bench_chain.py", [], True),
     "recorder": ("bench_recorder.py", ["--rounds", "3"], True),
     "footprint": ("bench_footprint.py", ["--closure"], True),
-    "batch": ("bench_batch.py", ["--photos", "150"], True),
+    "batch": ("bench_batch.py", ["--photos", "600", "--rounds", "3"], True),
     "bus": ("bench_bus.py", [], False),
     "tracker": ("bench_tracker.py", ["--offline"], False),
     "follow": ("bench_follow_tracking.py", [], False),

@@ -18,6 +18,10 @@ folder. What is timed:
   one worker process, and the photos' mean size on disk (bytes/s from storage at a rate).
 Scaling efficiency is the 2-worker rate over twice the 1-worker rate of the same engine (a 1-worker run gives its
 one model all the cores' threads, so this is the gain of a second process, not of a second core).
+`detect` also runs at one thread (`detect@1t`, `--threads 1`): two one-thread workers can at best inspect twice its
+rate, so 2 x detect@1t / detect is the most the pool at 2 can gain over `detect` here (its ceiling), printed beside
+the target with the share of it the pool reached. On 2 cores, where `detect`'s two threads already use both, that
+ceiling sits below 1.7x whenever a second thread speeds one model up by more than 2 / 1.7 = 1.18x.
 
 Premise: every configuration stores the same reports (track keys, classes, confidences, positions), else exit 2.
 Targets (steady rates): Ray at 2 workers >= 0.9x the local pool at 2; the pool at 2 >= 1.7x `detect` in one
@@ -54,6 +58,17 @@ NAME = "bench_batch"
 #: configuration -> the command's arguments after `gridscout` (PHOTOS and OUT filled in)
 CONFIGS: dict[str, list[str]] = {
     "detect": ["detect", "{photos}", "--data", "{out}", "--no-progress", "--summary-json", "{out}/summary.json"],
+    "detect@1t": [
+        "detect",
+        "{photos}",
+        "--data",
+        "{out}",
+        "--no-progress",
+        "--summary-json",
+        "{out}/summary.json",
+        "--threads",
+        "1",
+    ],
     "pool@1": ["batch", "{photos}", "--out", "{out}", "--workers", "1", "--no-progress"],
     "pool@2": ["batch", "{photos}", "--out", "{out}", "--workers", "2", "--no-progress"],
     "ray@1": ["batch", "{photos}", "--out", "{out}", "--workers", "1", "--ray", "--no-progress"],
@@ -67,7 +82,7 @@ SAMPLE_S = 0.2
 STEADY_FROM, STEADY_TO = 0.1, 0.9
 #: the processes that are workers: the pool's and Ray's actors; the configurations that inspect in their own process
 WORKER_MARKS = ("spawn_main", "BatchWorker")
-IN_PROCESS = ("detect", "pool@1")
+IN_PROCESS = ("detect", "detect@1t", "pool@1")
 
 
 def flight(photos: int, size: tuple[int, int]) -> str:
@@ -120,7 +135,7 @@ def _children(process: psutil.Process) -> list[psutil.Process]:
 def _steady(name: str, out: Path) -> tuple[int, float]:
     """(photos, seconds) once running: detect's frames over its own loop time; a batch's photos finished between the
     10th and the 90th percentile of its finishes, over that time (Ray hands its outcomes back in calls of several)."""
-    if name == "detect":
+    if name.startswith("detect"):
         summary = json.loads((out / "summary.json").read_text())
         return summary["frames"], summary["seconds"]
     with sqlite3.connect(out / DB_NAME) as db:
@@ -193,6 +208,14 @@ def print_report(header: str, fig: dict[str, dict], targets: list[dict], photo_m
         overhead = 1 - ray["photos_per_h"] / pool["photos_per_h"]
         startup = ray["wall_s"] - pool["wall_s"]
         print(f"Ray's overhead at 2 workers: {overhead:+.1%} of the pool's steady rate, {startup:+.1f} s of start-up")
+    one_thread, detect = fig["detect@1t"].get("photos_per_h"), fig["detect"].get("photos_per_h")
+    if one_thread and detect and pool.get("photos_per_h"):
+        ceiling = 2 * one_thread / detect
+        print(
+            f"the pool at 2 against detect can reach at most {ceiling:.2f}x here (2 x detect at 1 thread / detect, "
+            f"detect's second thread giving {detect / one_thread:.2f}x); it reached "
+            f"{pool['photos_per_h'] / detect / ceiling:.0%} of that"
+        )
     print(f"photos: {photo_mb:.3f} MB each on disk (at the pool's 2-worker rate: "
           f"{photo_mb * pool.get('photos_per_h', 0) / 3600:.2f} MB/s from storage)")  # fmt: skip
     print(f"{'target':<52} {'measured':>10} {'limit':>10}  result")

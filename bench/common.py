@@ -45,6 +45,7 @@ def machine(threads: int | None = None) -> dict:
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "load_average_start": [round(v, 2) for v in os.getloadavg()],
+        "cpu_ticks_start": _cpu_ticks(),
         "threads": threads,
         "onnxruntime": ort_version,
         "python": platform.python_version(),
@@ -54,7 +55,22 @@ def machine(threads: int | None = None) -> dict:
 def finish_machine(info: dict) -> dict:
     """The same record with the load average at the end (a busy neighbour shows as a rise)."""
     info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    start, end = info.pop("cpu_ticks_start", None), _cpu_ticks()
+    if start and end and sum(end) > sum(start):
+        info["steal_pct"] = round(100 * (end[7] - start[7]) / (sum(end) - sum(start)), 1)
     return info
+
+
+def _cpu_ticks() -> list[int] | None:
+    """The machine's CPU time counters since boot (Linux /proc/stat: user nice system idle iowait irq softirq steal
+    ...), or None elsewhere. Steal is time a virtual machine's CPUs were ready to run and the host ran something
+    else: a bench on a shared host that shows it was interrupted from outside."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    return [int(v) for v in fields[1:]] if fields[:1] == ["cpu"] and len(fields) > 8 else None
 
 
 def machine_line(info: dict) -> str:
@@ -63,8 +79,11 @@ def machine_line(info: dict) -> str:
     if end:
         load += " -> " + "/".join(f"{v:g}" for v in end)
     threads = "default" if info.get("threads") is None else info["threads"]
+    load += " (1/5/15 min)"
+    if info.get("steal_pct") is not None:
+        load += f", {info['steal_pct']:g}% of CPU time stolen by the host"
     return (
-        f"machine: {info['cpu']}, {info['cores']} cores, load average {load} (1/5/15 min), "
+        f"machine: {info['cpu']}, {info['cores']} cores, load average {load}, "
         f"{threads} thread(s), onnxruntime {info['onnxruntime']}, Python {info['python']}"
     )
 

@@ -25,10 +25,11 @@ def test_bench_batch_tiny_measures_every_configuration(tmp_path):
     assert "Traceback" not in done.stderr
     assert done.stdout.startswith("machine: ")
     record = json.loads(record_path.read_text())
-    assert set(record["figures"]) == {"detect", "pool@1", "pool@2", "ray@1", "ray@2"}
+    assert set(record["figures"]) == {"detect", "detect@1t", "pool@1", "pool@2", "ray@1", "ray@2"}
     for figures in record["figures"].values():
         assert math.isfinite(figures["wall_s"]) and figures["wall_s"] > 0
         assert figures["core_s_per_photo"] > 0 and figures["worker_rss_mb"] > 50  # a worker holds a model
     assert {r["reports"] for r in record["runs"]} == {record["runs"][0]["reports"]}
     assert [t["ok"] for t in record["targets"]] == [None, None]
     assert "scaling efficiency, pool" in done.stdout and "Ray's overhead" in done.stdout
+    assert "the pool at 2 against detect can reach at most" in done.stdout

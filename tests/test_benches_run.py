@@ -139,3 +139,16 @@ def test_bench_recorder_runs_one_round_with_and_without_the_recorder(tmp_path):
     assert set(record["figures"]) == {"replay"} and finite(record["figures"]["replay"]["overhead_pct"])
     assert_targets(record["targets"], {"runs exited 0", "nothing recorded (B runs)"})
     assert {t["what"]: t["ok"] for t in record["targets"]}["runs exited 0"] is True
+
+
+def test_the_machine_record_says_how_much_cpu_time_the_host_stole(monkeypatch):
+    """Steal (a virtual machine's CPUs ready to run while the host ran something else) explains a disturbed run
+    from outside the machine: finish_machine turns /proc/stat's counters at the start and end into a share."""
+    from bench import common
+
+    ticks = iter([[100, 0, 50, 800, 0, 0, 0, 50, 0, 0], [190, 0, 60, 1500, 0, 0, 0, 250, 0, 0]])
+    monkeypatch.setattr(common, "_cpu_ticks", lambda: next(ticks))
+    info = common.finish_machine(common.machine())
+    assert info["steal_pct"] == 20.0  # 200 of the 1000 ticks between the two reads
+    assert "cpu_ticks_start" not in info  # the raw counters stay out of the JSON
+    assert "20% of CPU time stolen by the host" in common.machine_line(info)
