@@ -1,6 +1,6 @@
 """Every bench in one go: each figure against its target, in one JSON and one Markdown table.
 
-    python -m bench                          # detect, chain, recorder, footprint, batch: about 22 min on 2 cores
+    python -m bench                          # detect, chain, recorder, footprint, batch: about 14 min on 2 cores
     python -m bench --only detect chain      # some of them
     python -m bench --all                    # also the benches that report figures without targets
     python -m bench --readme                 # and put the table into bench/README.md

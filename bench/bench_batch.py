@@ -1,7 +1,8 @@
 """Survey photos an hour on this machine, side by side in one run: `gridscout detect` in one process, `gridscout
 batch` on the local pool at 1 and 2 workers, and on Ray (started for the batch) at 1 and 2 workers.
 
-    python bench/bench_batch.py                                  # 300 photos of 640x480, 1 round (5-8 min on 2 cores)
+    python bench/bench_batch.py                                  # 300 photos of 640x480, 1 round (about 1 min)
+    python bench/bench_batch.py --photos 600 --rounds 3          # as python -m bench runs it: steadier (about 6 min)
     python bench/bench_batch.py --size 4000x3000 --photos 40     # 12 MP photos: the capacity model's cost per photo
     python bench/bench_batch.py --rounds 3 --json batch.json     # each configuration 3 times, order flipped, medians
     python bench/bench_batch.py --tiny                           # 8 small photos, 1 round: that it runs (tests)
