@@ -232,7 +232,11 @@ async function loadMap() {
     marker.on("click", () => openReport(m.key));
     bounds.push(L.latLngBounds([[m.lat, m.lon], [m.lat, m.lon]]));
   }
-  if (bounds.length) ui.map.fitBounds(bounds.reduce((a, b) => a.extend(b)), {padding: [30, 30], maxZoom: 18});
+  // Not animated: once data-markers is set, every marker is where it will stay (a click during a zoom animation
+  // lands where the marker was, and a test or a quick user misses it).
+  if (bounds.length) {
+    ui.map.fitBounds(bounds.reduce((a, b) => a.extend(b)), {padding: [30, 30], maxZoom: 18, animate: false});
+  }
   $("leaflet").dataset.markers = String(data.markers.length);
   const placed = data.markers.length;
   const shown = ui.session.counts[ui.filter];
