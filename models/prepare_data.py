@@ -22,6 +22,9 @@ import cv2
 from gridscout.models.yolo_labels import centre_inside, read_yolo_labels, to_xyxy
 from gridscout.perception.cascade import grow_box
 
+#: a training crop's margin around its string, drawn from this range: stage one's boxes will be imprecise
+TRAIN_CROP_MARGIN = (0.03, 0.25)
+
 INSULATOR, DEFECT = 0, 1
 
 
@@ -68,7 +71,7 @@ def crop_insulators(
         has_defect = any(centre_inside(d, ins) for d in defects)
         for c in range(copies if jitter and has_defect else 1):
             # Val uses the inference margin; train jitters it, as stage one's boxes will be imprecise.
-            margin = rng.uniform(0.03, 0.25) if jitter else 0.10
+            margin = rng.uniform(*TRAIN_CROP_MARGIN) if jitter else 0.10
             x1, y1, x2, y2 = grow_box(ins, margin, width, height)  # as the cascade crops
             cw, ch = x2 - x1, y2 - y1
             lines = []

@@ -43,7 +43,7 @@ from tqdm import tqdm
 from gridscout.edge.defaults import DEFAULT_MODEL
 from gridscout.models.eval_sets import TRAIN_FOLD, negative_paths
 from gridscout.models.paste import INSULATOR, MISSING_CAP, background, cutouts, paste_strings
-from gridscout.models.prepare_data import crop_insulators
+from gridscout.models.prepare_data import TRAIN_CROP_MARGIN, crop_insulators
 from gridscout.models.sources import SHARED
 from gridscout.models.yolo_labels import read_yolo_labels, to_xyxy
 from gridscout.perception.cascade import grow_box
@@ -206,7 +206,7 @@ def string_crops(
     caps = [b for c, b in labels if c == MISSING_CAP]
     written = 0
     for i, ins in ((i, b) for i, (c, b) in enumerate(labels) if c == INSULATOR):
-        crop = grow_box(ins, rng.uniform(0.03, 0.25), width, height)
+        crop = grow_box(ins, rng.uniform(*TRAIN_CROP_MARGIN), width, height)
         rows = [(0, b) for b in (_clip_to(cap, crop) for cap in caps) if b is not None]
         x1, y1, x2, y2 = crop
         split.write(f"{stem}_s{i:02d}", image[y1:y2, x1:x2], rows)

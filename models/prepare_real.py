@@ -37,12 +37,14 @@ from collections import Counter
 from pathlib import Path
 
 import cv2
+import numpy as np
 from tqdm import tqdm
 
 from gridscout.models.eval_sets import TRAIN_FOLD, negative_paths
 from gridscout.models.paste import INSULATOR as PASTED_STRING
 from gridscout.models.paste import background, paste_strings, source_cutouts
 from gridscout.models.paste_defects import defect_patches, paste_defect, pick_patch, string_colour
+from gridscout.models.prepare_data import TRAIN_CROP_MARGIN
 from gridscout.models.prepare_field import (
     CROP_MARGIN,
     OVERLAP,
@@ -130,11 +132,11 @@ def stage2_source(
             inside = [k for k, (_, b) in enumerate(defects) if centre_inside(b, parent)]
             placed.update(inside)
             for copy in range(POSITIVE_COPIES if train and inside else 1):
-                crop = grow_box(parent, rng.uniform(0.03, 0.25) if train else CROP_MARGIN, width, height)
+                crop = grow_box(parent, rng.uniform(*TRAIN_CROP_MARGIN) if train else CROP_MARGIN, width, height)
                 x1, y1, x2, y2 = crop
                 if x2 - x1 < 16 or y2 - y1 < 16:
                     continue
-                rows = [(c, b) for c, b in ((c, _clip_to(b, crop)) for c, b in defects) if b is not None]
+                rows = _rows_in(crop, defects)
                 split.write(f"{source.name}_{path.stem}_s{i:02d}_c{copy}", image[y1:y2, x1:x2], rows)
                 counts["crops"] += 1
                 counts.update(names[c] for c, _ in rows)
@@ -148,6 +150,11 @@ def stage2_source(
                 counts.update(f"proposed {names[c]}" for c, _ in rows)
         counts["defects outside any string (dropped)"] += len(defects) - len(placed)
     return counts
+
+
+def _rows_in(crop: tuple[int, int, int, int], defects: list[tuple[int, np.ndarray]]) -> list[tuple[int, np.ndarray]]:
+    """(class id, box in the crop's pixels) of each defect enough of which the crop holds (`_clip_to`)."""
+    return [(c, b) for c, b in ((c, _clip_to(b, crop)) for c, b in defects) if b is not None]
 
 
 class Proposer:
@@ -292,8 +299,8 @@ def _pasted_defects(sources: list[Source], split: Split, n: int, seed: int, name
             if box is not None:
                 truth.append((patch.name, box))
                 counts[f"pasted {patch.name}"] += 1
-        crop = grow_box(target.box, rng.uniform(0.03, 0.25), width, height)
-        rows = [(names.index(name), b) for name, b in ((name, _clip_to(b, crop)) for name, b in truth) if b is not None]
+        crop = grow_box(target.box, rng.uniform(*TRAIN_CROP_MARGIN), width, height)
+        rows = _rows_in(crop, [(names.index(name), b) for name, b in truth])
         x1, y1, x2, y2 = crop
         split.write(f"pasted_defects_{i:05d}", photo[y1:y2, x1:x2], rows)
         counts["crops"] += 1
