@@ -56,20 +56,12 @@ from gridscout.edge.reports.store import DB_NAME  # noqa: E402
 from gridscout.hardware.sim.survey_photos import write_survey_photos  # noqa: E402
 
 NAME = "bench_batch"
+#: `gridscout detect` into OUT, its own loop time in OUT/summary.json
+DETECT = ["detect", "{photos}", "--data", "{out}", "--no-progress", "--summary-json", "{out}/summary.json"]
 #: configuration -> the command's arguments after `gridscout` (PHOTOS and OUT filled in)
 CONFIGS: dict[str, list[str]] = {
-    "detect": ["detect", "{photos}", "--data", "{out}", "--no-progress", "--summary-json", "{out}/summary.json"],
-    "detect@1t": [
-        "detect",
-        "{photos}",
-        "--data",
-        "{out}",
-        "--no-progress",
-        "--summary-json",
-        "{out}/summary.json",
-        "--threads",
-        "1",
-    ],
+    "detect": DETECT,
+    "detect@1t": [*DETECT, "--threads", "1"],
     "pool@1": ["batch", "{photos}", "--out", "{out}", "--workers", "1", "--no-progress"],
     "pool@2": ["batch", "{photos}", "--out", "{out}", "--workers", "2", "--no-progress"],
     "ray@1": ["batch", "{photos}", "--out", "{out}", "--workers", "1", "--ray", "--no-progress"],
