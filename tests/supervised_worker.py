@@ -11,6 +11,7 @@ asked to follow the run state. Its behaviour comes from RUN_DIR/worker.json:
      "exit_status": 1,         # the status of a crash
      "exit_on_stopping": false,  # exit 0 once run_control says "stopping" (as the real daemons do)
      "ignore_sigterm": false,
+     "exit_delay_s": 0.0,      # on SIGTERM, work this long before exiting (a reporter's final writes), then log exit
      "by_name": {"vehicle": {"exit_on_stopping": true}}}  # per-process overrides of the above
 
 crash_after_s and hang_after_s misbehave only on the first start (GRIDSCOUT_RESTARTS == "0"); a
@@ -19,7 +20,7 @@ GRIDSCOUT_STOP_ONLY=1 (a supervisor shutting down while its vehicle process is d
 and exits 0 at once.
 It heartbeats every 0.1 s with ready=True and stats={"restarts": GRIDSCOUT_RESTARTS}, exits 0 on
 SIGTERM (unless told to ignore it) and when its parent goes away, and appends one JSON line per
-event (start, crash, hang, finish, sigterm, stopping, stop_only) to RUN_DIR/worker-events.jsonl, with
+event (start, crash, hang, finish, sigterm, exit, stopping, stop_only) to RUN_DIR/worker-events.jsonl, with
 `time.monotonic()` (one clock for the whole box) so the test can time restarts.
 """
 
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             if stop:
                 event("sigterm")
+                if settings.get("exit_delay_s"):
+                    time.sleep(float(settings["exit_delay_s"]))
+                    event("exit")
                 break
             if os.getppid() != parent:
                 break

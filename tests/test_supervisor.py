@@ -234,6 +234,33 @@ def test_shutdown_stops_vehicle_first_then_sigterms_the_rest(make_supervisor, ru
     assert sup.events == []
 
 
+def test_each_stop_rank_gets_sigterm_once_the_rank_before_has_exited(make_supervisor, run_dir):
+    """The recorder (a later rank) is SIGTERMed only once the reporter has made its final writes and exited: when
+    both got SIGTERM together, a final write made under load after the recorder's last read was not recorded."""
+    behaviour = {"mode": "ok", "by_name": {"vehicle": {"exit_on_stopping": True}, "reporter": {"exit_delay_s": 0.6}}}
+    specs = [
+        spec("recorder", stop_rank=9),
+        spec("reporter", stop_rank=8),
+        spec("perception", stop_rank=3),
+        spec("vehicle", stop_rank=0, stops_vehicle=True),
+    ]
+    sup = make_supervisor(specs, behaviour, shutdown_timeout_s=2.0)
+    sup.start()
+    assert sup.wait_ready(5.0), logs(sup)
+    sup.shutdown()
+    assert {name: m.proc.returncode for name, m in sup.procs.items()} == dict.fromkeys(sup.procs, 0)
+    at = {(e["name"], e["event"]): e["t"] for e in read_events(run_dir)}
+    assert at[("perception", "sigterm")] < at[("reporter", "sigterm")]
+    assert at[("reporter", "exit")] < at[("recorder", "sigterm")], at
+
+
+def test_the_recorder_stops_after_every_process_whose_messages_it_records():
+    """In the shipped table the recorder is the only process of the last rank but the API (which publishes nothing
+    it records)."""
+    ranks = {p.name: p.stop_rank for p in PROCESSES}
+    assert all(rank < ranks["recorder"] for name, rank in ranks.items() if name not in ("recorder", "api"))
+
+
 def test_shutdown_kills_a_process_that_ignores_sigterm(make_supervisor, run_dir):
     """A process that ignores both `stopping` and SIGTERM is SIGKILLed after shutdown_timeout_s (0.3 s)."""
     sup = make_supervisor(

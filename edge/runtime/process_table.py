@@ -1,8 +1,9 @@
 """The declarative list of the chain's processes (cf. openpilot's process_config.py).
 
 Each entry: a name, a module with `main(argv)`, when it runs, and its watchdog. The supervisor
-starts them in this order and stops them in `stop_rank` order: the vehicle first, so it is told
-to stop before anything else goes away, and the vehicle simulator late, so that STOP is answered.
+starts them in this order and stops them in `stop_rank` order, each rank once the one before has exited: the
+vehicle first, so it is told to stop before anything else goes away, the vehicle simulator late, so that STOP is
+answered, and the recorder last, so that it records everyone's last words.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         "gridscout.edge.daemons.recorderd",
         watchdog_s=5.0,
         enabled=lambda c: c.recorder.enabled,
-        stop_rank=8,
+        stop_rank=9,  # after the reporter: its final writes, made on SIGTERM, are recorded
         nice=BACKGROUND_NICE,
     ),
     ProcessSpec(

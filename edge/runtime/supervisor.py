@@ -3,10 +3,11 @@
 A process that dies, or that stops heartbeating for its watchdog period, is killed and started
 again after a delay that doubles with each failure in a row (reset once it has been healthy for
 `HEALTHY_RESET_S`). Shutdown tells everyone `stopping`, waits for the vehicle process to stop
-the vehicle and exit, then SIGTERMs the rest in `stop_rank` order and SIGKILLs stragglers. The
-vehicle is stopped whatever state its process is in: when it is down (waiting for a restart) or
-hung, a fresh one is started just to send STOP. Children die with the supervisor (Linux
-PR_SET_PDEATHSIG, and each also watches its parent), so a kill -9 of `gridscout run` leaves no orphan.
+the vehicle and exit, then SIGTERMs the rest in waves of equal `stop_rank`, each once the wave before
+has exited, and SIGKILLs stragglers. The vehicle is stopped whatever state its process is in: when it
+is down (waiting for a restart) or hung, a fresh one is started just to send STOP. Children die with
+the supervisor (Linux PR_SET_PDEATHSIG, and each also watches its parent), so a kill -9 of
+`gridscout run` leaves no orphan.
 """
 
 from __future__ import annotations
@@ -220,17 +221,19 @@ class Supervisor:
                 m.proc.wait()
             if not hung or attempt:
                 break
-        # Then everyone still running is asked to go...
-        for m in ordered:
-            if m.alive:
+        # Then the rest go in waves of equal stop_rank, each once the one before has exited, so that a later rank
+        # hears an earlier one's last words (the recorder the reporter's final writes). Whoever in a wave is left
+        # when its time is up is killed.
+        for rank in sorted({m.spec.stop_rank for m in ordered}):
+            wave = [m for m in ordered if m.spec.stop_rank == rank and m.alive]
+            for m in wave:
                 m.proc.send_signal(signal.SIGTERM)
-        # ...and whoever is left when the time is up is killed.
-        self._wait_exit(ordered, time.monotonic() + timeout)
-        for m in ordered:
-            if m.alive:
-                log.warning("%s did not exit in %.1f s; killing it", m.spec.name, timeout)
-                m.proc.kill()
-                m.proc.wait()
+            self._wait_exit(wave, time.monotonic() + timeout)
+            for m in wave:
+                if m.alive:
+                    log.warning("%s did not exit in %.1f s; killing it", m.spec.name, timeout)
+                    m.proc.kill()
+                    m.proc.wait()
         self._take_heartbeats(0.05)  # the last words of processes that exited together
         self._heartbeats.close()
         self._run_control.close()
