@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         report = Path(tmp) / "faults.xml"
         marks = "not slow" if args.quick else "slow or not slow"
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marks, f"--junitxml={report}",
-             *FAULT_TESTS],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-m", marks,
+             f"--junitxml={report}", *FAULT_TESTS],
             cwd=REPO, capture_output=True, text=True,
         )  # fmt: skip
         if not report.is_file():
