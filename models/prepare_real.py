@@ -59,7 +59,7 @@ from gridscout.models.prepare_field import (
 )
 from gridscout.models.sources import NEGATIVES, REPO, SHARED, Source, SourceError, classes_of, load_source
 from gridscout.models.yolo_labels import centre_inside
-from gridscout.perception.cascade import grow_box
+from gridscout.perception.cascade import Cascade, grow_box
 from gridscout.perception.model_loader import load_model
 from gridscout.perception.taxonomy import INSULATOR, TAXONOMY
 from gridscout.perception.tiling import tiles
@@ -158,21 +158,19 @@ def _rows_in(crop: tuple[int, int, int, int], defects: list[tuple[int, np.ndarra
 
 
 class Proposer:
-    """The crops a cascade's stage one proposes on a frame: boxes scoring at least its `search_conf`, grown by
-    its margin, as `perception.cascade` cuts them at run time."""
+    """The crops a cascade's stage one proposes on a frame, cut by the cascade's own rule (`Cascade.crops`: boxes
+    scoring at least its `search_conf`, grown by its margin, too small ones left out), at most `limit` a frame."""
 
     def __init__(self, manifest: Path, limit: int = 8) -> None:
-        loaded = load_model(manifest, threads=2)
-        self.stage1 = getattr(loaded, "stage1", loaded)
-        self.conf = getattr(loaded, "search_conf", self.stage1.conf)
-        self.margin = getattr(loaded, "margin", CROP_MARGIN)
-        self.limit = limit
+        cascade = load_model(manifest, threads=2)
+        if not isinstance(cascade, Cascade):
+            raise SourceError(f"--proposed-crops {manifest}: expected a cascade manifest (a .toml with a [stage2])")
+        self.cascade, self.limit = cascade, limit
 
     def __call__(self, image) -> list[tuple[int, int, int, int]]:
         height, width = image.shape[:2]
-        dets = self.stage1.detect(image)
-        crops = [grow_box(b, self.margin, width, height) for b in dets.boxes[dets.scores >= self.conf][: self.limit]]
-        return [c for c in crops if c[2] - c[0] >= 16 and c[3] - c[1] >= 16]
+        first = self.cascade.stage1.detect(image)
+        return [box for _, box in self.cascade.crops(first, width, height)][: self.limit]
 
 
 def write_yaml(root: Path, names: tuple[str, ...]) -> Path:
@@ -363,10 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     repeats = {**DEFAULT_REPEATS, **dict(args.repeat)}
     suffix = f"-without-{args.without}" if args.without else ""
     try:
+        proposer = Proposer(args.proposed_crops) if args.proposed_crops else None
         report = prepare(sources, args.negatives, args.out, repeats, None if args.no_mining else args.miner,
-                         args.seed, suffix, args.paste, args.single,
-                         Proposer(args.proposed_crops) if args.proposed_crops else None,
-                         args.paste_defects)  # fmt: skip
+                         args.seed, suffix, args.paste, args.single, proposer, args.paste_defects)  # fmt: skip
     except SourceError as exc:
         parser.exit(2, f"prepare_real: {exc}\n")
     path = args.out / f"real{suffix}.json"

@@ -270,3 +270,14 @@ def test_proposed_crops_are_cut_as_the_cascade_cuts_them(shared, tmp_path):
     labelled = sum(report["rendered/train"].get(f"proposed {n}", 0) for n in ("missing_cap",))
     written = sum(len(read_yolo_labels(p)) for p in (s2 / "labels" / "train").glob("rendered_*_p*.txt"))
     assert labelled == written > 0  # every string is defective (defect rate 1): some crops hold a labelled cap
+
+
+def test_proposed_crops_from_a_model_with_no_stage_two_is_one_clear_line(shared, tmp_path, capsys):
+    args = ["--shared", str(shared), "--negatives", str(shared / "negatives"), "--out", str(tmp_path / "out")]
+    onnx = SHIPPED.parent / "insulator.onnx"
+    with pytest.raises(SystemExit) as exited:
+        prepare_real.main([*args, "--no-mining", "--proposed-crops", str(onnx)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"prepare_real: --proposed-crops {onnx}: expected a cascade manifest (a .toml with a [stage2])"]
+    assert not (tmp_path / "out").exists()
