@@ -108,18 +108,28 @@ def test_bench_follow_tracking_flies_once_and_judges_the_tracks(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_bench_chain_runs_one_live_chain_and_judges_its_targets(tmp_path):
+def test_bench_chain_runs_one_live_chain_and_two_bracketed_replays_and_judges_its_targets(tmp_path):
     _, record = run_bench(
-        "bench_chain.py", "--frames", "20", "--repeats", "1", "--no-busy", "--no-burn", "--no-replay",
+        "bench_chain.py", "--frames", "20", "--repeats", "1", "--no-busy", "--no-burn", "--replay-rounds", "2",
         out=tmp_path / "chain.json", timeout=540,
     )  # fmt: skip
     raw = record["raw_detector"]
     assert raw["frames"] == 20 and finite(raw["fps"]) and raw["fps"] > 0
-    assert set(record["runs"]) == {"live"}
+    assert set(record["runs"]) == {"live", "replay"}
     live = record["runs"]["live"]
     assert live["returncode"] == 0 and live["detections"] > 0 and live["commands_from_frames"] > 0
     assert finite(live["fps"]) and finite(live["cmd_latency_ms_p99"]) and finite(live["jitter_ms_p99"])
-    assert_targets(record["targets"], {"capture→command p99 ms (live)", "control jitter p99 ms (live)"})
+    assert_targets(
+        record["targets"],
+        {"capture→command p99 ms (live)", "control jitter p99 ms (live)", "replay fps / raw fps (throughput)"},
+    )
+    # each replay between two raw passes (the second's "after" is the next one's "before"); the median judged
+    first, second = record["runs"]["replay"]["rounds"]
+    assert first["raw_fps_after"] == second["raw_fps_before"]
+    for one in (first, second):
+        assert one["ratio"] == pytest.approx(one["fps"] / ((one["raw_fps_before"] + one["raw_fps_after"]) / 2))
+    (judged,) = [t for t in record["targets"] if t["what"].startswith("replay fps")]
+    assert float(judged["measured"]) == pytest.approx((first["ratio"] + second["ratio"]) / 2, abs=1e-3)
     assert "load_average_end" in record["machine"]
 
 
