@@ -77,6 +77,14 @@ def acked(driver: CrawlerDriver) -> Callable[[], bool]:
     return lambda: not driver.pending_seqs
 
 
+def wait_for_commands(sim: SimProcess, count: int, timeout_s: float = 10.0) -> None:
+    """The host's CLOSE is sent and not answered: on a busy machine the sim logs it a moment later, so wait for
+    `count` logged commands (bounded) before stopping the sim, rather than race it."""
+    deadline = time.monotonic() + timeout_s
+    while len(sim.events("command")) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_drive_along_the_line_and_stop(start_sim):
     """Handshake over the pty, drive at 1 m/s: position advances at about 1 m/s; STOP brings it to rest in STOPPED.
     Both commands appear in the JSON log with their seqs."""
@@ -98,6 +106,7 @@ def test_drive_along_the_line_and_stop(start_sim):
         assert driver.link_ok and driver.decoder_counts["crc_errors"] == 0
     finally:
         driver.close()
+    wait_for_commands(sim, 3)
     assert sim.stop() == 0
     commands = [(e["type"], e["seq"]) for e in sim.events("command")]
     assert commands[:2] == [("set_speed", go), ("stop", halt)] and commands[2][0] == "close"  # the host's last word
@@ -197,11 +206,7 @@ def test_zeromq_link_and_reconnect(start_sim):
     assert sim.url == url
     drive_and_stop(url, 0.4)
     drive_and_stop(url, -0.2)
-    # the host's close is sent and not answered: on a busy machine the sim logs it a moment later, so wait for it
-    # (bounded) before stopping the sim, rather than race it
-    deadline = time.monotonic() + 10
-    while len(sim.events("command")) < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_commands(sim, 6)
     assert sim.stop() == 0
     assert [c["type"] for c in sim.events("command")] == ["set_speed", "stop", "close"] * 2
 
@@ -281,7 +286,8 @@ def test_the_host_negotiates_the_crawlers_protocol_and_closes_the_session(start_
         assert not driver.pending_seqs and driver.decoder_counts["crc_errors"] == 0
     finally:
         driver.close()
-    time.sleep(0.3)
+    wait_for_commands(sim, 3 if closes else 2)
+    time.sleep(0.3)  # a CLOSE wrongly sent to a 1.0 crawler would show by now
     assert sim.stop() == 0
     assert [c["type"] for c in sim.events("command")] == ["set_speed", "stop", *(["close"] if closes else [])]
     assert not sim.events("link_errors")
