@@ -28,7 +28,7 @@ STAGES = {
 }
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", choices=sorted(STAGES), required=True)
     parser.add_argument("--arch", default="yolo11n.yaml", help="ultralytics model yaml (built from scratch)")
@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="KEY=VALUE",
         help="an ultralytics train setting, e.g. lr0=0.0005 (repeatable; numbers and true/false are parsed)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     overrides = {}
     for item in args.override:
@@ -72,8 +77,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{data} not found: run `python -m gridscout.models.prepare_data` first")
     # Weights come from a checkpoint (kept by the trainer) or the architecture yaml (from scratch).
     model = YOLO(str(args.init) if args.init else args.arch)
-    extra = {"time": args.hours} if args.hours else {}
-    model.train(
+    model.train(**train_settings(args, data, default_size, overrides))
+
+
+def train_settings(args: argparse.Namespace, data: Path, default_size: int, overrides: dict) -> dict:
+    """ultralytics' train() settings for this run: GridScout's defaults, then each --override in place of one."""
+    settings = dict(
         data=str(data),
         imgsz=args.imgsz or default_size,
         epochs=args.epochs,
@@ -90,8 +99,10 @@ def main(argv: list[str] | None = None) -> None:
         seed=0,
         deterministic=False,
         patience=0,
-        **{**extra, **overrides},
     )
+    if args.hours:
+        settings["time"] = args.hours
+    return {**settings, **overrides}
 
 
 def _scalar(text: str) -> bool | int | float | str:
