@@ -24,6 +24,7 @@ and must search as many crops as the pipeline. Targets: pipeline >= 0.95x raw an
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -86,14 +87,19 @@ class RecordingSession:
         return getattr(self.session, name)
 
 
-def record_session_runs(model: Model, frames: list[np.ndarray]) -> list[tuple[ort.InferenceSession, int, dict]]:
-    """Run the pipeline once and keep every session run it made, in order: (session, stage index, feeds)."""
+def record_session_runs(
+    model: Model, frames: list[np.ndarray], starts: list[int] | None = None
+) -> list[tuple[ort.InferenceSession, int, dict]]:
+    """Run the pipeline once and keep every session run it made, in order: (session, stage index, feeds). With
+    `starts`, also the index in the log of each frame's first run."""
     log: list = []
     detectors = stage_detectors(model)
     for stage, detector in enumerate(detectors):
         detector.session = RecordingSession(detector.session, stage, log)
     try:
         for frame in frames:
+            if starts is not None:
+                starts.append(len(log))
             model.detect(frame)
     finally:
         for detector in detectors:
@@ -154,6 +160,41 @@ def time_raw(log: list) -> float:
     for session, _, feeds in log:
         session.run(None, feeds)
     return time.perf_counter() - t0
+
+
+def time_each_run(log: list) -> list[float]:
+    """The recorded session runs replayed once, each timed: seconds per run, in log order."""
+    seconds = []
+    for session, _, feeds in log:
+        t0 = time.perf_counter()
+        session.run(None, feeds)
+        seconds.append(time.perf_counter() - t0)
+    return seconds
+
+
+def frame_breakdown(log: list, starts: list[int], seconds: list[float]) -> dict:
+    """Where a frame's inference time goes: each stage's session run (median ms), and the frames grouped by how many
+    crops stage two searched on them (count, median and max ms of the frame's runs together)."""
+    ms = [1e3 * s for s in seconds]
+    stage_ms = {stage: [m for (_, st, _), m in zip(log, ms, strict=True) if st == stage] for stage in (0, 1)}
+    bounds = [*starts, len(log)]
+    frames = []
+    for first, end in itertools.pairwise(bounds):
+        crops = sum(1 for _, stage, _ in log[first:end] if stage == 1)
+        frames.append((crops, sum(ms[first:end])))
+    totals = [t for _, t in frames]
+    by_crops = {}
+    for crops in sorted({c for c, _ in frames}):
+        mine = [t for c, t in frames if c == crops]
+        by_crops[crops] = {"frames": len(mine), "median_ms": round(statistics.median(mine), 2),
+                           "max_ms": round(max(mine), 2)}  # fmt: skip
+    return {
+        "stage_one_run_ms": round(statistics.median(stage_ms[0]), 2) if stage_ms[0] else None,
+        "stage_two_run_ms": round(statistics.median(stage_ms[1]), 2) if stage_ms[1] else None,
+        "frame_ms_median": round(statistics.median(totals), 2) if totals else None,
+        "frame_ms_p99": round(float(np.percentile(totals, 99)), 2) if totals else None,
+        "by_crops": by_crops,
+    }
 
 
 def ultralytics_runner(model: Model, frames: list[np.ndarray]) -> Callable[[list[np.ndarray]], float] | None:
@@ -233,6 +274,18 @@ def judge(figures: dict) -> list[dict]:
     return out
 
 
+def print_breakdown(b: dict) -> None:
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} ms"
+
+    print(f"  where a frame's time goes (the raw runs replayed once, each timed): stage one {ms(b['stage_one_run_ms'])}"
+          f" a run, stage two {ms(b['stage_two_run_ms'])} a crop; a frame {ms(b['frame_ms_median'])} median, "
+          f"{ms(b['frame_ms_p99'])} p99")  # fmt: skip
+    for crops, f in b["by_crops"].items():
+        line = f"frames searching {crops} crop(s): {f['frames']:>4}, median {f['median_ms']:.1f} ms"
+        print(f"    {line}, max {f['max_ms']:.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="an .onnx model or a cascade manifest")
@@ -252,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         return premise_broken(name, f"{args.source}: no frames decoded")
     model = load_model(args.model, threads=args.threads)
     try:
-        log = record_session_runs(model, frames)
+        starts: list[int] = []
+        log = record_session_runs(model, frames, starts)
         runs = check_replay_premise(model, frames, log)
         ultra = None if args.skip_ultralytics else ultralytics_runner(model, frames)
         if ultra is None and not args.skip_ultralytics:
@@ -277,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["pipeline_vs_raw"] = fps_of["pipeline"] / fps_of["raw"]
     if "ultralytics" in fps_of:
         figures["pipeline_vs_ultralytics"] = fps_of["pipeline"] / fps_of["ultralytics"]
+    breakdown = frame_breakdown(log, starts, time_each_run(log))
     photo = time_photos(model, args.photos) if args.photos else None
     if photo:
         figures["photo_12mp_s"] = photo["median_s"]
@@ -291,12 +346,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:<12} {value:7.1f} frames/s   {1000 / value:6.2f} ms/frame")
     if args.skip_ultralytics:
         print("  ultralytics: skipped (--skip-ultralytics)")
+    print_breakdown(breakdown)
     if photo:
         print(f"  12 MP photo ({photo['size']}, {photo['photos']} rendered): {photo['median_s']:.3f} s, median")
     for t in targets:
         print(f"  {t['what']:<24} {t['measured']:>8} {t['limit']:<7} {'PASS' if t['ok'] else 'FAIL'}")
     if args.json:
-        record = {"machine": info, "frames": len(frames), "session_runs": runs, "figures": figures, "targets": targets}
+        record = {"machine": info, "frames": len(frames), "session_runs": runs, "figures": figures,
+                  "breakdown": breakdown, "targets": targets}  # fmt: skip
         args.json.write_text(json.dumps(record, indent=2) + "\n")
     return 0 if all(t["ok"] for t in targets) else TARGET_MISSED
 

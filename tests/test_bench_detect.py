@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.bench_detect import check_replay_premise, load_frames, record_session_runs, stage_detectors
+from bench.bench_detect import (
+    check_replay_premise,
+    frame_breakdown,
+    load_frames,
+    record_session_runs,
+    stage_detectors,
+)
 from bench.common import PREMISE_BROKEN, TARGET_MISSED, PremiseError
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
 from gridscout.perception.model_loader import load_model
@@ -48,6 +54,30 @@ def test_the_bench_runs_on_a_few_frames_and_writes_its_figures(tmp_path):
     assert "load_average_end" in record["machine"] and record["machine"]["onnxruntime"]
     assert [t["what"] for t in record["targets"]] == ["pipeline_vs_raw"]
     assert "machine: " in done.stdout and "ultralytics: skipped" in done.stdout
+    breakdown = record["breakdown"]
+    assert sum(f["frames"] for f in breakdown["by_crops"].values()) == 4 and breakdown["stage_one_run_ms"] > 0
+    assert "where a frame's time goes" in done.stdout and "frames searching 0 crop(s):" in done.stdout
+
+
+def test_the_breakdown_groups_each_frames_runs_by_the_crops_it_searched():
+    """Three frames: stage one alone; stage one and two crops; stage one and one crop (times in seconds)."""
+    log = [(None, 0, {}), (None, 0, {}), (None, 1, {}), (None, 1, {}), (None, 0, {}), (None, 1, {})]
+    seconds = [0.020, 0.022, 0.010, 0.012, 0.024, 0.011]
+    b = frame_breakdown(log, [0, 1, 4], seconds)
+    assert b["stage_one_run_ms"] == 22.0 and b["stage_two_run_ms"] == 11.0
+    assert b["by_crops"] == {
+        0: {"frames": 1, "median_ms": 20.0, "max_ms": 20.0},
+        1: {"frames": 1, "median_ms": 35.0, "max_ms": 35.0},
+        2: {"frames": 1, "median_ms": 44.0, "max_ms": 44.0},
+    }
+    assert b["frame_ms_median"] == 35.0
+
+
+def test_the_pipeline_records_where_each_frame_starts(shipped):
+    model, frames = shipped
+    starts: list[int] = []
+    log = record_session_runs(model, frames[:5], starts)
+    assert len(starts) == 5 and starts[0] == 0 and all(log[i][1] == 0 for i in starts)  # each frame opens on stage one
 
 
 def test_a_missing_comparison_is_an_error_unless_asked_to_skip(tmp_path):
