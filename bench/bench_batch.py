@@ -73,9 +73,9 @@ CONFIGS: dict[str, list[str]] = {
 }
 #: the order the table lists them in
 SHOWN = ("detect", "detect@1t", "pool@1", "pool@2", "ray@1", "ray@2")
-#: the targets: (what, configuration, against which, least ratio of their steady rates)
 RAY_AGAINST_POOL = 0.9
 POOL_AGAINST_ONE_PROCESS = 1.7
+#: the targets: (what, configuration, against which, least ratio of their steady rates)
 TARGETS = (
     ("Ray at 2 workers against the local pool at 2", "ray@2", "pool@2", RAY_AGAINST_POOL),
     ("local pool at 2 workers against detect, one process", "pool@2", "detect", POOL_AGAINST_ONE_PROCESS),
@@ -198,7 +198,7 @@ def build_targets(runs: list[dict], judge: bool) -> list[dict]:
         value = statistics.median(ratios) if ratios else float("nan")
         ok = None if not judge or value != value else value >= limit
         out.append({"what": what, "measured": f"{value:.2f}x", "limit": f">= {limit:g}x", "ok": ok,
-                    "value": value, "rounds": [round(r, 3) for r in ratios]})  # fmt: skip
+                    "value": value if ratios else None, "rounds": [round(r, 3) for r in ratios]})  # fmt: skip
     return out
 
 
@@ -216,7 +216,7 @@ def print_report(header: str, fig: dict[str, dict], targets: list[dict], photo_m
         if one and two:
             print(f"scaling efficiency, {engine}: {two / (2 * one):.2f} (2 workers against twice 1)")
     pool, ray = fig["pool@2"], fig["ray@2"]
-    if targets[0]["value"] == targets[0]["value"]:  # the paired ratio, not one of the medians above
+    if targets[0]["value"] is not None:  # the ratio inside rounds, not one of the medians above
         overhead = 1 - targets[0]["value"]
         startup = ray["wall_s"] - pool["wall_s"]
         print(f"Ray's overhead at 2 workers: {overhead:+.1%} of the pool's steady rate, {startup:+.1f} s of start-up")

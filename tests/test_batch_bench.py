@@ -51,3 +51,5 @@ def test_each_target_is_the_median_of_its_ratios_inside_rounds():
     runs.append({"round": 3, "config": "ray@2", "photos_per_h": 10.0})  # a round cut short: no pair, no ratio
     assert len(round_ratios(runs, "ray@2", "pool@2")) == 3
     assert build_targets(runs, judge=False)[0]["ok"] is None
+    lone = build_targets([{"round": 0, "config": "ray@2", "photos_per_h": 5.0}], judge=True)[0]
+    assert lone["value"] is None and lone["ok"] is None and lone["rounds"] == []  # nothing to judge: no verdict
