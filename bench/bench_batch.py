@@ -61,8 +61,8 @@ from gridscout.hardware.sim.survey_photos import write_survey_photos  # noqa: E4
 NAME = "bench_batch"
 #: `gridscout detect` into OUT, its own loop time in OUT/summary.json
 DETECT = ["detect", "{photos}", "--data", "{out}", "--no-progress", "--summary-json", "{out}/summary.json"]
-#: configuration -> the command's arguments after `gridscout` (PHOTOS and OUT filled in)
-#: in the order a round runs them (the next round backwards): each target's pair runs one right after the other
+#: configuration -> the command's arguments after `gridscout` (PHOTOS and OUT filled in), in the order a round
+#: runs them (the next round backwards), so that each target's pair runs one right after the other
 CONFIGS: dict[str, list[str]] = {
     "detect@1t": [*DETECT, "--threads", "1"],
     "pool@1": ["batch", "{photos}", "--out", "{out}", "--workers", "1", "--no-progress"],
