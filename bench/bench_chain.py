@@ -10,8 +10,8 @@ What it does, in order:
    (decoding outside the timing, after a warm-up): median ms/frame and frames/s.
 2. chain runs, each a `python -m gridscout.edge.cli run --config <tmp>.toml` subprocess on the same footage with
    `bus.transport = "tcp"` on free ports, a temporary data dir and no API. The bench subscribes to
-   `detections`, `control_state` and `command_written` over tcp and samples the memory of the chain's
-   process tree (the supervisor, its daemons and the crawler simulator) every 0.5 s:
+   `detections`, `control_state`, `vehicle_command` and `command_written` over tcp and samples the memory
+   of the chain's process tree (the supervisor, its daemons and the crawler simulator) every 0.5 s:
    - live          : footage paced at its own rate (newest frame wins), the machine otherwise idle;
    - live+busy1    : the same, with one core busy (one busy-looping process pinned to it);
    - live+burn     : the same, plus one busy-looping process pinned to each core (a saturated CPU);
@@ -20,7 +20,9 @@ What it does, in order:
 
 Measured per run:
 - capture -> detections published, capture -> command bytes written to the serial link (p50/p99 ms,
-  over commands derived from a frame: `t_capture_mono_ns > 0`; timer keep-alives are left out);
+  over commands derived from a frame: `t_capture_mono_ns > 0`; timer keep-alives are left out), and what
+  the chain adds to inference by hop: capture -> perception's message less inference, detections -> command
+  (control), command -> bytes on the link (the vehicle process);
 - chain frames/s: live, processed frames per second of footage time; replay, processed frames per
   second of wall time (first capture to last detections);
 - control period jitter: p99 of |period - 50 ms| between consecutive control ticks, from the
@@ -77,12 +79,18 @@ from gridscout.edge.config import load_config  # noqa: E402
 from gridscout.edge.daemons.perceptiond import _threads  # noqa: E402
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
 from gridscout.edge.runtime.bus import Endpoints, Subscriber  # noqa: E402
-from gridscout.edge.runtime.messages import TOPICS, CommandWritten, ControlState, FrameDetections  # noqa: E402
+from gridscout.edge.runtime.messages import (  # noqa: E402
+    TOPICS,
+    CommandWritten,
+    ControlState,
+    FrameDetections,
+    VehicleCommand,
+)
 from gridscout.hardware.camera import open_source  # noqa: E402
 from gridscout.perception.model_loader import load_model  # noqa: E402
 from sim_tests.chain import free_port_block, write_config  # noqa: E402
 
-TAPPED = ("detections", "control_state", "command_written")
+TAPPED = ("detections", "control_state", "vehicle_command", "command_written")
 MEMORY_PERIOD_S = 0.5
 LATENCY_MARGIN_MS = 15.0
 JITTER_TARGET_MS = 5.0
@@ -285,6 +293,7 @@ class ChainRun:
     summary: dict = field(default_factory=dict)
     detections: list[FrameDetections] = field(default_factory=list)
     states: list[ControlState] = field(default_factory=list)
+    commands: list[VehicleCommand] = field(default_factory=list)
     written: list[CommandWritten] = field(default_factory=list)
     memory: MemorySampler | None = None
     wall_s: float = 0.0
@@ -383,6 +392,7 @@ def run_chain_once(
     result.memory = memory
     result.detections = tap.messages["detections"]
     result.states = tap.messages["control_state"]
+    result.commands = tap.messages["vehicle_command"]
     result.written = tap.messages["command_written"]
     if summary_path.exists():
         result.summary = json.loads(summary_path.read_text())
@@ -402,6 +412,23 @@ def run_chain_once(
 def control_ticks(states: list[ControlState]) -> list[int]:
     """Timestamps of the fixed-rate ticks among control_state messages (not the detection-triggered steps)."""
     return [s.t_mono_ns for s in states if not s.triggered]
+
+
+def hops(run: ChainRun, tied: list[CommandWritten]) -> dict[str, list[float]]:
+    """Where a frame-tied command's time outside inference goes, per hop (ms): the frame's way to perception and
+    the message after inference (capture -> detections made, less inference), control (detections made ->
+    command made), and the vehicle process (command made -> its bytes written to the link)."""
+    det_of = {d.frame_id: d for d in run.detections}
+    made_of = {(c.frame_id, c.t_capture_mono_ns): c for c in run.commands}
+    out: dict[str, list[float]] = {"perception": [], "control": [], "vehicle": []}
+    for w in tied:
+        d, c = det_of.get(w.frame_id), made_of.get((w.frame_id, w.t_capture_mono_ns))
+        if d is None or c is None:
+            continue
+        out["perception"].append((d.t_mono_ns - d.t_capture_mono_ns) / 1e6 - d.infer_ms)
+        out["control"].append((c.t_mono_ns - d.t_mono_ns) / 1e6)
+        out["vehicle"].append((w.t_write_mono_ns - c.t_mono_ns) / 1e6)
+    return out
 
 
 def analyse(run: ChainRun, source_fps: float, period_ms: float) -> dict:
@@ -462,6 +489,7 @@ def analyse(run: ChainRun, source_fps: float, period_ms: float) -> dict:
         "cmd_latency_ms_max": max(cmd_lat, default=float("nan")),
         "overhead_ms_p50": pct(overhead, 50),
         "overhead_ms_p99": pct(overhead, 99),
+        "hops_ms": {k: {"p50": pct(v, 50), "p99": pct(v, 99), "n": len(v)} for k, v in hops(run, tied).items()},
         "cmd_latency_outliers": outliers,
         "det_latency_outliers": [
             {
@@ -539,6 +567,10 @@ def print_report(raw: dict, runs: list[dict], targets: list[dict], header: str) 
             f"{r['overhead_ms_p50']:.1f}/{r['overhead_ms_p99']:.1f} ms); missed ticks {r['missed_ticks']}; "
             f"faults: {faults}; restarts: {restarts}; exit {r['returncode']}"
         )
+    for r in runs:
+        if any(h["n"] for h in r["hops_ms"].values()):
+            parts = ", ".join(f"{k} {h['p50']:.1f}/{h['p99']:.1f}" for k, h in r["hops_ms"].items())
+            print(f"  {r['name']:<10} cap→cmd minus infer, by hop, p50/p99 ms: {parts}")
     for r in runs:
         worst = "; ".join(
             f"frame {o['frame_id']}: cap→cmd {o['cap_to_cmd_ms']:.1f}, cap→det {o['cap_to_det_ms']:.1f}, "

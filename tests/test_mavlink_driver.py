@@ -17,6 +17,7 @@ import time
 import pytest
 
 from gridscout.control.vehicle import VehicleState
+from gridscout.edge.daemons.vehicled import wait_for_inputs
 from gridscout.hardware.mavlink.driver import MavlinkDriver, MavlinkError
 from gridscout.hardware.mavlink.settings import MavlinkSettings
 from gridscout.hardware.vehicle.driver import LinkError, LinkState
@@ -51,6 +52,25 @@ def test_connects_over_tcp_and_reports_the_vehicle(tmp_path):
         asked = {c["params"][0]: c["params"][1] for c in sim.commands("SET_MESSAGE_INTERVAL")}
         # GLOBAL_POSITION_INT, ATTITUDE 20 Hz; SYS_STATUS, BATTERY_STATUS, HOME_POSITION 2 Hz
         assert asked == {33.0: 50000.0, 30.0: 50000.0, 1.0: 500000.0, 147.0: 500000.0, 242.0: 500000.0}
+
+
+@pytest.mark.parametrize("mode", ["tcp", "udp-in"])
+def test_an_owner_that_polls_the_link_and_services_it_without_waiting_drives_the_vehicle(tmp_path, mode):
+    """The vehicle process's loop: poll the link's descriptor beside its own inputs until something arrives or is
+    due (`wait_handle`, `due_in_s`), then `service(0)`. Over TCP and UDP the driver keeps the link, streams its
+    setpoints and reads telemetry that way, as with `service(timeout)`."""
+    args = ["--udp-in", "127.0.0.1:0"] if mode == "udp-in" else []
+    with simulator(tmp_path, *args) as sim:
+        d = ready_driver(sim.url)
+        assert isinstance(d.wait_handle, int) and 0 <= d.due_in_s() <= 0.2
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            d.command_speed(2.0)
+            wait_for_inputs(None, d, 0.05)
+            d.service(0.0)
+        assert d.telemetry.speed_mps > 0.5 and d.link_ok
+        d.close()
+        assert d.wait_handle is None and math.isinf(d.due_in_s())
 
 
 @pytest.mark.parametrize("mode", ["udp-out", "udp-in"])

@@ -11,8 +11,11 @@ process was down), it connects, stops the vehicle and exits.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
+
+import zmq
 
 from gridscout.control.vehicle import VehicleState, VehicleTelemetry
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
@@ -26,6 +29,8 @@ from gridscout.hardware.vehicle.uri import VehicleTarget, parse_vehicle_uri, sim
 TELEMETRY_PERIOD_S = 1.0 / TOPICS["telemetry"].rate_hz
 STATUS_PERIOD_S = 1.0 / TOPICS["vehicle_status"].rate_hz
 RECONNECT_INITIAL_S, RECONNECT_MAX_S = 0.2, 2.0
+#: the longest the loop waits for a command or the vehicle's bytes before its own rounds (telemetry, heartbeat)
+LOOP_WAIT_S = 0.005
 
 
 def simulator_link(target: VehicleTarget, run_dir: str, vehicle: ConfigView) -> str:
@@ -34,6 +39,22 @@ def simulator_link(target: VehicleTarget, run_dir: str, vehicle: ConfigView) -> 
     if target.driver == "crawler":
         return str(sim_link_path(run_dir, target.kind))
     return sim_mavlink_link(vehicle.sim_port)
+
+
+def wait_for_inputs(commands: zmq.Socket | None, driver: VehicleDriver, timeout_s: float) -> None:
+    """Wait until `commands` (control's socket) or the vehicle's link has something to read, or the driver has
+    something to send, at most `timeout_s`. Both are polled together: when the loop waited on the link alone, a
+    command that came meanwhile sat in the queue for the rest of that wait (5 ms), on every command."""
+    poller = zmq.Poller()
+    if commands is not None:
+        poller.register(commands, zmq.POLLIN)
+    if (handle := driver.wait_handle) is not None:
+        poller.register(handle, zmq.POLLIN)
+    wait_s = min(timeout_s, driver.due_in_s())
+    if poller.sockets:
+        poller.poll(math.ceil(wait_s * 1000))
+    else:
+        time.sleep(wait_s)
 
 
 class Vehicle:
@@ -115,6 +136,12 @@ class Vehicle:
             self.detail = d.link_detail
             log = self.rt.log.error if d.link_state is LinkState.REFUSED else self.rt.log.warning
             log("vehicle link %s -> %s: %s", was, d.link_state, d.link_detail)
+
+    def wait(self, timeout_s: float) -> None:
+        """Until a command or the vehicle's bytes arrive, or the driver has something due; at most `timeout_s`.
+        Commands are taken only while running: polled before, they would spin the loop."""
+        running = self.rt.run_state == "running"
+        wait_for_inputs(self.commands.socket if running else None, self.driver, timeout_s)
 
     # ---- commands ----
 
@@ -234,7 +261,8 @@ class Vehicle:
             return self.stop_only()
         while not self.rt.should_stop:
             self.rt.poll()
-            self.keep_link(0.005)
+            self.wait(LOOP_WAIT_S)
+            self.keep_link(0.0)
             if self.rt.run_state == "running":
                 self.take_commands()
             self.publish_telemetry()

@@ -97,6 +97,11 @@ class Subscriber:
             self._sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
         self.bad_messages = 0
 
+    @property
+    def socket(self) -> zmq.Socket:
+        """The SUB socket, for a caller that polls it beside other inputs (`zmq.Poller`); read with `drain`."""
+        return self._sock
+
     def recv(self, timeout_s: float) -> Received | None:
         """The next message, or None when nothing arrives within `timeout_s`."""
         if not self._sock.poll(int(timeout_s * 1000)):

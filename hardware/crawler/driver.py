@@ -32,6 +32,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from gridscout.control.vehicle import VehicleLimits, VehicleState, VehicleTelemetry
 from gridscout.hardware.crawler.link import Link, open_link
@@ -59,6 +60,9 @@ from gridscout.hardware.crawler.protocol import (
 )
 from gridscout.hardware.vehicle.driver import DriverCounters, LinkError, LinkState, Refusal, heard_within
 from gridscout.hardware.vehicle.uri import VehicleTarget
+
+if TYPE_CHECKING:
+    import zmq
 
 #: the fastest host heartbeat this driver promises (its owner services it at least every 20 ms)
 MIN_HEARTBEAT_PERIOD_S = 0.02
@@ -268,6 +272,15 @@ class CrawlerDriver:
                 self._last_rx_ns = rx_ns
                 self._handle(packet.msg, rx_ns)
         self._due_work()
+
+    @property
+    def wait_handle(self) -> int | zmq.Socket | None:
+        return None if self.link is None else self.link.wait_handle
+
+    def due_in_s(self) -> float:
+        if self.link is None:  # closed: nothing to send until the owner connects again
+            return float("inf")
+        return max(0.0, (self._next_due_ns() - time.monotonic_ns()) / 1e9)
 
     # ---- internals ----
 

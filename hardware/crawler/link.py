@@ -29,6 +29,11 @@ class Link(Protocol):
         """Whatever arrived, waiting up to `timeout_s` for the first byte; b"" on timeout."""
         ...
 
+    @property
+    def wait_handle(self) -> int | zmq.Socket | None:
+        """What to poll for incoming bytes (a file descriptor or the ZeroMQ socket); None: cannot be polled."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -69,6 +74,13 @@ class SerialLink:
             return first + (self._port.read(waiting) if waiting else b"")
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"crawler link {self.url!r}: read failed: {exc}") from exc
+
+    @property
+    def wait_handle(self) -> int | None:
+        try:
+            return self._port.fileno()
+        except (AttributeError, serial.SerialException, OSError):  # a URL handler (loop://, socket://) has none
+            return None
 
     def close(self) -> None:
         self._port.close()
@@ -127,6 +139,10 @@ class ZmqLink:
             frame = b"".join(parts)
             chunks.append(frame if frame.endswith(b"\x00") else frame + b"\x00")  # one message = one frame
         return b"".join(chunks)
+
+    @property
+    def wait_handle(self) -> zmq.Socket:
+        return self._sock
 
     def close(self) -> None:
         self._sock.close()

@@ -303,6 +303,16 @@ class MavlinkDriver:
                 raise
             raise LinkError(f"MAVLink link {self.url}: {exc}") from exc
 
+    @property
+    def wait_handle(self) -> int | None:
+        """pymavlink's descriptor for a serial, UDP or TCP link (None for the kinds that have none)."""
+        return None if self.conn is None else getattr(self.conn, "fd", None)
+
+    def due_in_s(self) -> float:
+        if self.conn is None:  # closed: nothing to send until the owner connects again
+            return float("inf")
+        return max(0.0, (self._next_due_ns() - time.monotonic_ns()) / 1e9)
+
     # ---- internals: sending ----
 
     def _time_boot_ms(self) -> int:

@@ -2,7 +2,8 @@
 
 A driver is not threaded and never blocks for long: its owner calls `service(timeout_s)` in a loop (at
 least every 20 ms), which reads the link, answers the handshake, retries unacknowledged commands and
-sends the host heartbeat. `connect()` only opens the link and starts the handshake, so the owner's own
+sends the host heartbeat. An owner with inputs of its own polls them with `wait_handle` until `due_in_s`
+and then calls `service(0)`. `connect()` only opens the link and starts the handshake, so the owner's own
 watchdog heartbeat keeps going while a slow vehicle answers; `link_state` says when it is ready.
 """
 
@@ -12,9 +13,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gridscout.control.vehicle import VehicleLimits, VehicleTelemetry
+
+if TYPE_CHECKING:
+    import zmq
 
 
 class LinkState(StrEnum):
@@ -92,6 +96,16 @@ class VehicleDriver(Protocol):
 
     def service(self, timeout_s: float) -> None:
         """Read what arrives within `timeout_s` and do what is due: handshake, heartbeat, retries."""
+
+    @property
+    def wait_handle(self) -> int | zmq.Socket | None:
+        """What to poll for the vehicle's bytes: a file descriptor, or a ZeroMQ socket (a `tcp://` crawler link).
+        None while the link is closed, or for one that cannot be polled. An owner waiting on its own inputs too
+        polls this beside them, then calls `service(0)`, so that neither side waits on the other."""
+
+    def due_in_s(self) -> float:
+        """Seconds until the driver has something to send (a hello, a heartbeat, a retry): the longest its owner
+        may wait before the next `service` call; 0 when overdue."""
 
     @property
     def link_ok(self) -> bool:
