@@ -119,6 +119,9 @@ def test_bench_chain_runs_one_live_chain_and_two_bracketed_replays_and_judges_it
     live = record["runs"]["live"]
     assert live["returncode"] == 0 and live["detections"] > 0 and live["commands_from_frames"] > 0
     assert finite(live["fps"]) and finite(live["cmd_latency_ms_p99"]) and finite(live["jitter_ms_p99"])
+    # where the chain's own time goes, hop by hop, over the frame-tied commands it could follow end to end
+    assert set(live["hops_ms"]) == {"perception", "control", "vehicle"}
+    assert all(h["n"] > 0 and finite(h["p50"]) and h["p50"] >= 0 for h in live["hops_ms"].values())
     assert_targets(
         record["targets"],
         {"capture→command p99 ms (live)", "control jitter p99 ms (live)", "replay fps / raw fps (throughput)"},
