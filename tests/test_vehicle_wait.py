@@ -130,7 +130,12 @@ def test_a_zeromq_crawler_link_is_polled_as_its_socket(tmp_path):
     try:
         driver.connect()
         assert isinstance(driver.wait_handle, zmq.Socket)
-        assert vehicle_side.read(5.0)  # the HELLO, which tells the ROUTER who its peer is
+        # the ROUTER learns its peer from the host's first frame; the HELLO may have gone before the connection
+        # was up (a DEALER with IMMEDIATE drops it, as a serial line would), so the host sends until one arrives
+        deadline = time.monotonic() + 10
+        while not vehicle_side.read(0.05):
+            assert time.monotonic() < deadline, "the host's frames never reached the vehicle side"
+            driver.link.write(b"\x00")
         vehicle_side.write(b"\x01\x02")
         assert took(lambda: wait_for_inputs(None, driver, LONG_S)) < WOKE_S
     finally:
