@@ -11,6 +11,8 @@ same ONNX files with the same thread count:
   tensors it fed (every stage, every tile, every crop): the floor;
 - ultralytics: `YOLO(onnx).predict(stream=True)`, stage one on frames, then stage two on the crops
   of the strings scoring at least the cascade's crop threshold, best first (as many as the pipeline).
+Each path is timed once a round (--repeats rounds, 5), the order reversed every other round, and a ratio is
+the median of the rounds' own ratios, so the machine's drift over a minute does not decide it.
 Then a 12 MP survey photo rendered by the project's own simulator, fully inspected (whole frame, tiles,
 every string's crop): seconds per photo.
 
@@ -162,6 +164,17 @@ def time_raw(log: list) -> float:
     return time.perf_counter() - t0
 
 
+def time_rounds(timers: dict[str, Callable[[], float]], frames: int, repeats: int) -> list[dict[str, float]]:
+    """Each path timed once per round (frames/s), the order reversed every other round. A ratio is judged as the
+    median of the rounds' own ratios: this machine's speed drifts by tens of percent within a minute, and the
+    medians of each path's passes taken apart once put the pipeline at 0.84x raw and, minutes later, at 1.10x."""
+    rounds = []
+    for k in range(repeats):
+        order = list(timers) if k % 2 == 0 else list(reversed(timers))
+        rounds.append({what: frames / timers[what]() for what in order})
+    return rounds
+
+
 def time_each_run(log: list) -> list[float]:
     """The recorded session runs replayed once, each timed: seconds per run, in log order."""
     seconds = []
@@ -292,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", default=str(DEMO_FOOTAGE), help="footage to decode frames from")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads per session (default 2)")
     parser.add_argument("--frames", type=int, default=150, help="frames to use from the source (default 150)")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved passes; the median is reported")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="rounds, each timing every path once; ratios: the median of the rounds'"
+    )
     parser.add_argument("--photos", type=int, default=3, help="12 MP photos to time (0: skip)")
     parser.add_argument("--skip-ultralytics", action="store_true", help="no ultralytics comparison (else required)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
@@ -314,23 +329,22 @@ def main(argv: list[str] | None = None) -> int:
     except PremiseError as exc:
         return premise_broken(name, str(exc))
 
-    time_pipeline(model, frames[:10], fps)  # warm-up
+    timers: dict[str, Callable[[], float]] = {
+        "pipeline": lambda: time_pipeline(model, frames, fps),
+        "raw": lambda: time_raw(log),
+    }
     if ultra:
-        ultra(frames[:10])  # warm-up
-    results: dict[str, list[float]] = {"pipeline": [], "raw": [], "ultralytics": []}
-    for _ in range(args.repeats):  # interleaved, so drift in machine load hits all three alike
-        results["pipeline"].append(len(frames) / time_pipeline(model, frames, fps))
-        results["raw"].append(len(frames) / time_raw(log))
-        if ultra:
-            results["ultralytics"].append(len(frames) / ultra(frames))
+        timers["ultralytics"] = lambda: ultra(frames)
+    time_rounds(timers, len(frames), 1)  # a warm-up round, not counted
+    rounds = time_rounds(timers, len(frames), args.repeats)
     if ultra and sum(ultra.crops_searched) != runs.get("stage_two", 0):
         crops = sum(ultra.crops_searched)
         return premise_broken(name, f"ultralytics searched {crops} crops, the pipeline {runs.get('stage_two', 0)}")
-    fps_of = {k: statistics.median(v) for k, v in results.items() if v}
+    fps_of = {k: statistics.median(r[k] for r in rounds) for k in timers}
     figures: dict = {f"{k}_fps": round(v, 2) for k, v in fps_of.items()}
-    figures["pipeline_vs_raw"] = fps_of["pipeline"] / fps_of["raw"]
-    if "ultralytics" in fps_of:
-        figures["pipeline_vs_ultralytics"] = fps_of["pipeline"] / fps_of["ultralytics"]
+    for other in ("raw", "ultralytics"):
+        if other in timers:
+            figures[f"pipeline_vs_{other}"] = statistics.median(r["pipeline"] / r[other] for r in rounds)
     breakdown = frame_breakdown(log, starts, time_each_run(log))
     photo = time_photos(model, args.photos) if args.photos else None
     if photo:
@@ -339,13 +353,20 @@ def main(argv: list[str] | None = None) -> int:
     targets = judge(figures)
 
     print(machine_line(info))
-    print(f"{len(frames)} frames of {args.source}, model {model.name}, median of {args.repeats} interleaved passes")
+    print(
+        f"{len(frames)} frames of {args.source}, model {model.name}, {args.repeats} rounds (each path once a round, "
+        "the order reversed every other round; ratios: the median of the rounds' own)"
+    )
     print("  session runs per pass: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in runs.items())
           + " (the raw path replays exactly these; counted again at onnxruntime)")  # fmt: skip
     for key, value in fps_of.items():
         print(f"  {key:<12} {value:7.1f} frames/s   {1000 / value:6.2f} ms/frame")
     if args.skip_ultralytics:
         print("  ultralytics: skipped (--skip-ultralytics)")
+    for other in ("raw", "ultralytics"):
+        if other in timers:
+            each = ", ".join(f"{r['pipeline'] / r[other]:.3f}" for r in rounds)
+            print(f"  pipeline / {other} by round: {each}")
     print_breakdown(breakdown)
     if photo:
         print(f"  12 MP photo ({photo['size']}, {photo['photos']} rendered): {photo['median_s']:.3f} s, median")
@@ -353,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {t['what']:<24} {t['measured']:>8} {t['limit']:<7} {'PASS' if t['ok'] else 'FAIL'}")
     if args.json:
         record = {"machine": info, "frames": len(frames), "session_runs": runs, "figures": figures,
-                  "breakdown": breakdown, "targets": targets}  # fmt: skip
+                  "rounds": rounds, "breakdown": breakdown, "targets": targets}  # fmt: skip
         args.json.write_text(json.dumps(record, indent=2) + "\n")
     return 0 if all(t["ok"] for t in targets) else TARGET_MISSED
 

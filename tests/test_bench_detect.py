@@ -15,6 +15,7 @@ from bench.bench_detect import (
     load_frames,
     record_session_runs,
     stage_detectors,
+    time_rounds,
 )
 from bench.common import PREMISE_BROKEN, TARGET_MISSED, PremiseError
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
@@ -93,3 +94,20 @@ def test_a_missing_comparison_is_an_error_unless_asked_to_skip(tmp_path):
         "bench_detect: premise broken: ultralytics is not installed (pip install -e '.[train]'), or pass "
         "--skip-ultralytics"
     )
+
+
+def test_each_round_times_every_path_once_and_reverses_the_order_every_other_round():
+    """The order alternates, so a path timed first is not always the one the machine's drift favours; each round
+    keeps its own figures, from which the ratios are taken."""
+    calls: list[str] = []
+
+    def timer(name: str, seconds: float):
+        def run() -> float:
+            calls.append(name)
+            return seconds
+
+        return run
+
+    rounds = time_rounds({"pipeline": timer("pipeline", 2.0), "raw": timer("raw", 1.0)}, 10, 3)
+    assert calls == ["pipeline", "raw", "raw", "pipeline", "pipeline", "raw"]
+    assert rounds == [{"pipeline": 5.0, "raw": 10.0}] * 3
