@@ -5,7 +5,6 @@ import os
 import random
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from gridscout.control.vehicle import VehicleState
 from gridscout.hardware.crawler import CrawlerDriver
 from gridscout.hardware.crawler.protocol import SetSpeed, encode
+from sim_tests.chain import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(30)
@@ -176,12 +176,6 @@ def test_noisy_line_accepts_only_valid_commands(start_sim):
     assert not sim.events("nack")
     errors = sim.events("link_errors")[-1]
     assert errors["crc_errors"] + errors["bad_frames"] >= 10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def drive_and_stop(url: str, speed: float) -> None:

@@ -20,6 +20,7 @@ from gridscout.edge.runtime.messages import VehicleCommand
 from gridscout.hardware.crawler import CrawlerDriver, CrawlerSettings
 from gridscout.hardware.crawler.link import ZmqLink
 from gridscout.hardware.sim.crawler.server import PtyLink
+from sim_tests.chain import free_port
 
 LONG_S = 5.0
 #: a wait that ended this much before LONG_S woke on its input
@@ -124,7 +125,7 @@ def test_something_due_on_the_link_ends_the_wait():
 
 def test_a_zeromq_crawler_link_is_polled_as_its_socket(tmp_path):
     """`tcp://` crawler links are ZeroMQ sockets: the poller takes the socket itself, and wakes on a frame."""
-    port = _free_port()
+    port = free_port()
     vehicle_side = ZmqLink(f"tcp://127.0.0.1:{port}", bind=True)
     driver = CrawlerDriver(f"tcp://127.0.0.1:{port}", QUIET)
     try:
@@ -141,11 +142,3 @@ def test_a_zeromq_crawler_link_is_polled_as_its_socket(tmp_path):
     finally:
         driver.close()
         vehicle_side.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
