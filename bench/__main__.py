@@ -1,6 +1,6 @@
 """Every bench in one go: each figure against its target, in one JSON and one Markdown table.
 
-    python -m bench                          # detect, chain, recorder, footprint, batch: about 14 min on 2 cores
+    python -m bench                          # detect, chain, crop_budget, recorder, footprint, batch: ~15 min
     python -m bench --only detect chain      # some of them
     python -m bench --all                    # also the benches that report figures without targets
     python -m bench --readme                 # and put the table into bench/README.md
@@ -29,6 +29,7 @@ from bench.common import PREMISE_BROKEN, TARGET_MISSED, finish_machine, machine,
 BENCHES: dict[str, tuple[str, list[str], bool]] = {
     "detect": ("bench_detect.py", [], True),
     "chain": ("bench_chain.py", [], True),
+    "crop_budget": ("bench_crop_budget.py", [], True),
     "recorder": ("bench_recorder.py", ["--rounds", "3"], True),
     "footprint": ("bench_footprint.py", ["--closure"], True),
     "batch": ("bench_batch.py", ["--photos", "600", "--rounds", "3"], True),

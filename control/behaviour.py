@@ -66,6 +66,12 @@ class Patrol:
         self._last_frame_id: int | None = None
 
     @property
+    def confirmed_track_ids(self) -> set[int]:
+        """The defect tracks seen often enough to act on (held already or not): `defect_min_hits` confident
+        sightings, and not lost since."""
+        return {t for t, hits in self._hits.items() if hits >= self.params.defect_min_hits}
+
+    @property
     def done(self) -> bool:
         """True once the end of the line is reached; the behaviour then only asks for STOP."""
         return self.mode is Mode.END_OF_LINE
@@ -139,11 +145,8 @@ class Patrol:
 
     def _pick_target(self) -> TrackObservation | None:
         """The closest confirmed defect track not held before (ties: lowest id, for determinism)."""
-        candidates = [
-            obs
-            for track_id, obs in self._latest.items()
-            if self._hits[track_id] >= self.params.defect_min_hits and track_id not in self._held
-        ]
+        ready = self.confirmed_track_ids - self._held
+        candidates = [obs for track_id, obs in self._latest.items() if track_id in ready]
         return max(candidates, key=lambda obs: (obs.box_height_frac, -obs.track_id), default=None)
 
     def _end_of_line(self, vehicle: VehicleTelemetry | None) -> str | None:

@@ -91,6 +91,27 @@ def test_bench_tracker_offline_measures_what_build_trackers_holds_or_says_what_i
     assert "Quality on jittered truth" in done.stdout
 
 
+def test_bench_crop_budget_times_each_budget_and_says_when_each_defect_is_confirmed(tmp_path):
+    """The first 70 demo frames hold one rendered missing cap (frames 46-64): searched whole and at the default
+    budget, both confirm it while it is in view; a budget of 1 searches at most one string a frame."""
+    _, record = run_bench(
+        "bench_crop_budget.py", "--frames", "70", "--rounds", "1", "--budgets", "0", "1", "2",
+        out=tmp_path / "crop_budget.json", timeout=300,
+    )  # fmt: skip
+    assert record["frames"] == 70 and record["default_budget"] == 2
+    assert set(record["budgets"]) == {"0", "1", "2"}
+    for budget in record["budgets"].values():
+        assert finite(budget["step_ms_p50"]) and budget["step_ms_p99"] >= budget["step_ms_p50"] > 0
+        [defect] = budget["defects"]
+        assert defect["span"] == [46, 64]
+        assert defect["confirmed_at"] is not None and 46 <= defect["confirmed_at"] <= 66
+    assert record["budgets"]["0"]["deferred"] == 0
+    offered = sum(int(n) * count for n, count in record["strings_per_frame"].items())
+    searched_at_one = 70 - record["strings_per_frame"].get("0", 0)
+    assert record["budgets"]["1"]["deferred"] == offered - searched_at_one
+    assert_targets(record["targets"], {"false confirmations beyond the unbounded search's"})
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_bench_follow_tracking_flies_once_and_judges_the_tracks(tmp_path):
