@@ -41,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python bench/bench_crop_budget.py` from the repo root
     sys.path.insert(0, str(REPO))
 
+from bench.bench_chain import load_frames, pct  # noqa: E402
 from bench.common import (  # noqa: E402
     TARGET_MISSED,
     finish_machine,
@@ -53,25 +54,13 @@ from gridscout.edge.config import Config  # noqa: E402
 from gridscout.edge.daemons.controld import perception_input  # noqa: E402
 from gridscout.edge.daemons.perceptiond import PerceptionStage, _threads  # noqa: E402
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
+from gridscout.edge.offline.replay_diff import iou  # noqa: E402
 from gridscout.edge.runtime.messages import FrameDetections, FrameMeta  # noqa: E402
-from gridscout.hardware.camera import open_source  # noqa: E402
 from gridscout.perception.cascade import Cascade  # noqa: E402
 from gridscout.perception.model_loader import load_model  # noqa: E402
 
 MATCH_IOU = 0.5
 TRUTH = DEMO_FOOTAGE.with_suffix(".truth.jsonl")
-
-
-def load_frames(limit: int) -> tuple[list[np.ndarray], float]:
-    """The demo footage's first `limit` frames (0: all) and its frame rate."""
-    frames = []
-    with open_source(str(DEMO_FOOTAGE)) as source:
-        fps = source.fps or 10.0
-        for frame in source:
-            if limit and len(frames) >= limit:
-                break
-            frames.append(frame.image)
-    return frames, fps
 
 
 def truth_boxes() -> dict[int, list[list[float]]]:
@@ -80,22 +69,15 @@ def truth_boxes() -> dict[int, list[list[float]]]:
     return {r["frame"]: [b["box"] for b in r["boxes"] if b["class"] != "insulator"] for r in rows}
 
 
-def defect_spans(n_frames: int) -> list[tuple[int, int]]:
+def defect_spans(truth: dict[int, list[list[float]]], n_frames: int) -> list[tuple[int, int]]:
     """The truth's runs of frames showing a defect, as (first, last) frame, within the first `n_frames`."""
     spans: list[list[int]] = []
-    for frame in sorted(f for f, boxes in truth_boxes().items() if boxes and f < n_frames):
+    for frame in sorted(f for f, boxes in truth.items() if boxes and f < n_frames):
         if spans and frame == spans[-1][1] + 1:
             spans[-1][1] = frame
         else:
             spans.append([frame, frame])
     return [(a, b) for a, b in spans]
-
-
-def iou(a: list[float], b: list[float]) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def meta_of(frame_id: int, image: np.ndarray, fps: float) -> FrameMeta:
@@ -127,10 +109,11 @@ def run_pass(
     return times, messages, stage.budget.deferred if stage.budget else 0
 
 
-def confirmations(messages: list[FrameDetections], fps: float, spans: list[tuple[int, int]]) -> dict:
+def confirmations(
+    messages: list[FrameDetections], fps: float, truth: dict[int, list[list[float]]], spans: list[tuple[int, int]]
+) -> dict:
     """When control's behaviour could first act on each true defect, and the tracks it would act on falsely."""
     patrol = Patrol(Config().control.behaviour.params())
-    truth = truth_boxes()
     true_tracks: set[int] = set()
     first_confirmed: dict[int, int] = {}
     for msg in messages:
@@ -153,10 +136,6 @@ def confirmations(messages: list[FrameDetections], fps: float, spans: list[tuple
     return {"defects": per_span, "false_confirmations": false}
 
 
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
 def strings_per_frame(model, frames: list[np.ndarray]) -> list[int]:
     out = []
     for image in frames:
@@ -165,8 +144,15 @@ def strings_per_frame(model, frames: list[np.ndarray]) -> list[int]:
     return out
 
 
-def measure(model, budgets: list[int], frames: list[np.ndarray], fps: float, rounds: int) -> dict[int, dict]:
-    spans = defect_spans(len(frames))
+def measure(
+    model: Cascade,
+    budgets: list[int],
+    frames: list[np.ndarray],
+    fps: float,
+    rounds: int,
+    truth: dict[int, list[list[float]]],
+    spans: list[tuple[int, int]],
+) -> dict[int, dict]:
     times: dict[int, list[list[float]]] = {b: [] for b in budgets}
     messages: dict[int, list[FrameDetections]] = {}
     deferred: dict[int, int] = {}
@@ -181,14 +167,13 @@ def measure(model, budgets: list[int], frames: list[np.ndarray], fps: float, rou
     out = {}
     for budget in budgets:
         per_frame = [statistics.median(t) * 1e3 for t in zip(*times[budget], strict=True)]
-        searched = [sum(1 for b in m.boxes if b.class_name in model.stage2.names) for m in messages[budget]]
         out[budget] = {
             "step_ms_p50": pct(per_frame, 50),
             "step_ms_p99": pct(per_frame, 99),
             "step_ms_max": max(per_frame),
             "deferred": deferred[budget],
-            "defect_boxes": sum(searched),
-            **confirmations(messages[budget], fps, spans),
+            "defect_boxes": sum(b.class_name in model.stage2.names for m in messages[budget] for b in m.boxes),
+            **confirmations(messages[budget], fps, truth, spans),
         }
     return out
 
@@ -241,12 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(DEFAULT_MODEL, threads=threads)
     if not isinstance(model, Cascade):
         return premise_broken("bench_crop_budget", f"{DEFAULT_MODEL} is not a cascade: it has no crop budget")
-    frames, fps = load_frames(args.frames)
-    spans = defect_spans(len(frames))
+    frames, fps, _ = load_frames(args.frames)
+    truth = truth_boxes()
+    spans = defect_spans(truth, len(frames))
     if not spans:
         return premise_broken("bench_crop_budget", f"the first {len(frames)} demo frames show no defect to confirm")
     try:
-        results = measure(model, args.budgets, frames, fps, args.rounds)
+        results = measure(model, args.budgets, frames, fps, args.rounds, truth, spans)
     except RuntimeError as exc:
         return premise_broken("bench_crop_budget", str(exc))
     if all(d["confirmed_at"] is None for d in results[0]["defects"]):
