@@ -1,10 +1,13 @@
 """The pieces of `gridscout batch` a re-run depends on, in-process on real files and a real SQLite store: which items
-the SOURCEs name, the done-list's judgement of what is done, and a worker's observation log answering as the store."""
+the SOURCEs name, the done-list's judgement of what is done, a worker's observation log answering as the store, and
+an item stored and counted as one step that Ctrl-C cannot split."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from gridscout.edge.batch.items import collect_items
 from gridscout.edge.batch.ledger import Ledger
 from gridscout.edge.batch.observation_log import ObservationLog
+from gridscout.edge.batch.run import _ctrl_c_deferred
 from gridscout.edge.batch.worker import ItemOutcome
 from gridscout.edge.reports.store import ReportObservation, ReportStore
 
@@ -85,3 +89,22 @@ def test_a_workers_log_answers_each_write_as_the_store_does(tmp_path):
         assert log.observations == sequence
     finally:
         store.close()
+
+
+def test_a_ctrl_c_while_an_item_is_stored_lands_once_it_is_stored_and_counted():
+    """A Ctrl-C between an item's commit and its count would leave the summary saying fewer items are done than a
+    re-run skips; held until the step ends, it then stops the batch as before, with the handler put back."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever runs the tests
+    steps = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with _ctrl_c_deferred():
+                steps.append("stored")
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # Python runs a pending handler within this
+                steps.append("counted")
+            steps.append("went on after Ctrl-C")
+        assert steps == ["stored", "counted"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

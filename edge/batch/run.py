@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,11 +99,12 @@ def run_batch(options: BatchOptions) -> BatchSummary:
 
         def done(outcome: ItemOutcome) -> None:
             report_ids = {report_id_for(store.device_id, o.track_key) for o in outcome.observations}
-            try:
-                written = store.write_many(outcome.observations, also=Ledger.mark(outcome, report_ids))
-            except sqlite3.Error as exc:
-                raise OSError(f"{store.path}: cannot store the reports of {outcome.item.path}: {exc}") from exc
-            summary.add(outcome, written)
+            with _ctrl_c_deferred():  # stored and counted together: the summary's "done" is what a re-run skips
+                try:
+                    written = store.write_many(outcome.observations, also=Ledger.mark(outcome, report_ids))
+                except sqlite3.Error as exc:
+                    raise OSError(f"{store.path}: cannot store the reports of {outcome.item.path}: {exc}") from exc
+                summary.add(outcome, written)
             bar.update(1)
 
         started = time.perf_counter()
@@ -119,6 +123,23 @@ def run_batch(options: BatchOptions) -> BatchSummary:
         ledger.close()
         store.close()
     return summary
+
+
+@contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a SIGINT that lands in the block until it ends, then deliver it to the handler there was before. (A signal
+    mask would not do: the pool's and tqdm's threads leave it unmasked, and Python raises it in this thread anyway.)"""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _engine(settings: BatchSettings, workers: int | None, ray: str | None) -> Engine:
