@@ -4,7 +4,8 @@ crash (kill -9) continues every live track under its old id and the reporter dou
 One JSON line per processed frame, in the run folder, written once the frame's detections are published. It
 keeps at least the last `keep` frames: when it holds twice that, it is rewritten with the last `keep`
 (atomically). A restarted process feeds those frames to a fresh tracker (`Tracker.replay`, 0.07 ms a frame)
-and goes on from the last one.
+and goes on from the last one. A restarted reporter reads it too (never writes it), to store the frames
+published while it was down.
 
 A torn last line (killed while writing it) is dropped: that frame is processed again, with the same ids. Any
 other damage makes the journal unusable (`JournalError`): the restarted tracker then starts a new epoch of
@@ -42,6 +43,27 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(JournalEntry).decode
 
 
+def read_journal(path: Path) -> list[JournalEntry]:
+    """A journal's frames, oldest first, without touching it ([] when there is none): what a restarted perception
+    and a restarted reporter (which catches up on the frames it missed) read. Raises JournalError when a line other
+    than the last cannot be read."""
+    try:
+        lines = path.read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise JournalError(f"{path}: {exc.strerror or exc}") from exc
+    entries = []
+    for number, line in enumerate(lines, 1):
+        try:
+            entries.append(_decode(line))
+        except msgspec.DecodeError as exc:
+            if number == len(lines):
+                break  # torn by the kill: that frame was never acknowledged, and is processed again
+            raise JournalError(f"{path}: line {number} of {len(lines)} is damaged ({exc})") from exc
+    return entries
+
+
 class PerceptionJournal:
     def __init__(self, run_dir: Path, keep: int = JOURNAL_FRAMES) -> None:
         self.path = Path(run_dir) / JOURNAL_FILE
@@ -52,21 +74,7 @@ class PerceptionJournal:
     def load(self) -> list[JournalEntry]:
         """The frames a previous process of this run journalled, oldest first ([] when there is none).
         Raises JournalError when a line other than the last cannot be read."""
-        try:
-            lines = self.path.read_bytes().splitlines()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise JournalError(f"{self.path}: {exc.strerror or exc}") from exc
-        entries = []
-        for number, line in enumerate(lines, 1):
-            try:
-                entries.append(_decode(line))
-            except msgspec.DecodeError as exc:
-                if number == len(lines):
-                    break  # torn by the kill: that frame was never acknowledged, and is processed again
-                raise JournalError(f"{self.path}: line {number} of {len(lines)} is damaged ({exc})") from exc
-        kept = entries[-self.keep :]
+        kept = read_journal(self.path)[-self.keep :]
         self._lines.extend(_encode(e) for e in kept)
         self._rewrite()
         return kept

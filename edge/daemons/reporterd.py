@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import numpy as np
 import simplejpeg
 
 from gridscout.control.vehicle import VehicleTelemetry
+from gridscout.edge.daemons.perception_journal import JOURNAL_FILE, JournalError, read_journal
 from gridscout.edge.geotag.placement import ReportPlacer
 from gridscout.edge.geotag.settings import geotag_settings
 from gridscout.edge.reports.parent import parent_box
@@ -64,6 +65,8 @@ class TrackState:
     unwritten_sighting: bool = False
     last_box: DetectionBox | None = None
     last_detections: FrameDetections | None = None
+    #: its report was written while catching up, its evidence frame gone: the next frame that shows it gives one
+    evidence_missing: bool = False
 
 
 class ReporterStage:
@@ -106,6 +109,9 @@ class ReporterStage:
         self.last_store_error = ""
         self.stats["last_frame_id"] = -1
         self._now_ns = 0
+        #: while catching up after a restart: what the process before stored (track key -> latest capture, UTC ns)
+        self._stored_before: dict[str, int] | None = None
+        self.caught_up_to = -1
 
     def track_time_s(self, det: FrameDetections) -> float:
         """The tracks' clock: the footage's own in replay (deterministic), the monotonic clock live."""
@@ -137,9 +143,24 @@ class ReporterStage:
                 best, best_gap = msg, abs(stamp - capture_s)
         return best
 
+    def catch_up(self, journal: Sequence[FrameDetections], stored: Mapping[str, int]) -> int:
+        """After a restart: perception's journalled frames, handled as if they had come, on their capture clock. A
+        write that the process before stored (`stored`: each track key's latest stored capture time, UTC ns) only
+        rebuilds its track; the rest are stored, as an undisturbed run would have, but without evidence (the frames
+        are gone): each such track takes the next frame that shows it. The number of writes stored."""
+        self._stored_before = dict(stored)
+        writes = self.stats["reports_created"] + self.stats["reports_updated"]
+        try:
+            for det in journal:
+                self.on_detections(det, det.t_capture_mono_ns)
+        finally:
+            self._stored_before = None
+        self.caught_up_to = int(self.stats["last_frame_id"])
+        return int(self.stats["reports_created"] + self.stats["reports_updated"] - writes)
+
     def on_detections(self, det: FrameDetections, now_ns: int) -> None:
-        if det.frame_id <= self.stats["last_frame_id"] and self.replay:
-            return  # a resent frame we already handled
+        if det.frame_id <= self.stats["last_frame_id"] and (self.replay or det.frame_id <= self.caught_up_to):
+            return  # a resent frame, or one caught up on from the journal, already handled
         self._now_ns = now_ns
         if self.pending and now_ns >= self._retry_at_ns:
             self.flush_pending()
@@ -156,8 +177,9 @@ class ReporterStage:
                 continue
             better = box.score >= st.best_written + self.cfg["confidence_step"]
             due = st.last_written_s is None or now - st.last_written_s >= self.cfg["update_interval_s"]
-            if better or due:
-                self.write(st, det, box, with_evidence=better)
+            evidence_due = st.evidence_missing and det.frame_id in self.frames
+            if better or due or evidence_due:
+                self.write(st, det, box, with_evidence=better or evidence_due)
         self.close_lost(now)
         self.stats["last_frame_id"] = det.frame_id
 
@@ -202,13 +224,19 @@ class ReporterStage:
         return stamp is not None and self._now_ns / 1e9 - stamp <= POSITION_MAX_AGE_S
 
     def write(self, st: TrackState, det: FrameDetections, box: DetectionBox, *, with_evidence: bool) -> None:
+        catching_up = self._stored_before is not None
+        if catching_up and det.t_capture_wall_ns <= self._stored_before.get(st.key, -1):
+            self._written(st, det, box.score if with_evidence else None)  # stored before the restart
+            return
         jpeg = None
         image, frame_pose = self.frames.get(det.frame_id, (None, None))
         if with_evidence:
-            if image is None:
-                self.stats["missing_evidence_frames"] += 1
-            else:
+            if image is not None:
                 jpeg = evidence_jpeg(image, self.cfg["jpeg_quality"])
+            elif catching_up:
+                st.evidence_missing = True
+            else:
+                self.stats["missing_evidence_frames"] += 1
         t = self.telemetry_at(det.t_capture_mono_ns)
         xyxy = (box.x1, box.y1, box.x2, box.y2)
         fix = None
@@ -237,10 +265,10 @@ class ReporterStage:
             self.pending.append(obs)
             self.stats["store_pending"] = len(self.pending)
         created = st.last_written_s is None
-        st.last_written_s = self.track_time_s(det)
-        st.unwritten_sighting = False
+        # caught up without its frame: judged as the undisturbed run, which had the frame, would judge it
+        self._written(st, det, box.score if jpeg is not None or (with_evidence and catching_up) else None)
         if jpeg is not None:
-            st.best_written = box.score
+            st.evidence_missing = False
             self.stats["evidence_written"] += 1
         self.stats["reports_created" if created else "reports_updated"] += 1
         if report is None:
@@ -256,6 +284,13 @@ class ReporterStage:
                 created=created,
             )
         )
+
+    def _written(self, st: TrackState, det: FrameDetections, evidence_score: float | None) -> None:
+        """The track after a write of `det`; `evidence_score`: the score of the best frame it now has as evidence."""
+        st.last_written_s = self.track_time_s(det)
+        st.unwritten_sighting = False
+        if evidence_score is not None:
+            st.best_written = evidence_score
 
 
 def evidence_jpeg(image: np.ndarray, quality: int) -> bytes:
@@ -342,10 +377,25 @@ class Reporter:
             self.storage.publish(status)
             self._storage_said = (status.state, now)
 
+    def catch_up(self) -> None:
+        """After a restart: store what perception published while this process was down, from its journal (the
+        bus keeps what comes meanwhile)."""
+        try:
+            journal = read_journal(Path(self.rt.spec_dir) / JOURNAL_FILE)
+        except JournalError as exc:
+            log.error("cannot catch up on the frames published while the reporter was down (unreported): %s", exc)
+            return
+        stored = self.store.last_seen_by_track(self.rt.spec.run_id)
+        writes = self.stage.catch_up([entry.detections for entry in journal], stored)
+        log.info("caught up on %d journalled frames up to frame %d: %d writes the last process had not stored",
+                 len(journal), self.stage.caught_up_to, writes)  # fmt: skip
+
     def run(self) -> int:
         if not self.rt.wait_until_running(self.stats):
             return 0
         try:
+            if self.rt.restarts:
+                self.catch_up()
             while not self.rt.should_stop:
                 for r in self.inputs.update(0.1):
                     self.take(r.topic, r.msg, r.image)

@@ -415,6 +415,16 @@ class ReportStore:
             ).fetchone()
         return int(row[0]), int(row[1])
 
+    def last_seen_by_track(self, run_id: str) -> dict[str, int]:
+        """Each of run `run_id`'s track keys and the capture time (UTC ns) of its latest stored observation: what a
+        restarted reporter has already stored, as it catches up."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT track_key, last_seen_ns FROM reports WHERE device_id = ? AND substr(track_key, 1, ?) = ?",
+                (self.device_id, len(run_id) + 1, run_id + ":"),
+            ).fetchall()
+        return dict(rows)
+
     def latest_seq(self) -> int:
         with self._lock:
             return self._db.execute(
