@@ -250,16 +250,14 @@ def test_a_process_killed_mid_replay_leaves_the_reports_unchanged(tmp_path, repl
     a restarted camera resumes at the oldest unacknowledged frame, a restarted perception replays its journal
     into the tracker and goes on with the same track ids (it once started new ones, and every defect in view
     was reported twice), a restarted simulator relinks its pty and the vehicle process reconnects, a
-    restarted reporter goes on from the store. The run completes, every frame is processed once, the reports
-    are those of an undisturbed replay (after a reporter's restart the same reports, none lost or doubled: the
-    detections published while it was down are not sent again, so a best frame may differ), and the summary
-    counts them from the store (a restarted reporter's memory once left it at 0 reports while the store held
-    4). The time from the failure to the process being ready again is printed, not judged."""
+    restarted reporter catches up from perception's journal on what was published while it was down (a defect
+    wholly in that time was once lost: the replay runs at full speed, up to 50 frames a second). The run
+    completes, every frame is processed once, the reports are those of an undisturbed replay (ids, classes,
+    confidences, best frames; none lost or doubled), and the summary counts them from the store (a restarted
+    reporter's memory once left it at 0 reports while the store held 4). The time from the failure to the process
+    being ready again is printed, not judged."""
     reports, chain = _replay(tmp_path / "run", kill=process)
-    if process == "reporter":
-        assert [r[0] for r in reports] == [r[0] for r in replay_reference]
-    else:
-        assert reports == replay_reference
+    assert reports == replay_reference
     assert chain.summary()["reports_created"] == len(reports)
     name = process.replace("_", "-")
     assert chain.summary()["restarts"][name] == 1
@@ -273,6 +271,8 @@ def test_a_process_killed_mid_replay_leaves_the_reports_unchanged(tmp_path, repl
         assert "resuming at frame" in (chain.data / "logs" / "camera.log").read_text()
     elif process == "vehicle_sim":
         assert chain.summary()["vehicle"]["handshakes"] >= 2
+    elif process == "reporter":
+        assert "caught up on" in (chain.data / "logs" / "reporter.log").read_text()
 
 
 def test_stalled_camera_is_noticed_reconnected_and_ctrl_c_stops_the_vehicle_first(tmp_path: Path):
@@ -356,29 +356,36 @@ def test_shutdown_while_the_vehicle_process_waits_for_its_restart_still_sends_st
 
 
 CHAOS_PROCESSES = ("camera", "perception", "control", "vehicle", "reporter", "vehicle_sim")
+#: the frames of the bundled footage, and those the kills are spread over (the rest run on after the last)
+CHAOS_FRAMES, CHAOS_KILLS = 260, 8
+CHAOS_KILL_AT = [25 * (k + 1) for k in range(CHAOS_KILLS)]
 
 
 @pytest.mark.slow
 def test_kill_9_of_a_random_process_again_and_again_never_hangs_a_replay(tmp_path):
     """Scenario (the field report): during a replay of the bundled footage, a random chain process is killed
-    -9, 8 times in a row (every 1.5 s here: the replay is quicker than the footage). The run must finish on its
-    own (no hang) within a few minutes, with every frame published and reports stored."""
+    -9, 8 times in a row (every 25 frames perception publishes: paced by the replay's progress, not the clock,
+    which a quick machine's replay once outran). The run must finish on its own (no hang) within a few minutes,
+    with every frame published and reports stored."""
     rng = random.Random(7)
     chain = Chain(tmp_path, source=str(DEMO_FOOTAGE), mode="replay", extra={"api": {"enabled": False}})
+    detections = chain.subscribe(["detections"])
     kills: list[str] = []
     try:
-        chain.wait_for(lambda: bool(chain.commands()), 60, "the chain to start")
-        while len(kills) < 8 and chain.proc.poll() is None:
+        deadline = time.monotonic() + 240
+        while len(kills) < CHAOS_KILLS and chain.proc.poll() is None and time.monotonic() < deadline:
+            received = detections.recv(0.1)
+            if received is None or received.msg.frame_id < CHAOS_KILL_AT[len(kills)]:
+                continue
             victim = rng.choice(CHAOS_PROCESSES)
             with contextlib.suppress(AssertionError, ProcessLookupError):  # it may be between restarts
                 os.kill(chain.pid_of(victim, timeout_s=2), signal.SIGKILL)
                 kills.append(victim)
-            time.sleep(1.5)
         chain.proc.wait(240)
         summary = chain.summary()
-        assert len(kills) == 8, f"the run ended after {len(kills)} kills ({kills})"
-        assert summary["frames"] == 260 and summary["reports_created"] > 0, chain.stdout()
-        assert sum(summary["restarts"].values()) >= 8
+        assert len(kills) == CHAOS_KILLS, f"the run ended after {len(kills)} kills ({kills})"
+        assert summary["frames"] == CHAOS_FRAMES and summary["reports_created"] > 0, chain.stdout()
+        assert sum(summary["restarts"].values()) >= CHAOS_KILLS
     finally:
         chain.close()
 
