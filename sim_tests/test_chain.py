@@ -271,8 +271,13 @@ def test_a_process_killed_mid_replay_leaves_the_reports_unchanged(tmp_path, repl
         assert "resuming at frame" in (chain.data / "logs" / "camera.log").read_text()
     elif process == "vehicle_sim":
         assert chain.summary()["vehicle"]["handshakes"] >= 2
-    elif process == "reporter":
+    if process == "reporter":  # a defect seen only while it was down has no image, and the summary says so
         assert "caught up on" in (chain.data / "logs" / "reporter.log").read_text()
+        with ReportStore(chain.data, create=False) as store:
+            bare = sum(not r.has_evidence for r in store.list(0, 1000))
+        assert chain.summary()["reports_without_evidence"] == bare
+    else:
+        assert chain.summary()["reports_without_evidence"] == 0
 
 
 def test_stalled_camera_is_noticed_reconnected_and_ctrl_c_stops_the_vehicle_first(tmp_path: Path):

@@ -81,6 +81,23 @@ def test_report_without_evidence_takes_the_first_frame_it_gets(store):
     assert later.has_evidence and later.confidence == 0.8
 
 
+def test_a_restarted_reporter_reads_what_its_run_stored_and_the_summary_what_lacks_a_frame(store):
+    """Per run: each track's latest stored capture time (what a restarted reporter skips as it catches up), and how
+    many of the reports written after a seq have no evidence image (the run's summary line)."""
+    store.upsert(observe("run-a:0:missing_cap:1", 0.6, evidence_jpeg=b"jpeg"))
+    store.upsert(observe("run-a:0:missing_cap:1", 0.7, t_s=2))
+    store.upsert(observe("run-b:0:missing_cap:1", 0.6, t_s=5))  # another run's
+    before = store.latest_seq()
+    store.upsert(observe("run-a:0:flashover:2", 0.5, t_s=3))  # caught up on: no frame
+    assert store.last_seen_by_track("run-a") == {
+        "run-a:0:missing_cap:1": T0 + 2_000_000_000, "run-a:0:flashover:2": T0 + 3_000_000_000,
+    }  # fmt: skip
+    assert store.last_seen_by_track("run") == {}  # a prefix of a run id is not the run
+    assert store.without_evidence("run-a") == 1 and store.without_evidence("run-b") == 1
+    assert store.without_evidence("run-a", since_seq=before) == 1
+    assert store.without_evidence("run-b", since_seq=before) == 0
+
+
 def test_ids_are_deterministic_and_device_id_persists(tmp_path):
     """Replaying the same tracks on the same device gives the same ids; another device gives others."""
     with ReportStore(tmp_path / "a", device_id="gs-x-1") as a, ReportStore(tmp_path / "b", device_id="gs-x-1") as b:

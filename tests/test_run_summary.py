@@ -130,3 +130,13 @@ def test_a_vehicle_the_gate_held_for_the_whole_run_fails_it_naming_the_fault():
 def test_a_gate_that_held_less_than_the_whole_run_or_a_short_run_fails_nothing(control_commands, held):
     """Held 85% of 352 (a vehicle that did move), or all of a 150-command run (too short to judge): no failure."""
     assert summary(report(), control_commands=control_commands, held=held).ok
+
+
+def test_reports_without_an_evidence_image_are_named_on_the_defects_line_and_fail_nothing():
+    """A defect seen only while the reporter restarted is reported, but its frames went with the process: the crew
+    reads how many reports lack an image, and where to look. None lacking: the line is as before."""
+    s = summary(report(), reports_created=4, reports_updated=9, reports_without_evidence=1)
+    assert s.ok
+    assert ("defects    4 reports (9 updates); 1 without an evidence image (their frames never reached the reporter: "
+            "see logs/reporter.log)") in s.format().splitlines()  # fmt: skip
+    assert "defects    4 reports (9 updates)" in summary(report(), reports_created=4, reports_updated=9).format()

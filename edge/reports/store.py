@@ -415,6 +415,17 @@ class ReportStore:
             ).fetchone()
         return int(row[0]), int(row[1])
 
+    def without_evidence(self, run_id: str, since_seq: int = 0) -> int:
+        """How many of run `run_id`'s reports written after `since_seq` have no evidence image: a defect a restarted
+        reporter caught up on, seen only while it was down (its frames went with the process)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM reports r LEFT JOIN evidence e ON e.report_id = r.id WHERE r.device_id = ?"
+                " AND substr(r.track_key, 1, ?) = ? AND r.seq > ? AND e.report_id IS NULL",
+                (self.device_id, len(run_id) + 1, run_id + ":", since_seq),
+            ).fetchone()
+        return int(row[0])
+
     def last_seen_by_track(self, run_id: str) -> dict[str, int]:
         """Each of run `run_id`'s track keys and the capture time (UTC ns) of its latest stored observation: what a
         restarted reporter has already stored, as it catches up."""

@@ -281,6 +281,7 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
     device_id = store.device_id
     run_id = uuid.uuid4().hex if config.run.mode == "live" else _replay_run_id(source, model)
     tally_before = store.run_tally(run_id)  # a replay's run id repeats: count only what this run adds
+    seq_before = store.latest_seq()
     store.close()
     token = ""
     if config.api.enabled:
@@ -327,7 +328,7 @@ def run_chain(config: Config, *, out: Callable[[str], None] = print) -> RunSumma
         sup.shutdown()
         vehicle = vehicle.with_counts(sup.stats("vehicle"))
         summary = summarise(sup, config, source, vehicle, time.monotonic() - t0)
-        summary = _reports_from_store(summary, data_dir, device_id, run_id, tally_before)
+        summary = _reports_from_store(summary, data_dir, device_id, run_id, tally_before, seq_before)
         summary.error = error
         summary.interrupted_by = interrupted_by
         return summary
@@ -355,18 +356,23 @@ def _log_to(path: Path) -> None:
 
 
 def _reports_from_store(
-    summary: RunSummary, data_dir: Path, device_id: str, run_id: str, before: tuple[int, int]
+    summary: RunSummary, data_dir: Path, device_id: str, run_id: str, before: tuple[int, int], seq_before: int
 ) -> RunSummary:
     """The summary's report counts as the store has them: each insert is a report and an observation, each
-    update an observation (a restarted reporter once left the summary at 0 reports while the store held 4)."""
+    update an observation (a restarted reporter once left the summary at 0 reports while the store held 4); and
+    of the reports this run wrote, those without an evidence image."""
     try:
         with ReportStore(data_dir, device_id=device_id) as store:
             reports, observations = store.run_tally(run_id)
+            without_evidence = store.without_evidence(run_id, since_seq=seq_before)
     except (OSError, sqlite3.Error) as exc:  # the processes' own counts, and why
         log.warning("report counts from the reporter's memory: the store in %s did not answer (%s)", data_dir, exc)
         return summary
     created = reports - before[0]
-    return replace(summary, reports_created=created, reports_updated=observations - before[1] - created)
+    return replace(
+        summary, reports_created=created, reports_updated=observations - before[1] - created,
+        reports_without_evidence=without_evidence,
+    )  # fmt: skip
 
 
 def _replay_run_id(source: str, model: Path) -> str:

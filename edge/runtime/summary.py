@@ -184,6 +184,8 @@ class RunSummary:
     store_pending: int = 0
     reports_created: int = 0
     reports_updated: int = 0
+    #: of the reports the run wrote, those with no evidence image (their frames never reached the reporter)
+    reports_without_evidence: int = 0
     commands: int = 0
     stops: int = 0
     #: commands control published (the vehicle process may write fewer: it does not repeat a STOP), and of
@@ -252,6 +254,12 @@ class RunSummary:
         outage = self.outages_s.get(process)
         return f"{process} {times}" + (f" (back within {outage:.1f} s)" if outage else "")
 
+    def _without_evidence(self) -> str:
+        n = self.reports_without_evidence
+        if not n:
+            return ""
+        return f"; {n} without an evidence image (their frames never reached the reporter: see logs/reporter.log)"
+
     def format(self) -> str:
         faults = ", ".join(f"{k} {v}" for k, v in self.faults.items() if v) or "none"
         restarts = ", ".join(self._restarted(k, v) for k, v in self.restarts.items() if v) or "none"
@@ -262,7 +270,7 @@ class RunSummary:
             f"run        {self.mode} on {self.source} ({self.elapsed_s:.1f} s)",
             f"frames     {self.frames} published, {self.processed} processed; dropped: "
             f"{self.dropped_camera} by the camera, {self.dropped_perception} by perception",
-            f"defects    {self.reports_created} reports ({self.reports_updated} updates)",
+            f"defects    {self.reports_created} reports ({self.reports_updated} updates){self._without_evidence()}",
             f"vehicle    {self.vehicle.format()}",
             *(f"warning    {warning}" for warning in self.vehicle.warnings),
             f"commands   {self.commands} written to the vehicle, {self.stops} of them stops{held}",
