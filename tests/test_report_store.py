@@ -98,6 +98,18 @@ def test_a_restarted_reporter_reads_what_its_run_stored_and_the_summary_what_lac
     assert store.without_evidence("run-b", since_seq=before) == 0
 
 
+def test_evidence_attached_later_goes_only_to_a_report_without_one(store):
+    """A frame found later (in the recording) becomes a bare report's evidence with a new seq, so the fleet pulls it
+    again, and leaves its observations alone; a report that has a frame, or no report, takes nothing."""
+    bare = store.upsert(observe("t", 0.8))
+    assert store.attach_evidence(bare.id, b"jpeg", (1, 2, 3, 4), (0, 0, 9, 9))
+    later = store.get(bare.id)
+    assert later.seq > bare.seq and later.observations == 1 and later.confidence == 0.8
+    assert store.evidence(bare.id) == b"jpeg" and later.box_xyxy == (1, 2, 3, 4)
+    assert not store.attach_evidence(bare.id, b"other", (5, 6, 7, 8)) and store.evidence(bare.id) == b"jpeg"
+    assert not store.attach_evidence("no-such-report", b"jpeg", (1, 2, 3, 4))
+
+
 def test_ids_are_deterministic_and_device_id_persists(tmp_path):
     """Replaying the same tracks on the same device gives the same ids; another device gives others."""
     with ReportStore(tmp_path / "a", device_id="gs-x-1") as a, ReportStore(tmp_path / "b", device_id="gs-x-1") as b:

@@ -1,10 +1,11 @@
 """A reporter restarted after a crash catches up from perception's journal: the defects published while it was down
 are stored, none twice, and the store ends as an undisturbed run's (same reports, classes, confidences and best
-frames); only evidence whose frames are gone is taken from the next frame that shows the defect. A real store on
-disk, the stage's own clock, a real journal file."""
+frames); evidence whose frames went with the process is taken from the next frame that shows the defect, or from
+the recording. A real store on disk, the stage's own clock, a real journal file, a real recorder's segment."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -13,10 +14,14 @@ import pytest
 from gridscout.edge.config import Config
 from gridscout.edge.daemons.perception_journal import JournalEntry, PerceptionJournal, read_journal
 from gridscout.edge.daemons.reporterd import ReporterStage
+from gridscout.edge.recording.frame_images import find_frame_images
+from gridscout.edge.recording.recorder import Recorder
 from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, FrameMeta
 
 CONFIG = Config().reporter.model_dump()
+#: the frames' capture clock (UTC ns), which the recording's segment names and image stamps follow
+WALL0 = 1_700_000_000_000_000_000
 W, H = 320, 240
 FRAMES = 120
 #: (track id, class, first frame, last frame): one defect before the crash, one across it, one wholly inside the
@@ -44,7 +49,7 @@ def detections(frame_id: int) -> FrameDetections:
     )
     t_ns = 1_000_000_000 + frame_id * 100_000_000
     return FrameDetections(
-        t_mono_ns=t_ns, frame_id=frame_id, t_capture_mono_ns=t_ns, t_capture_wall_ns=1_700_000_000_000_000_000 + t_ns,
+        t_mono_ns=t_ns, frame_id=frame_id, t_capture_mono_ns=t_ns, t_capture_wall_ns=WALL0 + t_ns,
         t_source_s=frame_id / 10, width=W, height=H, boxes=boxes, infer_ms=1.0, model_name="m", model_sha256="ab" * 32,
     )  # fmt: skip
 
@@ -53,15 +58,29 @@ def stage(store: ReportStore, *, replay: bool) -> ReporterStage:
     return ReporterStage(CONFIG, store, run_id="run", replay=replay, emit=lambda _: None)
 
 
+def frame(frame_id: int) -> tuple[FrameMeta, np.ndarray]:
+    det = detections(frame_id)
+    meta = FrameMeta(t_mono_ns=det.t_mono_ns, frame_id=frame_id, t_capture_mono_ns=det.t_capture_mono_ns,
+                     t_capture_wall_ns=det.t_capture_wall_ns, width=W, height=H, source_name="cam",
+                     name=f"cam#{frame_id}", t_source_s=det.t_source_s)  # fmt: skip
+    return meta, np.full((H, W, 3), frame_id % 255, np.uint8)
+
+
 def handle(reporter: ReporterStage, frame_ids: range) -> None:
     """Frames as they come over the bus: the image first, then its detections."""
     for frame_id in frame_ids:
-        det = detections(frame_id)
-        meta = FrameMeta(t_mono_ns=det.t_mono_ns, frame_id=frame_id, t_capture_mono_ns=det.t_capture_mono_ns,
-                         t_capture_wall_ns=det.t_capture_wall_ns, width=W, height=H, source_name="cam",
-                         name=f"cam#{frame_id}", t_source_s=det.t_source_s)  # fmt: skip
-        reporter.take_frame(meta, np.full((H, W, 3), frame_id % 255, np.uint8))
-        reporter.on_detections(det, det.t_capture_mono_ns)
+        reporter.take_frame(*frame(frame_id))
+        reporter.on_detections(detections(frame_id), detections(frame_id).t_capture_mono_ns)
+
+
+def record(directory, frame_ids: range) -> Recorder:
+    """The recorder's segment of those frames, still being written (each frame's chunk already on disk)."""
+    settings = dataclasses.replace(Config().recorder.settings(), chunk_max_kb=1.0, fsync=False)
+    recorder = Recorder(directory, settings, run_id="run", wall_ns=lambda: WALL0)
+    for frame_id in frame_ids:
+        assert recorder.record("frames", *frame(frame_id)), recorder.last_error
+        recorder.record("detections", detections(frame_id))
+    return recorder
 
 
 def reports(store: ReportStore) -> dict[str, tuple]:
@@ -103,6 +122,27 @@ def test_a_restarted_reporter_stores_what_was_published_while_it_was_down(tmp_pa
         observations = {r.id: r.observations for r in store.list(0, 1000)}
         wanted = {r.id: r.observations for r in reference.list(0, 1000)}
         assert all(wanted[i] <= observations[i] <= wanted[i] + 1 for i in wanted), (observations, wanted)
+        assert set(after.evidence_wanted) == {outage_only.track_key}  # track 5's came from a later frame
+
+        # the recorder ran on: the outage-only defect's best frame is in its segment, and becomes its evidence
+        recorder = record(tmp_path / "recordings", range(FRAMES))
+        (det, _), seq = after.evidence_wanted[outage_only.track_key], store.latest_seq()
+        images = find_frame_images(tmp_path / "recordings", after.wanted_frames())
+        assert list(images) == [det.frame_id] and after.take_recorded_evidence(images) == 1
+        evidence = store.get(outage_only.id)
+        assert store.evidence(outage_only.id) == images[det.frame_id] and evidence.seq > seq  # pulled again
+        assert (evidence.observations, evidence.confidence) == (outage_only.observations, outage_only.confidence)
+        assert after.evidence_wanted == {} and reports(store) == reports(reference)
+        recorder.close()
+
+
+def test_a_frame_is_found_in_the_recording_by_its_id_and_capture_time_not_its_id_alone(tmp_path):
+    """Frame ids start again with each run (and a replay's run id repeats): an image with the wanted id but another
+    capture time is some other run's frame, and never becomes evidence."""
+    record(tmp_path, range(5)).close()
+    t3 = detections(3).t_capture_wall_ns
+    assert set(find_frame_images(tmp_path, {3: t3, 4: t3})) == {3}
+    assert find_frame_images(tmp_path, {}) == {} and find_frame_images(tmp_path / "none", {3: t3}) == {}
 
 
 def test_without_a_journal_a_restarted_reporter_goes_on_from_the_bus(tmp_path):

@@ -32,8 +32,9 @@ from gridscout.control.vehicle import VehicleTelemetry
 from gridscout.edge.daemons.perception_journal import JOURNAL_FILE, JournalError, read_journal
 from gridscout.edge.geotag.placement import ReportPlacer
 from gridscout.edge.geotag.settings import geotag_settings
+from gridscout.edge.recording.policy import recordings_dir
 from gridscout.edge.reports.parent import parent_box
-from gridscout.edge.reports.store import ReportObservation, ReportStore, Written
+from gridscout.edge.reports.store import ReportObservation, ReportStore, Written, report_id_for
 from gridscout.edge.runtime.daemon import Runtime, run_daemon
 from gridscout.edge.runtime.messages import DetectionBox, FrameDetections, FrameMeta, ReportEvent, StorageStatus
 from gridscout.edge.runtime.submaster import data_time_s
@@ -51,6 +52,10 @@ PENDING_MAX = 1000
 STORE_RETRY_S = 1.0
 #: how often `storage_status` is published when nothing changed
 STORAGE_STATUS_S = 1.0
+#: a report caught up on after a restart looks for its evidence frame in the recording this many times, this far
+#: apart (the recorder may be restarting too), and once more as the reporter stops
+EVIDENCE_TRIES = 3
+EVIDENCE_RETRY_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +117,8 @@ class ReporterStage:
         #: while catching up after a restart: what the process before stored (track key -> latest capture, UTC ns)
         self._stored_before: dict[str, int] | None = None
         self.caught_up_to = -1
+        #: reports written while catching up whose evidence frame is gone: track key -> the frame and box it wants
+        self.evidence_wanted: dict[str, tuple[FrameDetections, DetectionBox]] = {}
 
     def track_time_s(self, det: FrameDetections) -> float:
         """The tracks' clock: the footage's own in replay (deterministic), the monotonic clock live."""
@@ -235,6 +242,7 @@ class ReporterStage:
                 jpeg = evidence_jpeg(image, self.cfg["jpeg_quality"])
             elif catching_up:
                 st.evidence_missing = True
+                self.evidence_wanted[st.key] = (det, box)
             else:
                 self.stats["missing_evidence_frames"] += 1
         t = self.telemetry_at(det.t_capture_mono_ns)
@@ -242,7 +250,7 @@ class ReporterStage:
         fix = None
         if self.placer is not None:
             fix = self.placer.place(xyxy, det.width, det.height, frame_pose=frame_pose, telemetry=t)
-        parent = parent_box(xyxy, box.class_name, (((b.x1, b.y1, b.x2, b.y2), b.class_name) for b in det.boxes))
+        parent = _parent_of(det, box)
         obs = ReportObservation(
             track_key=st.key,
             class_name=box.class_name,
@@ -269,6 +277,7 @@ class ReporterStage:
         self._written(st, det, box.score if jpeg is not None or (with_evidence and catching_up) else None)
         if jpeg is not None:
             st.evidence_missing = False
+            self.evidence_wanted.pop(st.key, None)
             self.stats["evidence_written"] += 1
         self.stats["reports_created" if created else "reports_updated"] += 1
         if report is None:
@@ -285,12 +294,40 @@ class ReporterStage:
             )
         )
 
+    def wanted_frames(self) -> dict[int, int]:
+        """The frames `evidence_wanted` asks for: frame id -> capture time (UTC ns)."""
+        return {det.frame_id: det.t_capture_wall_ns for det, _ in self.evidence_wanted.values()}
+
+    def take_recorded_evidence(self, images: Mapping[int, bytes]) -> int:
+        """Give each report in `evidence_wanted` whose frame is among `images` (frame id -> JPEG, from the recording)
+        that frame as evidence, unless it has one by now; how many took one."""
+        taken = 0
+        for key, (det, box) in list(self.evidence_wanted.items()):
+            jpeg = images.get(det.frame_id)
+            if jpeg is None:
+                continue
+            xyxy = (box.x1, box.y1, box.x2, box.y2)
+            parent = _parent_of(det, box)
+            if self.store.attach_evidence(report_id_for(self.store.device_id, key), jpeg, xyxy, parent):
+                taken += 1
+                self.stats["evidence_written"] += 1
+            del self.evidence_wanted[key]
+            if key in self.tracks:
+                self.tracks[key].evidence_missing = False
+        return taken
+
     def _written(self, st: TrackState, det: FrameDetections, evidence_score: float | None) -> None:
         """The track after a write of `det`; `evidence_score`: the score of the best frame it now has as evidence."""
         st.last_written_s = self.track_time_s(det)
         st.unwritten_sighting = False
         if evidence_score is not None:
             st.best_written = evidence_score
+
+
+def _parent_of(det: FrameDetections, box: DetectionBox) -> tuple[float, float, float, float] | None:
+    """The string a defect box is on, among its frame's boxes (evidence shows both)."""
+    xyxy = (box.x1, box.y1, box.x2, box.y2)
+    return parent_box(xyxy, box.class_name, (((b.x1, b.y1, b.x2, b.y2), b.class_name) for b in det.boxes))
 
 
 def evidence_jpeg(image: np.ndarray, quality: int) -> bytes:
@@ -356,6 +393,12 @@ class Reporter:
             placer=report_placer(rt.config),
         )
         self.stats = self.stage.stats
+        recorder = rt.config.recorder
+        #: where a report caught up on finds its evidence frame (None: nothing is recorded)
+        self.recordings = recordings_dir(recorder.dir, rt.spec.data_dir) if recorder.enabled else None
+        #: when the recorder has written the caught-up frames out (set by `catch_up`)
+        self._evidence_at = 0.0
+        self._evidence_tries = 0
 
     def take(self, topic: str, msg: object, image: np.ndarray | None) -> None:
         if isinstance(msg, FrameMeta) and image is not None:
@@ -387,8 +430,32 @@ class Reporter:
             return
         stored = self.store.last_seen_by_track(self.rt.spec.run_id)
         writes = self.stage.catch_up([entry.detections for entry in journal], stored)
+        # the recorder's chunks reach the disk within chunk_max_s of their frames
+        self._evidence_at = time.monotonic() + self.rt.config.recorder.chunk_max_s + 1.0
         log.info("caught up on %d journalled frames up to frame %d: %d writes the last process had not stored",
                  len(journal), self.stage.caught_up_to, writes)  # fmt: skip
+
+    def evidence_from_recording(self, *, last: bool = False) -> None:
+        """Evidence for the reports caught up on, from the recording once it holds their frames: tried when due,
+        twice more EVIDENCE_RETRY_S apart while some are missing, and once more as the reporter stops."""
+        if not self.stage.evidence_wanted or self.recordings is None:
+            return
+        if not last and (time.monotonic() < self._evidence_at or self._evidence_tries >= EVIDENCE_TRIES):
+            return
+        from gridscout.edge.recording.frame_images import find_frame_images  # OpenCV with it: only when needed
+
+        self._evidence_tries += 1
+        self._evidence_at = time.monotonic() + EVIDENCE_RETRY_S
+        wanted = len(self.stage.evidence_wanted)
+        try:
+            taken = self.stage.take_recorded_evidence(find_frame_images(self.recordings, self.stage.wanted_frames()))
+        except Exception as exc:  # a damaged recording or a refused write must not take the reporter down
+            log.error("evidence from the recording in %s failed: %s: %s", self.recordings, type(exc).__name__, exc)
+            return
+        left = len(self.stage.evidence_wanted)
+        log.log(logging.WARNING if left and (last or self._evidence_tries >= EVIDENCE_TRIES) else logging.INFO,
+                "evidence from the recording for %d of %d reports caught up on%s", taken, wanted,
+                f" ({left} frames not in {self.recordings} yet)" if left else "")  # fmt: skip
 
     def run(self) -> int:
         if not self.rt.wait_until_running(self.stats):
@@ -400,11 +467,13 @@ class Reporter:
                 for r in self.inputs.update(0.1):
                     self.take(r.topic, r.msg, r.image)
                 self.publish_storage()
+                self.evidence_from_recording()
                 self.rt.heartbeat.beat(stats=self.stats)
                 self.rt.poll()
             for r in self.inputs.update(0.0):  # what was already in flight when we were told to stop
                 self.take(r.topic, r.msg, r.image)
             self.stage.close_all(time.monotonic_ns())
+            self.evidence_from_recording(last=True)
         finally:
             self.rt.heartbeat.beat(stats=self.stats, force=True)
             self.store.close()

@@ -309,6 +309,32 @@ class ReportStore:
         ).fetchone()
         return Written(report_id, seq, current is None, class_name, confidence)
 
+    def attach_evidence(
+        self,
+        report_id: str,
+        jpeg: bytes,
+        box_xyxy: tuple[float, float, float, float],
+        parent_xyxy: tuple[float, float, float, float] | None = None,
+    ) -> bool:
+        """Give a report that has no evidence image this one (a frame found later, in the recording), with a new seq
+        so that the fleet pulls it again; its observations stay as they are. False: it has one, or no such report."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT e.report_id IS NOT NULL FROM reports r LEFT JOIN evidence e ON e.report_id = r.id"
+                " WHERE r.id = ?",
+                (report_id,),
+            ).fetchone()
+            if row is None or row[0]:
+                return False
+            db.execute("UPDATE reports SET seq = ? WHERE id = ?", (self._next_seq(db), report_id))
+            db.execute(
+                "INSERT INTO evidence (report_id, jpeg, sha256, x1, y1, x2, y2, px1, py1, px2, py2)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (report_id, jpeg, hashlib.sha256(jpeg).hexdigest(), *box_xyxy,
+                 *(parent_xyxy or (None, None, None, None))),
+            )  # fmt: skip
+        return True
+
     def set_review(self, report_id: str, review: Review) -> Report:
         """Record a person's review (it replaces any earlier one); bumps seq so pullers see it. ReviewError for a
         review that breaks the rules (a class outside the taxonomy, say), KeyError if the report is unknown."""
