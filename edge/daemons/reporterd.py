@@ -154,7 +154,8 @@ class ReporterStage:
         """After a restart: perception's journalled frames, handled as if they had come, on their capture clock. A
         write that the process before stored (`stored`: each track key's latest stored capture time, UTC ns) only
         rebuilds its track; the rest are stored, as an undisturbed run would have, but without evidence (the frames
-        are gone): each such track takes the next frame that shows it. The number of writes stored."""
+        are gone): each such track takes the next frame that shows it, or its frame from the recording
+        (`evidence_wanted`, `take_recorded_evidence`). The number of writes stored."""
         self._stored_before = dict(stored)
         writes = self.stats["reports_created"] + self.stats["reports_updated"]
         try:
