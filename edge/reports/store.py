@@ -88,6 +88,10 @@ FROM reports r LEFT JOIN evidence e ON e.report_id = r.id
 """
 
 
+#: the reports (as `r`) of one run on this device: its reporter's track keys start with "<run id>:" (`_of_run`)
+_OF_RUN = "r.device_id = ? AND substr(r.track_key, 1, ?) = ?"
+
+
 class StoreNotFoundError(FileNotFoundError):
     """No report store in the given data directory."""
 
@@ -435,9 +439,8 @@ class ReportStore:
         counts its reports from the store, which a restarted reporter's memory is not."""
         with self._lock:
             row = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(observations), 0) FROM reports WHERE device_id = ?"
-                " AND substr(track_key, 1, ?) = ?",
-                (self.device_id, len(run_id) + 1, run_id + ":"),
+                f"SELECT COUNT(*), COALESCE(SUM(r.observations), 0) FROM reports r WHERE {_OF_RUN}",
+                self._of_run(run_id),
             ).fetchone()
         return int(row[0]), int(row[1])
 
@@ -446,9 +449,9 @@ class ReportStore:
         reporter caught up on, seen only while it was down (its frames went with the process)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT COUNT(*) FROM reports r LEFT JOIN evidence e ON e.report_id = r.id WHERE r.device_id = ?"
-                " AND substr(r.track_key, 1, ?) = ? AND r.seq > ? AND e.report_id IS NULL",
-                (self.device_id, len(run_id) + 1, run_id + ":", since_seq),
+                "SELECT COUNT(*) FROM reports r LEFT JOIN evidence e ON e.report_id = r.id"
+                f" WHERE {_OF_RUN} AND r.seq > ? AND e.report_id IS NULL",
+                (*self._of_run(run_id), since_seq),
             ).fetchone()
         return int(row[0])
 
@@ -457,10 +460,13 @@ class ReportStore:
         restarted reporter has already stored, as it catches up."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT track_key, last_seen_ns FROM reports WHERE device_id = ? AND substr(track_key, 1, ?) = ?",
-                (self.device_id, len(run_id) + 1, run_id + ":"),
+                f"SELECT r.track_key, r.last_seen_ns FROM reports r WHERE {_OF_RUN}", self._of_run(run_id)
             ).fetchall()
         return dict(rows)
+
+    def _of_run(self, run_id: str) -> tuple[str, int, str]:
+        """`_OF_RUN`'s parameters for run `run_id`."""
+        return self.device_id, len(run_id) + 1, run_id + ":"
 
     def latest_seq(self) -> int:
         with self._lock:
