@@ -41,8 +41,11 @@ sys.path.insert(0, str(REPO))
 from bench.common import finish_machine, machine, machine_line  # noqa: E402
 from gridscout.edge.runtime.bus import Endpoints, Publisher, Subscriber  # noqa: E402
 from gridscout.edge.runtime.messages import FrameMeta  # noqa: E402
+from gridscout.edge.runtime.ports import free_port_block  # noqa: E402
 
 METHODS = ("gridscout", "naive", "pickle")
+#: tcp ports a case may take: its topics' consecutive endpoints (up to 10) and room to spare
+PORTS_PER_CASE = 12
 HEIGHT, WIDTH = 480, 640
 DISTINCT_FRAMES = 8
 STOP = -1
@@ -270,13 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="gs-bus-") as tmp:
         workdir = Path(tmp)
-        port = args.base_port or _free_port_block(40)
+        # each case (the floors, then every round's transports and methods) takes its own PORTS_PER_CASE ports
+        cases = len(transports) * (1 + args.repeats * len(METHODS))
+        port = args.base_port or free_port_block(PORTS_PER_CASE * (cases + 1))
         counter = 0
 
         def next_port() -> int:
             nonlocal counter
             counter += 1
-            return port + counter * 12  # topics take up to 10 consecutive ports per case
+            return port + counter * PORTS_PER_CASE
 
         floors = {}
         for transport in transports:
@@ -334,22 +339,6 @@ def main(argv: list[str] | None = None) -> int:
         record = {"machine": info, "results": results, "floor_us": floors, "args": vars(args)}
         args.json.write_text(json.dumps(record, indent=2, default=str) + "\n")
     return 0
-
-
-def _free_port_block(span: int) -> int:
-    """A base port with plenty of room above it (ports are taken per case; checked by binding the first)."""
-    import socket
-
-    rng = np.random.default_rng()
-    for _ in range(100):
-        base = int(rng.integers(20000, 50000))
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", base + 12))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free tcp port found")
 
 
 if __name__ == "__main__":

@@ -86,9 +86,10 @@ from gridscout.edge.runtime.messages import (  # noqa: E402
     FrameDetections,
     VehicleCommand,
 )
+from gridscout.edge.runtime.ports import free_port_block  # noqa: E402
 from gridscout.hardware.camera import open_source  # noqa: E402
 from gridscout.perception.model_loader import load_model  # noqa: E402
-from sim_tests.chain import free_port_block, write_config  # noqa: E402
+from sim_tests.chain import write_config  # noqa: E402
 
 TAPPED = ("detections", "control_state", "vehicle_command", "command_written")
 MEMORY_PERIOD_S = 0.5

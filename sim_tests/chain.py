@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import random
 import signal
 import socket
 import subprocess
@@ -17,6 +16,7 @@ import zmq
 
 from gridscout.edge.runtime.bus import Endpoints, Subscriber
 from gridscout.edge.runtime.messages import TOPICS
+from gridscout.edge.runtime.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,35 +25,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def free_port_block(n: int = 16) -> int:
-    """A base port with `n` free ports after it (tcp bus endpoints are consecutive), below the ephemeral
-    range: there no outgoing connection's source port can take one between this check and the bind."""
-    rng = random.Random()
-    top = _ephemeral_low() - n
-    for _ in range(200):
-        base = rng.randrange(20000, top)
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no block of free ports")
 
 
 def _toml(value: object) -> str:
@@ -78,7 +49,7 @@ class Chain:
 
     def __init__(self, tmp: Path, *, source: str, mode: str = "live", extra: dict | None = None) -> None:
         self.data = tmp / "data"
-        self.bus_port = free_port_block()
+        self.bus_port = free_port_block(16)
         self.api_port = self.bus_port + len(TOPICS)  # inside the block, past the topics: never another's port
         sections: dict[str, dict[str, object]] = {
             "run": {"source": source, "mode": mode, "data_dir": str(self.data), "device_id": "test-box"},

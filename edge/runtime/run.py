@@ -12,7 +12,6 @@ before anything else shuts down. The summary's verdict (`RunSummary.ok`) is the 
 from __future__ import annotations
 
 import logging
-import random
 import shutil
 import signal
 import socket
@@ -35,6 +34,7 @@ from gridscout.edge.recording.policy import recordings_dir
 from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.bus import Endpoints
 from gridscout.edge.runtime.messages import StorageStatus, VehicleStatus, check_publisher, check_subscriber
+from gridscout.edge.runtime.ports import free_port_block
 from gridscout.edge.runtime.process_table import enabled_processes
 from gridscout.edge.runtime.runspec import RunSpec, write_runspec
 from gridscout.edge.runtime.submaster import SubMaster
@@ -95,20 +95,12 @@ def _check_vehicle(config: Config) -> Config:
 
 
 def _free_sim_port() -> int:
-    """A free loopback port for the MAVLink simulator, which binds it again across its restarts: below the
-    ephemeral range, so no outgoing connection takes it meanwhile."""
+    """A free loopback port for the MAVLink simulator, which binds it again across its restarts (below the
+    ephemeral range, so no outgoing connection takes it meanwhile)."""
     try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    for port in random.Random().sample(range(20000, low), 200):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise ChainError("no free loopback port for the vehicle simulator (set vehicle.sim_port)")
+        return free_port_block(1)
+    except RuntimeError as exc:
+        raise ChainError(f"no free loopback port for the vehicle simulator (set vehicle.sim_port): {exc}") from exc
 
 
 def _check_api_address(host: str, port: int) -> None:

@@ -25,8 +25,8 @@ from gridscout.edge.recording.reader import SegmentReader
 from gridscout.edge.reports.store import ReportStore
 from gridscout.edge.runtime.bus import Endpoints, Subscriber
 from gridscout.edge.runtime.messages import TOPICS
+from gridscout.edge.runtime.ports import free_port_block
 from gridscout.hardware.camera import open_source
-from sim_tests.chain import free_port_block
 from sim_tests.process_replay import refs
 
 DEFECT = refs.ref_path(refs.SCENES[0])
