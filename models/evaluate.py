@@ -13,12 +13,14 @@ What it measures (data sets in `models.eval_sets`, sources in `models.sources`):
 - leave-one-source-out: for each source, the stage one trained without it (`models/loso/`, made by
   `python -m gridscout.models.loso`), run as the shipped stage one runs, scored on every photo of that
   source (train and val: none was seen). Classes no other source labels have no such figure;
-- false defects per 100 frames on the real negatives' held-out fold (no training saw it), 4 views each:
-  a frame counts when any defect class shows;
+- false defects per 100 defect-free real frames: the real negatives' held-out fold (no training saw it; no
+  string in view), 4 views each, and the val photos of the sources labelling disc-level defects whose strings
+  carry none (healthy strings in view, where a false defect comes from on a line; less `LABEL_ERRATA`): a frame
+  counts when any defect class shows;
 - recall (and AP50) on large-frame proxies, 4000x2250 searched in full-resolution tiles: CPLID val strings
   pasted small into the held-out negatives, and synthetic 4K survey-style photos;
 - the threshold curves, one per defect class: its recall (val of the sources labelling it, and the proxies
-  for missing caps) against its false defects per 100 negative frames, over stage one's crop threshold and
+  for missing caps) against its false defects per 100 defect-free frames, over stage one's crop threshold and
   the class's own confidence, drawn to a PNG with the shipped points marked;
 - speed: detect() per 640x480 frame and per 12 MP photo (4000x3000), pre- and post-processing included.
 
@@ -49,6 +51,7 @@ from tqdm import tqdm
 
 from gridscout.edge.defaults import DEFAULT_MODEL
 from gridscout.models.eval_sets import (
+    LABEL_ERRATA,
     PROXY_SIZE,
     Sample,
     cplid,
@@ -80,7 +83,7 @@ BARS = (
     ("sources.idid.insulator.ap50", ">=", 0.9),
     ("sources.idid.broken_disc.ap50", ">=", 0.6),
     ("sources.idid.flashover.ap50", ">=", 0.6),
-    ("negatives.false_defects_per_100", "<=", 1.0),
+    ("defect_free.false_defects_per_100", "<=", 1.0),
     ("proxies.missing_cap.ap50", ">=", 0.5),
     ("speed.640x480_ms", "<=", 25.0),
     ("speed.12mp_s", "<=", 1.5),
@@ -205,6 +208,18 @@ def false_defects_per_100(
     return 100.0 * sum(shows(r) for r in frames) / len(frames) if frames else float("nan")
 
 
+def defect_free(runs: dict[str, list[Result]], disc_sources: tuple[str, ...]) -> list[Result]:
+    """The defect-free real frames among `runs`: the negatives, and the photos of each source in `disc_sources`
+    (those labelling disc-level defects) with no defect box in truth, less `LABEL_ERRATA`."""
+    healthy = [
+        r
+        for name in disc_sources
+        for r in runs.get(f"source:{name}", [])
+        if not any(is_defect(n) for n, _ in r.sample.truth) and r.sample.name not in LABEL_ERRATA
+    ]
+    return runs.get("negatives", []) + healthy
+
+
 def defect_classes(model: Detector | Cascade) -> tuple[str, ...]:
     return tuple(n for n in model.names if is_defect(n))
 
@@ -219,16 +234,20 @@ def shipped_thresholds(model: Detector | Cascade) -> tuple[dict[str, float], dic
     return {n: model.class_crop_conf.get(n, model.crop_conf) for n in classes}, conf
 
 
-def curve_column(runs: dict[str, list[Result]], crop_conf: float, classes: tuple[str, ...]) -> list[dict]:
-    """The curves' points at one crop threshold: each defect class's confidence swept over CONF_GRID."""
+def curve_column(
+    runs: dict[str, list[Result]], crop_conf: float, classes: tuple[str, ...], disc_sources: tuple[str, ...] = ()
+) -> list[dict]:
+    """The curves' points at one crop threshold: each defect class's confidence swept over CONF_GRID, its false
+    defects counted on the defect-free frames (`defect_free`)."""
     points = []
     proxies = [r for name in PROXY_SETS for r in runs.get(name, [])]
     labelled = [r for name, results in runs.items() if name.startswith("source:") for r in results]
+    clean = defect_free(runs, disc_sources)
     for name in classes:
         for conf in CONF_GRID:
             point = {"class": name, "crop_conf": crop_conf, "conf": conf}
-            if "negatives" in runs:
-                fd = false_defects_per_100(runs["negatives"], conf, classes=(name,))
+            if clean:
+                fd = false_defects_per_100(clean, conf, classes=(name,))
                 point["false_defects_per_100"] = round(fd, 2)
             value, n = recall(labelled, name, conf)
             if n:
@@ -247,13 +266,13 @@ def _bar(key: str) -> float:
 def best_points(points: list[dict], classes: tuple[str, ...], least_crop: float = 0.0) -> dict[str, dict | None]:
     """Each class's point to ship, a (crop threshold, confidence) pair of its own: within the false-defect bar
     shared out between the classes, with one grid step of margin (the next lower confidence at the same crop
-    threshold is within it too: 52 negative frames are few, and on real footage nobody here has v3 showed 3.0
-    false defects per 100 where they showed none; so the lowest confidence swept is never picked), the best mean
-    recall (its val and, where it has them, the large-frame proxies). On a tie, the lower crop threshold
+    threshold is within it too: the defect-free frames are few, and on real footage nobody here has v3 showed
+    3.0 false defects per 100 where the negatives showed none; so the lowest confidence swept is never picked), the
+    best mean recall (its val and, where it has them, the large-frame proxies). On a tie, the lower crop threshold
     (searching more strings is what finds defects on photos unlike the training data), though none below
     `least_crop` (stage one's own threshold: lower would change the strings it reports), then the higher
     confidence (more margin against false defects)."""
-    limit = _bar("negatives.false_defects_per_100") / max(1, len(classes))
+    limit = _bar("defect_free.false_defects_per_100") / max(1, len(classes))
 
     def score(p: dict) -> float:
         recalls = [p[k] for k in ("val_recall", "proxies_recall") if k in p]
@@ -314,7 +333,7 @@ def draw_curves(points: list[dict], shipped: tuple[dict[str, float], dict[str, f
         cv2.circle(img, (m + 10, y - 4), 4, colour, -1)
         cv2.putText(img, name, (m + 22, y), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     crops = ", ".join(f"{n} {c:g}" for n, c in shipped[0].items())
-    text = f"recall vs false defects per 100 negative frames; filled: shipped (crop thresholds: {crops})"
+    text = f"recall vs false defects per 100 defect-free frames; filled: shipped (crop thresholds: {crops})"
     cv2.putText(img, text, (m, h - 18), font, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, "circles: val of the sources; squares: 4K proxies; green: 1 per 100", (w - 470, 26), font,
                 0.42, (0, 120, 0), 1, cv2.LINE_AA)  # fmt: skip
@@ -457,6 +476,7 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
     tiled_model = load_model(args.model, threads=2)
     conf1 = _first_stage(shipped_model).conf
     at_crop_conf(tiled_model, getattr(tiled_model, "crop_conf", 0.0), conf1, class_floors=True)
+    disc_sources = tuple(s.name for s in sources if s.disc_labels and f"source:{s.name}" in sets)
     ranked = [n for n in sets if n.startswith("source:") or n in PROXY_SETS]
     traced = {n: run(traced_model, sets[n], f"{n} (low floors)", tiled_model) for n in ranked}
     if not args.no_curve and sets and classes:
@@ -466,7 +486,7 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
             column_model = load_model(args.model, threads=2)
             at_crop_conf(column_model, crop_conf, conf1)
             runs = {name: run(column_model, s, f"{name} (crop {crop_conf:g})") for name, s in sets.items()}
-            results["curve"] += curve_column(runs, crop_conf, classes)
+            results["curve"] += curve_column(runs, crop_conf, classes, disc_sources)
     if "sources" in args.sets:
         results["sources"] = {}
         for source in sources:
@@ -478,12 +498,15 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
     if "loso" in args.sets and args.model.suffix == ".toml":
         in_source = results.get("sources", {})
         results["loso"] = loso_table(sources, in_source, args.model, args.loso_models)
-    if "negatives" in sets:
-        results["negatives"] = {
-            "frames": len(deployed["negatives"]),
-            "false_defects_per_100": round(false_defects_per_100(deployed["negatives"], classes=classes), 2),
-            "by_class": {c: round(false_defects_per_100(deployed["negatives"], classes=(c,)), 2) for c in classes},
-        }
+    healthy = defect_free({k: v for k, v in deployed.items() if k != "negatives"}, disc_sources)
+    for key, frames in (("negatives", deployed.get("negatives", [])), ("healthy_strings", healthy)):
+        if frames:
+            results[key] = false_defect_figures(frames, classes)
+    if healthy:
+        errata = {r.sample.name for k in disc_sources for r in deployed[f"source:{k}"]} & LABEL_ERRATA.keys()
+        results["healthy_strings"]["left_out"] = {name: LABEL_ERRATA[name] for name in sorted(errata)}
+    if clean := defect_free(deployed, disc_sources):
+        results["defect_free"] = false_defect_figures(clean, classes)
     proxy_sets = [n for n in PROXY_SETS if n in sets]
     if proxy_sets:
         results["proxies"] = {}
@@ -502,6 +525,15 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
         draw_curves(results["curve"], shipped, args.curve)
         least = conf1 if isinstance(shipped_model, Cascade) else 0.0
         results["best_points"] = best_points(results["curve"], classes, least)
+
+
+def false_defect_figures(frames: list[Result], classes: tuple[str, ...]) -> dict:
+    """Frames, and false-defect frames per 100 in all and per class, at the thresholds the results were run at."""
+    return {
+        "frames": len(frames),
+        "false_defects_per_100": round(false_defects_per_100(frames, classes=classes), 2),
+        "by_class": {c: round(false_defects_per_100(frames, classes=(c,)), 2) for c in classes},
+    }
 
 
 def _passes(value: float, op: str, limit: float) -> bool:
@@ -527,11 +559,19 @@ def report(results: dict, args: argparse.Namespace) -> None:
                     or f"{_fmt(cell.get('loso_ap50'))} (AP50-95 {_fmt(cell.get('loso_ap50_95'))}, n {cell.get('n')})"
                 )
                 print(f"  {source:<14} {name:<12} {_fmt(cell['in_source_ap50']):>7} | {loso}")
-    if "negatives" in results:
-        neg = results["negatives"]
-        by_class = ", ".join(f"{k} {v:.2f}" for k, v in neg["by_class"].items())
-        print(f"real negatives, held-out fold: {neg['false_defects_per_100']:.2f} false-defect frames per 100 "
-              f"({neg['frames']} frames; {by_class})")  # fmt: skip
+    what = {
+        "negatives": "real negatives, held-out fold (no string in view)",
+        "healthy_strings": "val photos of healthy strings (no labelled defect)",
+        "defect_free": "defect-free real frames, both together",
+    }
+    for key, label in what.items():
+        if key in results:
+            fig = results[key]
+            by_class = ", ".join(f"{k} {v:.2f}" for k, v in fig["by_class"].items())
+            print(f"{label}: {fig['false_defects_per_100']:.2f} false-defect frames per 100 "
+                  f"({fig['frames']} frames; {by_class})")  # fmt: skip
+            for name, why in fig.get("left_out", {}).items():
+                print(f"  left out: {name}: {why}")
     if "proxies" in results:
         size = f"{PROXY_SIZE[0]}x{PROXY_SIZE[1]}"
         print(f"large-frame proxies ({size}, full-resolution tiles), at the shipped thresholds:")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gridscout.models.eval_sets import Sample
-from gridscout.models.evaluate import Result, best_points, false_defects_per_100, loso_table
+from gridscout.models.eval_sets import LABEL_ERRATA, Sample
+from gridscout.models.evaluate import Result, best_points, curve_column, defect_free, false_defects_per_100, loso_table
 from gridscout.models.sources import Source
 
 
@@ -22,6 +22,51 @@ def test_a_frame_counts_once_whichever_defect_class_shows():
     assert false_defects_per_100(frames, 0.6, classes=classes) == 0
     assert false_defects_per_100(frames, {"flashover": 0.6, "broken_disc": 0.2}, classes=classes) == 100 / 3
     assert false_defects_per_100(frames) == 0  # missing caps only, by default
+
+
+def _photo(name: str, truth: tuple, found: list[tuple[str, float]]) -> Result:
+    """A source's val photo: its truth, and the boxes found (each at its truth's box, or at a clean spot)."""
+    spots = {n: b for n, b in truth}
+    boxes = np.array([spots.get(n, (50, 50, 60, 60)) for n, _ in found], np.float32).reshape(-1, 4)
+    scores = np.array([s for _, s in found], np.float32)
+    sample = Sample(name, lambda: np.zeros((8, 8, 3), np.uint8), truth)
+    return Result(sample, [n for n, _ in found], boxes, scores, np.ones(len(found), np.float32))
+
+
+STRING = ("insulator", (0.0, 0.0, 40.0, 20.0))
+CAP = ("missing_cap", (10.0, 5.0, 16.0, 12.0))
+
+
+def test_the_defect_free_frames_are_the_negatives_and_the_healthy_strings_of_sources_labelling_defects():
+    """A false defect comes from a string: the negatives have none in view, so the val photos whose strings carry
+    no labelled defect count too, but not a source that labels no disc-level defect (its strings' defects are
+    unknown), nor a photo the errata list as mislabelled."""
+    healthy = _photo("cplid/normal_1", (STRING,), [("insulator", 0.9)])
+    defective = _photo("cplid/defective_1", (STRING, CAP), [("missing_cap", 0.8)])
+    erratum = _photo(next(iter(LABEL_ERRATA)), (STRING,), [("missing_cap", 0.7)])
+    ground = _photo("stefenon_furb/a", (STRING,), [])
+    negative = _negative([], [])
+    runs = {"negatives": [negative], "source:cplid": [healthy, defective, erratum], "source:stefenon_furb": [ground]}
+    assert defect_free(runs, ("cplid",)) == [negative, healthy]
+    assert defect_free({"negatives": [negative]}, ("cplid",)) == [negative]
+
+
+def test_the_curves_count_a_false_defect_on_a_healthy_string():
+    """Scenario: no negative shows a cap, but stage two marks one at 0.35 on a healthy string's photo: the curve
+    shows it up to that confidence, and a true cap on another photo is recall, not a false defect."""
+    runs = {
+        "negatives": [_negative([], []) for _ in range(3)],
+        "source:cplid": [
+            _photo("cplid/normal_1", (STRING,), [("missing_cap", 0.35)]),
+            _photo("cplid/defective_1", (STRING, CAP), [("missing_cap", 0.8)]),
+        ],
+    }
+    points = {p["conf"]: p for p in curve_column(runs, 0.25, ("missing_cap",), ("cplid",))}
+    assert points[0.3]["false_defects_per_100"] == 25.0  # 1 of 4 defect-free frames
+    assert points[0.4]["false_defects_per_100"] == 0.0
+    assert points[0.4]["val_recall"] == 1.0
+    unaware = {p["conf"]: p for p in curve_column(runs, 0.25, ("missing_cap",))}
+    assert unaware[0.3]["false_defects_per_100"] == 0.0  # the negatives alone never see it
 
 
 def _point(name: str, crop: float, conf: float, fd: float, recall: float) -> dict:
@@ -116,6 +161,7 @@ def test_a_one_detector_model_is_evaluated_with_its_own_curve(tmp_path):
                    "--no-speed", "--curve", str(tmp_path / "c.png"), "--json", str(report)])  # fmt: skip
     results = json.loads(report.read_text())
     assert results["negatives"]["false_defects_per_100"] == 100.0  # the 0.35 cap shows in every view
+    assert results["defect_free"] == results["negatives"] and "healthy_strings" not in results
     points = {p["conf"]: p["false_defects_per_100"] for p in results["curve"] if p["class"] == "missing_cap"}
     assert {p["crop_conf"] for p in results["curve"]} == {0.0}
     assert points[0.3] == 100.0 and points[0.4] == 0.0
