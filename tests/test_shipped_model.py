@@ -30,11 +30,13 @@ def test_finds_the_defects_in_unseen_synthetic_flights_without_inventing_many(mo
     """Four flights no model or threshold was chosen on, pooled (`models.rendered_recall`): missing-cap recall, and
     boxes matching no true cap per 100 frames (37 caps in 285 frames). Measured: v4 0.62 and 10.9 per 100 (its
     stage two trained on many renders), v5 0.54 and 4.2 (it misses more rendered caps at a string cut by the frame's
-    edge, and invents fewer than half as many), v6 0.51 and 6.0, v7 0.51 and 4.9. One flight alone is too few caps to
-    judge a model by: seed 11 alone gave v4 0.93 and v5 0.59."""
+    edge, and invents fewer than half as many), v6 0.51 and 6.0, v7 0.51 and 4.9 at confidence 0.2; v8 (v7's
+    weights at 0.4, the threshold chosen once the curves counted false caps on real healthy strings: 2 of 92 real
+    photos at 0.2) 0.46 and 1.4. Real photos come first; 2 rendered caps of 37 are what it costs. One flight alone
+    is too few caps to judge a model by: seed 11 alone gave v4 0.93 and v5 0.59."""
     figures = cap_figures(detect_caps(model, "flights", cap_threshold(model)), cap_threshold(model))
     assert figures.caps > 30
-    assert figures.recall >= 0.5
+    assert figures.recall >= 0.45
     assert figures.false_per_100_frames <= 8.0
 
 
