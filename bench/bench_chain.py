@@ -74,7 +74,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-from bench.common import finish_machine, machine, machine_line, premise_broken  # noqa: E402
+from bench.common import cpu_ticks, finish_machine, machine, machine_line, premise_broken, steal_pct  # noqa: E402
 from gridscout.edge.config import load_config  # noqa: E402
 from gridscout.edge.daemons.perceptiond import _threads  # noqa: E402
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE  # noqa: E402
@@ -300,6 +300,8 @@ class ChainRun:
     wall_s: float = 0.0
     ready_s: float = float("nan")
     returncode: int = 0
+    #: share of the CPU time the host stole while the chain ran (a virtual machine's CPUs taken away)
+    steal_pct: float | None = None
     log_tail: str = ""
     #: what `inspect` returned on the run's data dir
     inspected: Any = None
@@ -359,6 +361,7 @@ def run_chain_once(
         )
     memory = MemorySampler(proc.pid, pss=pss)
     memory.start()
+    ticks_ready: list[int] | None = None
     try:
         # The chain is running once control ticks: start the burners then, so startup is not slowed.
         while proc.poll() is None and not tap.messages["control_state"] and time.monotonic() - t0 < timeout_s:
@@ -372,12 +375,14 @@ def run_chain_once(
             ]
             for b in burners:
                 b.start()
+        ticks_ready = cpu_ticks()
         try:
             result.returncode = proc.wait(max(1.0, timeout_s - (time.monotonic() - t0)))
         except subprocess.TimeoutExpired:
             proc.terminate()  # the chain stops the vehicle first, then exits
             result.returncode = proc.wait(30)
     finally:
+        result.steal_pct = steal_pct(ticks_ready, cpu_ticks())
         for b in burners:
             b.terminate()
             b.join(5)
@@ -472,6 +477,7 @@ def analyse(run: ChainRun, source_fps: float, period_ms: float) -> dict:
         "mode": run.mode,
         "burn": run.burn,
         "returncode": run.returncode,
+        "steal_pct": run.steal_pct,
         "wall_s": run.wall_s,
         "ready_s": run.ready_s,
         "summary": run.summary,
@@ -567,6 +573,7 @@ def print_report(raw: dict, runs: list[dict], targets: list[dict], header: str) 
             f"({r['commands_from_frames']} tied to a frame; cap→cmd minus infer p50/p99 "
             f"{r['overhead_ms_p50']:.1f}/{r['overhead_ms_p99']:.1f} ms); missed ticks {r['missed_ticks']}; "
             f"faults: {faults}; restarts: {restarts}; exit {r['returncode']}"
+            + ("" if r.get("steal_pct") is None else f"; {r['steal_pct']:g}% of CPU time stolen by the host")
         )
     for r in runs:
         if any(h["n"] for h in r["hops_ms"].values()):

@@ -45,7 +45,7 @@ def machine(threads: int | None = None) -> dict:
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "load_average_start": [round(v, 2) for v in os.getloadavg()],
-        "cpu_ticks_start": _cpu_ticks(),
+        "cpu_ticks_start": cpu_ticks(),
         "threads": threads,
         "onnxruntime": ort_version,
         "python": platform.python_version(),
@@ -55,13 +55,18 @@ def machine(threads: int | None = None) -> dict:
 def finish_machine(info: dict) -> dict:
     """The same record with the load average at the end (a busy neighbour shows as a rise)."""
     info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-    start, end = info.pop("cpu_ticks_start", None), _cpu_ticks()
-    if start and end and sum(end) > sum(start):
-        info["steal_pct"] = round(100 * (end[7] - start[7]) / (sum(end) - sum(start)), 1)
+    info["steal_pct"] = steal_pct(info.pop("cpu_ticks_start", None), cpu_ticks())
     return info
 
 
-def _cpu_ticks() -> list[int] | None:
+def steal_pct(start: list[int] | None, end: list[int] | None) -> float | None:
+    """The share of CPU time between two `cpu_ticks()` readings that the host stole (None where unknown)."""
+    if start and end and sum(end) > sum(start):
+        return round(100 * (end[7] - start[7]) / (sum(end) - sum(start)), 1)
+    return None
+
+
+def cpu_ticks() -> list[int] | None:
     """The machine's CPU time counters since boot (Linux /proc/stat: user nice system idle iowait irq softirq steal
     ...), or None elsewhere. Steal is time a virtual machine's CPUs were ready to run and the host ran something
     else: a bench on a shared host that shows it was interrupted from outside."""

@@ -142,6 +142,8 @@ def test_bench_chain_runs_one_live_chain_and_two_bracketed_replays_and_judges_it
     assert finite(live["fps"]) and finite(live["cmd_latency_ms_p99"]) and finite(live["jitter_ms_p99"])
     # where the chain's own time goes, hop by hop, over the frame-tied commands it could follow end to end
     assert set(live["hops_ms"]) == {"perception", "control", "vehicle"}
+    # what the host took while the chain ran: a jitter no scheduling inside the machine can prevent shows here
+    assert live["steal_pct"] is not None and 0 <= live["steal_pct"] <= 100
     assert all(h["n"] > 0 and finite(h["p50"]) and h["p50"] >= 0 for h in live["hops_ms"].values())
     assert_targets(
         record["targets"],
@@ -181,7 +183,7 @@ def test_the_machine_record_says_how_much_cpu_time_the_host_stole(monkeypatch):
     from bench import common
 
     ticks = iter([[100, 0, 50, 800, 0, 0, 0, 50, 0, 0], [190, 0, 60, 1500, 0, 0, 0, 250, 0, 0]])
-    monkeypatch.setattr(common, "_cpu_ticks", lambda: next(ticks))
+    monkeypatch.setattr(common, "cpu_ticks", lambda: next(ticks))
     info = common.finish_machine(common.machine())
     assert info["steal_pct"] == 20.0  # 200 of the 1000 ticks between the two reads
     assert "cpu_ticks_start" not in info  # the raw counters stay out of the JSON
