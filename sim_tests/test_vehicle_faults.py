@@ -113,10 +113,15 @@ def test_a_crawler_that_never_acknowledges_fails_the_run(tmp_path, crawler):
         chain.close()
 
 
+@pytest.mark.slow
 def test_a_crawler_announcing_a_lower_top_speed_and_a_short_timeout_is_honoured(tmp_path, crawler):
     """Scenario: HELLO_ACK says 0.3 m/s and a 0.15 s failsafe. Cruise (0.5 m/s) is never commanded: every
     speed the crawler logs is at most 0.3 and none is refused; the host's heartbeat keeps inside 0.15 s,
-    so the crawler never fails safe while the chain drives it; the run passes."""
+    so the crawler never fails safe while the chain drives it; the run passes.
+
+    Slow, so it runs alone: a 150 ms deadline is real time, and beside a second test's chain on 2 cores, on a
+    virtual machine whose host takes saturated CPUs away for 50-100 ms (bench_chain's steal share), the heartbeat
+    can miss it and the crawler rightly fail safe (seen once in the parallel default run)."""
     sim = crawler("--max-speed", "0.3", "--heartbeat-timeout", "0.15", "--accel", "5")
     # the gate ramps up at 1 m/s2 (the crawler's default is 0.5): 0.3 m/s within 0.3 s of cruise, so a start
     # slowed by a busy machine still reaches the announced top speed before the footage's first string
