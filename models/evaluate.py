@@ -60,16 +60,15 @@ from gridscout.models.eval_sets import (
     source_samples,
     synthetic_4k,
 )
-from gridscout.models.metrics import ClassStats, box_iou
+from gridscout.models.metrics import ClassStats, found_and_false
 from gridscout.models.paste import background, cutouts, paste_strings
 from gridscout.models.sources import NEGATIVES, REPO, SHARED, Source, shared_sources
 from gridscout.perception.cascade import Cascade
 from gridscout.perception.detector import Detector
 from gridscout.perception.model_loader import load_model, read_manifest, stage_one
-from gridscout.perception.taxonomy import INSULATOR, is_defect, stage_of
+from gridscout.perception.taxonomy import INSULATOR, MISSING_CAP, is_defect, stage_of
 from gridscout.perception.tiling import TiledDetector
 
-DEFECT = "missing_cap"
 EVAL_CONF = 0.001
 CROP_GRID = (0.15, 0.25, 0.35, 0.45, 0.6)
 CONF_GRID = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
@@ -180,14 +179,13 @@ def ap_table(results: list[Result], names: tuple[str, ...]) -> dict:
 
 
 def recall(results: list[Result], name: str, conf: float = 0.0, crop_conf: float = 0.0) -> tuple[float, int]:
-    """Share of `name` truth boxes matched (IoU >= 0.5) by a kept detection, and how many there were."""
+    """Share of `name` truth boxes found (IoU >= MATCH_IOU) by a kept detection, and how many there were."""
     found = total = 0
     for r in results:
         gt = r.sample.boxes(name)
         total += len(gt)
         boxes, _ = _select(r, name, conf, crop_conf)
-        if len(gt) and len(boxes):
-            found += int((box_iou(gt, boxes) >= 0.5).any(axis=1).sum())
+        found += int(found_and_false(gt, boxes)[0].sum())
     return (found / total if total else float("nan")), total
 
 
@@ -197,7 +195,7 @@ def false_defects_per_100(
     """Frames (with no defect in truth) showing at least one kept defect box, per 100 frames. `classes` limits
     the count to those defect classes (default: missing caps, the one class every model here has); `conf` is one
     minimum score, or one per class."""
-    classes = classes or (DEFECT,)
+    classes = classes or (MISSING_CAP,)
     frames = [r for r in results if not any(len(r.sample.boxes(c)) for c in classes)]
 
     def shows(r: Result) -> bool:
@@ -511,7 +509,7 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
     if proxy_sets:
         results["proxies"] = {}
         pooled_traced = [r for n in proxy_sets for r in traced[n]]
-        for name in (INSULATOR, DEFECT):
+        for name in (INSULATOR, MISSING_CAP):
             pooled = [r for n in proxy_sets for r in deployed[n]]
             value, n = recall(pooled, name)
             results["proxies"][name] = {"recall": round(value, 4), "n": n}
@@ -519,7 +517,7 @@ def evaluate(args: argparse.Namespace, results: dict) -> None:
             if ap:
                 results["proxies"][name]["ap50"] = ap["ap50"]
         for n in proxy_sets:
-            results[n] = {name: {"recall": round(recall(deployed[n], name)[0], 4)} for name in (INSULATOR, DEFECT)}
+            results[n] = {name: {"recall": round(recall(deployed[n], name)[0], 4)} for name in (INSULATOR, MISSING_CAP)}
     results["thresholds"] = {"crop_conf": shipped[0], "conf": shipped[1]}
     if results.get("curve"):
         draw_curves(results["curve"], shipped, args.curve)

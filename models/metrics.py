@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+#: the overlap at which a kept box finds a truth box, for recall and false-box counts (AP uses IOU_THRESHOLDS)
+MATCH_IOU = 0.5
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -24,6 +26,14 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
     area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def found_and_false(truth: np.ndarray, kept: np.ndarray, iou: float = MATCH_IOU) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) True where a truth box is overlapped by some kept box at `iou` or more, and (M,) True where a kept box
+    overlaps no truth box that much. Unlike `match`, one kept box may find several truth boxes (recall, not AP)."""
+    truth, kept = np.asarray(truth, np.float64).reshape(-1, 4), np.asarray(kept, np.float64).reshape(-1, 4)
+    overlaps = box_iou(truth, kept) >= iou
+    return overlaps.any(axis=1), ~overlaps.any(axis=0)
 
 
 def match(pred_boxes: np.ndarray, pred_scores: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:

@@ -27,12 +27,11 @@ from tqdm import tqdm
 from gridscout.edge.cli import BROKEN_PIPE_EXIT
 from gridscout.edge.defaults import DEFAULT_MODEL
 from gridscout.models.eval_sets import Sample, source_samples
-from gridscout.models.metrics import box_iou
+from gridscout.models.metrics import MATCH_IOU, box_iou, found_and_false
 from gridscout.models.sources import SHARED, SourceError, load_source
 from gridscout.perception.model_loader import load_model
 from gridscout.perception.taxonomy import stage_of
 
-IOU = 0.5
 #: a box whose shorter side is under this many pixels (in the photo as stored) counts as small
 SMALL_PX = 24
 #: a box within this many pixels of the frame's border is cut by the edge
@@ -75,16 +74,17 @@ def findings_of(sample: Sample, image: np.ndarray, names: list[str], boxes: np.n
         truth = sample.boxes(name)
         keep = np.array([n == name for n in names], bool)
         kept, kept_scores = boxes[keep].reshape(-1, 4), scores[keep]
-        iou = box_iou(truth, kept) if len(truth) and len(kept) else np.zeros((len(truth), len(kept)))
+        iou = box_iou(truth, kept)
+        found, false = found_and_false(truth, kept)
         for i, box in enumerate(truth):
-            if len(kept) and iou[i].max() >= IOU:
+            if found[i]:
                 continue
             j = int(iou[i].argmax()) if len(kept) and iou[i].max() > 0 else -1
             out.append(Finding("missed", sample.name, name, _ints(box), None, *_flags(box, width, height),
                                _ints(kept[j]) if j >= 0 else None, float(iou[i, j]) if j >= 0 else 0.0,
                                float(kept_scores[j]) if j >= 0 else None))  # fmt: skip
         for j, box in enumerate(kept):
-            if len(truth) and iou[:, j].max() >= IOU:
+            if not false[j]:
                 continue
             i = int(iou[:, j].argmax()) if len(truth) and iou[:, j].max() > 0 else -1
             out.append(Finding("false", sample.name, name, _ints(box), float(kept_scores[j]),
@@ -189,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         tiles += [(0 if f.kind == "missed" else 1, _tile(image, f)) for f in here] if args.sheet else []
 
     rows = summary(findings, samples, classes)
-    print(f"{source.name} {args.split}, {args.model.name} at its shipped thresholds; IoU >= {IOU}; small: shorter "
-          f"side < {SMALL_PX} px; at the edge: within {EDGE_PX} px of the frame's border")  # fmt: skip
+    print(f"{source.name} {args.split}, {args.model.name} at its shipped thresholds; IoU >= {MATCH_IOU}; "
+          f"small: shorter side < {SMALL_PX} px; at the edge: within {EDGE_PX} px of the frame's border")  # fmt: skip
     print(f"  {'class':<12} {'truth':>5} {'found':>5} {'missed':>6} {'small':>5} {'edge':>5} {'either':>6} "
           f"{'false':>5} {'f-edge':>6}")  # fmt: skip
     for r in rows:

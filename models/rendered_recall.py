@@ -7,8 +7,8 @@
 Two sets, both rendered by `gridscout.hardware.sim` with their truth: the bundled demo footage (`gridscout run`'s
 default: every frame as the mp4 decodes), and four flights no model or threshold was chosen on (every other frame
 of each, pooled: one flight alone is too few caps to judge a model by). A true cap is found when a kept box
-overlaps it at IoU >= 0.5; a kept box overlapping no true cap at 0.5 is false. `tests/test_shipped_model.py` holds
-the shipped model to floors on these same figures; the model card quotes them.
+overlaps it at IoU >= 0.5 (`metrics.MATCH_IOU`); a kept box overlapping no true cap that much is false.
+`tests/test_shipped_model.py` holds the shipped model to floors on these same figures; the model card quotes them.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ import numpy as np
 
 from gridscout.edge.defaults import DEFAULT_MODEL, DEMO_FOOTAGE
 from gridscout.hardware.camera import open_source
-from gridscout.models.metrics import box_iou
+from gridscout.models.metrics import found_and_false
 from gridscout.perception.cascade import Cascade
 from gridscout.perception.model_loader import load_model
+from gridscout.perception.taxonomy import MISSING_CAP
 
-CAP = "missing_cap"
+CAP = MISSING_CAP
 #: rendered flights nobody tuned anything on (the demo is seed 42), and the frame stride taken from each
 UNSEEN_FLIGHTS = (
     "synthetic://drone?seed=1&frames=150&defect_rate=0.5",
@@ -101,14 +102,10 @@ def detect_caps(model: Cascade, which: str, floor: float) -> list[FrameCaps]:
 def cap_figures(frames: list[FrameCaps], conf: float) -> CapFigures:
     found = caps = false = 0
     for f in frames:
-        boxes = f.boxes[f.scores >= conf]
+        found_caps, false_boxes = found_and_false(f.truth, f.boxes[f.scores >= conf])
         caps += len(f.truth)
-        if len(boxes) and len(f.truth):
-            iou = box_iou(f.truth, boxes)
-            found += int((iou >= 0.5).any(axis=1).sum())
-            false += int((iou < 0.5).all(axis=0).sum())
-        else:
-            false += len(boxes)
+        found += int(found_caps.sum())
+        false += int(false_boxes.sum())
     return CapFigures(found / caps if caps else float("nan"), caps, 100 * false / max(1, len(frames)), len(frames))
 
 

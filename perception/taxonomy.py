@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 INSULATOR = "insulator"
+MISSING_CAP = "missing_cap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ TAXONOMY: dict[str, GridClass] = {
     for c in (
         GridClass(INSULATOR, False, "an insulator string (glass, porcelain or composite), a whole string"),
         GridClass(
-            "missing_cap",
+            MISSING_CAP,
             True,
             "a missing cap: a disc gone from an insulator string (self-blast, dropped disc)",
             INSULATOR,

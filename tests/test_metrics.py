@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gridscout.models.metrics import ClassStats, average_precision, box_iou, match
+from gridscout.models.metrics import ClassStats, average_precision, box_iou, found_and_false, match
 
 
 def test_iou_hand_computed():
@@ -16,6 +16,17 @@ def test_greedy_match_gives_each_truth_to_one_prediction():
     # the higher score claims the truth at IoU 0.5..0.9; at 0.95 its IoU 0.9 fails, the other wins
     assert tp[:, 0].tolist() == [False, True]
     assert tp[:, -1].tolist() == [True, False]
+
+
+def test_found_and_false_counts_recall_not_ap():
+    truth = np.array([[0, 0, 10, 10], [0, 0, 10, 9], [50, 50, 60, 60]])
+    # one box finds both overlapping truths (recall, unlike AP's one-to-one match); the box at IoU 1/3 is false
+    found, false = found_and_false(truth, np.array([[0, 0, 10, 10], [5, 0, 15, 10]]))
+    assert found.tolist() == [True, True, False]
+    assert false.tolist() == [False, True]
+    # no truth, or no box: every box false, every truth missed, with the right shapes
+    assert found_and_false(np.zeros((0, 4)), truth)[1].tolist() == [True, True, True]
+    assert found_and_false(truth, np.zeros((0, 4)))[0].tolist() == [False, False, False]
 
 
 def test_ap_perfect_half_and_none():
