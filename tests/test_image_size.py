@@ -29,6 +29,25 @@ def test_a_progressive_jpeg_and_cut_or_foreign_bytes():
     assert image_size(b"") is None
 
 
+def test_a_folder_reads_a_tiff_whose_ifd_follows_its_pixels_and_a_jpeg_behind_long_app_segments(tmp_path):
+    """libtiff (OpenCV's writer among them) puts a TIFF's IFD after the pixels, and a DJI thermal R-JPEG carries
+    hundreds of kB of APP3 segments before its frame header: both sizes sit far past the first 64 kB, where the
+    folder once stopped looking and skipped such photos as corrupt."""
+    image = np.random.default_rng(2).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    tiff = cv2.imencode(".tif", image)[1].tobytes()
+    (ifd,) = struct.unpack("<I", tiff[4:8])
+    assert ifd > 65536  # the case itself: the IFD lies past the first 64 kB
+    (tmp_path / "a.tif").write_bytes(tiff)
+    jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+    app3 = b"\xff\xe3" + struct.pack(">H", 60002) + bytes(60000)
+    (tmp_path / "b.jpg").write_bytes(jpeg[:2] + app3 * 12 + jpeg[2:])
+    assert image_size(memoryview(np.frombuffer(jpeg[:2] + app3 * 12 + jpeg[2:], np.uint8))) == (400, 300)
+    source = open_source(tmp_path)
+    frames = list(source)
+    assert [(f.name, f.image.shape) for f in frames] == [("a.tif", (300, 400, 3)), ("b.jpg", (300, 400, 3))]
+    assert source.corrupt_frames == 0
+
+
 def bomb_png(width: int, height: int) -> bytes:
     """A 1-bit grey PNG of zeros: a few hundred kB on disk, width x height x 3 bytes once decoded to colour."""
 

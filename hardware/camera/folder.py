@@ -47,7 +47,9 @@ def _decode(data: np.ndarray | None) -> np.ndarray | None:
 
 def _not_decodable(data: np.ndarray | None, max_pixels: int) -> str | None:
     """Why these bytes must not be decoded (None: they may): no header, or too many pixels for memory."""
-    size = image_size(data[:65536].tobytes()) if data is not None else None
+    # the whole file, not a first slice: TIFF writers put the IFD after the pixels, and a camera's APPn segments
+    # (a DJI thermal R-JPEG's raw data) can put a JPEG's size hundreds of kB in; a view copies nothing
+    size = image_size(memoryview(data)) if data is not None else None
     if size is None:
         return "has no readable image header"
     if size[0] * size[1] > max_pixels:

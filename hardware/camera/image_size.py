@@ -11,9 +11,10 @@ DEFAULT_MAX_IMAGE_PIXELS = 120_000_000
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the header of an image file's bytes; None when it is not one of the formats, or its
-    header is cut short or malformed."""
+def image_size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """(width, height) from the header of an image file's bytes (the whole file: a TIFF's IFD may sit at its
+    end, a JPEG's frame header after long APPn segments); None when it is not one of the formats, or its header
+    is cut short or malformed."""
     try:
         if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
             return struct.unpack(">II", data[16:24])
@@ -31,7 +32,7 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _jpeg(data: bytes) -> tuple[int, int] | None:
+def _jpeg(data: bytes | memoryview) -> tuple[int, int] | None:
     i = 2
     while i + 4 <= len(data):
         if data[i] != 0xFF:
@@ -51,7 +52,7 @@ def _jpeg(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _webp(data: bytes) -> tuple[int, int] | None:
+def _webp(data: bytes | memoryview) -> tuple[int, int] | None:
     chunk = data[12:16]
     if chunk == b"VP8X":
         w = int.from_bytes(data[24:27], "little") + 1
@@ -66,7 +67,7 @@ def _webp(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _tiff(data: bytes) -> tuple[int, int] | None:
+def _tiff(data: bytes | memoryview) -> tuple[int, int] | None:
     order = "<" if data[:2] == b"II" else ">"
     (ifd,) = struct.unpack(order + "I", data[4:8])
     (count,) = struct.unpack(order + "H", data[ifd : ifd + 2])
