@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -141,15 +142,18 @@ def test_folder_sorted_order_and_names(tmp_path: Path) -> None:
     assert open_source(folder, fps=3).fps == 3
 
 
-def test_folder_unreadable_image_is_skipped_and_counted(tmp_path: Path) -> None:
+def test_folder_unreadable_image_is_skipped_and_counted(tmp_path: Path, caplog) -> None:
     folder = write_folder(tmp_path / "imgs", ["001.jpg", "002.jpg", "004.jpg"])
     (folder / "003.jpg").write_bytes(b"\xff\xd8 this is not really a jpeg")
     (folder / "005.png").write_bytes(b"")
     src = open_source(folder)
-    frames = list(src)
+    with caplog.at_level(logging.WARNING):
+        frames = list(src)
     assert [f.name for f in frames] == ["001.jpg", "002.jpg", "004.jpg"]
     assert [f.frame_id for f in frames] == [0, 1, 2]
     assert src.corrupt_frames == 2
+    assert "003.jpg has no readable image header" in caplog.text
+    assert "005.png is empty (0 bytes)" in caplog.text
 
 
 # --- bad inputs ----------------------------------------------------------------------------------

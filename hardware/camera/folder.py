@@ -38,18 +38,23 @@ def _read_bytes(path: Path) -> np.ndarray | None:
         data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: that fails on some non-ASCII paths
     except OSError:
         return None
-    return data if data.size else None
+    return data
 
 
 def _decode(data: np.ndarray | None) -> np.ndarray | None:
-    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
 
 
 def _not_decodable(data: np.ndarray | None, max_pixels: int) -> str | None:
-    """Why these bytes must not be decoded (None: they may): no header, or too many pixels for memory."""
+    """Why these bytes must not be decoded (None: they may): unreadable, empty, no header, or too many pixels for
+    memory."""
+    if data is None:
+        return "cannot be read"
+    if not data.size:
+        return "is empty (0 bytes)"
     # the whole file, not a first slice: TIFF writers put the IFD after the pixels, and a camera's APPn segments
     # (a DJI thermal R-JPEG's raw data) can put a JPEG's size hundreds of kB in; a view copies nothing
-    size = image_size(memoryview(data)) if data is not None else None
+    size = image_size(memoryview(data))
     if size is None:
         return "has no readable image header"
     if size[0] * size[1] > max_pixels:
@@ -73,7 +78,7 @@ def read_photo(path: Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, frame_
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if (unsafe := _not_decodable(data if data.size else None, max_pixels)) is not None:
+    if (unsafe := _not_decodable(data, max_pixels)) is not None:
         raise SourceError(f"{path}: {unsafe}")
     image = _decode(data)
     if image is None:
