@@ -2,6 +2,7 @@
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -208,3 +209,21 @@ def test_a_truncated_video_gets_our_one_line_and_no_ffmpeg_noise(tmp_path):
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"gridscout detect: error: {cut}: could not be decoded as a video (corrupt, "
                                           "truncated or not a video)"]  # fmt: skip
+
+
+def test_a_dead_stream_and_a_missing_camera_get_our_one_line_and_no_opencv_noise():
+    """OpenCV's '[ WARN ...] can't be used to capture by name' once came before our line naming a dead stream, and
+    the line called the stream a camera that was busy. A closed port on loopback refuses at once; the password
+    in the URL is not printed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the probe is: nothing listens there
+    stream = gridscout("detect", f"rtsp://crew:secret@127.0.0.1:{port}/live", "--no-progress", timeout=60)
+    assert stream.returncode == 2
+    why = "host unreachable or offline, refused, or not a video stream"
+    assert stream.stderr.splitlines() == [f"gridscout detect: error: could not open stream rtsp://***@127.0.0.1:{port}"
+                                          f"/live ({why})"]  # fmt: skip
+    camera = gridscout("detect", "97", "--no-progress", timeout=60)
+    assert camera.returncode == 2
+    assert camera.stderr.splitlines() == ["gridscout detect: error: could not open camera 97 (no such device, or it is "
+                                          "busy or offline)"]  # fmt: skip

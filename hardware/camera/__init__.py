@@ -18,6 +18,9 @@ from pathlib import Path
 # FFmpeg's own messages ("moov atom not found") went to the terminal before our one line naming the input; the
 # sources say what went wrong themselves. Read when OpenCV first opens a video; a user's own setting wins.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+# OpenCV's own messages likewise ("can't be used to capture by name" for a dead stream, "Camera index out of
+# range" from a backend tried in passing); read at its first message
+os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
 
 from gridscout.hardware.camera.base import CameraStalled, FrameSource, SourceError
 from gridscout.hardware.camera.capture import STREAM_SCHEMES, LiveCapture, redact

@@ -120,7 +120,13 @@ class LiveCapture(FrameSource):
             raise SourceError(f"could not open camera {redact(self.uri)}: {e}") from e
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"could not open camera {redact(self.uri)} (no such device, or it is busy or offline)")
+            stream = _is_stream(self.uri)
+            why = (
+                "host unreachable or offline, refused, or not a video stream"
+                if stream
+                else "no such device, or it is busy or offline"
+            )
+            raise SourceError(f"could not open {'stream' if stream else 'camera'} {redact(self.uri)} ({why})")
         if self._requested_fps is not None:
             cap.set(cv2.CAP_PROP_FPS, self._requested_fps)
         rate = cap.get(cv2.CAP_PROP_FPS)
