@@ -59,6 +59,12 @@ VARIANTS = {
     "renders-first": Variant(
         f"v5nu-coco, {RENDER_EPOCHS} epochs on {RENDERS} of the project's renders first", INIT, renders_first=True
     ),
+    "renders-paste": Variant(
+        f"the two best steps together: {RENDER_EPOCHS} epochs on {RENDERS} renders first, then copy-paste's data",
+        INIT,
+        prepare=("--paste", "400"),
+        renders_first=True,
+    ),
     "strong-aug": Variant(
         "v5nu-coco with stronger augmentation: rotation 10 deg, scale 0.7, colour, mixup 0.15",
         INIT,
