@@ -47,6 +47,7 @@ class Variant:
     overrides: tuple[str, ...] = ()
     prepare: tuple[str, ...] = ()  # more `prepare_real` arguments (a data variant)
     renders_first: bool = False  # train on the project's own renders first, then on the real sources
+    epochs: int = EPOCHS  # on the real sources; only the control for renders-first's extra epochs differs
 
 
 VARIANTS = {
@@ -64,6 +65,11 @@ VARIANTS = {
         INIT,
         prepare=("--paste", "400"),
         renders_first=True,
+    ),
+    "v5nu-coco-longer": Variant(
+        f"v5nu-coco for {EPOCHS + RENDER_EPOCHS} epochs: as many as renders-first trains in all, on real photos only",
+        INIT,
+        epochs=EPOCHS + RENDER_EPOCHS,
     ),
     "strong-aug": Variant(
         "v5nu-coco with stronger augmentation: rotation 10 deg, scale 0.7, colour, mixup 0.15",
@@ -93,8 +99,8 @@ def train_variant(name: str, variant: Variant, source: str, init: Path | None) -
     start = ["--init", str(init)] if init else ["--arch", variant.arch]
     extra = [arg for item in variant.overrides for arg in ("--override", item)]
     run = f"ablate-{name}-{run_name(source)}"
-    train.main(["--stage", "insulator", "--data", str(data), *start, "--epochs", str(EPOCHS), "--imgsz", str(IMGSZ),
-                "--batch", str(BATCH), "--name", run, *extra])  # fmt: skip
+    train.main(["--stage", "insulator", "--data", str(data), *start, "--epochs", str(variant.epochs),
+                "--imgsz", str(IMGSZ), "--batch", str(BATCH), "--name", run, *extra])  # fmt: skip
     out = export(REPO / "models" / "runs" / run / "weights" / "last.pt", OUT / name / f"{run_name(source)}.onnx")
     print(f"{out}: {for_edge(out)}")
     return out
@@ -116,7 +122,12 @@ def run_variant(name: str, variant: Variant, manifest: Path) -> dict:
     scores = {s: row["insulator"]["loso_ap50"] for s, row in table.items() if "loso_ap50" in row.get("insulator", {})}
     return {
         "what": variant.what,
-        "protocol": {"epochs": EPOCHS, "imgsz": IMGSZ, "batch": BATCH, "run_at": "the shipped stage one's size"},
+        "protocol": {
+            "epochs": variant.epochs,
+            "imgsz": IMGSZ,
+            "batch": BATCH,
+            "run_at": "the shipped stage one's size",
+        },
         "init": f"../shared/pretrained/{variant.init.name}" if variant.init else f"{variant.arch} (random)",
         "overrides": list(variant.overrides),
         "train_seconds": seconds,
