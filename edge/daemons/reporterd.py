@@ -185,9 +185,10 @@ class ReporterStage:
                 continue
             better = box.score >= st.best_written + self.cfg["confidence_step"]
             due = st.last_written_s is None or now - st.last_written_s >= self.cfg["update_interval_s"]
-            evidence_due = st.evidence_missing and det.frame_id in self.frames
-            if better or due or evidence_due:
-                self.write(st, det, box, with_evidence=better or evidence_due)
+            if better or due:
+                self.write(st, det, box, with_evidence=better)
+            if st.evidence_missing and det.frame_id in self.frames:
+                self.stand_in_evidence(st, det, box)
         self.close_lost(now)
         self.stats["last_frame_id"] = det.frame_id
 
@@ -294,6 +295,29 @@ class ReporterStage:
                 created=created,
             )
         )
+
+    def stand_in_evidence(self, st: TrackState, det: FrameDetections, box: DetectionBox) -> None:
+        """A report caught up on without its frame takes this later frame that shows it as evidence, attached as a
+        recorded frame would be: no observation is written and the track's best stays the caught-up one, so a later
+        frame is judged, and the store ends, as in the undisturbed run (a stand-in once raised the best, and the
+        surer frame after it was never written)."""
+        image, _ = self.frames[det.frame_id]
+        jpeg = evidence_jpeg(image, self.cfg["jpeg_quality"])
+        report_id = report_id_for(self.store.device_id, st.key)
+        try:
+            attached = self.store.attach_evidence(
+                report_id, jpeg, (box.x1, box.y1, box.x2, box.y2), _parent_of(det, box)
+            )
+        except (sqlite3.Error, OSError) as exc:
+            self.stats["store_errors"] += 1
+            self.last_store_error = f"{type(exc).__name__}: {exc}"
+            return  # tried again on the next frame that shows it
+        if not attached and self.pending:
+            return  # its report is still waiting for the store
+        if attached:
+            self.stats["evidence_written"] += 1
+        st.evidence_missing = False
+        self.evidence_wanted.pop(st.key, None)
 
     def wanted_frames(self) -> dict[int, int]:
         """The frames `evidence_wanted` asks for: frame id -> capture time (UTC ns)."""
