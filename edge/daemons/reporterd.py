@@ -302,20 +302,14 @@ class ReporterStage:
         frame is judged, and the store ends, as in the undisturbed run (a stand-in once raised the best, and the
         surer frame after it was never written)."""
         image, _ = self.frames[det.frame_id]
-        jpeg = evidence_jpeg(image, self.cfg["jpeg_quality"])
-        report_id = report_id_for(self.store.device_id, st.key)
         try:
-            attached = self.store.attach_evidence(
-                report_id, jpeg, (box.x1, box.y1, box.x2, box.y2), _parent_of(det, box)
-            )
+            attached = self._attach_evidence(st.key, det, box, evidence_jpeg(image, self.cfg["jpeg_quality"]))
         except (sqlite3.Error, OSError) as exc:
             self.stats["store_errors"] += 1
             self.last_store_error = f"{type(exc).__name__}: {exc}"
             return  # tried again on the next frame that shows it
         if not attached and self.pending:
             return  # its report is still waiting for the store
-        if attached:
-            self.stats["evidence_written"] += 1
         st.evidence_missing = False
         self.evidence_wanted.pop(st.key, None)
 
@@ -331,15 +325,21 @@ class ReporterStage:
             jpeg = images.get(det.frame_id)
             if jpeg is None:
                 continue
-            xyxy = (box.x1, box.y1, box.x2, box.y2)
-            parent = _parent_of(det, box)
-            if self.store.attach_evidence(report_id_for(self.store.device_id, key), jpeg, xyxy, parent):
-                taken += 1
-                self.stats["evidence_written"] += 1
+            taken += self._attach_evidence(key, det, box, jpeg)
             del self.evidence_wanted[key]
             if key in self.tracks:
                 self.tracks[key].evidence_missing = False
         return taken
+
+    def _attach_evidence(self, key: str, det: FrameDetections, box: DetectionBox, jpeg: bytes) -> bool:
+        """`jpeg`, a frame showing `box`, as the evidence of track `key`'s report, unless it has one (counted)."""
+        xyxy = (box.x1, box.y1, box.x2, box.y2)
+        attached = self.store.attach_evidence(
+            report_id_for(self.store.device_id, key), jpeg, xyxy, _parent_of(det, box)
+        )
+        if attached:
+            self.stats["evidence_written"] += 1
+        return attached
 
     def _written(self, st: TrackState, det: FrameDetections, evidence_score: float | None) -> None:
         """The track after a write of `det`; `evidence_score`: the score of the best frame it now has as evidence."""
