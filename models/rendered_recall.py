@@ -28,7 +28,6 @@ from gridscout.perception.cascade import Cascade
 from gridscout.perception.model_loader import load_model
 from gridscout.perception.taxonomy import MISSING_CAP
 
-CAP = MISSING_CAP
 #: rendered flights nobody tuned anything on (the demo is seed 42), and the frame stride taken from each
 UNSEEN_FLIGHTS = (
     "synthetic://drone?seed=1&frames=150&defect_rate=0.5",
@@ -59,14 +58,14 @@ class CapFigures:
 
 def cap_threshold(model: Cascade) -> float:
     """The missing-cap confidence the manifest reports at (its own class_conf, else stage two's conf)."""
-    return model.stage2.class_conf.get(CAP, model.stage2.conf)
+    return model.stage2.class_conf.get(MISSING_CAP, model.stage2.conf)
 
 
 def _demo_frames() -> Iterator[tuple[np.ndarray, list]]:
     truth = [json.loads(line) for line in DEMO_FOOTAGE.with_suffix(".truth.jsonl").read_text().splitlines()]
     with open_source(DEMO_FOOTAGE) as source:
         for frame in source:
-            yield frame.image, [b["box"] for b in truth[frame.frame_id]["boxes"] if b["class"] == CAP]
+            yield frame.image, [b["box"] for b in truth[frame.frame_id]["boxes"] if b["class"] == MISSING_CAP]
 
 
 def _flight_frames() -> Iterator[tuple[np.ndarray, list]]:
@@ -74,7 +73,7 @@ def _flight_frames() -> Iterator[tuple[np.ndarray, list]]:
         with open_source(uri) as source:
             for frame in source:
                 if frame.frame_id % FRAME_STRIDE == 0:
-                    yield frame.image, [t.box for t in source.truth(frame.frame_id) if t.class_name == CAP]
+                    yield frame.image, [t.box for t in source.truth(frame.frame_id) if t.class_name == MISSING_CAP]
 
 
 FRAMES = {"demo": _demo_frames, "flights": _flight_frames}
@@ -82,9 +81,9 @@ FRAMES = {"demo": _demo_frames, "flights": _flight_frames}
 
 def detect_caps(model: Cascade, which: str, floor: float) -> list[FrameCaps]:
     """Every frame of set `which`, stage two keeping missing caps down to `floor` (the lowest confidence asked)."""
-    saved = model.stage2.class_conf.get(CAP)
-    model.stage2.class_conf[CAP] = floor
-    cap_id = model.names.index(CAP)
+    saved = model.stage2.class_conf.get(MISSING_CAP)
+    model.stage2.class_conf[MISSING_CAP] = floor
+    cap_id = model.names.index(MISSING_CAP)
     try:
         out = []
         for image, truth in FRAMES[which]():
@@ -94,9 +93,9 @@ def detect_caps(model: Cascade, which: str, floor: float) -> list[FrameCaps]:
         return out
     finally:
         if saved is None:
-            model.stage2.class_conf.pop(CAP, None)
+            model.stage2.class_conf.pop(MISSING_CAP, None)
         else:
-            model.stage2.class_conf[CAP] = saved
+            model.stage2.class_conf[MISSING_CAP] = saved
 
 
 def cap_figures(frames: list[FrameCaps], conf: float) -> CapFigures:
@@ -116,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", nargs="*", default=list(SETS), choices=SETS)
     args = parser.parse_args(argv)
     model = load_model(args.model, threads=2)
-    if not isinstance(model, Cascade) or CAP not in model.names:
-        parser.error(f"{args.model}: not a cascade with a {CAP} class")
+    if not isinstance(model, Cascade) or MISSING_CAP not in model.names:
+        parser.error(f"{args.model}: not a cascade with a {MISSING_CAP} class")
     confs = args.conf or [cap_threshold(model)]
     for which in args.sets:
         frames = detect_caps(model, which, min(confs))
